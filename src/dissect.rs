@@ -1,0 +1,1 @@
+//! Dissection (under construction)

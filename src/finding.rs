@@ -1,0 +1,1 @@
+//! Findings (under construction)

@@ -1,0 +1,18 @@
+//! `harness`: measure how well large language models generate network traffic.
+//!
+//! The library follows the data flow of `DESIGN.md`: answers become packets
+//! ([`exec`]), packets become PCAPs ([`pcap`]), PCAPs are dissected
+//! ([`dissect`], [`wire`]) and checked ([`check`]), findings become per-layer
+//! verdicts ([`verdict`]) and tables ([`report`]). [`tshark`] is the second
+//! opinion. The `harness` binary is a thin shell over [`cli`].
+
+pub mod check;
+pub mod cli;
+pub mod dissect;
+pub mod exec;
+pub mod finding;
+pub mod pcap;
+pub mod report;
+pub mod tshark;
+pub mod verdict;
+pub mod wire;

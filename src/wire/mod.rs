@@ -1,0 +1,1 @@
+//! Wire views (under construction)
