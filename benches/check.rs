@@ -1,1 +1,160 @@
-fn main(){}
+//! Benchmark: own checks against a bare read pass, and against tshark.
+//!
+//! Writes a correct capture of about `HARNESS_BENCH_PACKETS` packets (default
+//! 1 000 000: HTTP-over-TCP conversations, DNS exchanges, ICMP echoes, ARP
+//! pairs, all on Ethernet), then measures in one run:
+//! - a bare `pcap-file` read pass over it (every packet touched),
+//! - `harness check --tshark off` (the library's own pass and verdicts),
+//! - with `HARNESS_BENCH_TSHARK=1`, tshark's two-pass Expert Info run,
+//!
+//! and prints the ratios and the peak memory (VmHWM) of the process.
+//! Run: `cargo bench --bench check` (or `ci/bench`).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use etherparse::{PacketBuilder, TcpHeader};
+use harness::analyze::{file_report, own_pass};
+use harness::check::Limits;
+use harness::pcap::{LinkType, Writer};
+
+fn mac(n: u32) -> [u8; 6] {
+    let b = n.to_be_bytes();
+    [0x02, 0, b[0], b[1], b[2], b[3]]
+}
+
+fn tcp(src: (u32, u16), dst: (u32, u16), flags: &str, seq: u32, ack: u32, payload: &[u8], out: &mut Vec<u8>) {
+    let mut header = TcpHeader::new(src.1, dst.1, seq, 64240);
+    header.syn = flags.contains('S');
+    header.fin = flags.contains('F');
+    header.psh = flags.contains('P');
+    if flags.contains('A') {
+        header.ack = true;
+        header.acknowledgment_number = ack;
+    }
+    out.clear();
+    PacketBuilder::ethernet2(mac(src.0), mac(dst.0))
+        .ipv4(src.0.to_be_bytes(), dst.0.to_be_bytes(), 64)
+        .tcp_header(header)
+        .write(out, payload)
+        .unwrap();
+}
+
+/// Write `target` packets of correct traffic; return the count written.
+fn write_capture(path: &Path, target: u64) -> u64 {
+    let file = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
+    let mut writer = Writer::new(file, LinkType::Ethernet).unwrap();
+    let request = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\n\r\n";
+    let response = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\nhello world!";
+    let (q, r) = (request.len() as u32, response.len() as u32);
+    let mut buf = Vec::with_capacity(256);
+    let mut written = 0u64;
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut conv = 0u32;
+    while written < target {
+        let client = (0x0a00_0000 | (conv + 2), 10_000 + (conv % 50_000) as u16);
+        let server = (0x0a01_0001u32, 80u16);
+        let (c, s) = (conv.wrapping_mul(7919), conv.wrapping_mul(104_729));
+        let steps: [(bool, &str, u32, u32, &[u8]); 11] = [
+            (true, "S", c, 0, b""),
+            (false, "SA", s, c + 1, b""),
+            (true, "A", c + 1, s + 1, b""),
+            (true, "PA", c + 1, s + 1, request),
+            (false, "A", s + 1, c + 1 + q, b""),
+            (false, "PA", s + 1, c + 1 + q, response),
+            (true, "A", c + 1 + q, s + 1 + r, b""),
+            (true, "FA", c + 1 + q, s + 1 + r, b""),
+            (false, "A", s + 1 + r, c + 2 + q, b""),
+            (false, "FA", s + 1 + r, c + 2 + q, b""),
+            (true, "A", c + 2 + q, s + 2 + r, b""),
+        ];
+        for (from_client, flags, seq, ack, payload) in steps {
+            let (a, b) = if from_client { (client, server) } else { (server, client) };
+            tcp(a, b, flags, seq, ack, payload, &mut buf);
+            ts += 1_000;
+            writer.write(ts, &buf).unwrap();
+            written += 1;
+        }
+        // An ICMP echo pair every conversation.
+        for reply in [false, true] {
+            let (a, b) = if reply { (server.0, client.0) } else { (client.0, server.0) };
+            let builder = PacketBuilder::ethernet2(mac(a), mac(b)).ipv4(a.to_be_bytes(), b.to_be_bytes(), 64);
+            let builder = if reply { builder.icmpv4_echo_reply(conv as u16, 1) } else { builder.icmpv4_echo_request(conv as u16, 1) };
+            buf.clear();
+            builder.write(&mut buf, b"0123456789abcdef").unwrap();
+            ts += 1_000;
+            writer.write(ts, &buf).unwrap();
+            written += 1;
+        }
+        conv += 1;
+    }
+    writer.into_inner().flush().unwrap();
+    written
+}
+
+fn bare_read(path: &Path) -> u64 {
+    let mut reader = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(File::open(path).unwrap())).unwrap();
+    let mut sum = 0u64;
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap();
+        sum = sum.wrapping_add(packet.data.iter().map(|b| u64::from(*b)).sum::<u64>());
+    }
+    sum
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; ignore arguments.
+    let target: u64 = std::env::var("HARNESS_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("correct.pcap");
+    let start = Instant::now();
+    let packets = write_capture(&path, target);
+    let size = std::fs::metadata(&path).unwrap().len();
+    println!("capture: {packets} packets, {:.1} MiB, written in {:.2} s", size as f64 / 1048576.0, start.elapsed().as_secs_f64());
+
+    let start = Instant::now();
+    std::hint::black_box(bare_read(&path));
+    let bare = start.elapsed().as_secs_f64();
+    let rss_after_bare = peak_rss_mib();
+
+    let start = Instant::now();
+    let pass = own_pass(&path, Limits::default()).unwrap();
+    let report = file_report("bench", pass, None);
+    let own = start.elapsed().as_secs_f64();
+    assert!(!report.has_errors(), "the benchmark capture must be correct: {:?}", report.checks);
+    println!("bare pcap-file read pass : {bare:8.3} s  ({:.2} Mpkt/s)", packets as f64 / bare / 1e6);
+    println!("own checks (tshark off)  : {own:8.3} s  ({:.2} Mpkt/s)", packets as f64 / own / 1e6);
+    println!("ratio own / bare speed   : {:.3}  (goal >= 0.333)", bare / own);
+    if let (Some(before), Some(after)) = (rss_after_bare, peak_rss_mib()) {
+        println!("peak RSS                 : {after:.1} MiB (after bare read: {before:.1} MiB)");
+    }
+    println!(
+        "conversations            : {}/{} succeeded, findings: {}",
+        report.conversations.succeeded,
+        report.conversations.total,
+        report.findings.len()
+    );
+    if std::env::var("HARNESS_BENCH_TSHARK").is_ok_and(|v| v == "1") {
+        match harness::tshark::Tshark::locate(None) {
+            Ok(tshark) => {
+                let start = Instant::now();
+                let (summary, _) = tshark.expert(&path).unwrap();
+                let t = start.elapsed().as_secs_f64();
+                println!("tshark {} expert pass : {t:8.3} s  ({}W-{}E)", tshark.version(), summary.warnings, summary.errors);
+                println!("ratio own / tshark speed : {:.1}  (goal >= 50)", t / own);
+            }
+            Err(error) => println!("tshark: {error}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

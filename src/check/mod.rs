@@ -1,1 +1,252 @@
-//! (under construction)
+//! The harness's own protocol checks.
+//!
+//! Each protocol has one file; stateful checks (TCP, DNS, ICMP, ARP, HTTP)
+//! keep bounded per-flow tables. [`Checker`] runs every check on each
+//! dissected frame in capture order and reports through a [`Sink`].
+//!
+//! Contract for check authors: a finding of `error` severity must be reported
+//! while its frame is being checked (it decides the frame's verdict); findings
+//! reported late, from [`Checker::finish`] or about an earlier frame, are at
+//! most `warn` (they decide conversation results only).
+
+mod arp;
+mod conversation;
+mod dns;
+mod http;
+mod icmp;
+mod ip;
+mod link;
+mod tcp;
+mod time;
+mod udp;
+
+pub use conversation::ConversationId;
+
+use crate::dissect::Frame;
+use crate::finding::{Finding, Protocol, Severity};
+
+/// Where checks put their findings.
+#[derive(Debug, Default)]
+pub struct Sink {
+    findings: Vec<Finding>,
+    frame: u64,
+}
+
+impl Sink {
+    /// Make an empty sink.
+    pub fn new() -> Sink {
+        Sink::default()
+    }
+
+    /// Report a finding about the frame being checked.
+    pub fn report(&mut self, severity: Severity, check: &'static str, protocol: Protocol, message: String) {
+        self.findings.push(Finding::own(self.frame, severity, check, protocol, message));
+    }
+
+    /// Report a finding about an earlier frame (at most `warn`, see the
+    /// module docs).
+    pub fn report_at(&mut self, frame: u64, severity: Severity, check: &'static str, protocol: Protocol, message: String) {
+        debug_assert!(severity <= Severity::Warn || frame == self.frame, "late findings must not change verdicts");
+        self.findings.push(Finding::own(frame, severity, check, protocol, message));
+    }
+
+    /// Return the findings reported so far.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// Take the findings out of the sink.
+    pub fn into_findings(self) -> Vec<Finding> {
+        self.findings
+    }
+}
+
+/// Limits that keep memory flat whatever the capture size.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most flows (TCP, DNS, ICMP, ARP, HTTP) tracked at once; the least
+    /// recently seen are evicted first.
+    pub max_flows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_flows: 65_536 }
+    }
+}
+
+/// Every own check, with its per-flow state.
+#[derive(Debug, Default)]
+pub struct Checker {
+    link: link::LinkCheck,
+    arp: arp::ArpCheck,
+    tcp: tcp::TcpCheck,
+    dns: dns::DnsCheck,
+    icmp: icmp::IcmpCheck,
+    http: http::HttpCheck,
+    time: time::TimeCheck,
+    conversations: conversation::Conversations,
+}
+
+impl Checker {
+    /// Make a checker with the given limits.
+    pub fn new(limits: Limits) -> Checker {
+        Checker {
+            arp: arp::ArpCheck::new(limits),
+            tcp: tcp::TcpCheck::new(limits),
+            dns: dns::DnsCheck::new(limits),
+            icmp: icmp::IcmpCheck::new(limits),
+            http: http::HttpCheck::new(limits),
+            conversations: conversation::Conversations::new(limits),
+            ..Checker::default()
+        }
+    }
+
+    /// Check one frame (frames must come in capture order) and return the
+    /// conversation it belongs to. The HTTP check may mark HTTP present on a
+    /// body continuation segment.
+    pub fn check_frame(&mut self, frame: &mut Frame<'_>, sink: &mut Sink) -> ConversationId {
+        sink.frame = frame.number;
+        self.time.check(frame, sink);
+        self.link.check(frame, sink);
+        arp::check_packet(frame, sink);
+        self.arp.check(frame, sink);
+        ip::check(frame, sink);
+        udp::check(frame, sink);
+        self.tcp.check(frame, sink);
+        icmp::check_packet(frame, sink);
+        self.icmp.check(frame, sink);
+        self.dns.check(frame, sink);
+        self.http.check(frame, sink);
+        self.conversations.assign(frame)
+    }
+
+    /// Report what only the end of the capture reveals (unanswered queries,
+    /// unfinished flows).
+    pub fn finish(&mut self, sink: &mut Sink) {
+        self.arp.finish(sink);
+        self.tcp.finish(sink);
+        self.icmp.finish(sink);
+        self.dns.finish(sink);
+        self.http.finish(sink);
+    }
+
+    /// Return how many conversations were seen.
+    pub fn conversation_count(&self) -> u32 {
+        self.conversations.count()
+    }
+}
+
+/// Format an IPv4 address.
+pub(crate) fn ip4(addr: [u8; 4]) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(addr)
+}
+
+/// Format a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub(crate) fn mac(addr: &[u8]) -> String {
+    let mut out = String::with_capacity(17);
+    for (i, byte) in addr.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// A bounded map from flow keys to state, evicting the least recently used
+/// entry when full. Lookups are O(1); eviction scans, amortised by evicting
+/// an eighth of the table at a time.
+#[derive(Debug)]
+pub(crate) struct FlowTable<K, V> {
+    map: std::collections::HashMap<K, (u64, V)>,
+    capacity: usize,
+    clock: u64,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
+    /// Make a table holding at most `capacity` flows.
+    pub(crate) fn new(capacity: usize) -> Self {
+        FlowTable { map: std::collections::HashMap::new(), capacity: capacity.max(8), clock: 0 }
+    }
+
+    /// Return the state for `key`, creating it with `make` if absent; the
+    /// evicted entries (if the table was full) are passed to `evicted`.
+    pub(crate) fn entry(&mut self, key: &K, make: impl FnOnce() -> V, mut evicted: impl FnMut(K, V)) -> &mut V {
+        self.clock += 1;
+        if !self.map.contains_key(key) && self.map.len() >= self.capacity {
+            let mut ages: Vec<u64> = self.map.values().map(|(t, _)| *t).collect();
+            let cut = (ages.len() / 8).max(1) - 1;
+            let (_, threshold, _) = ages.select_nth_unstable(cut);
+            let threshold = *threshold;
+            let old: Vec<K> = self.map.iter().filter(|(_, (t, _))| *t <= threshold).map(|(k, _)| k.clone()).collect();
+            for k in old {
+                if let Some((_, v)) = self.map.remove(&k) {
+                    evicted(k, v);
+                }
+            }
+        }
+        let clock = self.clock;
+        let slot = self.map.entry(key.clone()).or_insert_with(|| (clock, make()));
+        slot.0 = clock;
+        &mut slot.1
+    }
+
+    /// Return the state for `key` without creating it.
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.map.get_mut(key).map(|slot| {
+            slot.0 = clock;
+            &mut slot.1
+        })
+    }
+
+    /// Remove and return the state for `key`.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key).map(|(_, v)| v)
+    }
+
+    /// Remove every entry, oldest first.
+    pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
+        let mut all: Vec<(u64, K, V)> = self.map.drain().map(|(k, (t, v))| (t, k, v)).collect();
+        all.sort_by_key(|(t, _, _)| *t);
+        all.into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Default for FlowTable<K, V> {
+    fn default() -> Self {
+        FlowTable::new(Limits::default().max_flows)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_flow_table_evicts_oldest() {
+        let mut table: FlowTable<u32, u32> = FlowTable::new(8);
+        let mut evicted = Vec::new();
+        for k in 0..8 {
+            *table.entry(&k, || 0, |_, _| unreachable!()) += 1;
+        }
+        // Touch 0 so that 1 is the oldest.
+        table.get_mut(&0);
+        table.entry(&100, || 0, |k, _| evicted.push(k));
+        assert_eq!(evicted, vec![1]);
+        assert_eq!(table.map.len(), 8);
+        let drained: Vec<u32> = table.drain_by_age().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(drained, vec![2, 3, 4, 5, 6, 7, 0, 100]);
+    }
+
+    #[test]
+    fn test_mac_format() {
+        assert_eq!(mac(&[0xff, 0, 0x0a, 1, 2, 3]), "ff:00:0a:01:02:03");
+    }
+}

@@ -1,1 +1,121 @@
-//! (under construction)
+//! The command line: argument definitions (validation only) and one function
+//! per subcommand. `main.rs` only turns [`run`]'s result into an exit code.
+
+mod check;
+mod convert;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status: everything checked passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a check found an error-severity problem.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: the harness could not do what was asked.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Measure how well LLMs generate network traffic.
+///
+/// `harness` turns model answers into captures and judges them with tshark's
+/// Expert Info and its own protocol checks (TCP state and SEQ/ACK, DNS record
+/// counts and ids, ICMP/ARP/HTTP consistency, link-layer sanity).
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about, long_about, propagate_version = true)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate captures: per-protocol success rates, conversations and
+    /// findings.
+    ///
+    /// Reads PCAP or pcapng (Ethernet, raw IPv4, Linux cooked; IEEE 802.15.4
+    /// is recognised but not dissected). Exit status: 0 no error-severity
+    /// finding, 1 at least one, 2 a file could not be read.
+    ///
+    /// Example: harness check --format json --tshark off capture.pcap
+    Check(CheckArgs),
+    /// Convert a JSON packet list (seed 000's trace format and its
+    /// extensions, see docs/json-dialect.md) to a PCAP.
+    ///
+    /// The output is byte-identical for identical input. Exit status: 0
+    /// written, 2 the trace is invalid (the message names the JSON path).
+    ///
+    /// Example: harness convert trace.json -o trace.pcap
+    Convert(ConvertArgs),
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned tables and the findings at warn or above.
+    Table,
+    /// The JSON document of DESIGN.md (every finding).
+    Json,
+    /// Markdown tables.
+    Md,
+    /// One CSV row per file and protocol.
+    Csv,
+}
+
+/// When to ask tshark for its Expert Info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TsharkMode {
+    /// Own checks only.
+    Off,
+    /// Use tshark when it is installed, say so when it is not.
+    Auto,
+    /// Require tshark; fail (exit 2) without it.
+    On,
+}
+
+/// Arguments of `harness check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Captures to check (PCAP or pcapng).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Whether to run tshark's Expert Info next to the own checks.
+    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
+    pub tshark: TsharkMode,
+    /// tshark binary to use instead of the one on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub tshark_path: Option<PathBuf>,
+    /// Most flows tracked at once by the stateful checks (memory bound).
+    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    pub max_flows: usize,
+    /// List every finding in the table output, not just the first 20.
+    #[arg(long)]
+    pub all_findings: bool,
+}
+
+/// Arguments of `harness convert`.
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// The JSON trace (a list of packets, or {"packets": [...]}); `-` reads
+    /// standard input.
+    #[arg(value_name = "TRACE.json")]
+    pub input: PathBuf,
+    /// Where to write the PCAP.
+    #[arg(short, long, value_name = "OUT.pcap")]
+    pub output: PathBuf,
+}
+
+/// Run the parsed command line and return the exit status.
+///
+/// # Errors
+/// Anything that stops the command from running at all (exit status 2).
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Command::Check(check) => check::run(&check),
+        Command::Convert(convert) => convert::run(&convert),
+    }
+}

@@ -1,1 +1,170 @@
-//! (under construction)
+//! Reports: the result of checking captures, and its exporters (terminal
+//! table, Markdown, CSV, JSON), one file per format.
+//!
+//! The JSON shape is a contract (DESIGN.md, "`harness check FILE… --format
+//! json`"); the tables follow the paper's layout (Tables 3/5/7) with the W-E
+//! column of Tables 4/6/8.
+
+mod csv;
+mod json;
+mod markdown;
+mod table;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+pub use self::csv::Csv;
+pub use self::json::Json;
+pub use self::markdown::Markdown;
+pub use self::table::Table;
+
+use crate::finding::{Finding, Protocol, Severity};
+use crate::verdict::agreement::Agreement;
+use crate::verdict::{ConversationStats, ProtocolStats};
+
+/// tshark's part of a file report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TsharkSummary {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// Expert Info items of error severity.
+    pub errors: u64,
+    /// Expert Info items of warning severity.
+    pub warnings: u64,
+    /// Expert Info items of note severity.
+    pub notes: u64,
+    /// Expert Info items of chat severity.
+    pub chats: u64,
+}
+
+/// The result of checking one capture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The path as given.
+    pub file: String,
+    /// Link type name (`ETHERNET`, `RAW`, …) of the first interface.
+    pub linktype: String,
+    /// Frames in the capture.
+    pub packets: u64,
+    /// tshark's counts, `null` when tshark did not run.
+    pub tshark: Option<TsharkSummary>,
+    /// Every finding, ordered by frame, then source, then check id.
+    pub findings: Vec<Finding>,
+    /// Findings per check id.
+    pub checks: BTreeMap<String, u64>,
+    /// The success-rate table, one row per protocol that occurs.
+    pub protocols: BTreeMap<Protocol, ProtocolStats>,
+    /// Conversation-level result.
+    pub conversations: ConversationStats,
+    /// The read error that cut the capture short (frames before it are
+    /// reported), absent when the whole file was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Which findings only tshark, only the own checks, or both made
+    /// (present when tshark ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
+}
+
+impl FileReport {
+    /// Return whether any finding has error severity.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// The result of one `harness check` run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Harness version that made the report.
+    pub harness: String,
+    /// One report per capture, in the order given.
+    pub files: Vec<FileReport>,
+}
+
+/// An output format for a [`RunReport`].
+pub trait Reporter {
+    /// Write `report` to `out`.
+    ///
+    /// # Errors
+    /// Any I/O error from `out`.
+    fn write(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// Format a ratio as a percentage with `decimals` decimals (`99.72%`).
+pub(crate) fn percent(ratio: f64, decimals: usize) -> String {
+    format!("{:.*}%", decimals, ratio * 100.0)
+}
+
+/// The column titles of the success-rate table, in the paper's words.
+pub(crate) const COLUMNS: [&str; 8] = ["Protocol", "# packets", "Correct", "Malformed", "Non-existent", "Success rate", "Presence in total", "W-E"];
+
+/// Return the cells of one success-rate row.
+pub(crate) fn row_cells(protocol: Protocol, row: &ProtocolStats) -> [String; 8] {
+    [
+        protocol.to_string(),
+        row.packets.to_string(),
+        row.correct.to_string(),
+        row.malformed.to_string(),
+        row.non_existent.to_string(),
+        percent(row.success_rate, 2),
+        percent(row.presence, 3),
+        row.we(),
+    ]
+}
+
+#[cfg(test)]
+pub(crate) mod test {
+    use super::*;
+    use crate::finding::Source;
+    use std::borrow::Cow;
+
+    /// A fixed report for exporter snapshots.
+    pub fn sample() -> RunReport {
+        let mut protocols = BTreeMap::new();
+        protocols.insert(
+            Protocol::Ip,
+            ProtocolStats { packets: 4, correct: 4, malformed: 0, non_existent: 0, success_rate: 1.0, presence: 1.0, warnings: 0, errors: 0 },
+        );
+        protocols.insert(
+            Protocol::Dns,
+            ProtocolStats { packets: 4, correct: 2, malformed: 1, non_existent: 1, success_rate: 0.5, presence: 0.75, warnings: 1, errors: 1 },
+        );
+        let findings = vec![
+            Finding::own(2, Severity::Error, "dns.count_mismatch", Protocol::Dns, "header declares 2 answer records but only 1 are present".into()),
+            Finding { frame: 3, severity: Severity::Warn, source: Source::Tshark, check: Cow::Borrowed("tshark.sequence"), protocol: Protocol::Dns, message: "DNS query retransmission".into(), expert: Some("dns.retransmit_request".into()) },
+        ];
+        let mut checks = BTreeMap::new();
+        checks.insert("dns.count_mismatch".to_string(), 1);
+        checks.insert("tshark.sequence".to_string(), 1);
+        RunReport {
+            harness: "0.0.0-test".into(),
+            files: vec![FileReport {
+                file: "dns.pcap".into(),
+                linktype: "ETHERNET".into(),
+                packets: 4,
+                tshark: Some(TsharkSummary { version: "4.0.17".into(), errors: 0, warnings: 1, notes: 0, chats: 0 }),
+                findings,
+                checks,
+                protocols,
+                conversations: ConversationStats { total: 2, succeeded: 1 },
+                error: None,
+                agreement: None,
+            }],
+        }
+    }
+
+    pub fn render(reporter: &dyn Reporter) -> String {
+        let mut out = Vec::new();
+        reporter.write(&sample(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn test_percent() {
+        assert_eq!(percent(0.884_792, 2), "88.48%");
+        assert_eq!(percent(0.386_14, 3), "38.614%");
+    }
+}

@@ -1,1 +1,340 @@
-//! (under construction)
+//! tshark as a second opinion: locate it, run it reproducibly, and turn its
+//! Expert Info into findings.
+//!
+//! tshark runs with an empty private configuration directory and explicit
+//! preferences ([`PROFILE`]), in two-pass mode, and prints PDML only for the
+//! frames that carry Expert Info (`-Y _ws.expert`), so a clean capture costs
+//! one dissection pass and almost no output. PDML is the only output that
+//! names each item's expert field (e.g. `tcp.analysis.lost_segment`); it is
+//! read line by line as it streams.
+
+mod batch;
+
+pub use batch::{plan, MAX_BATCH_PACKETS};
+
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::finding::{Finding, Protocol, Severity, Source};
+use crate::report::TsharkSummary;
+
+/// The preferences every run uses, recorded in reports.
+pub const PROFILE: [(&str, &str); 5] = [
+    ("ip.check_checksum", "TRUE"),
+    ("tcp.check_checksum", "TRUE"),
+    ("udp.check_checksum", "TRUE"),
+    ("tcp.analyze_sequence_numbers", "TRUE"),
+    ("tcp.relative_sequence_numbers", "TRUE"),
+];
+
+/// Why tshark could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TsharkError {
+    /// No tshark binary.
+    #[error("tshark not found ({0}); install it (Debian: apt-get install tshark) or pass --tshark-path")]
+    NotFound(String),
+    /// tshark could not be started or waited for.
+    #[error("cannot run {path}: {source}")]
+    Spawn {
+        /// The binary.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// tshark exited with a failure status.
+    #[error("{path} failed ({status}): {stderr}")]
+    Failed {
+        /// The binary.
+        path: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
+
+/// A located tshark binary and its version.
+#[derive(Debug, Clone)]
+pub struct Tshark {
+    path: PathBuf,
+    version: String,
+    config_dir: PathBuf,
+}
+
+impl Tshark {
+    /// Find tshark (`explicit`, else `PATH`) and read its version.
+    ///
+    /// # Errors
+    /// [`TsharkError::NotFound`] when there is none, or when it does not run.
+    pub fn locate(explicit: Option<&Path>) -> Result<Tshark, TsharkError> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => find_in_path("tshark").ok_or_else(|| TsharkError::NotFound("not on PATH".into()))?,
+        };
+        let output = Command::new(&path)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| TsharkError::NotFound(format!("{}: {e}", path.display())))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let version = parse_version(&text).ok_or_else(|| TsharkError::NotFound(format!("{}: unrecognised --version output", path.display())))?;
+        let config_dir = std::env::temp_dir().join(format!("harness-tshark-{}", std::process::id()));
+        std::fs::create_dir_all(&config_dir).map_err(|source| TsharkError::Spawn { path: config_dir.display().to_string(), source })?;
+        Ok(Tshark { path, version, config_dir })
+    }
+
+    /// Return the version number (`4.0.17`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Run tshark's two-pass Expert Info analysis on `capture`.
+    ///
+    /// # Errors
+    /// tshark cannot start or fails (its stderr is in the error).
+    pub fn expert(&self, capture: &Path) -> Result<(TsharkSummary, Vec<Finding>), TsharkError> {
+        let mut command = Command::new(&self.path);
+        command
+            .env("WIRESHARK_CONFIG_DIR", &self.config_dir)
+            .env("LC_ALL", "C")
+            .args(["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"]);
+        for (name, value) in PROFILE {
+            command.arg("-o").arg(format!("{name}:{value}"));
+        }
+        command.arg("-r").arg(capture);
+        let spawn_error = |source| TsharkError::Spawn { path: self.path.display().to_string(), source };
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
+        let stderr = child.stderr.take().expect("piped");
+        let stderr_thread = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text);
+            text
+        });
+        let findings = parse_pdml(BufReader::new(child.stdout.take().expect("piped")));
+        let status = child.wait().map_err(spawn_error)?;
+        let stderr = stderr_thread.join().unwrap_or_default();
+        if !status.success() {
+            let stderr = stderr.lines().filter(|l| !l.starts_with("Running as user")).collect::<Vec<_>>().join("; ");
+            return Err(TsharkError::Failed { path: self.path.display().to_string(), status: status.to_string(), stderr });
+        }
+        Ok((self.summarise(&findings), findings))
+    }
+
+    /// Count `findings` per severity.
+    fn summarise(&self, findings: &[Finding]) -> TsharkSummary {
+        let mut summary = TsharkSummary { version: self.version.clone(), ..TsharkSummary::default() };
+        for finding in findings {
+            match finding.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warn => summary.warnings += 1,
+                Severity::Note => summary.notes += 1,
+                Severity::Chat => summary.chats += 1,
+            }
+        }
+        summary
+    }
+}
+
+impl Drop for Tshark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.config_dir);
+    }
+}
+
+/// Return the first executable called `name` on `PATH`.
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// Extract `4.0.17` from `TShark (Wireshark) 4.0.17 (Git v4.0.17 …)`.
+fn parse_version(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("TShark"))?;
+    let after = line.split(')').nth(1)?.trim();
+    let version = after.split_whitespace().next()?;
+    version.chars().next()?.is_ascii_digit().then(|| version.to_string())
+}
+
+/// Map a tshark protocol name to a table layer.
+fn protocol_of(name: &str) -> Protocol {
+    match name.to_ascii_lowercase().as_str() {
+        "eth" | "ethernet" | "sll" => Protocol::Eth,
+        "arp" => Protocol::Arp,
+        "ip" | "ipv4" => Protocol::Ip,
+        "icmp" => Protocol::Icmp,
+        "udp" => Protocol::Udp,
+        "dns" | "mdns" => Protocol::Dns,
+        "tcp" => Protocol::Tcp,
+        "http" => Protocol::Http,
+        _ => Protocol::Frame,
+    }
+}
+
+/// Map Wireshark's severity values (`PI_*` in epan/proto.h) to ours.
+fn severity_of(value: u32) -> Option<Severity> {
+    match value {
+        0x0020_0000 => Some(Severity::Chat),
+        0x0040_0000 => Some(Severity::Note),
+        0x0060_0000 => Some(Severity::Warn),
+        0x0080_0000 => Some(Severity::Error),
+        _ => None, // Comments (0x0010_0000) are not findings.
+    }
+}
+
+/// Return the expert group name for `PI_*` group values.
+fn group_of(value: u32) -> &'static str {
+    match value {
+        0x0100_0000 => "checksum",
+        0x0200_0000 => "sequence",
+        0x0300_0000 => "response_code",
+        0x0400_0000 => "request_code",
+        0x0500_0000 => "undecoded",
+        0x0600_0000 => "reassemble",
+        0x0700_0000 => "malformed",
+        0x0800_0000 => "debug",
+        0x0900_0000 => "protocol",
+        0x0a00_0000 => "security",
+        0x0b00_0000 => "comments_group",
+        0x0c00_0000 => "decryption",
+        0x0d00_0000 => "assumption",
+        0x0e00_0000 => "deprecated",
+        0x0f00_0000 => "receive",
+        0x1000_0000 => "interface",
+        0x1100_0000 => "disturbance",
+        _ => "unknown",
+    }
+}
+
+/// Return the value of attribute `name` in one PDML line.
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = line.find(&key)? + key.len();
+    let end = line[start..].find('"')?;
+    Some(&line[start..start + end])
+}
+
+/// Undo the XML escapes tshark writes.
+fn unescape(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+}
+
+#[derive(Default)]
+struct Item {
+    id: Option<String>,
+    message: Option<String>,
+    severity: Option<u32>,
+    group: Option<u32>,
+}
+
+/// Read tshark's PDML and return one finding per Expert Info item.
+fn parse_pdml(reader: impl BufRead) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut frame = 0u64;
+    let mut protocol = Protocol::Frame;
+    let mut item: Option<Item> = None;
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        let line = line.trim_start();
+        if line.starts_with("<packet") {
+            frame = 0;
+        } else if line.starts_with("<proto ") {
+            let name = attr(line, "name").unwrap_or("");
+            if name == "_ws.malformed" {
+                // "[Malformed Packet: DNS]" names the layer that broke.
+                let show = attr(line, "showname").unwrap_or("");
+                protocol = show.rsplit(": ").next().map(|p| protocol_of(p.trim_end_matches(']'))).unwrap_or(Protocol::Frame);
+            } else if name != "geninfo" && name != "frame" {
+                protocol = protocol_of(name);
+            }
+        } else if line.starts_with("<field ") {
+            let name = attr(line, "name").unwrap_or("");
+            if name == "num" && frame == 0 {
+                frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
+            } else if name == "frame.number" && frame == 0 {
+                frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
+            } else if name == "_ws.expert" {
+                if let Some(done) = item.take() {
+                    push(&mut findings, frame, protocol, done);
+                }
+                item = Some(Item::default());
+            } else if let Some(current) = item.as_mut() {
+                match name {
+                    "_ws.expert.message" => current.message = attr(line, "show").map(|s| unescape(s).into_owned()),
+                    "_ws.expert.severity" => current.severity = attr(line, "show").and_then(|s| s.parse().ok()),
+                    "_ws.expert.group" => {
+                        current.group = attr(line, "show").and_then(|s| s.parse().ok());
+                        if let Some(done) = item.take() {
+                            push(&mut findings, frame, protocol, done);
+                        }
+                    }
+                    _ if current.id.is_none() => current.id = Some(name.to_string()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if let Some(done) = item.take() {
+        push(&mut findings, frame, protocol, done);
+    }
+    findings
+}
+
+fn push(findings: &mut Vec<Finding>, frame: u64, protocol: Protocol, item: Item) {
+    let Some(severity) = item.severity.and_then(severity_of) else { return };
+    let group = group_of(item.group.unwrap_or(0));
+    let id = item.id.unwrap_or_else(|| "_ws.expert".to_string());
+    findings.push(Finding {
+        frame,
+        severity,
+        source: Source::Tshark,
+        check: Cow::Owned(format!("tshark.{group}")),
+        protocol,
+        message: item.message.unwrap_or_default(),
+        expert: Some(id),
+    });
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const PDML: &str = r#"<packet>
+  <proto name="geninfo" pos="0" showname="General information" size="48">
+    <field name="num" pos="0" show="2" showname="Number" value="2" size="48"/>
+  </proto>
+  <proto name="dns" showname="Domain Name System (response)" size="29" pos="28">
+    <field name="dns.id" showname="Transaction ID: 0x1234" size="2" pos="28" show="0x1234" value="1234"/>
+  </proto>
+  <proto name="_ws.malformed" showname="[Malformed Packet: DNS]" size="0" pos="0">
+    <field name="_ws.expert" showname="Expert Info (Error/Malformed): Malformed Packet (Exception occurred)" size="0" pos="0">
+      <field name="_ws.malformed.expert" showname="Malformed Packet (Exception occurred)" size="0" pos="0" show="" value=""/>
+      <field name="_ws.expert.message" showname="Message: Malformed Packet (Exception occurred)" hide="yes" size="0" pos="0" show="Malformed Packet (Exception occurred)"/>
+      <field name="_ws.expert.severity" showname="Severity level: Error" size="0" pos="0" show="8388608"/>
+      <field name="_ws.expert.group" showname="Group: Malformed" size="0" pos="0" show="117440512"/>
+    </field>
+  </proto>
+</packet>
+"#;
+
+    #[test]
+    fn test_parse_pdml() {
+        let findings = parse_pdml(PDML.as_bytes());
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!((f.frame, f.severity, f.protocol), (2, Severity::Error, Protocol::Dns));
+        assert_eq!(f.check, "tshark.malformed");
+        assert_eq!(f.message, "Malformed Packet (Exception occurred)");
+        assert_eq!(f.expert.as_deref(), Some("_ws.malformed.expert"));
+    }
+
+    #[test]
+    fn test_parse_version() {
+        assert_eq!(parse_version("TShark (Wireshark) 4.0.17 (Git v4.0.17 packaged as 4.0.17-0+deb12u3).\n").as_deref(), Some("4.0.17"));
+        assert_eq!(parse_version("nonsense"), None);
+    }
+}

@@ -1,1 +1,196 @@
-//! (under construction)
+//! Verdicts: findings and layer presence become per-packet, per-layer
+//! results and the per-protocol success-rate table (DESIGN.md, "Success
+//! rate").
+//!
+//! For each layer P over the packets where P is present or expected:
+//! *correct* when P decodes and no error-severity finding is attached to P,
+//! *malformed* when it decodes with such a finding, *non_existent* when it
+//! was expected but does not decode. A conversation succeeds when every one
+//! of its packets is correct at every layer and no finding at `warn` or above
+//! concerns any of its packets.
+
+pub mod agreement;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::check::ConversationId;
+use crate::finding::{Finding, Layers, Protocol, Severity};
+
+/// What the dissector and checks learnt about one frame, kept for the
+/// verdict (a few bytes per frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRecord {
+    /// Layers expected from the layers below.
+    pub expected: Layers,
+    /// Layers that decode.
+    pub present: Layers,
+    /// The conversation the frame belongs to.
+    pub conversation: ConversationId,
+}
+
+/// One row of the success-rate table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProtocolStats {
+    /// Packets in which the layer is present or expected.
+    pub packets: u64,
+    /// Present, with no error attached.
+    pub correct: u64,
+    /// Present, with an error attached.
+    pub malformed: u64,
+    /// Expected, but does not decode.
+    pub non_existent: u64,
+    /// correct / (correct + malformed + non_existent).
+    pub success_rate: f64,
+    /// Packets containing the layer / all packets.
+    pub presence: f64,
+    /// Findings of `warn` severity attached to the layer.
+    pub warnings: u64,
+    /// Findings of `error` severity attached to the layer.
+    pub errors: u64,
+}
+
+impl ProtocolStats {
+    /// Return the paper's W-E form, e.g. `51W-0E`.
+    pub fn we(&self) -> String {
+        format!("{}W-{}E", self.warnings, self.errors)
+    }
+}
+
+/// Conversation-level result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConversationStats {
+    /// Conversations seen.
+    pub total: u64,
+    /// Conversations whose every packet is correct and whose state checks pass.
+    pub succeeded: u64,
+}
+
+/// Everything the tables of one capture need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Verdicts {
+    /// Packets in the capture.
+    pub packets: u64,
+    /// One row per protocol that occurs, in stack order.
+    pub protocols: BTreeMap<Protocol, ProtocolStats>,
+    /// Conversation-level result.
+    pub conversations: ConversationStats,
+}
+
+/// Compute the verdicts of a capture from its frame records and findings
+/// (own and tshark's, any order).
+pub fn compute(frames: &[FrameRecord], findings: &[Finding], conversation_count: u32) -> Verdicts {
+    let mut error_layers = vec![Layers::default(); frames.len()];
+    let mut conversation_ok = vec![true; conversation_count as usize];
+    let mut warnings: BTreeMap<Protocol, u64> = BTreeMap::new();
+    let mut errors: BTreeMap<Protocol, u64> = BTreeMap::new();
+    for finding in findings {
+        match finding.severity {
+            Severity::Error => *errors.entry(finding.protocol).or_default() += 1,
+            Severity::Warn => *warnings.entry(finding.protocol).or_default() += 1,
+            _ => continue,
+        }
+        let Some(index) = (finding.frame as usize).checked_sub(1).filter(|i| *i < frames.len()) else { continue };
+        if finding.severity == Severity::Error {
+            error_layers[index].insert(finding.protocol);
+        }
+        if let Some(ok) = conversation_ok.get_mut(frames[index].conversation as usize) {
+            *ok = false;
+        }
+    }
+    let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
+    for (record, errs) in frames.iter().zip(&error_layers) {
+        let mut frame_ok = true;
+        for layer in Protocol::LAYERS {
+            let (expected, present) = (record.expected.contains(layer), record.present.contains(layer));
+            if !expected && !present {
+                continue;
+            }
+            let row = protocols.entry(layer).or_default();
+            row.packets += 1;
+            if !present {
+                row.non_existent += 1;
+                frame_ok = false;
+            } else if errs.contains(layer) {
+                row.malformed += 1;
+                frame_ok = false;
+            } else {
+                row.correct += 1;
+            }
+        }
+        if errs.contains(Protocol::Frame) {
+            frame_ok = false;
+        }
+        if !frame_ok {
+            if let Some(ok) = conversation_ok.get_mut(record.conversation as usize) {
+                *ok = false;
+            }
+        }
+    }
+    // Layers with findings but no packets still get a row (e.g. tshark
+    // findings on a layer the own dissector does not see).
+    for layer in Protocol::LAYERS {
+        if warnings.contains_key(&layer) || errors.contains_key(&layer) {
+            protocols.entry(layer).or_default();
+        }
+    }
+    let total = frames.len() as u64;
+    for (layer, row) in &mut protocols {
+        let judged = row.correct + row.malformed + row.non_existent;
+        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
+        row.presence = if total == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / total as f64 };
+        row.warnings = warnings.get(layer).copied().unwrap_or(0);
+        row.errors = errors.get(layer).copied().unwrap_or(0);
+    }
+    Verdicts {
+        packets: total,
+        protocols,
+        conversations: ConversationStats {
+            total: u64::from(conversation_count),
+            succeeded: conversation_ok.iter().filter(|ok| **ok).count() as u64,
+        },
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn layers(list: &[Protocol]) -> Layers {
+        let mut out = Layers::default();
+        for p in list {
+            out.insert(*p);
+        }
+        out
+    }
+
+    #[test]
+    fn test_counts() {
+        use Protocol::*;
+        let frames = [
+            FrameRecord { expected: layers(&[Ip, Udp, Dns]), present: layers(&[Ip, Udp, Dns]), conversation: 0 },
+            FrameRecord { expected: layers(&[Ip, Udp, Dns]), present: layers(&[Ip, Udp]), conversation: 0 },
+            FrameRecord { expected: layers(&[Ip, Icmp]), present: layers(&[Ip, Icmp]), conversation: 1 },
+            FrameRecord { expected: layers(&[Ip, Icmp]), present: layers(&[Ip, Icmp]), conversation: 2 },
+        ];
+        let findings = vec![
+            Finding::own(3, Severity::Error, "icmp.bad_checksum", Icmp, String::new()),
+            Finding::own(4, Severity::Warn, "icmp.unanswered", Icmp, String::new()),
+            Finding::own(4, Severity::Note, "x", Icmp, String::new()),
+        ];
+        let v = compute(&frames, &findings, 4);
+        assert_eq!(v.packets, 4);
+        let dns = v.protocols[&Dns];
+        assert_eq!((dns.packets, dns.correct, dns.malformed, dns.non_existent), (2, 1, 0, 1));
+        assert_eq!(dns.success_rate, 0.5);
+        assert_eq!(dns.presence, 0.25);
+        let icmp = v.protocols[&Icmp];
+        assert_eq!((icmp.correct, icmp.malformed, icmp.warnings, icmp.errors), (1, 1, 1, 1));
+        assert_eq!(icmp.we(), "1W-1E");
+        assert_eq!(v.protocols[&Ip].success_rate, 1.0);
+        assert!(!v.protocols.contains_key(&Tcp));
+        // Conversation 3 has no frames and nothing against it.
+        assert_eq!(v.conversations, ConversationStats { total: 4, succeeded: 1 });
+    }
+}

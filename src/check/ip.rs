@@ -1,0 +1,150 @@
+//! IPv4 header checks (RFC 791, RFC 1812 §4.2.2).
+
+use super::{ip4, Sink};
+use crate::dissect::{Frame, Net, NetError};
+use crate::finding::{Protocol, Severity};
+
+/// Check the IPv4 header of one frame.
+pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
+    match &frame.net {
+        Net::Bad { protocol: Protocol::Ip, reason } => report_bad(*reason, sink),
+        Net::Ipv4 { slice, offset } => {
+            let header = slice.header();
+            let header_len = header.slice().len();
+            let total = usize::from(header.total_len());
+            let available = frame.data.len() - offset;
+            let captured_whole = frame.is_whole();
+            if total < header_len {
+                sink.report(
+                    Severity::Error,
+                    "ip.bad_total_length",
+                    Protocol::Ip,
+                    format!("total length {total} is smaller than the header length {header_len}"),
+                );
+            } else if total > available && captured_whole {
+                sink.report(
+                    Severity::Error,
+                    "ip.bad_total_length",
+                    Protocol::Ip,
+                    format!("total length {total} exceeds the {available} bytes present"),
+                );
+            }
+            let computed = checksum(header.slice());
+            if computed != 0 {
+                let mut zeroed = [0u8; 60];
+                zeroed[..header_len].copy_from_slice(header.slice());
+                zeroed[10] = 0;
+                zeroed[11] = 0;
+                let expected = !ones_complement_sum(&zeroed[..header_len]);
+                sink.report(
+                    Severity::Error,
+                    "ip.bad_checksum",
+                    Protocol::Ip,
+                    format!("header checksum 0x{:04x}, expected 0x{expected:04x}", header.header_checksum()),
+                );
+            }
+            let protocol = header.protocol().0;
+            if (144..=252).contains(&protocol) {
+                sink.report(
+                    Severity::Error,
+                    "ip.unknown_protocol",
+                    Protocol::Ip,
+                    format!("protocol number {protocol} is unassigned (IANA protocol numbers)"),
+                );
+            }
+            if header.ttl() == 0 {
+                sink.report(Severity::Error, "ip.ttl_zero", Protocol::Ip, "TTL 0: such a packet is never forwarded nor sent (RFC 1812 §4.2.2.9)".into());
+            }
+            let src = header.source();
+            if src[0] >= 224 {
+                sink.report(
+                    Severity::Error,
+                    "ip.bad_source",
+                    Protocol::Ip,
+                    format!("source address {} is multicast, broadcast or reserved (RFC 1812 §5.3.7)", ip4(src)),
+                );
+            }
+            if header.slice()[6] & 0x80 != 0 {
+                sink.report(Severity::Warn, "ip.reserved_flag", Protocol::Ip, "reserved flag bit set (RFC 791 §3.1: must be zero)".into());
+            }
+            if header.more_fragments() || header.fragments_offset().value() != 0 {
+                sink.report(Severity::Note, "ip.fragment", Protocol::Ip, "fragment: upper layers are checked on the first fragment only".into());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn report_bad(reason: NetError, sink: &mut Sink) {
+    let (check, message) = match reason {
+        NetError::Version(v) => ("ip.bad_version", format!("version {v} in an IPv4 packet (must be 4)")),
+        NetError::Ihl(ihl) => ("ip.bad_ihl", format!("header length {ihl} words is below the minimum of 5")),
+        NetError::Truncated { needed, available } => ("ip.truncated", format!("IPv4 header needs {needed} bytes, {available} present")),
+    };
+    sink.report(Severity::Error, check, Protocol::Ip, message);
+}
+
+/// Return the ones' complement sum of `bytes` (RFC 1071), folded to 16 bits.
+pub(crate) fn ones_complement_sum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = bytes.chunks_exact(2);
+    for chunk in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([chunk[0], chunk[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Return the Internet checksum over `bytes` including its checksum field:
+/// 0 when the stored checksum is correct.
+pub(crate) fn checksum(bytes: &[u8]) -> u16 {
+    !ones_complement_sum(bytes)
+}
+
+#[cfg(test)]
+mod test {
+    use super::super::testutil::*;
+    use crate::pcap::LinkType;
+    use rstest::rstest;
+
+    fn fixed(mut packet: Vec<u8>) -> Vec<u8> {
+        packet[10] = 0;
+        packet[11] = 0;
+        let sum = super::checksum(&packet[..20]);
+        packet[10..12].copy_from_slice(&sum.to_be_bytes());
+        packet
+    }
+
+    #[rstest]
+    #[case::checksum(|p: &mut Vec<u8>| p[11] ^= 0xff, false, "ip.bad_checksum")]
+    #[case::ttl(|p: &mut Vec<u8>| p[8] = 0, true, "ip.ttl_zero")]
+    #[case::protocol(|p: &mut Vec<u8>| p[9] = 200, true, "ip.unknown_protocol")]
+    #[case::total_length(|p: &mut Vec<u8>| p[3] = p[3].wrapping_add(10), true, "ip.bad_total_length")]
+    #[case::short_total(|p: &mut Vec<u8>| { p[2] = 0; p[3] = 12 }, true, "ip.bad_total_length")]
+    #[case::version(|p: &mut Vec<u8>| p[0] = 0x55, true, "ip.bad_version")]
+    #[case::ihl(|p: &mut Vec<u8>| p[0] = 0x44, true, "ip.bad_ihl")]
+    #[case::source(|p: &mut Vec<u8>| p[12] = 239, true, "ip.bad_source")]
+    #[case::reserved(|p: &mut Vec<u8>| p[6] |= 0x80, true, "ip.reserved_flag")]
+    fn test_single_fault(#[case] mutate: fn(&mut Vec<u8>), #[case] refix: bool, #[case] check: &str) {
+        let mut packet = icmp_echo(A, B, false, 1, 1);
+        mutate(&mut packet);
+        if refix {
+            packet = fixed(packet);
+        }
+        let found = ids(&check_frames(LinkType::Raw, &[packet]));
+        // The lone echo request is also unanswered.
+        let found: Vec<_> = found.into_iter().filter(|(_, c)| c != "icmp.unanswered").collect();
+        assert_eq!(found, vec![(1, check.to_string())]);
+    }
+
+    #[test]
+    fn test_checksum_helper() {
+        let packet = icmp_echo(A, B, false, 1, 1);
+        assert_eq!(super::checksum(&packet[..20]), 0);
+    }
+}

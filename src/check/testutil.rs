@@ -1,0 +1,106 @@
+//! Test helpers: build packets with correct checksums and run every check on
+//! a sequence of them.
+
+use etherparse::{PacketBuilder, TcpHeader};
+
+use super::{Checker, Limits, Sink};
+use crate::dissect::dissect;
+use crate::finding::{Finding, Severity};
+use crate::pcap::{LinkType, RawFrame};
+
+/// Client address used by the helpers.
+pub const A: [u8; 4] = [10, 0, 0, 1];
+/// Server address used by the helpers.
+pub const B: [u8; 4] = [10, 0, 0, 2];
+
+/// Run every check on `frames` (1 ms apart) and return all findings.
+pub fn check_frames(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<Finding> {
+    let mut checker = Checker::new(Limits::default());
+    let mut sink = Sink::new();
+    for (i, data) in frames.iter().enumerate() {
+        let raw = RawFrame { linktype, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 };
+        let mut frame = dissect(i as u64 + 1, &raw);
+        checker.check_frame(&mut frame, &mut sink);
+    }
+    checker.finish(&mut sink);
+    sink.into_findings()
+}
+
+/// Return `(frame, check)` for every finding at `warn` or above, sorted.
+pub fn ids(findings: &[Finding]) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = findings.iter().filter(|f| f.severity >= Severity::Warn).map(|f| (f.frame, f.check.to_string())).collect();
+    out.sort();
+    out
+}
+
+/// Build a raw IPv4/TCP packet. `flags` uses letters: S, A, F, R, P, U.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let mut header = TcpHeader::new(sport, dport, seq, 64240);
+    header.syn = flags.contains('S');
+    header.fin = flags.contains('F');
+    header.rst = flags.contains('R');
+    header.psh = flags.contains('P');
+    header.urg = flags.contains('U');
+    if flags.contains('A') {
+        header.ack = true;
+        header.acknowledgment_number = ack;
+    }
+    let builder = PacketBuilder::ipv4(src, dst, 64).tcp_header(header);
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).expect("valid packet");
+    out
+}
+
+/// Build a raw IPv4/UDP packet.
+pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let builder = PacketBuilder::ipv4(src, dst, 64).udp(sport, dport);
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).expect("valid packet");
+    out
+}
+
+/// Build a raw IPv4/ICMP echo request (`reply == false`) or reply.
+pub fn icmp_echo(src: [u8; 4], dst: [u8; 4], reply: bool, id: u16, seq: u16) -> Vec<u8> {
+    let builder = PacketBuilder::ipv4(src, dst, 64);
+    let builder = if reply { builder.icmpv4_echo_reply(id, seq) } else { builder.icmpv4_echo_request(id, seq) };
+    let mut out = Vec::new();
+    builder.write(&mut out, b"abcdefgh").expect("valid packet");
+    out
+}
+
+/// Wrap an IPv4 packet (or any payload) in Ethernet II.
+pub fn ethernet(src: [u8; 6], dst: [u8; 6], ether_type: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(14 + payload.len());
+    out.extend_from_slice(&dst);
+    out.extend_from_slice(&src);
+    out.extend_from_slice(&ether_type.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A full TCP conversation: handshake, one request and response of data,
+/// FIN teardown (client closes first). ISNs 1000 (client) and 5000 (server).
+pub fn tcp_conversation(request: &[u8], response: &[u8]) -> Vec<Vec<u8>> {
+    let (c, s) = (1000u32, 5000u32);
+    let q = request.len() as u32;
+    let r = response.len() as u32;
+    vec![
+        tcp(A, B, 40000, 80, "S", c, 0, b""),
+        tcp(B, A, 80, 40000, "SA", s, c + 1, b""),
+        tcp(A, B, 40000, 80, "A", c + 1, s + 1, b""),
+        tcp(A, B, 40000, 80, "PA", c + 1, s + 1, request),
+        tcp(B, A, 80, 40000, "A", s + 1, c + 1 + q, b""),
+        tcp(B, A, 80, 40000, "PA", s + 1, c + 1 + q, response),
+        tcp(A, B, 40000, 80, "A", c + 1 + q, s + 1 + r, b""),
+        tcp(A, B, 40000, 80, "FA", c + 1 + q, s + 1 + r, b""),
+        tcp(B, A, 80, 40000, "A", s + 1 + r, c + 2 + q, b""),
+        tcp(B, A, 80, 40000, "FA", s + 1 + r, c + 2 + q, b""),
+        tcp(A, B, 40000, 80, "A", c + 2 + q, s + 2 + r, b""),
+    ]
+}
+
+/// A minimal HTTP request.
+pub const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+/// A minimal HTTP response with a body.
+pub const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";

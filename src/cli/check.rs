@@ -1,0 +1,87 @@
+//! `harness check`: validate captures and print their tables.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::bail;
+
+use super::{CheckArgs, Format, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use crate::analyze::{file_report, own_pass, OwnPass};
+use crate::check::Limits;
+use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
+use crate::tshark::Tshark;
+
+/// Check every file in `args` and print the report.
+///
+/// # Errors
+/// `--tshark on` without a usable tshark, or output that cannot be written.
+pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
+    let tshark = match args.tshark {
+        TsharkMode::Off => None,
+        TsharkMode::Auto => match Tshark::locate(args.tshark_path.as_deref()) {
+            Ok(tshark) => Some(tshark),
+            Err(error) => {
+                eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
+                None
+            }
+        },
+        TsharkMode::On => Some(Tshark::locate(args.tshark_path.as_deref())?),
+    };
+    let limits = Limits { max_flows: args.max_flows };
+    let mut status = EXIT_OK;
+    // Own checks first, file by file (streaming); unreadable files drop out.
+    let mut passes: Vec<(&Path, OwnPass)> = Vec::new();
+    for path in &args.files {
+        match own_pass(path, limits) {
+            Ok(pass) => {
+                if let Some(error) = &pass.error {
+                    eprintln!("harness: {error} (frames before it are reported)");
+                    status = EXIT_ERROR;
+                }
+                passes.push((path.as_path(), pass));
+            }
+            Err(error) => {
+                eprintln!("harness: {error}");
+                status = EXIT_ERROR;
+            }
+        }
+    }
+    // tshark second, batched over every readable file.
+    let paths: Vec<&Path> = passes.iter().map(|(path, _)| *path).collect();
+    let mut expert: Vec<Option<_>> = match &tshark {
+        Some(tshark) => tshark.expert_many(&paths)?.into_iter().map(Some).collect(),
+        None => paths.iter().map(|_| None).collect(),
+    };
+    let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), files: Vec::new() };
+    for ((path, pass), expert) in passes.into_iter().zip(expert.iter_mut()) {
+        let name = path.display().to_string();
+        let tshark_part = match expert.take() {
+            Some(Ok(found)) => Some(found),
+            Some(Err(error)) => {
+                eprintln!("harness: {name}: tshark: {error}");
+                status = EXIT_ERROR;
+                None
+            }
+            None => None,
+        };
+        let file = file_report(&name, pass, tshark_part);
+        if file.has_errors() && status == EXIT_OK {
+            status = EXIT_FINDINGS;
+        }
+        report.files.push(file);
+    }
+    let reporter: Box<dyn Reporter> = match args.format {
+        Format::Table => Box::new(Table { max_findings: if args.all_findings { usize::MAX } else { 20 } }),
+        Format::Json => Box::new(Json),
+        Format::Md => Box::new(Markdown),
+        Format::Csv => Box::new(Csv),
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match reporter.write(&report, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
+        Err(error) => bail!("cannot write the report: {error}"),
+    }
+    Ok(status)
+}

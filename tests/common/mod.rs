@@ -1,0 +1,110 @@
+//! Shared helpers of the integration tests: packet builders with correct
+//! checksums, capture writing, and access to the real tools.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use etherparse::{PacketBuilder, TcpHeader};
+use harness::pcap::{LinkType, Writer};
+use harness::tshark::Tshark;
+
+/// Return the real tshark, or `None` (with a loud message) outside CI when
+/// it is not installed. In CI (`HARNESS_REQUIRE_TOOLS` or `CI` set) a
+/// missing tshark fails the test.
+pub fn tshark() -> Option<Tshark> {
+    match Tshark::locate(None) {
+        Ok(tshark) => Some(tshark),
+        Err(error) => {
+            if std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some() {
+                panic!("tshark is required here: {error} (ci/install-deps installs it)");
+            }
+            eprintln!("SKIPPED: {error}");
+            None
+        }
+    }
+}
+
+/// Write `frames` (1 ms apart) as a capture.
+pub fn write(path: &Path, linktype: LinkType, frames: &[Vec<u8>]) -> PathBuf {
+    let mut out = Vec::new();
+    let mut writer = Writer::new(&mut out, linktype).unwrap();
+    for (i, frame) in frames.iter().enumerate() {
+        writer.write(1_700_000_000_000_000_000 + i as u64 * 1_000_000, frame).unwrap();
+    }
+    drop(writer);
+    std::fs::write(path, out).unwrap();
+    path.to_path_buf()
+}
+
+/// A raw IPv4/TCP packet; `flags` letters S, A, F, R, P.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let mut header = TcpHeader::new(sport, dport, seq, 64240);
+    header.syn = flags.contains('S');
+    header.fin = flags.contains('F');
+    header.rst = flags.contains('R');
+    header.psh = flags.contains('P');
+    if flags.contains('A') {
+        header.ack = true;
+        header.acknowledgment_number = ack;
+    }
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64).tcp_header(header).write(&mut out, payload).unwrap();
+    out
+}
+
+/// A raw IPv4/UDP packet.
+pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64).udp(sport, dport).write(&mut out, payload).unwrap();
+    out
+}
+
+/// A raw IPv4 ICMP echo request or reply.
+pub fn echo(src: [u8; 4], dst: [u8; 4], reply: bool, id: u16, seq: u16) -> Vec<u8> {
+    let builder = PacketBuilder::ipv4(src, dst, 64);
+    let builder = if reply { builder.icmpv4_echo_reply(id, seq) } else { builder.icmpv4_echo_request(id, seq) };
+    let mut out = Vec::new();
+    builder.write(&mut out, b"abcdefgh").unwrap();
+    out
+}
+
+/// A DNS message for `example.com` A: a query, or a response with one
+/// answer. `ancount` overrides the answer count in the header.
+pub fn dns(id: u16, response: bool, ancount: Option<u16>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&(if response { 0x8180u16 } else { 0x0100 }).to_be_bytes());
+    let answers: u16 = if response { 1 } else { 0 };
+    for count in [1, ancount.unwrap_or(answers), 0, 0] {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    out.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+    if response {
+        // Name pointer to offset 12, A, IN, TTL 300, 93.184.216.34.
+        out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 93, 184, 216, 34]);
+    }
+    out
+}
+
+/// A correct HTTP conversation between `client` and `server` (11 packets).
+pub fn http_conversation(client: [u8; 4], server: [u8; 4], port: u16, isn: u32) -> Vec<Vec<u8>> {
+    let request = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    let (c, s) = (isn, isn.wrapping_mul(3).wrapping_add(17));
+    let (q, r) = (request.len() as u32, response.len() as u32);
+    vec![
+        tcp(client, server, port, 80, "S", c, 0, b""),
+        tcp(server, client, 80, port, "SA", s, c + 1, b""),
+        tcp(client, server, port, 80, "A", c + 1, s + 1, b""),
+        tcp(client, server, port, 80, "PA", c + 1, s + 1, request),
+        tcp(server, client, 80, port, "A", s + 1, c + 1 + q, b""),
+        tcp(server, client, 80, port, "PA", s + 1, c + 1 + q, response),
+        tcp(client, server, port, 80, "A", c + 1 + q, s + 1 + r, b""),
+        tcp(client, server, port, 80, "FA", c + 1 + q, s + 1 + r, b""),
+        tcp(server, client, 80, port, "A", s + 1 + r, c + 2 + q, b""),
+        tcp(server, client, 80, port, "FA", s + 1 + r, c + 2 + q, b""),
+        tcp(client, server, port, 80, "A", c + 2 + q, s + 2 + r, b""),
+    ]
+}
