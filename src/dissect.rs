@@ -225,6 +225,10 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
             } else {
                 frame.expected.insert(Protocol::Ip);
                 slice_ip(&mut frame, data);
+                if raw.linktype == LinkType::Ipv4 && matches!(frame.net, Net::Ipv6) {
+                    // LINKTYPE_IPV4 promises IPv4 only.
+                    frame.net = Net::Bad { protocol: Protocol::Ip, reason: NetError::Version(6) };
+                }
             }
         }
         LinkType::LinuxSll => match LinuxSllSlice::from_slice(data) {
@@ -418,11 +422,25 @@ fn looks_like_raw_ipv4(data: &[u8]) -> bool {
     total == data.len() || (!known && total >= 20 && total <= data.len())
 }
 
-/// Return whether a "raw IP" packet is really an Ethernet II frame: no IP
-/// version nibble, a known EtherType at offset 12, and a matching header
-/// behind it.
+/// Return whether `data` is a plausible IPv4 or IPv6 packet: version, header
+/// length and a total length that fits the bytes.
+fn plausible_ip(data: &[u8]) -> bool {
+    match data.first().map(|b| b >> 4) {
+        Some(4) if data.len() >= 20 => {
+            let ihl = usize::from(data[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([data[2], data[3]]));
+            ihl >= 20 && total >= ihl && total <= data.len()
+        }
+        Some(6) if data.len() >= 40 => 40 + usize::from(u16::from_be_bytes([data[4], data[5]])) <= data.len(),
+        _ => false,
+    }
+}
+
+/// Return whether a "raw IP" packet is really an Ethernet II frame: not a
+/// plausible IP packet (a destination MAC may well start with 0x4 or 0x6),
+/// a known EtherType at offset 12, and a matching header behind it.
 fn looks_like_ethernet(data: &[u8]) -> bool {
-    if data.len() < ETHERNET_HEADER_LEN + 8 || matches!(data[0] >> 4, 4 | 6) {
+    if data.len() < ETHERNET_HEADER_LEN + 8 || plausible_ip(data) {
         return false;
     }
     let payload = &data[ETHERNET_HEADER_LEN..];
@@ -483,6 +501,29 @@ mod test {
         let frame = run(LinkType::Raw, &data);
         assert_eq!(frame.link_fault, Some(LinkFault::EthernetInRawIp));
         assert!(frame.present.contains(Protocol::Dns));
+    }
+
+    #[test]
+    fn test_ethernet_in_raw_ip_with_ipv6_looking_mac() {
+        // An ARP frame to 67:89:ab:cd:ef:12 (first nibble 6), as in the
+        // paper's mixture-of-experts capture.
+        let mut data = vec![0x67, 0x89, 0xab, 0xcd, 0xef, 0x12, 2, 0, 0, 0, 0, 1, 8, 6, 0, 1, 8, 0, 6, 4, 0, 2];
+        data.extend_from_slice(&[0; 20]);
+        for linktype in [LinkType::Raw, LinkType::Ipv4] {
+            let frame = run(linktype, &data);
+            assert_eq!(frame.link_fault, Some(LinkFault::EthernetInRawIp));
+            assert!(frame.present.contains(Protocol::Arp));
+            assert!(!frame.expected.contains(Protocol::Ip));
+        }
+    }
+
+    #[test]
+    fn test_ipv6_under_linktype_ipv4() {
+        let mut data = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+        data.extend_from_slice(&[0; 32]);
+        let frame = run(LinkType::Ipv4, &data);
+        assert!(matches!(frame.net, Net::Bad { reason: NetError::Version(6), .. }));
+        assert!(matches!(run(LinkType::Raw, &data).net, Net::Ipv6));
     }
 
     #[test]

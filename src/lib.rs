@@ -6,14 +6,14 @@
 //! verdicts ([`verdict`]) and tables ([`report`]). [`tshark`] is the second
 //! opinion. The `harness` binary is a thin shell over [`cli`].
 
-// pub mod analyze; (re-enabled once wire lands)
-// pub mod check; (re-enabled once wire lands)
+pub mod analyze;
+pub mod check;
 pub mod cli;
-// pub mod dissect; (re-enabled once wire lands)
+pub mod dissect;
 pub mod exec;
 pub mod finding;
 pub mod pcap;
-// pub mod report; (re-enabled once wire lands)
+pub mod report;
 pub mod tshark;
-// pub mod verdict; (re-enabled once wire lands)
+pub mod verdict;
 pub mod wire;

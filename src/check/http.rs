@@ -114,6 +114,13 @@ impl HttpCheck {
                 }
                 Err(error) => {
                     sink.report(Severity::Error, "http.malformed", Protocol::Http, error.to_string());
+                    if rest.starts_with(b"HTTP/") {
+                        // A broken response still answers the request: do
+                        // not report that request as unanswered too.
+                        if let Some(index) = flow.requests.iter().position(|(d, _, _)| *d != dir) {
+                            flow.requests.remove(index);
+                        }
+                    }
                     return;
                 }
             };

@@ -67,7 +67,7 @@ impl Reporter for Table {
                 writeln!(out, "    only harness : {}", list(&agreement.only_harness))?;
             }
             let shown: Vec<_> = file.findings.iter().filter(|f| f.severity >= Severity::Warn).collect();
-            if !shown.is_empty() {
+            if !shown.is_empty() && self.max_findings > 0 {
                 writeln!(out, "  Findings (warn and above):")?;
                 for finding in shown.iter().take(self.max_findings) {
                     writeln!(out, "    {finding}")?;

@@ -125,6 +125,7 @@ impl Tshark {
                 results[members[0]] = Some(self.expert(paths[members[0]]));
                 continue;
             }
+            // The private config directory belongs to this instance alone.
             let merged = self.config_dir.join(format!("batch-{batch_index}.pcap"));
             let ranges = merge(paths, &members, &merged).map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
             match self.expert(&merged) {

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::finding::{Finding, Protocol, Severity, Source};
 use crate::report::TsharkSummary;
@@ -80,7 +81,10 @@ impl Tshark {
             .map_err(|e| TsharkError::NotFound(format!("{}: {e}", path.display())))?;
         let text = String::from_utf8_lossy(&output.stdout);
         let version = parse_version(&text).ok_or_else(|| TsharkError::NotFound(format!("{}: unrecognised --version output", path.display())))?;
-        let config_dir = std::env::temp_dir().join(format!("harness-tshark-{}", std::process::id()));
+        // One private directory per instance: instances may run side by side.
+        static INSTANCE: AtomicU64 = AtomicU64::new(0);
+        let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
+        let config_dir = std::env::temp_dir().join(format!("harness-tshark-{}-{instance}", std::process::id()));
         std::fs::create_dir_all(&config_dir).map_err(|source| TsharkError::Spawn { path: config_dir.display().to_string(), source })?;
         Ok(Tshark { path, version, config_dir })
     }
