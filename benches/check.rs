@@ -112,8 +112,11 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; ignore arguments.
-    let target: u64 = std::env::var("HARNESS_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this
+    // binary without it, as a quick smoke test of the same code.
+    let full = std::env::args().any(|a| a == "--bench");
+    let default = if full { 1_000_000 } else { 2_000 };
+    let target: u64 = std::env::var("HARNESS_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("correct.pcap");

@@ -13,7 +13,7 @@ fn capture(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<u8> {
     for (i, frame) in frames.iter().enumerate() {
         writer.write(i as u64 * 1_000, frame).unwrap();
     }
-    drop(writer);
+    writer.into_inner();
     out
 }
 

@@ -330,7 +330,7 @@ impl Ctx<'_> {
                 if new_syn {
                     self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session closed in frame {at}"));
                     *self.flow = Flow::new();
-                } else if seg.len > 0 && self.flow.sides[d].fin.map_or(true, |f| seq_gt(seg.seq.wrapping_add(seg.len), f)) {
+                } else if seg.len > 0 && self.flow.sides[d].fin.is_none_or(|f| seq_gt(seg.seq.wrapping_add(seg.len), f)) {
                     self.report(
                         Severity::Error,
                         "tcp.after_close",
@@ -726,6 +726,16 @@ mod test {
         expected.iter().map(|(frame, check)| (*frame, check.to_string())).collect()
     }
 
+    /// Cut an IPv4/TCP packet to `tcp_len` bytes of TCP, keeping its IP
+    /// header consistent (total length and checksum).
+    fn shorten(packet: &mut Vec<u8>, tcp_len: usize) {
+        packet.truncate(20 + tcp_len);
+        packet[2..4].copy_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+        packet[10..12].copy_from_slice(&[0, 0]);
+        let sum = super::super::ip::checksum(&packet[..20]);
+        packet[10..12].copy_from_slice(&sum.to_be_bytes());
+    }
+
     /// The 11-packet conversation with ISNs `c` and `s` (any values, the
     /// arithmetic wraps).
     fn conversation_with(c: u32, s: u32) -> Vec<Vec<u8>> {
@@ -794,7 +804,15 @@ mod test {
     #[case::payload_byte(|p: &mut Vec<Vec<u8>>| p[5][40 + 5] ^= 0x20, &[(6, "tcp.bad_checksum")])]
     #[case::data_offset_below_5(|p: &mut Vec<Vec<u8>>| p[6][20 + 12] = 0x40, &[(7, "tcp.bad_header_length")])]
     #[case::data_offset_beyond_segment(|p: &mut Vec<Vec<u8>>| p[6][20 + 12] = 0xf0, &[(7, "tcp.bad_header_length")])]
+    #[case::segment_below_20_bytes(|p: &mut Vec<Vec<u8>>| shorten(&mut p[6], 10), &[(7, "tcp.bad_header_length")])]
     #[case::handshake_less(|p: &mut Vec<Vec<u8>>| { p.drain(..3); }, &[(1, "tcp.no_handshake")])]
+    #[case::handshake_less_then_gap(
+        |p: &mut Vec<Vec<u8>>| {
+            p.drain(..3);
+            p[2] = down("PA", S + 11, C + 1 + Q, OK);
+        },
+        &[(1, "tcp.no_handshake"), (3, "tcp.seq_gap")]
+    )]
     #[case::syn_ack_without_syn(|p: &mut Vec<Vec<u8>>| { p.remove(0); }, &[(1, "tcp.bad_handshake")])]
     #[case::third_ack_without_ack_flag(|p: &mut Vec<Vec<u8>>| p[2] = up("P", C + 1, 0, b""), &[(3, "tcp.bad_handshake")])]
     #[case::second_syn_ack_new_isn(|p: &mut Vec<Vec<u8>>| p.insert(3, down("SA", S + 100, C + 1, b"")), &[(4, "tcp.bad_handshake")])]
@@ -814,10 +832,15 @@ mod test {
     fn test_single_mutation(#[case] mutate: fn(&mut Vec<Vec<u8>>), #[case] expected: &[(u64, &str)]) {
         let mut frames = tcp_conversation(GET, OK);
         mutate(&mut frames);
-        let tcp_only = run_tcp(&frames, Limits::default());
-        let tcp_ids: Vec<_> = tcp_only.iter().filter(|f| f.severity >= Severity::Warn).map(|f| (f.frame, f.check.to_string())).collect();
-        assert_eq!(tcp_ids, owned(expected), "{tcp_only:#?}");
-        for finding in tcp_only.iter().filter(|f| f.severity >= Severity::Warn) {
+        // Through every check (other layers may add their own findings, e.g.
+        // HTTP on a non-HTTP payload on port 80): the TCP ones are exact.
+        let findings = check_frames(LinkType::Raw, &frames);
+        let tcp_findings: Vec<&Finding> = findings.iter().filter(|f| f.protocol == Protocol::Tcp && f.severity >= Severity::Warn).collect();
+        let tcp_ids: Vec<_> = tcp_findings.iter().map(|f| (f.frame, f.check.to_string())).collect();
+        assert_eq!(tcp_ids, owned(expected), "{findings:#?}");
+        // The TCP check alone says the same.
+        assert_eq!(ids(&run_tcp(&frames, Limits::default())), owned(expected));
+        for finding in tcp_findings {
             let severity = if finding.check == "tcp.port_reuse" || finding.check == "tcp.no_handshake" { Severity::Warn } else { Severity::Error };
             assert_eq!(finding.severity, severity, "{finding}");
             assert_eq!(finding.protocol, Protocol::Tcp);

@@ -52,7 +52,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         Some(tshark) => tshark.expert_many(&paths)?.into_iter().map(Some).collect(),
         None => paths.iter().map(|_| None).collect(),
     };
-    let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), files: Vec::new() };
+    let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), tshark: tshark.as_ref().map(Tshark::profile), files: Vec::new() };
     for ((path, pass), expert) in passes.into_iter().zip(expert.iter_mut()) {
         let name = path.display().to_string();
         let tshark_part = match expert.take() {

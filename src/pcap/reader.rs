@@ -468,6 +468,7 @@ struct Meta {
 
 /// Return the range of `data` inside the buffer starting at address `base`,
 /// or `None` if the parser copied it.
+#[allow(clippy::ptr_arg)] // Borrowed vs owned is the point.
 fn slice_range(base: usize, data: &Cow<'_, [u8]>) -> Option<std::ops::Range<usize>> {
     match data {
         Cow::Borrowed(slice) => {
@@ -505,7 +506,7 @@ mod test {
         let mut writer = Writer::new(&mut out, LinkType::Raw).unwrap();
         writer.write(1_500_000_123, &[0x45, 0, 0, 20]).unwrap();
         writer.write(2_000_000_000, &[0x45; 40]).unwrap();
-        drop(writer);
+        writer.into_inner();
         out
     }
 

@@ -75,11 +75,23 @@ impl FileReport {
     }
 }
 
+/// How tshark was run, recorded so that a report can be reproduced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TsharkProfile {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// The command-line options given to every run (`-2`, `-o` preferences).
+    pub options: Vec<String>,
+}
+
 /// The result of one `harness check` run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
     /// Harness version that made the report.
     pub harness: String,
+    /// How tshark ran; absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tshark: Option<TsharkProfile>,
     /// One report per capture, in the order given.
     pub files: Vec<FileReport>,
 }
@@ -141,6 +153,7 @@ pub(crate) mod test {
         checks.insert("tshark.sequence".to_string(), 1);
         RunReport {
             harness: "0.0.0-test".into(),
+            tshark: None,
             files: vec![FileReport {
                 file: "dns.pcap".into(),
                 linktype: "ETHERNET".into(),

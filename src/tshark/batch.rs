@@ -12,11 +12,10 @@ use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Tshark, TsharkError};
+use super::{Expert, Tshark, TsharkError};
 use crate::dissect::{dissect, Net};
 use crate::finding::Finding;
 use crate::pcap::{LinkType, Reader, Writer};
-use crate::report::TsharkSummary;
 
 /// Traces larger than this run alone (batching brings nothing there).
 pub const MAX_BATCH_PACKETS: u64 = 50_000;
@@ -118,8 +117,8 @@ impl Tshark {
     /// A batch whose temporary capture cannot be written. A tshark failure
     /// on a batch is retried per capture, so that one bad file does not
     /// take the others down; the per-capture error is in its slot.
-    pub fn expert_many(&self, paths: &[&Path]) -> Result<Vec<Result<(TsharkSummary, Vec<Finding>), TsharkError>>, TsharkError> {
-        let mut results: Vec<Option<Result<(TsharkSummary, Vec<Finding>), TsharkError>>> = paths.iter().map(|_| None).collect();
+    pub fn expert_many(&self, paths: &[&Path]) -> Result<Vec<Result<Expert, TsharkError>>, TsharkError> {
+        let mut results: Vec<Option<Result<Expert, TsharkError>>> = paths.iter().map(|_| None).collect();
         for (batch_index, members) in plan(paths).into_iter().enumerate() {
             if members.len() == 1 {
                 results[members[0]] = Some(self.expert(paths[members[0]]));

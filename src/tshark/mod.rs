@@ -56,6 +56,9 @@ pub enum TsharkError {
     },
 }
 
+/// tshark's verdict on one capture: counts per severity and findings.
+pub type Expert = (TsharkSummary, Vec<Finding>);
+
 /// A located tshark binary and its version.
 #[derive(Debug, Clone)]
 pub struct Tshark {
@@ -89,6 +92,21 @@ impl Tshark {
         Ok(Tshark { path, version, config_dir })
     }
 
+    /// Return how this tshark runs: version and options, for reports.
+    pub fn profile(&self) -> crate::report::TsharkProfile {
+        crate::report::TsharkProfile { version: self.version.clone(), options: self.options() }
+    }
+
+    /// Return the analysis options of every run (the capture comes after).
+    fn options(&self) -> Vec<String> {
+        let mut options: Vec<String> = ["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"].iter().map(|s| s.to_string()).collect();
+        for (name, value) in PROFILE {
+            options.push("-o".into());
+            options.push(format!("{name}:{value}"));
+        }
+        options
+    }
+
     /// Return the version number (`4.0.17`).
     pub fn version(&self) -> &str {
         &self.version
@@ -98,16 +116,14 @@ impl Tshark {
     ///
     /// # Errors
     /// tshark cannot start or fails (its stderr is in the error).
-    pub fn expert(&self, capture: &Path) -> Result<(TsharkSummary, Vec<Finding>), TsharkError> {
+    pub fn expert(&self, capture: &Path) -> Result<Expert, TsharkError> {
         let mut command = Command::new(&self.path);
         command
             .env("WIRESHARK_CONFIG_DIR", &self.config_dir)
             .env("LC_ALL", "C")
-            .args(["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"]);
-        for (name, value) in PROFILE {
-            command.arg("-o").arg(format!("{name}:{value}"));
-        }
-        command.arg("-r").arg(capture);
+            .args(self.options())
+            .arg("-r")
+            .arg(capture);
         let spawn_error = |source| TsharkError::Spawn { path: self.path.display().to_string(), source };
         let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
         let stderr = child.stderr.take().expect("piped");

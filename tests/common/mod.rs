@@ -32,7 +32,7 @@ pub fn write(path: &Path, linktype: LinkType, frames: &[Vec<u8>]) -> PathBuf {
     for (i, frame) in frames.iter().enumerate() {
         writer.write(1_700_000_000_000_000_000 + i as u64 * 1_000_000, frame).unwrap();
     }
-    drop(writer);
+    writer.into_inner();
     std::fs::write(path, out).unwrap();
     path.to_path_buf()
 }
