@@ -8,7 +8,8 @@
 //! - with `HARNESS_BENCH_TSHARK=1`, tshark's two-pass Expert Info run,
 //!
 //! and prints the ratios and the peak memory (VmHWM) of the process.
-//! Run: `cargo bench --bench check` (or `ci/bench`).
+//! Run: `cargo bench --bench check` (or `ci/bench`). `HARNESS_BENCH_KEEP=FILE`
+//! keeps the capture for profiling.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -104,6 +105,47 @@ fn bare_read(path: &Path) -> u64 {
     sum
 }
 
+/// Time tshark on `count` one-conversation captures: one process per trace
+/// against batched runs, and check that the findings are identical.
+fn batch_vs_per_trace(tshark: &harness::tshark::Tshark, dir: &Path, count: u32) {
+    let mut paths = Vec::new();
+    for i in 0..count {
+        let path = dir.join(format!("conv-{i}.pcap"));
+        let mut out = BufWriter::new(File::create(&path).unwrap());
+        let mut writer = Writer::new(&mut out, LinkType::Ethernet).unwrap();
+        let client = (0x0a00_0000 | (i + 2), 40_000);
+        let server = (0x0a01_0001u32, 80u16);
+        let mut buf = Vec::new();
+        let request = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+        let q = request.len() as u32;
+        let steps: [(bool, &str, u32, u32, &[u8]); 6] = [
+            (true, "S", 100, 0, b""),
+            (false, "SA", 900, 101, b""),
+            (true, "A", 101, 901, b""),
+            (true, "PA", 101, 901, request),
+            (false, "FA", 901, 101 + q, b""),
+            (true, "FA", 101 + q, 902, b""),
+        ];
+        for (n, (from_client, flags, seq, ack, payload)) in steps.into_iter().enumerate() {
+            let (a, b) = if from_client { (client, server) } else { (server, client) };
+            tcp(a, b, flags, seq, ack, payload, &mut buf);
+            writer.write(1_000_000 * (n as u64 + 1), &buf).unwrap();
+        }
+        writer.into_inner().flush().unwrap();
+        paths.push(path);
+    }
+    let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let start = Instant::now();
+    let single: Vec<_> = refs.iter().map(|p| tshark.expert(p).unwrap().1).collect();
+    let per_trace = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let batched: Vec<_> = tshark.expert_many(&refs).unwrap().into_iter().map(|r| r.unwrap().1).collect();
+    let batch = start.elapsed().as_secs_f64();
+    assert_eq!(single, batched, "batched findings must equal per-trace findings");
+    println!("tshark, {count} conversations: one process each {per_trace:.2} s, batched {batch:.2} s");
+    println!("ratio batched / per-trace speed : {:.1}  (goal >= 20, findings identical)", per_trace / batch);
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -119,7 +161,9 @@ fn main() {
     let target: u64 = std::env::var("HARNESS_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("correct.pcap");
+    // HARNESS_BENCH_KEEP=FILE keeps the capture there (for profiling).
+    let keep = std::env::var_os("HARNESS_BENCH_KEEP").map(std::path::PathBuf::from);
+    let path = keep.clone().unwrap_or_else(|| dir.join("correct.pcap"));
     let start = Instant::now();
     let packets = write_capture(&path, target);
     let size = std::fs::metadata(&path).unwrap().len();
@@ -150,6 +194,7 @@ fn main() {
     if std::env::var("HARNESS_BENCH_TSHARK").is_ok_and(|v| v == "1") {
         match harness::tshark::Tshark::locate(None) {
             Ok(tshark) => {
+                batch_vs_per_trace(&tshark, &dir, if full { 500 } else { 20 });
                 let start = Instant::now();
                 let (summary, _) = tshark.expert(&path).unwrap();
                 let t = start.elapsed().as_secs_f64();

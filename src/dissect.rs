@@ -392,15 +392,17 @@ fn expect_applications(frame: &mut Frame<'_>) {
             }
         }
         Transport::Tcp(_) if !payload.is_empty() => {
-            if on(&DNS_PORTS) {
+            // An HTTP message wins over a DNS port: a client's ephemeral
+            // port may well be 5353.
+            if crate::wire::http::looks_like_http(payload) {
+                frame.expected.insert(Protocol::Http);
+                frame.present.insert(Protocol::Http);
+            } else if on(&DNS_PORTS) {
                 frame.expected.insert(Protocol::Dns);
                 // DNS over TCP: a two-byte length prefix, then the message.
                 if payload.len() >= 2 + crate::wire::dns::HEADER_LEN {
                     frame.present.insert(Protocol::Dns);
                 }
-            } else if crate::wire::http::looks_like_http(payload) {
-                frame.expected.insert(Protocol::Http);
-                frame.present.insert(Protocol::Http);
             } else if on(&HTTP_PORTS) {
                 // Present only if the HTTP check recognises a body continuation.
                 frame.expected.insert(Protocol::Http);

@@ -155,11 +155,12 @@ pub(crate) fn mac(addr: &[u8]) -> String {
 }
 
 /// A bounded map from flow keys to state, evicting the least recently used
-/// entry when full. Lookups are O(1); eviction scans, amortised by evicting
-/// an eighth of the table at a time.
+/// entries when full. Lookups hash once with foldhash (fast, and randomly
+/// seeded, so a hostile capture cannot force collisions); eviction scans the
+/// table, amortised by evicting an eighth of it at a time, oldest first.
 #[derive(Debug)]
 pub(crate) struct FlowTable<K, V> {
-    map: std::collections::HashMap<K, (u64, V)>,
+    map: std::collections::HashMap<K, (u64, V), foldhash::fast::RandomState>,
     capacity: usize,
     clock: u64,
 }
@@ -167,26 +168,28 @@ pub(crate) struct FlowTable<K, V> {
 impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
     /// Make a table holding at most `capacity` flows.
     pub(crate) fn new(capacity: usize) -> Self {
-        FlowTable { map: std::collections::HashMap::new(), capacity: capacity.max(8), clock: 0 }
+        FlowTable { map: std::collections::HashMap::default(), capacity: capacity.max(8), clock: 0 }
     }
 
     /// Return the state for `key`, creating it with `make` if absent; the
-    /// evicted entries (if the table was full) are passed to `evicted`.
+    /// evicted entries (if the table was full) are passed to `evicted`,
+    /// oldest first.
     pub(crate) fn entry(&mut self, key: &K, make: impl FnOnce() -> V, mut evicted: impl FnMut(K, V)) -> &mut V {
         self.clock += 1;
-        if !self.map.contains_key(key) && self.map.len() >= self.capacity {
+        let clock = self.clock;
+        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
             let mut ages: Vec<u64> = self.map.values().map(|(t, _)| *t).collect();
             let cut = (ages.len() / 8).max(1) - 1;
             let (_, threshold, _) = ages.select_nth_unstable(cut);
             let threshold = *threshold;
-            let old: Vec<K> = self.map.iter().filter(|(_, (t, _))| *t <= threshold).map(|(k, _)| k.clone()).collect();
-            for k in old {
+            let mut old: Vec<(u64, K)> = self.map.iter().filter(|(_, (t, _))| *t <= threshold).map(|(k, (t, _))| (*t, k.clone())).collect();
+            old.sort_unstable_by_key(|(t, _)| *t);
+            for (_, k) in old {
                 if let Some((_, v)) = self.map.remove(&k) {
                     evicted(k, v);
                 }
             }
         }
-        let clock = self.clock;
         let slot = self.map.entry(key.clone()).or_insert_with(|| (clock, make()));
         slot.0 = clock;
         &mut slot.1
@@ -213,7 +216,6 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
         all.sort_by_key(|(t, _, _)| *t);
         all.into_iter().map(|(_, k, v)| (k, v)).collect()
     }
-
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V> Default for FlowTable<K, V> {
