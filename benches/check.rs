@@ -16,10 +16,11 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use etherparse::{PacketBuilder, TcpHeader};
+use etherparse::PacketBuilder;
 use harness::analyze::{file_report, own_pass};
 use harness::check::Limits;
 use harness::pcap::{LinkType, Writer};
+use harness::testkit;
 
 fn mac(n: u32) -> [u8; 6] {
     let b = n.to_be_bytes();
@@ -27,20 +28,8 @@ fn mac(n: u32) -> [u8; 6] {
 }
 
 fn tcp(src: (u32, u16), dst: (u32, u16), flags: &str, seq: u32, ack: u32, payload: &[u8], out: &mut Vec<u8>) {
-    let mut header = TcpHeader::new(src.1, dst.1, seq, 64240);
-    header.syn = flags.contains('S');
-    header.fin = flags.contains('F');
-    header.psh = flags.contains('P');
-    if flags.contains('A') {
-        header.ack = true;
-        header.acknowledgment_number = ack;
-    }
-    out.clear();
-    PacketBuilder::ethernet2(mac(src.0), mac(dst.0))
-        .ipv4(src.0.to_be_bytes(), dst.0.to_be_bytes(), 64)
-        .tcp_header(header)
-        .write(out, payload)
-        .unwrap();
+    let packet = testkit::tcp(src.0.to_be_bytes(), dst.0.to_be_bytes(), src.1, dst.1, flags, seq, ack, payload);
+    *out = testkit::ethernet(mac(src.0), mac(dst.0), 0x0800, &packet);
 }
 
 /// Write `target` packets of correct traffic; return the count written.

@@ -14,6 +14,8 @@ pub mod exec;
 pub mod finding;
 pub mod pcap;
 pub mod report;
+#[doc(hidden)]
+pub mod testkit;
 pub mod tshark;
 pub mod verdict;
 pub mod wire;

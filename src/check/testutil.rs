@@ -1,12 +1,11 @@
 //! Test helpers: build packets with correct checksums and run every check on
 //! a sequence of them.
 
-use etherparse::{PacketBuilder, TcpHeader};
-
 use super::{Checker, Limits, Sink};
 use crate::dissect::dissect;
 use crate::finding::{Finding, Severity};
 use crate::pcap::{LinkType, RawFrame};
+pub use crate::testkit::{ethernet, icmp_echo, tcp, udp};
 
 /// Client address used by the helpers.
 pub const A: [u8; 4] = [10, 0, 0, 1];
@@ -30,52 +29,6 @@ pub fn check_frames(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<Finding> {
 pub fn ids(findings: &[Finding]) -> Vec<(u64, String)> {
     let mut out: Vec<(u64, String)> = findings.iter().filter(|f| f.severity >= Severity::Warn).map(|f| (f.frame, f.check.to_string())).collect();
     out.sort();
-    out
-}
-
-/// Build a raw IPv4/TCP packet. `flags` uses letters: S, A, F, R, P, U.
-#[allow(clippy::too_many_arguments)]
-pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-    let mut header = TcpHeader::new(sport, dport, seq, 64240);
-    header.syn = flags.contains('S');
-    header.fin = flags.contains('F');
-    header.rst = flags.contains('R');
-    header.psh = flags.contains('P');
-    header.urg = flags.contains('U');
-    if flags.contains('A') {
-        header.ack = true;
-        header.acknowledgment_number = ack;
-    }
-    let builder = PacketBuilder::ipv4(src, dst, 64).tcp_header(header);
-    let mut out = Vec::new();
-    builder.write(&mut out, payload).expect("valid packet");
-    out
-}
-
-/// Build a raw IPv4/UDP packet.
-pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let builder = PacketBuilder::ipv4(src, dst, 64).udp(sport, dport);
-    let mut out = Vec::new();
-    builder.write(&mut out, payload).expect("valid packet");
-    out
-}
-
-/// Build a raw IPv4/ICMP echo request (`reply == false`) or reply.
-pub fn icmp_echo(src: [u8; 4], dst: [u8; 4], reply: bool, id: u16, seq: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ipv4(src, dst, 64);
-    let builder = if reply { builder.icmpv4_echo_reply(id, seq) } else { builder.icmpv4_echo_request(id, seq) };
-    let mut out = Vec::new();
-    builder.write(&mut out, b"abcdefgh").expect("valid packet");
-    out
-}
-
-/// Wrap an IPv4 packet (or any payload) in Ethernet II.
-pub fn ethernet(src: [u8; 6], dst: [u8; 6], ether_type: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(14 + payload.len());
-    out.extend_from_slice(&dst);
-    out.extend_from_slice(&src);
-    out.extend_from_slice(&ether_type.to_be_bytes());
-    out.extend_from_slice(payload);
     out
 }
 

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use etherparse::{PacketBuilder, TcpHeader};
 use harness::pcap::{LinkType, Writer};
 use harness::tshark::Tshark;
 
@@ -37,38 +36,7 @@ pub fn write(path: &Path, linktype: LinkType, frames: &[Vec<u8>]) -> PathBuf {
     path.to_path_buf()
 }
 
-/// A raw IPv4/TCP packet; `flags` letters S, A, F, R, P.
-#[allow(clippy::too_many_arguments)]
-pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-    let mut header = TcpHeader::new(sport, dport, seq, 64240);
-    header.syn = flags.contains('S');
-    header.fin = flags.contains('F');
-    header.rst = flags.contains('R');
-    header.psh = flags.contains('P');
-    if flags.contains('A') {
-        header.ack = true;
-        header.acknowledgment_number = ack;
-    }
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64).tcp_header(header).write(&mut out, payload).unwrap();
-    out
-}
-
-/// A raw IPv4/UDP packet.
-pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64).udp(sport, dport).write(&mut out, payload).unwrap();
-    out
-}
-
-/// A raw IPv4 ICMP echo request or reply.
-pub fn echo(src: [u8; 4], dst: [u8; 4], reply: bool, id: u16, seq: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ipv4(src, dst, 64);
-    let builder = if reply { builder.icmpv4_echo_reply(id, seq) } else { builder.icmpv4_echo_request(id, seq) };
-    let mut out = Vec::new();
-    builder.write(&mut out, b"abcdefgh").unwrap();
-    out
-}
+pub use harness::testkit::{icmp_echo as echo, tcp, udp};
 
 /// A DNS message for `example.com` A: a query, or a response with one
 /// answer. `ancount` overrides the answer count in the header.
