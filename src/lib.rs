@@ -19,3 +19,4 @@ pub mod testkit;
 pub mod tshark;
 pub mod verdict;
 pub mod wire;
+pub mod wireshark;

@@ -21,6 +21,11 @@ fn check_bytes(bytes: &[u8]) {
     if let Ok(reader) = Reader::new(bytes, "fuzz") {
         let pass = own_pass_from(reader, Limits { max_flows: 16 });
         let report = file_report("fuzz", pass, None);
+        for finding in &report.findings {
+            let info = harness::check::catalog::lookup(&finding.check).unwrap_or_else(|| panic!("{} is not in the catalogue", finding.check));
+            assert_eq!(info.protocol, finding.protocol, "{}", finding.check);
+            assert!(info.severities.contains(&finding.severity), "{} {}", finding.check, finding.severity);
+        }
         for row in report.protocols.values() {
             assert_eq!(row.packets, row.correct + row.malformed + row.non_existent);
             assert!((0.0..=1.0).contains(&row.success_rate));

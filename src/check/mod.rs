@@ -10,6 +10,7 @@
 //! most `warn` (they decide conversation results only).
 
 mod arp;
+pub mod catalog;
 mod conversation;
 mod dns;
 mod http;

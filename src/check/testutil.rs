@@ -22,7 +22,14 @@ pub fn check_frames(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<Finding> {
         checker.check_frame(&mut frame, &mut sink);
     }
     checker.finish(&mut sink);
-    sink.into_findings()
+    let findings = sink.into_findings();
+    // Every finding must be in the catalogue, with its layer and severity.
+    for finding in &findings {
+        let info = super::catalog::lookup(&finding.check).unwrap_or_else(|| panic!("{} is not in check::catalog", finding.check));
+        assert_eq!(info.protocol, finding.protocol, "{}: layer", finding.check);
+        assert!(info.severities.contains(&finding.severity), "{}: severity {}", finding.check, finding.severity);
+    }
+    findings
 }
 
 /// Return `(frame, check)` for every finding at `warn` or above, sorted.

@@ -10,6 +10,7 @@ use crate::analyze::{file_report, own_pass, OwnPass};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
 use crate::tshark::Tshark;
+use crate::wireshark::annotate;
 
 /// Check every file in `args` and print the report.
 ///
@@ -27,6 +28,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         },
         TsharkMode::On => Some(Tshark::locate(args.tshark_path.as_deref())?),
     };
+    if args.annotate.is_some() && args.files.len() != 1 {
+        bail!("--annotate writes one annotated capture: give exactly one FILE");
+    }
     let limits = Limits { max_flows: args.max_flows };
     let mut status = EXIT_OK;
     // Own checks first, file by file (streaming); unreadable files drop out.
@@ -65,6 +69,15 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
             None => None,
         };
         let file = file_report(&name, pass, tshark_part);
+        if let Some(out) = &args.annotate {
+            match annotate(path, out, &file.findings) {
+                Ok(count) => eprintln!("harness: wrote {} with {count} finding comments", out.display()),
+                Err(error) => {
+                    eprintln!("harness: {error}");
+                    status = EXIT_ERROR;
+                }
+            }
+        }
         if file.has_errors() && status == EXIT_OK {
             status = EXIT_FINDINGS;
         }

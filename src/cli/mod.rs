@@ -3,6 +3,7 @@
 
 mod check;
 mod convert;
+mod wireshark;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,29 @@ pub enum Command {
     ///
     /// Example: harness convert trace.json -o trace.pcap
     Convert(ConvertArgs),
+    /// Wireshark integration: install the Lua plug-in that shows the
+    /// findings of `harness check --annotate` as Expert Info.
+    #[command(subcommand)]
+    Wireshark(WiresharkCommand),
+}
+
+/// `harness wireshark` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WiresharkCommand {
+    /// Write harness.lua into DIR (default: Wireshark's personal Lua plug-in
+    /// folder, from `tshark -G folders`) and print its path.
+    ///
+    /// Then open a capture written by `harness check --annotate OUT.pcapng`:
+    /// its findings appear under "Harness findings", in Expert Info, and in
+    /// display filters such as harness.check == "tcp.bad_ack".
+    Install {
+        /// Folder to write the plug-in to.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// tshark binary used to find the default folder.
+        #[arg(long, value_name = "PATH", default_value = "tshark")]
+        tshark_path: PathBuf,
+    },
 }
 
 /// Output formats of `check`.
@@ -95,6 +119,11 @@ pub struct CheckArgs {
     /// List every finding in the table output, not just the first 20.
     #[arg(long)]
     pub all_findings: bool,
+    /// Also write a pcapng copy of FILE with each own finding attached to
+    /// its packet as a comment, for Wireshark with the harness plug-in
+    /// (`harness wireshark install`). Needs exactly one FILE.
+    #[arg(long, value_name = "OUT.pcapng")]
+    pub annotate: Option<PathBuf>,
 }
 
 /// Arguments of `harness convert`.
@@ -117,5 +146,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Check(check) => check::run(&check),
         Command::Convert(convert) => convert::run(&convert),
+        Command::Wireshark(command) => wireshark::run(&command),
     }
 }

@@ -306,6 +306,11 @@ fn parse_pdml(reader: impl BufRead) -> Vec<Finding> {
 
 fn push(findings: &mut Vec<Finding>, frame: u64, protocol: Protocol, item: Item) {
     let Some(severity) = item.severity.and_then(severity_of) else { return };
+    if item.id.as_deref().is_some_and(|id| id.starts_with("harness.")) {
+        // Our own findings shown by an installed harness plug-in: not
+        // tshark's opinion.
+        return;
+    }
     let group = group_of(item.group.unwrap_or(0));
     let id = item.id.unwrap_or_else(|| "_ws.expert".to_string());
     findings.push(Finding {

@@ -1,7 +1,7 @@
 //! Shared helpers of the integration tests: packet builders with correct
 //! checksums, capture writing, and access to the real tools.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 

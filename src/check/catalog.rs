@@ -1,0 +1,120 @@
+//! The catalogue of own checks: every id the checks can report, with the
+//! layer it concerns and the severities it is reported with. The Wireshark
+//! plug-in registers one Expert Info item per entry and severity, and the
+//! unit tests fail on any finding missing from it.
+
+use crate::finding::{Protocol, Severity};
+
+/// One own check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// Stable dotted id.
+    pub id: &'static str,
+    /// The layer its findings are attached to.
+    pub protocol: Protocol,
+    /// The severities it reports (most checks have one).
+    pub severities: &'static [Severity],
+    /// What it means, in a few words.
+    pub summary: &'static str,
+}
+
+use Protocol::{Arp, Dns, Eth, Frame, Http, Icmp, Ip, Tcp, Udp};
+use Severity::{Error as E, Note as N, Warn as W};
+
+macro_rules! checks {
+    ($($id:literal $protocol:ident [$($severity:ident),+] $summary:literal;)*) => {
+        /// Every own check, grouped by layer.
+        pub const CATALOG: &[CheckInfo] = &[$(CheckInfo { id: $id, protocol: $protocol, severities: &[$($severity),+], summary: $summary }),*];
+    };
+}
+
+checks! {
+    "link.raw_ip_in_ethernet" Eth [E] "raw IPv4 packet under an Ethernet link type";
+    "link.ethernet_in_raw_ip" Eth [E] "Ethernet frame under a raw-IP link type";
+    "link.truncated" Eth [E] "frame shorter than its link header";
+    "link.unsupported" Frame [N] "link type recognised but not dissected";
+    "eth.group_source_mac" Eth [E] "group or broadcast source MAC";
+    "eth.ethertype_mismatch" Eth [E] "EtherType contradicts the payload";
+    "eth.unknown_ethertype" Eth [N] "EtherType not dissected";
+    "arp.bad_opcode" Arp [E] "opcode is neither request nor reply";
+    "arp.bad_sizes" Arp [E] "hardware or protocol address size wrong";
+    "arp.mac_mismatch" Arp [E] "sender MAC differs from the Ethernet source";
+    "arp.reply_mismatch" Arp [E] "reply addressed to another MAC than the requester";
+    "arp.unsolicited_reply" Arp [W] "reply answering no request";
+    "arp.unanswered" Arp [W] "request without reply";
+    "arp.duplicate_address" Arp [W] "one IP address claimed by two MACs";
+    "ip.bad_version" Ip [E] "IP version is not 4";
+    "ip.bad_ihl" Ip [E] "header length below 5 words";
+    "ip.truncated" Ip [E] "IPv4 header cut short";
+    "ip.bad_total_length" Ip [E] "total length contradicts the bytes present";
+    "ip.bad_checksum" Ip [E] "header checksum wrong";
+    "ip.unknown_protocol" Ip [E] "unassigned protocol number";
+    "ip.ttl_zero" Ip [E] "TTL 0";
+    "ip.bad_source" Ip [E] "multicast, broadcast or reserved source address";
+    "ip.reserved_flag" Ip [W] "reserved flag bit set";
+    "ip.fragment" Ip [N] "fragment (upper layers checked on the first only)";
+    "udp.bad_length" Udp [W, E] "length field contradicts the IP payload";
+    "udp.bad_checksum" Udp [E] "checksum wrong";
+    "tcp.bad_header_length" Tcp [E] "data offset impossible";
+    "tcp.bad_flags" Tcp [E] "impossible flag combination";
+    "tcp.bad_checksum" Tcp [E] "checksum wrong";
+    "tcp.no_handshake" Tcp [W] "flow without a three-way handshake";
+    "tcp.bad_ack" Tcp [E] "acknowledges bytes never sent, or a wrong handshake ACK";
+    "tcp.bad_handshake" Tcp [E] "malformed three-way handshake";
+    "tcp.data_before_handshake" Tcp [E] "data before the handshake completed";
+    "tcp.missing_ack" Tcp [E] "segment after the handshake without ACK";
+    "tcp.seq_gap" Tcp [E] "sequence numbers skip bytes";
+    "tcp.retransmission" Tcp [N] "retransmitted or overlapping data";
+    "tcp.fin_accounting" Tcp [E] "FIN not counted as one sequence number";
+    "tcp.after_close" Tcp [E] "segment after RST or close";
+    "tcp.port_reuse" Tcp [W] "new session on a reused 4-tuple";
+    "tcp.not_closed" Tcp [N] "flow never closed";
+    "dns.bad_length" Dns [W] "TCP length prefix contradicts the message";
+    "dns.count_mismatch" Dns [E] "header counts contradict the records present";
+    "dns.malformed" Dns [E] "name or record does not parse";
+    "dns.qr_direction" Dns [E] "QR bit contradicts the direction";
+    "dns.bad_rcode" Dns [W] "rcode in a query, or unassigned";
+    "dns.query_with_answers" Dns [W] "query declaring answers";
+    "dns.id_mismatch" Dns [E] "response id matches no query on the flow";
+    "dns.question_mismatch" Dns [E] "response does not echo the question";
+    "dns.unsolicited_response" Dns [W] "response on a flow with no query";
+    "dns.unanswered" Dns [W] "query without response";
+    "icmp.bad_type_code" Icmp [E] "unassigned type, or code invalid for the type";
+    "icmp.deprecated_type" Icmp [W] "type deprecated by RFC 6918";
+    "icmp.bad_checksum" Icmp [E] "checksum wrong";
+    "icmp.bad_quoted" Icmp [W] "error message without the quoted header";
+    "icmp.unmatched_echo" Icmp [W] "reply answering no request";
+    "icmp.unanswered" Icmp [W] "request without reply";
+    "icmp.echo_data_mismatch" Icmp [W] "echo reply data differs from the request";
+    "http.malformed" Http [E] "start line or header syntax wrong";
+    "http.bad_content_length" Http [E] "body longer than Content-Length";
+    "http.not_http" Http [W] "non-HTTP payload on an HTTP port";
+    "http.partial_header" Http [N] "header block continues in another segment";
+    "http.response_without_request" Http [W] "response answering no request";
+    "http.incomplete_body" Http [W] "body shorter than Content-Length";
+    "http.unanswered" Http [W] "request without response";
+    "time.not_monotonic" Frame [W] "timestamp going backwards";
+}
+
+/// Return the catalogue entry of `id`.
+pub fn lookup(id: &str) -> Option<&'static CheckInfo> {
+    CATALOG.iter().find(|info| info.id == id)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_ids_unique_and_well_formed() {
+        let mut ids: Vec<&str> = CATALOG.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len());
+        for id in ids {
+            assert!(id.split('.').count() == 2 && id.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'), "{id}");
+        }
+        assert_eq!(lookup("tcp.bad_ack").map(|c| c.protocol), Some(Protocol::Tcp));
+        assert!(lookup("nope").is_none());
+    }
+}
