@@ -439,7 +439,7 @@ fn addresses(node: &Node, protocol: Protocol) -> Result<(Addr, Addr)> {
 /// `02:00:a:b:c:d` for IPv4 `a.b.c.d` (the last four bytes for IPv6).
 /// A destination that is a broadcast or multicast address gets the group
 /// MAC the address maps to (RFC 1112 §6.4, RFC 2464 §7).
-fn derived_mac(ip: IpAddr, destination: bool) -> [u8; 6] {
+pub(crate) fn derived_mac(ip: IpAddr, destination: bool) -> [u8; 6] {
     match ip {
         IpAddr::V4(a) if destination && a.is_broadcast() => BROADCAST_MAC,
         IpAddr::V4(a) if destination && a.is_multicast() => {

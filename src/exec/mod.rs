@@ -1,6 +1,7 @@
 //! Turning model answers into packets: the JSON dialect builder (and, later,
 //! answer extraction and the sandboxed Scapy worker).
 
+pub mod extract;
 pub mod json;
 
 use crate::pcap::{LinkType, Timestamp};
