@@ -3,6 +3,7 @@
 
 mod check;
 mod convert;
+mod exec;
 mod wireshark;
 
 use std::path::PathBuf;
@@ -49,6 +50,18 @@ pub enum Command {
     ///
     /// Example: harness convert trace.json -o trace.pcap
     Convert(ConvertArgs),
+    /// Run model answers (Scapy code or JSON packet lists) and write one
+    /// PCAP per answer.
+    ///
+    /// Scapy answers run in sandboxed Python workers (real Scapy; no file,
+    /// network or OS access; virtual time; seeded random; CPU, memory and
+    /// wall-clock limits). Markdown fences, prose and other quirks are
+    /// stripped and reported as answer findings. Exit status: 0 every answer
+    /// ran, 1 some failed (see status), 2 error.
+    ///
+    /// Examples: harness exec answer.py --dialect scapy -o out.pcap;
+    /// harness exec --jsonl answers.jsonl --out pcaps/ --format json
+    Exec(ExecArgs),
     /// Wireshark integration: install the Lua plug-in that shows the
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
@@ -126,6 +139,60 @@ pub struct CheckArgs {
     pub annotate: Option<PathBuf>,
 }
 
+/// Output formats of `harness exec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecFormat {
+    /// One line per answer.
+    Text,
+    /// The JSON document of DESIGN.md.
+    Json,
+}
+
+/// Dialects `harness exec` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    /// Python/Scapy code.
+    Scapy,
+    /// The JSON packet list.
+    Json,
+}
+
+/// Arguments of `harness exec`.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// One answer (the model's text as it came).
+    #[arg(value_name = "ANSWER_FILE", conflicts_with = "jsonl")]
+    pub answer: Option<PathBuf>,
+    /// Where to write the PCAP of ANSWER_FILE.
+    #[arg(short, long, value_name = "OUT.pcap")]
+    pub output: Option<PathBuf>,
+    /// Many answers, one JSON object per line: `completion` (required),
+    /// `id`, `dialect` (scapy | json).
+    #[arg(long, value_name = "ANSWERS.jsonl")]
+    pub jsonl: Option<PathBuf>,
+    /// Folder for the PCAPs of --jsonl (`<id>.pcap`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Dialect of answers that do not say.
+    #[arg(long, value_enum, default_value_t = DialectArg::Scapy)]
+    pub dialect: DialectArg,
+    /// Seed of `random` in every answer (same answer + same seed = same PCAP).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Python interpreter with Scapy.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    pub python: PathBuf,
+    /// Scapy workers run side by side.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// CPU seconds one answer may use.
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    pub cpu_seconds: f64,
+    /// `text`: one line per answer; `json`: `{"results": [...]}`.
+    #[arg(long, value_enum, default_value_t = ExecFormat::Text)]
+    pub format: ExecFormat,
+}
+
 /// Arguments of `harness convert`.
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
@@ -146,6 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Check(check) => check::run(&check),
         Command::Convert(convert) => convert::run(&convert),
+        Command::Exec(exec) => exec::run(&exec),
         Command::Wireshark(command) => wireshark::run(&command),
     }
 }

@@ -6,7 +6,7 @@
 //! underscores (`pkt\_1`) and start "bare code" with `import` lines. Each
 //! quirk is recorded as an answer finding: the quirk is data, never hidden.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which kind of answer is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -19,7 +19,7 @@ pub enum Dialect {
 }
 
 /// A quirk of the answer's form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerFinding {
     /// Stable id: `answer.fenced`, `answer.prose`, `answer.multiple_blocks`,
     /// `answer.imports`, `answer.escaped_underscores`, `answer.empty`,

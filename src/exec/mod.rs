@@ -3,6 +3,7 @@
 
 pub mod extract;
 pub mod json;
+pub mod scapy;
 
 use crate::pcap::{LinkType, Timestamp};
 

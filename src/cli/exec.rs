@@ -1,0 +1,180 @@
+//! `harness exec`: model answers to PCAPs.
+
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use super::{DialectArg, ExecArgs, ExecFormat, EXIT_FINDINGS, EXIT_OK};
+use crate::exec::extract::{extract, AnswerFinding, Dialect};
+use crate::exec::json;
+use crate::exec::scapy::{to_trace, Job, ScapyOptions, ScapyPool};
+use crate::exec::Trace;
+use crate::pcap::write_pcap;
+
+/// One answer's result, as `harness exec --format json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecResult {
+    /// The answer's id.
+    pub id: String,
+    /// Whether a PCAP was written.
+    pub ok: bool,
+    /// `ok` or the error class (`syntax`, `name`, `scapy`, `forbidden`,
+    /// `timeout`, `limit`, `no_packets`, `empty`, `json`).
+    pub status: String,
+    /// Packets written.
+    pub packets: usize,
+    /// The error message, or empty.
+    pub message: String,
+    /// The PCAP written, if any.
+    pub pcap: Option<String>,
+    /// Quirks of the answer's form.
+    pub findings: Vec<AnswerFinding>,
+}
+
+/// The document `harness exec --format json` prints.
+#[derive(Debug, Serialize)]
+struct ExecReport {
+    harness: String,
+    scapy: Option<String>,
+    results: Vec<ExecResult>,
+}
+
+/// One answer to run.
+struct Answer {
+    id: String,
+    dialect: Dialect,
+    completion: String,
+}
+
+/// Run `harness exec`.
+///
+/// # Errors
+/// Unreadable input, a missing Scapy when Scapy answers are present, an
+/// unwritable output.
+pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
+    let default_dialect = match args.dialect {
+        DialectArg::Scapy => Dialect::Scapy,
+        DialectArg::Json => Dialect::Json,
+    };
+    let (answers, outputs): (Vec<Answer>, Vec<PathBuf>) = match (&args.answer, &args.jsonl) {
+        (Some(file), None) => {
+            let Some(output) = &args.output else { bail!("give -o OUT.pcap for a single answer") };
+            let completion = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            (vec![Answer { id: file.display().to_string(), dialect: default_dialect, completion }], vec![output.clone()])
+        }
+        (None, Some(jsonl)) => {
+            let Some(dir) = &args.out else { bail!("give --out DIR for --jsonl") };
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let answers = read_jsonl(jsonl, default_dialect)?;
+            let outputs = answers.iter().map(|a| dir.join(format!("{}.pcap", file_stem(&a.id)))).collect();
+            (answers, outputs)
+        }
+        _ => bail!("give either ANSWER_FILE (with -o) or --jsonl ANSWERS.jsonl (with --out)"),
+    };
+    let extracted: Vec<_> = answers.iter().map(|a| extract(&a.completion, a.dialect)).collect();
+    let scapy_jobs: Vec<Job> = answers
+        .iter()
+        .zip(&extracted)
+        .filter(|(a, e)| a.dialect == Dialect::Scapy && !e.text.trim().is_empty())
+        .map(|(a, e)| Job { id: a.id.clone(), code: e.text.clone(), seed: args.seed, cpu_s: args.cpu_seconds })
+        .collect();
+    let (mut scapy_outcomes, scapy_version) = if scapy_jobs.is_empty() {
+        (Vec::new().into_iter(), None)
+    } else {
+        let options = ScapyOptions { python: args.python.clone(), workers: args.workers, cpu_s: args.cpu_seconds, ..ScapyOptions::default() };
+        let pool = ScapyPool::start(options)?;
+        let version = pool.scapy_version().to_string();
+        (pool.run_all(&scapy_jobs).into_iter(), Some(version))
+    };
+    let mut results = Vec::with_capacity(answers.len());
+    for ((answer, extracted), output) in answers.iter().zip(extracted).zip(&outputs) {
+        let mut findings = extracted.findings;
+        let built: Result<Trace, (String, String)> = if extracted.text.trim().is_empty() {
+            Err(("empty".into(), "the answer holds no code".into()))
+        } else {
+            match answer.dialect {
+                Dialect::Json => json::build(&extracted.text).map_err(|e| ("json".into(), e.to_string())),
+                Dialect::Scapy => {
+                    let outcome = scapy_outcomes.next().expect("one outcome per job");
+                    findings.extend(outcome.findings.iter().cloned());
+                    if outcome.status == "ok" {
+                        to_trace(&outcome).map_err(|e| ("scapy".into(), e))
+                    } else {
+                        Err((outcome.status.clone(), outcome.message.clone()))
+                    }
+                }
+            }
+        };
+        let result = match built {
+            Ok(trace) => {
+                write_pcap(output, &trace).with_context(|| format!("cannot write {}", output.display()))?;
+                ExecResult {
+                    id: answer.id.clone(),
+                    ok: true,
+                    status: "ok".into(),
+                    packets: trace.packets.len(),
+                    message: String::new(),
+                    pcap: Some(output.display().to_string()),
+                    findings,
+                }
+            }
+            Err((status, message)) => ExecResult { id: answer.id.clone(), ok: false, status, packets: 0, message, pcap: None, findings },
+        };
+        results.push(result);
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.format == ExecFormat::Json {
+        let report = ExecReport { harness: env!("CARGO_PKG_VERSION").into(), scapy: scapy_version, results };
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        for r in &results {
+            match &r.pcap {
+                Some(pcap) => writeln!(out, "{}: ok, {} packets -> {pcap}", r.id, r.packets)?,
+                None => writeln!(out, "{}: {}: {}", r.id, r.status, r.message)?,
+            }
+        }
+        if let Some(version) = scapy_version {
+            writeln!(out, "({} answers, {failed} failed; scapy {version})", results.len())?;
+        }
+    }
+    Ok(if failed > 0 { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// Read answers from JSON Lines: `completion` required; `id`, `dialect`
+/// optional (`summary-json` and unknown dialects are refused with the line).
+fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut answers = Vec::new();
+    for (index, line) in io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{}: cannot read line {}", path.display(), index + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}:{}: not JSON", path.display(), index + 1))?;
+        let Some(completion) = value["completion"].as_str() else { bail!("{}:{}: no \"completion\" string", path.display(), index + 1) };
+        let id = match &value["id"] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => format!("{}", index + 1),
+        };
+        let dialect = match value["dialect"].as_str() {
+            None => default,
+            Some("scapy") => Dialect::Scapy,
+            Some("json") => Dialect::Json,
+            Some(other) => bail!("{}:{}: dialect {other:?} is not supported by exec (scapy, json)", path.display(), index + 1),
+        };
+        answers.push(Answer { id, dialect, completion: completion.to_string() });
+    }
+    Ok(answers)
+}
+
+/// Make an id safe as a file name.
+fn file_stem(id: &str) -> String {
+    let stem: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    stem.trim_start_matches('.').chars().take(100).collect()
+}
