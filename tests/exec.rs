@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use harness::exec::extract::{extract, Dialect};
 use harness::exec::scapy::{to_trace, Job, Outcome, ScapyOptions, ScapyPool};
 
 /// Start a pool, or skip loudly outside CI when Python's Scapy is missing.
@@ -122,38 +121,112 @@ fn exec_then_check() {
     assert_eq!(report["files"][0]["conversations"], serde_json::json!({"total": 1, "succeeded": 1}));
 }
 
-/// The real Scapy answers of the corpus: every one gets a classified
-/// outcome (the worker never breaks), and the histogram is a snapshot.
+/// The real Scapy answers of the corpus through `harness exec --jsonl`:
+/// every one gets a classified outcome (the worker never breaks), bad lines
+/// are reported, and the outcome counts per model × protocol × mode are a
+/// named snapshot.
 #[test]
-fn corpus_answers_histogram() {
+fn corpus_answers_through_exec_jsonl() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/completions.jsonl");
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("SKIPPED: corpus not found");
         return;
     };
-    let Some(pool) = pool(2) else { return };
-    let mut jobs = Vec::new();
+    let Some(pool) = pool(1) else { return };
+    let version = pool.scapy_version().to_string();
+    drop(pool);
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    let mut groups = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         if record["dialect"] != "scapy" {
             continue;
         }
-        let extracted = extract(record["completion"].as_str().unwrap_or(""), Dialect::Scapy);
-        jobs.push(Job { id: format!("{i}"), code: extracted.text, seed: 0, cpu_s: 2.0 });
+        let line = serde_json::json!({"id": format!("a{i}"), "dialect": "scapy", "completion": record["completion"]});
+        lines.push_str(&format!("{line}\n"));
+        groups.push(format!("{} {} {}", record["model"].as_str().unwrap_or("?"), record["protocol"].as_str().unwrap_or("?"), record["mode"].as_str().unwrap_or("?")));
     }
-    let outcomes = pool.run_all(&jobs);
-    let mut histogram = std::collections::BTreeMap::new();
-    let mut packets = 0usize;
-    for outcome in &outcomes {
-        assert_ne!(outcome.status, "internal", "{}: {}", outcome.id, outcome.message);
-        *histogram.entry(outcome.status.clone()).or_insert(0usize) += 1;
-        packets += outcome.packets.len();
+    // A broken line is reported, never fatal.
+    lines.push_str("{not json\n");
+    let jsonl = dir.path().join("answers.jsonl");
+    std::fs::write(&jsonl, lines).unwrap();
+    let out_dir = dir.path().join("pcaps");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["exec", "--format", "json", "--workers", "2", "--jsonl"])
+        .arg(&jsonl)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "some answers fail: exit 1");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), groups.len() + 1);
+    assert_eq!(results.last().unwrap()["status"], "bad_line");
+    let mut table: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> = Default::default();
+    let mut written = 0;
+    for (result, group) in results.iter().zip(&groups) {
+        let status = result["status"].as_str().unwrap().to_string();
+        assert_ne!(status, "internal", "{result}");
+        if result["ok"] == true {
+            assert!(Path::new(result["pcap"].as_str().unwrap()).is_file());
+            written += 1;
+        }
+        *table.entry(group.clone()).or_default().entry(status).or_default() += 1;
     }
-    let mut text = format!("answers: {}\npackets: {packets}\n", outcomes.len());
-    for (status, count) in &histogram {
-        text.push_str(&format!("{status}: {count}\n"));
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), written, "one PCAP per successful answer, nothing else");
+    let mut text = String::new();
+    for (group, counts) in &table {
+        let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        text.push_str(&format!("{group}: {}\n", counts.join(" ")));
     }
-    insta::with_settings!({ description => format!("scapy {}", pool.scapy_version()) }, {
-        insta::assert_snapshot!("corpus_scapy_statuses", text);
+    insta::with_settings!({ description => format!("scapy {version}") }, {
+        insta::assert_snapshot!("corpus_exec_outcomes", text);
     });
+}
+
+/// Hostile answers: each ends in its class within the time bound, touches
+/// no file or network, and the pool keeps working afterwards.
+#[test]
+fn hostile_suite() {
+    let Some(pool) = pool(1) else { return };
+    let probe = std::env::temp_dir().join(format!("harness-hostile-{}", std::process::id()));
+    let p = probe.display().to_string();
+    let cases: Vec<(String, &[&str])> = vec![
+        ("import os\nos.system('touch PROBE')".into(), &["forbidden"]),
+        ("__import__('os').system('touch PROBE')".into(), &["forbidden"]),
+        ("x = ().__class__.__bases__[0].__subclasses__()".into(), &["forbidden"]),
+        ("f = lambda: 0\ng = f.__globals__".into(), &["forbidden"]),
+        ("import scapy.all as s\ns.os.system('touch PROBE')".into(), &["forbidden", "name", "scapy"]),
+        ("scapy.sys.modules['os'].system('touch PROBE')".into(), &["forbidden", "name", "scapy"]),
+        ("open('PROBE', 'w').write('x')".into(), &["forbidden"]),
+        ("import socket\nsocket.socket().connect(('127.0.0.1', 9))".into(), &["forbidden"]),
+        ("import subprocess\nsubprocess.run(['touch', 'PROBE'])".into(), &["forbidden"]),
+        ("import os\nos.fork()".into(), &["forbidden"]),
+        ("exec('import os')".into(), &["forbidden"]),
+        ("eval('1+1')".into(), &["forbidden"]),
+        ("getattr(IP, '__init__')".into(), &["forbidden"]),
+        ("while True:\n    pass".into(), &["timeout"]),
+        ("def f():\n    return f()\nf()".into(), &["limit"]),
+        ("x = [0] * (10**10)".into(), &["limit"]),
+        ("pkts = [IP()/ICMP() for i in range(100000)]".into(), &["limit", "timeout"]),
+        ("pkts = rdpcap('/etc/passwd')".into(), &["forbidden"]),
+        ("sniff(count=1)".into(), &["forbidden"]),
+        ("sr1(IP(dst='127.0.0.1')/ICMP(), timeout=1)".into(), &["forbidden"]),
+        ("pkt = IP()/ICMP()\nwrpcap('PROBE', pkt)".into(), &["ok"]),
+        ("class X: pass".into(), &["forbidden"]),
+        ("import importlib\nimportlib.import_module('os')".into(), &["forbidden"]),
+        ("send(IP(dst='127.0.0.1')/ICMP())".into(), &["ok"]),
+    ];
+    assert!(cases.len() >= 20);
+    for (code, allowed) in &cases {
+        let code = code.replace("PROBE", &p);
+        let started = std::time::Instant::now();
+        let outcome = run(&pool, &code);
+        assert!(allowed.contains(&outcome.status.as_str()), "{code}: got {} ({})", outcome.status, outcome.message);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{code}: took {:?}", started.elapsed());
+        assert!(!probe.exists(), "{code}: touched the file system");
+    }
+    assert_eq!(run(&pool, "pkt = IP(dst=\"10.0.0.2\")/ICMP()").status, "ok", "the pool still works");
 }

@@ -41,11 +41,13 @@ struct ExecReport {
     results: Vec<ExecResult>,
 }
 
-/// One answer to run.
+/// One answer to run, or a line that could not be read as one.
 struct Answer {
     id: String,
     dialect: Dialect,
     completion: String,
+    /// Why the line is not a usable answer (reported, never fatal).
+    bad: Option<String>,
 }
 
 /// Run `harness exec`.
@@ -62,13 +64,27 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
         (Some(file), None) => {
             let Some(output) = &args.output else { bail!("give -o OUT.pcap for a single answer") };
             let completion = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-            (vec![Answer { id: file.display().to_string(), dialect: default_dialect, completion }], vec![output.clone()])
+            (vec![Answer { id: file.display().to_string(), dialect: default_dialect, completion, bad: None }], vec![output.clone()])
         }
         (None, Some(jsonl)) => {
             let Some(dir) = &args.out else { bail!("give --out DIR for --jsonl") };
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let answers = read_jsonl(jsonl, default_dialect)?;
-            let outputs = answers.iter().map(|a| dir.join(format!("{}.pcap", file_stem(&a.id)))).collect();
+            // One file per answer, even when ids repeat.
+            let mut used = std::collections::HashSet::new();
+            let outputs = answers
+                .iter()
+                .map(|a| {
+                    let stem = file_stem(&a.id);
+                    let mut name = stem.clone();
+                    let mut n = 1;
+                    while !used.insert(name.clone()) {
+                        n += 1;
+                        name = format!("{stem}-{n}");
+                    }
+                    dir.join(format!("{name}.pcap"))
+                })
+                .collect();
             (answers, outputs)
         }
         _ => bail!("give either ANSWER_FILE (with -o) or --jsonl ANSWERS.jsonl (with --out)"),
@@ -77,7 +93,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
     let scapy_jobs: Vec<Job> = answers
         .iter()
         .zip(&extracted)
-        .filter(|(a, e)| a.dialect == Dialect::Scapy && !e.text.trim().is_empty())
+        .filter(|(a, e)| a.bad.is_none() && a.dialect == Dialect::Scapy && !e.text.trim().is_empty())
         .map(|(a, e)| Job { id: a.id.clone(), code: e.text.clone(), seed: args.seed, cpu_s: args.cpu_seconds })
         .collect();
     let (mut scapy_outcomes, scapy_version) = if scapy_jobs.is_empty() {
@@ -91,7 +107,9 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
     let mut results = Vec::with_capacity(answers.len());
     for ((answer, extracted), output) in answers.iter().zip(extracted).zip(&outputs) {
         let mut findings = extracted.findings;
-        let built: Result<Trace, (String, String)> = if extracted.text.trim().is_empty() {
+        let built: Result<Trace, (String, String)> = if let Some(why) = &answer.bad {
+            Err(("bad_line".into(), why.clone()))
+        } else if extracted.text.trim().is_empty() {
             Err(("empty".into(), "the answer holds no code".into()))
         } else {
             match answer.dialect {
@@ -146,7 +164,8 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
 }
 
 /// Read answers from JSON Lines: `completion` required; `id`, `dialect`
-/// optional (`summary-json` and unknown dialects are refused with the line).
+/// optional. A line that is not a usable answer (not JSON, no completion,
+/// an unsupported dialect) becomes a `bad_line` result naming the line.
 fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut answers = Vec::new();
@@ -155,8 +174,19 @@ fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}:{}: not JSON", path.display(), index + 1))?;
-        let Some(completion) = value["completion"].as_str() else { bail!("{}:{}: no \"completion\" string", path.display(), index + 1) };
+        let at = format!("{}:{}", path.display(), index + 1);
+        let bad = |why: String| Answer { id: format!("line-{}", index + 1), dialect: default, completion: String::new(), bad: Some(format!("{at}: {why}")) };
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(value) => value,
+            Err(error) => {
+                answers.push(bad(format!("not JSON: {error}")));
+                continue;
+            }
+        };
+        let Some(completion) = value["completion"].as_str() else {
+            answers.push(bad("no \"completion\" string".into()));
+            continue;
+        };
         let id = match &value["id"] {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
@@ -166,9 +196,12 @@ fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
             None => default,
             Some("scapy") => Dialect::Scapy,
             Some("json") => Dialect::Json,
-            Some(other) => bail!("{}:{}: dialect {other:?} is not supported by exec (scapy, json)", path.display(), index + 1),
+            Some(other) => {
+                answers.push(Answer { id, ..bad(format!("dialect {other:?} is not run by exec (scapy, json)")) });
+                continue;
+            }
         };
-        answers.push(Answer { id, dialect, completion: completion.to_string() });
+        answers.push(Answer { id, dialect, completion: completion.to_string(), bad: None });
     }
     Ok(answers)
 }
