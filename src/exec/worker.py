@@ -15,6 +15,7 @@ import json
 import math
 import os
 import signal
+import struct
 import sys
 import types
 
@@ -23,11 +24,11 @@ MAX_BYTES = 16 * 1024 * 1024
 CLOCK_START = 1700000000.0
 FILENAME = "<answer>"
 COLLECT = "_harness_collect_7f3a"
-ALLOWED_PLAIN_MODULES = ("random", "time", "math")
+ALLOWED_PLAIN_MODULES = ("random", "time", "math", "struct", "socket")
 
 # Names refused statically (as a Name, an attribute or an imported name).
 FORBIDDEN_NAMES = frozenset("""
-os sys subprocess socket open eval exec compile globals locals vars getattr
+os sys subprocess open eval exec compile globals locals vars getattr
 setattr delattr input breakpoint rdpcap sniff sr sr1 srp srp1 srloop srploop
 PcapReader RawPcapReader PcapNgReader rdpcapng AsyncSniffer wireshark tcpdump
 tshark conf sendpfast srflood sr1flood srpflood srp1flood sndrcv sndrcvflood
@@ -185,6 +186,20 @@ def refused_function(name):
         raise ForbiddenError("%s is not allowed in the harness sandbox" % name)
     refused.__name__ = name
     return refused
+
+
+def make_socket_proxy():
+    """Return a `socket` stand-in with the pure address helpers only."""
+    import socket as real
+    names = ("inet_ntoa", "inet_aton", "inet_pton", "inet_ntop", "htons", "htonl", "ntohs", "ntohl", "AF_INET", "AF_INET6")
+    helpers = {name: getattr(real, name) for name in names}
+
+    def refused(*args, **kwargs):
+        raise ForbiddenError("sockets are not available to model code")
+
+    for name in ("socket", "create_connection", "socketpair", "fromfd", "getaddrinfo", "gethostbyname", "gethostbyaddr"):
+        helpers[name] = refused
+    return SandboxModule("socket", helpers)
 
 
 class SandboxModule:
@@ -685,9 +700,13 @@ class Job:
         contrib = SandboxModule("scapy.contrib", {})
         scapy_top = SandboxModule("scapy", dict(ns, all=scapy_all, layers=layers, contrib=contrib))
         scapy_all.__dict__.update(all=scapy_all, layers=layers, contrib=contrib)
-        self.mods = {"random": rnd, "time": tim, "math": math, "scapy": scapy_top,
+        # `from scapy.all import *` exports `socket` and `struct`; answers use
+        # them for address conversions. `struct` is pure; `socket` is a
+        # stand-in with the conversion helpers only (no sockets).
+        sock = make_socket_proxy()
+        self.mods = {"random": rnd, "time": tim, "math": math, "struct": struct, "socket": sock, "scapy": scapy_top,
                      "scapy.all": scapy_all, "scapy.layers": layers, "scapy.contrib": contrib}
-        ns.update({"random": rnd, "time": tim, "math": math, "scapy": scapy_top})
+        ns.update({"random": rnd, "time": tim, "math": math, "struct": struct, "socket": sock, "scapy": scapy_top})
         b = dict(sb.builtins)
         b["__import__"] = self._import
         ns["__builtins__"] = b

@@ -181,7 +181,7 @@ class WorkerTest(unittest.TestCase):
                      "from os import path", "sniff(count=1)", "sr1(IP()/ICMP())",
                      "conf.verb = 0", "class A: pass", "x = _harness_collect_7f3a",
                      "p = IP()\np.__dict__", "x = (i for i in [1]).gi_frame",
-                     "eval('1')", "exec('x=1')", "import socket", "import scapy.sendrecv"):
+                     "eval('1')", "exec('x=1')", "import socket\nsocket.socket()", "import scapy.sendrecv"):
             with self.subTest(code=code):
                 self.check_status(code, "forbidden")
 
