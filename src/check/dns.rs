@@ -5,7 +5,7 @@
 use super::{ip4, FlowTable, Limits, Sink};
 use crate::dissect::{Frame, Transport, DNS_PORTS};
 use crate::finding::{Protocol, Severity};
-use crate::wire::dns::{self, Question, Section};
+use crate::wire::dns::{self, Question};
 
 /// A flow as (client address, client port, server address, server port).
 type FlowKey = ([u8; 4], u16, [u8; 4], u16);
@@ -148,11 +148,10 @@ impl DnsCheck {
 fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
     let Some(header) = &walk.header else { return };
     if let Some(error) = &walk.error {
-        let index = section_index(error.section);
         // Nothing left where a declared record should start: the header
         // promises more records than the message holds.
-        let count_problem = error.offset >= len && index.is_some();
-        if let (true, Some(i)) = (count_problem, index) {
+        let missing = error.section.count_slot().filter(|_| error.offset >= len);
+        if let Some(i) = missing {
             sink.report(
                 Severity::Error,
                 "dns.count_mismatch",
@@ -160,7 +159,7 @@ fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
                 format!(
                     "header declares {} {} records but only {} are present",
                     header.counts[i],
-                    section_name(error.section),
+                    error.section,
                     walk.present[i]
                 ),
             );
@@ -177,26 +176,6 @@ fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
                 walk.trailing, header.counts[0], header.counts[1], header.counts[2], header.counts[3]
             ),
         );
-    }
-}
-
-fn section_index(section: Section) -> Option<usize> {
-    match section {
-        Section::Question => Some(0),
-        Section::Answer => Some(1),
-        Section::Authority => Some(2),
-        Section::Additional => Some(3),
-        Section::Header => None,
-    }
-}
-
-fn section_name(section: Section) -> &'static str {
-    match section {
-        Section::Question => "question",
-        Section::Answer => "answer",
-        Section::Authority => "authority",
-        Section::Additional => "additional",
-        Section::Header => "header",
     }
 }
 

@@ -1,6 +1,5 @@
 //! UDP checks (RFC 768): length field and checksum.
 
-use super::ip::ones_complement_sum;
 use super::Sink;
 use crate::dissect::{Frame, Net, Transport};
 use crate::finding::{Protocol, Severity};
@@ -43,22 +42,9 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
     }
     let header = slice.header();
     let datagram = &ip_payload[..length];
-    let (src, dst) = (header.source(), header.destination());
-    let mut pseudo = [0u8; 12];
-    pseudo[..4].copy_from_slice(&src);
-    pseudo[4..8].copy_from_slice(&dst);
-    pseudo[9] = 17;
-    pseudo[10..12].copy_from_slice(&(length as u16).to_be_bytes());
-    let sum = fold(u32::from(ones_complement_sum(&pseudo)) + u32::from(ones_complement_sum(datagram)));
-    if sum != 0xffff {
-        // Recompute what it should have been, for the message.
-        let mut without = datagram.to_vec();
-        without[6] = 0;
-        without[7] = 0;
-        let mut expected = !fold(u32::from(ones_complement_sum(&pseudo)) + u32::from(ones_complement_sum(&without)));
-        if expected == 0 {
-            expected = 0xffff;
-        }
+    // The pseudo-header sum over the datagram as it is (RFC 768).
+    let Ok(expected) = udp.to_header().calc_checksum_ipv4_raw(header.source(), header.destination(), &datagram[HEADER_LEN..]) else { return };
+    if expected != stored {
         sink.report(
             Severity::Error,
             "udp.bad_checksum",
@@ -66,13 +52,6 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
             format!("checksum 0x{stored:04x}, expected 0x{expected:04x}"),
         );
     }
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 #[cfg(test)]
