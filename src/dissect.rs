@@ -101,6 +101,22 @@ pub enum NetError {
     },
 }
 
+impl From<&etherparse::err::LenError> for NetError {
+    fn from(len: &etherparse::err::LenError) -> Self {
+        NetError::Truncated { needed: len.required_len, available: len.len }
+    }
+}
+
+impl From<&etherparse::err::ip::HeaderError> for NetError {
+    fn from(error: &etherparse::err::ip::HeaderError) -> Self {
+        use etherparse::err::ip::HeaderError;
+        match *error {
+            HeaderError::UnsupportedIpVersion { version_number } => NetError::Version(version_number),
+            HeaderError::Ipv4HeaderLengthSmallerThanHeader { ihl } => NetError::Ihl(ihl),
+        }
+    }
+}
+
 /// The transport layer of a frame.
 #[derive(Debug, Clone)]
 pub enum Transport<'a> {
@@ -275,11 +291,10 @@ fn slice_ip<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
     match LaxSlicedPacket::from_ip(data) {
         Ok(sliced) => fill_from_sliced(frame, sliced, data),
         Err(error) => {
-            use etherparse::err::ip::{HeaderError, LaxHeaderSliceError};
-            let reason = match error {
-                LaxHeaderSliceError::Len(len) => NetError::Truncated { needed: len.required_len, available: len.len },
-                LaxHeaderSliceError::Content(HeaderError::UnsupportedIpVersion { version_number }) => NetError::Version(version_number),
-                LaxHeaderSliceError::Content(HeaderError::Ipv4HeaderLengthSmallerThanHeader { ihl }) => NetError::Ihl(ihl),
+            use etherparse::err::ip::LaxHeaderSliceError;
+            let reason = match &error {
+                LaxHeaderSliceError::Len(len) => NetError::from(len),
+                LaxHeaderSliceError::Content(content) => NetError::from(content),
             };
             frame.net = Net::Bad { protocol: Protocol::Ip, reason };
         }
@@ -361,9 +376,8 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base
 fn net_error(error: &etherparse::err::packet::SliceError, base: &[u8]) -> NetError {
     use etherparse::err::packet::SliceError;
     match error {
-        SliceError::Len(len) => NetError::Truncated { needed: len.required_len, available: len.len },
-        SliceError::Ip(etherparse::err::ip::HeaderError::UnsupportedIpVersion { version_number }) => NetError::Version(*version_number),
-        SliceError::Ip(etherparse::err::ip::HeaderError::Ipv4HeaderLengthSmallerThanHeader { ihl }) => NetError::Ihl(*ihl),
+        SliceError::Len(len) => NetError::from(len),
+        SliceError::Ip(content) => NetError::from(content),
         SliceError::Ipv4(etherparse::err::ipv4::HeaderError::UnexpectedVersion { version_number }) => NetError::Version(*version_number),
         SliceError::Ipv4(etherparse::err::ipv4::HeaderError::HeaderLengthSmallerThanHeader { ihl }) => NetError::Ihl(*ihl),
         _ => NetError::Truncated { needed: 0, available: base.len() },
@@ -459,12 +473,11 @@ mod test {
     use super::*;
 
     /// An Ethernet/IPv4/UDP/DNS query frame (A example.com), checksums valid.
-    pub(crate) fn udp_frame(linktype: LinkType, with_eth: bool) -> Vec<u8> {
+    pub(crate) fn udp_frame(with_eth: bool) -> Vec<u8> {
         let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(40000, 53);
         let payload = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1];
         let mut out = Vec::new();
         builder.write(&mut out, &payload).unwrap();
-        let _ = linktype;
         if with_eth {
             out
         } else {
@@ -478,7 +491,7 @@ mod test {
 
     #[test]
     fn test_ethernet_dns() {
-        let data = udp_frame(LinkType::Ethernet, true);
+        let data = udp_frame(true);
         let frame = run(LinkType::Ethernet, &data);
         assert_eq!(frame.link_fault, None);
         for layer in [Protocol::Eth, Protocol::Ip, Protocol::Udp, Protocol::Dns] {
@@ -491,7 +504,7 @@ mod test {
 
     #[test]
     fn test_raw_ip_in_ethernet() {
-        let data = udp_frame(LinkType::Ethernet, false);
+        let data = udp_frame(false);
         let frame = run(LinkType::Ethernet, &data);
         assert_eq!(frame.link_fault, Some(LinkFault::RawIpInEthernet));
         assert!(frame.present.contains(Protocol::Udp));
@@ -499,7 +512,7 @@ mod test {
 
     #[test]
     fn test_ethernet_in_raw_ip() {
-        let data = udp_frame(LinkType::Raw, true);
+        let data = udp_frame(true);
         let frame = run(LinkType::Raw, &data);
         assert_eq!(frame.link_fault, Some(LinkFault::EthernetInRawIp));
         assert!(frame.present.contains(Protocol::Dns));
@@ -530,7 +543,7 @@ mod test {
 
     #[test]
     fn test_raw_ip() {
-        let data = udp_frame(LinkType::Raw, false);
+        let data = udp_frame(false);
         let frame = run(LinkType::Raw, &data);
         assert_eq!(frame.link_fault, None);
         assert!(!frame.expected.contains(Protocol::Eth));
@@ -539,7 +552,7 @@ mod test {
 
     #[test]
     fn test_bad_version_is_non_existent_ip() {
-        let mut data = udp_frame(LinkType::Raw, false);
+        let mut data = udp_frame(false);
         data[0] = 0x55;
         let frame = run(LinkType::Raw, &data);
         assert!(frame.expected.contains(Protocol::Ip));
@@ -549,7 +562,7 @@ mod test {
 
     #[test]
     fn test_truncated_udp_is_expected_not_present() {
-        let data = udp_frame(LinkType::Raw, false);
+        let data = udp_frame(false);
         let frame_bytes = &data[..24];
         let frame = run(LinkType::Raw, frame_bytes);
         assert!(frame.expected.contains(Protocol::Udp));
