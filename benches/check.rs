@@ -38,7 +38,6 @@ fn write_capture(path: &Path, target: u64) -> u64 {
     let mut writer = Writer::new(file, LinkType::Ethernet).unwrap();
     let request = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\n\r\n";
     let response = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\nhello world!";
-    let (q, r) = (request.len() as u32, response.len() as u32);
     let mut buf = Vec::with_capacity(256);
     let mut written = 0u64;
     let mut ts = 1_700_000_000_000_000_000u64;
@@ -47,24 +46,13 @@ fn write_capture(path: &Path, target: u64) -> u64 {
         let client = (0x0a00_0000 | (conv + 2), 10_000 + (conv % 50_000) as u16);
         let server = (0x0a01_0001u32, 80u16);
         let (c, s) = (conv.wrapping_mul(7919), conv.wrapping_mul(104_729));
-        let steps: [(bool, &str, u32, u32, &[u8]); 11] = [
-            (true, "S", c, 0, b""),
-            (false, "SA", s, c + 1, b""),
-            (true, "A", c + 1, s + 1, b""),
-            (true, "PA", c + 1, s + 1, request),
-            (false, "A", s + 1, c + 1 + q, b""),
-            (false, "PA", s + 1, c + 1 + q, response),
-            (true, "A", c + 1 + q, s + 1 + r, b""),
-            (true, "FA", c + 1 + q, s + 1 + r, b""),
-            (false, "A", s + 1 + r, c + 2 + q, b""),
-            (false, "FA", s + 1 + r, c + 2 + q, b""),
-            (true, "A", c + 2 + q, s + 2 + r, b""),
-        ];
-        for (from_client, flags, seq, ack, payload) in steps {
-            let (a, b) = if from_client { (client, server) } else { (server, client) };
-            tcp(a, b, flags, seq, ack, payload, &mut buf);
+        let packets = testkit::http_conversation(client.0.to_be_bytes(), client.1, server.0.to_be_bytes(), c, s, request, response);
+        for ip in packets {
+            let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+            let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+            let frame = testkit::ethernet(mac(src), mac(dst), 0x0800, &ip);
             ts += 1_000;
-            writer.write(ts, &buf).unwrap();
+            writer.write(ts, &frame).unwrap();
             written += 1;
         }
         // An ICMP echo pair every conversation.

@@ -48,3 +48,26 @@ pub fn ethernet(src: [u8; 6], dst: [u8; 6], ether_type: u16, payload: &[u8]) -> 
     out.extend_from_slice(payload);
     out
 }
+
+/// Build a correct HTTP-over-TCP conversation as raw IPv4 packets: handshake,
+/// request, ACK, response, ACK, FIN teardown started by the client (11
+/// packets). The server listens on port 80; sequence numbers wrap.
+pub fn http_conversation(client: [u8; 4], port: u16, server: [u8; 4], isn_c: u32, isn_s: u32, request: &[u8], response: &[u8]) -> Vec<Vec<u8>> {
+    let (c, s) = (isn_c, isn_s);
+    let (q, r) = (request.len() as u32, response.len() as u32);
+    let up = |flags: &str, seq: u32, ack: u32, payload: &[u8]| tcp(client, server, port, 80, flags, seq, ack, payload);
+    let down = |flags: &str, seq: u32, ack: u32, payload: &[u8]| tcp(server, client, 80, port, flags, seq, ack, payload);
+    vec![
+        up("S", c, 0, b""),
+        down("SA", s, c.wrapping_add(1), b""),
+        up("A", c.wrapping_add(1), s.wrapping_add(1), b""),
+        up("PA", c.wrapping_add(1), s.wrapping_add(1), request),
+        down("A", s.wrapping_add(1), c.wrapping_add(1 + q), b""),
+        down("PA", s.wrapping_add(1), c.wrapping_add(1 + q), response),
+        up("A", c.wrapping_add(1 + q), s.wrapping_add(1 + r), b""),
+        up("FA", c.wrapping_add(1 + q), s.wrapping_add(1 + r), b""),
+        down("A", s.wrapping_add(1 + r), c.wrapping_add(2 + q), b""),
+        down("FA", s.wrapping_add(1 + r), c.wrapping_add(2 + q), b""),
+        up("A", c.wrapping_add(2 + q), s.wrapping_add(2 + r), b""),
+    ]
+}

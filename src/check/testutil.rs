@@ -42,22 +42,7 @@ pub fn ids(findings: &[Finding]) -> Vec<(u64, String)> {
 /// A full TCP conversation: handshake, one request and response of data,
 /// FIN teardown (client closes first). ISNs 1000 (client) and 5000 (server).
 pub fn tcp_conversation(request: &[u8], response: &[u8]) -> Vec<Vec<u8>> {
-    let (c, s) = (1000u32, 5000u32);
-    let q = request.len() as u32;
-    let r = response.len() as u32;
-    vec![
-        tcp(A, B, 40000, 80, "S", c, 0, b""),
-        tcp(B, A, 80, 40000, "SA", s, c + 1, b""),
-        tcp(A, B, 40000, 80, "A", c + 1, s + 1, b""),
-        tcp(A, B, 40000, 80, "PA", c + 1, s + 1, request),
-        tcp(B, A, 80, 40000, "A", s + 1, c + 1 + q, b""),
-        tcp(B, A, 80, 40000, "PA", s + 1, c + 1 + q, response),
-        tcp(A, B, 40000, 80, "A", c + 1 + q, s + 1 + r, b""),
-        tcp(A, B, 40000, 80, "FA", c + 1 + q, s + 1 + r, b""),
-        tcp(B, A, 80, 40000, "A", s + 1 + r, c + 2 + q, b""),
-        tcp(B, A, 80, 40000, "FA", s + 1 + r, c + 2 + q, b""),
-        tcp(A, B, 40000, 80, "A", c + 2 + q, s + 2 + r, b""),
-    ]
+    crate::testkit::http_conversation(A, 40000, B, 1000, 5000, request, response)
 }
 
 /// A minimal HTTP request.

@@ -60,19 +60,5 @@ pub fn dns(id: u16, response: bool, ancount: Option<u16>) -> Vec<u8> {
 pub fn http_conversation(client: [u8; 4], server: [u8; 4], port: u16, isn: u32) -> Vec<Vec<u8>> {
     let request = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
     let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    let (c, s) = (isn, isn.wrapping_mul(3).wrapping_add(17));
-    let (q, r) = (request.len() as u32, response.len() as u32);
-    vec![
-        tcp(client, server, port, 80, "S", c, 0, b""),
-        tcp(server, client, 80, port, "SA", s, c + 1, b""),
-        tcp(client, server, port, 80, "A", c + 1, s + 1, b""),
-        tcp(client, server, port, 80, "PA", c + 1, s + 1, request),
-        tcp(server, client, 80, port, "A", s + 1, c + 1 + q, b""),
-        tcp(server, client, 80, port, "PA", s + 1, c + 1 + q, response),
-        tcp(client, server, port, 80, "A", c + 1 + q, s + 1 + r, b""),
-        tcp(client, server, port, 80, "FA", c + 1 + q, s + 1 + r, b""),
-        tcp(server, client, 80, port, "A", s + 1 + r, c + 2 + q, b""),
-        tcp(server, client, 80, port, "FA", s + 1 + r, c + 2 + q, b""),
-        tcp(client, server, port, 80, "A", c + 2 + q, s + 2 + r, b""),
-    ]
+    harness::testkit::http_conversation(client, port, server, isn, isn.wrapping_mul(3).wrapping_add(17), request, response)
 }
