@@ -27,13 +27,8 @@ fn classify(icmp_type: u8, code: u8) -> TypeCode {
         11 => 1,
         12 => 2,
         40 => 5,
-        42 | 43 => {
-            if icmp_type == 43 {
-                4
-            } else {
-                0
-            }
-        }
+        42 => 0,
+        43 => 4,
         // Source quench, alternate host address, information and address
         // mask messages, traceroute and the other types RFC 6918 retired.
         4 | 6 | 15..=18 | 30..=39 => return TypeCode::Deprecated,

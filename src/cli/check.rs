@@ -52,14 +52,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     // tshark second, batched over every readable file.
     let paths: Vec<&Path> = passes.iter().map(|(path, _)| *path).collect();
-    let mut expert: Vec<Option<_>> = match &tshark {
+    let expert: Vec<Option<_>> = match &tshark {
         Some(tshark) => tshark.expert_many(&paths)?.into_iter().map(Some).collect(),
         None => paths.iter().map(|_| None).collect(),
     };
     let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), tshark: tshark.as_ref().map(Tshark::profile), files: Vec::new() };
-    for ((path, pass), expert) in passes.into_iter().zip(expert.iter_mut()) {
+    for ((path, pass), expert) in passes.into_iter().zip(expert) {
         let name = path.display().to_string();
-        let tshark_part = match expert.take() {
+        let tshark_part = match expert {
             Some(Ok(found)) => Some(found),
             Some(Err(error)) => {
                 eprintln!("harness: {name}: tshark: {error}");

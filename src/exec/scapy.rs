@@ -110,6 +110,15 @@ impl Outcome {
     }
 }
 
+/// Why a worker gave no answer.
+#[derive(Debug, Clone, Copy)]
+enum Lost {
+    /// No answer within the wall-clock limit.
+    Timeout,
+    /// It exited, closed its pipes or answered garbage.
+    Died,
+}
+
 struct Worker {
     child: Child,
     stdin: ChildStdin,
@@ -148,18 +157,18 @@ impl Worker {
         Ok((Worker { child, stdin, lines }, version))
     }
 
-    /// Send a job and wait for its answer; `None` when the worker timed
-    /// out or died (it must then be replaced).
-    fn run(&mut self, job: &Job, wall: Duration) -> Result<Outcome, &'static str> {
+    /// Send a job and wait for its answer; an error means the worker must
+    /// be replaced.
+    fn run(&mut self, job: &Job, wall: Duration) -> Result<Outcome, Lost> {
         let mut line = serde_json::to_string(job).expect("serialisable");
         line.push('\n');
         if self.stdin.write_all(line.as_bytes()).and_then(|()| self.stdin.flush()).is_err() {
-            return Err("died");
+            return Err(Lost::Died);
         }
         match self.lines.recv_timeout(wall) {
-            Ok(answer) => serde_json::from_str(&answer).map_err(|_| "died"),
-            Err(RecvTimeoutError::Timeout) => Err("timeout"),
-            Err(RecvTimeoutError::Disconnected) => Err("died"),
+            Ok(answer) => serde_json::from_str(&answer).map_err(|_| Lost::Died),
+            Err(RecvTimeoutError::Timeout) => Err(Lost::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(Lost::Died),
         }
     }
 }
@@ -236,8 +245,8 @@ impl ScapyPool {
                 // Replace the worker: killed on timeout, or dead.
                 *guard = None;
                 let (status, message) = match why {
-                    "timeout" => ("timeout", format!("no answer within the wall-clock limit of {:?}; worker restarted", self.options.wall)),
-                    _ => ("limit", "the worker died (memory or resource limit); worker restarted".to_string()),
+                    Lost::Timeout => ("timeout", format!("no answer within the wall-clock limit of {:?}; worker restarted", self.options.wall)),
+                    Lost::Died => ("limit", "the worker died (memory or resource limit); worker restarted".to_string()),
                 };
                 Outcome::failed(&job.id, status, message)
             }

@@ -273,9 +273,7 @@ fn parse_pdml(reader: impl BufRead) -> Vec<Finding> {
             }
         } else if line.starts_with("<field ") {
             let name = attr(line, "name").unwrap_or("");
-            if name == "num" && frame == 0 {
-                frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
-            } else if name == "frame.number" && frame == 0 {
+            if matches!(name, "num" | "frame.number") && frame == 0 {
                 frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
             } else if name == "_ws.expert" {
                 if let Some(done) = item.take() {
