@@ -11,7 +11,7 @@ use serde::Serialize;
 
 /// Severity, in Wireshark's Expert Info vocabulary, ordered from least to most
 /// severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Usual workflow information.
@@ -43,7 +43,7 @@ impl fmt::Display for Severity {
 }
 
 /// Who made a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// tshark's Expert Info.
@@ -55,7 +55,7 @@ pub enum Source {
 /// A protocol layer, as used in findings and success-rate tables.
 ///
 /// The order is the stack order used by tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub enum Protocol {
     /// Ethernet II and the link layer in general.
     #[serde(rename = "ETH")]
@@ -153,7 +153,7 @@ impl Layers {
 }
 
 /// One finding about one frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// 1-based frame number, as Wireshark numbers it.
     pub frame: u64,

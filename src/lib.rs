@@ -12,8 +12,11 @@ pub mod cli;
 pub mod dissect;
 pub mod exec;
 pub mod finding;
+pub mod model;
 pub mod pcap;
+pub mod prompt;
 pub mod report;
+pub mod scenario;
 #[doc(hidden)]
 pub mod testkit;
 pub mod tshark;

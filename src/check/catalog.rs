@@ -94,6 +94,7 @@ checks! {
     "http.incomplete_body" Http [W] "body shorter than Content-Length";
     "http.unanswered" Http [W] "request without response";
     "time.not_monotonic" Frame [W] "timestamp going backwards";
+    "summary.mismatch" Frame [E] "packet differs from what the summary asked for";
 }
 
 /// Return the catalogue entry of `id`.

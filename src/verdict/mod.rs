@@ -31,7 +31,7 @@ pub struct FrameRecord {
 }
 
 /// One row of the success-rate table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ProtocolStats {
     /// Packets in which the layer is present or expected.
     pub packets: u64,
@@ -59,7 +59,7 @@ impl ProtocolStats {
 }
 
 /// Conversation-level result.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConversationStats {
     /// Conversations seen.
     pub total: u64,
@@ -68,7 +68,7 @@ pub struct ConversationStats {
 }
 
 /// Everything the tables of one capture need.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Verdicts {
     /// Packets in the capture.
     pub packets: u64,

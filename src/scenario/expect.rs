@@ -1,0 +1,278 @@
+//! What a summary asks for, and whether a trace delivers it.
+//!
+//! The expectation of a summary is the digest of its reference trace: per
+//! packet, the fields the summary determines — addresses, ports, TCP flags,
+//! ICMP type/code/id/seq, ARP operation and addresses, DNS id/direction/
+//! question, HTTP method/target/status — and nothing it leaves free
+//! (sequence numbers, TTLs, timestamps, headers). A trace is compared
+//! packet by packet; every difference, and a different packet count, is a
+//! `summary.mismatch` finding at error severity on the layer concerned, so
+//! the packet counts as malformed and the conversation fails.
+//!
+//! Some findings are the summary's own wish: a lone echo request is
+//! unanswered on purpose. [`Expectation::waived`] lists those check ids.
+
+use std::borrow::Cow;
+
+use etherparse::{LinkSlice, NetSlice, SlicedPacket, TransportSlice};
+
+use super::{Mode, Scenario};
+use crate::exec::Trace;
+use crate::finding::{Finding, Protocol, Severity};
+use crate::pcap::LinkType;
+use crate::wire::{dns, http};
+
+/// The check id of every expectation finding.
+pub const SUMMARY_MISMATCH: &str = "summary.mismatch";
+
+/// One field of one packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// Field name (`ip.src`, `tcp.flags`, …).
+    pub name: &'static str,
+    /// The layer it belongs to.
+    pub layer: Protocol,
+    /// Its value, rendered.
+    pub value: String,
+}
+
+/// The digest of one packet.
+pub type Digest = Vec<Field>;
+
+/// What one summary asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// One digest per packet.
+    pub packets: Vec<Digest>,
+    /// Checks whose findings the summary itself implies (a lone request is
+    /// unanswered), downgraded to notes.
+    pub waived: Vec<&'static str>,
+}
+
+impl Expectation {
+    /// The expectation of `scenario`, from its reference trace.
+    ///
+    /// # Panics
+    /// Never for a scenario [`Scenario::parse`] accepts: the reference
+    /// trace always builds (a test proves it for every generator output).
+    pub fn of(scenario: &Scenario) -> Expectation {
+        let packets = crate::model::reference::packets(scenario);
+        let text = crate::model::answer::render_json(&packets);
+        let trace = crate::exec::json::build(&text).expect("the reference trace builds");
+        let waived = match (scenario.mode(), scenario) {
+            (Mode::Packet, _) => vec![
+                "icmp.unanswered",
+                "icmp.unmatched_echo",
+                "arp.unanswered",
+                "arp.unsolicited_reply",
+                "dns.unanswered",
+                "dns.unsolicited_response",
+                "http.unanswered",
+                "http.response_without_request",
+                "tcp.no_handshake",
+                "tcp.not_closed",
+            ],
+            _ => Vec::new(),
+        };
+        Expectation { packets: digests(&trace), waived }
+    }
+
+    /// Findings for every way `trace` differs from the expectation, frame
+    /// numbers 1-based within the trace.
+    pub fn compare(&self, trace: &Trace) -> Vec<Finding> {
+        let got = digests(trace);
+        let mut out = Vec::new();
+        if got.len() != self.packets.len() {
+            let frame = got.len().clamp(1, usize::MAX) as u64;
+            let what = if got.len() < self.packets.len() { "missing" } else { "extra" };
+            out.push(mismatch(
+                frame,
+                Protocol::Frame,
+                format!("{} packets, the summary asks for {} ({what} packets)", got.len(), self.packets.len()),
+            ));
+        }
+        for (i, (want, have)) in self.packets.iter().zip(&got).enumerate() {
+            let frame = i as u64 + 1;
+            let mut reported = 0;
+            for field in want {
+                if reported == 3 {
+                    break;
+                }
+                match have.iter().find(|f| f.name == field.name) {
+                    Some(f) if f.value == field.value => {}
+                    Some(f) => {
+                        reported += 1;
+                        out.push(mismatch(frame, field.layer, format!("{} is {}, the summary asks for {}", field.name, f.value, field.value)));
+                    }
+                    None => {
+                        reported += 1;
+                        out.push(mismatch(frame, field.layer, format!("no {} (the summary asks for {})", field.name, field.value)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Downgrade the waived findings of `findings` to notes.
+    pub fn apply_waivers(&self, findings: &mut [Finding]) {
+        for f in findings.iter_mut() {
+            if self.waived.iter().any(|w| *w == f.check) && f.severity >= Severity::Warn {
+                f.severity = Severity::Note;
+                f.message = format!("{} (expected: the summary asks for one packet)", f.message);
+            }
+        }
+    }
+}
+
+fn mismatch(frame: u64, layer: Protocol, message: String) -> Finding {
+    Finding::own(frame, Severity::Error, SUMMARY_MISMATCH, layer, message)
+}
+
+fn field(out: &mut Digest, name: &'static str, layer: Protocol, value: impl ToString) {
+    out.push(Field { name, layer, value: value.to_string() });
+}
+
+fn mac(m: &[u8]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn tcp_flags(t: &etherparse::TcpSlice<'_>) -> String {
+    let mut s = String::new();
+    for (on, letter) in [(t.fin(), 'F'), (t.syn(), 'S'), (t.rst(), 'R'), (t.psh(), 'P'), (t.ack(), 'A'), (t.urg(), 'U')] {
+        if on {
+            s.push(letter);
+        }
+    }
+    s
+}
+
+/// The digests of every packet of `trace`.
+pub fn digests(trace: &Trace) -> Vec<Digest> {
+    trace.packets.iter().map(|p| digest(trace.linktype, &p.data)).collect()
+}
+
+/// The digest of one frame.
+pub fn digest(linktype: LinkType, data: &[u8]) -> Digest {
+    let mut out = Vec::new();
+    let sliced = match linktype {
+        LinkType::Ethernet => SlicedPacket::from_ethernet(data),
+        _ => SlicedPacket::from_ip(data),
+    };
+    let Ok(p) = sliced else {
+        field(&mut out, "frame", Protocol::Frame, "undecodable");
+        return out;
+    };
+    if let Some(LinkSlice::Ethernet2(e)) = &p.link {
+        field(&mut out, "eth.src", Protocol::Eth, mac(&e.source()));
+        field(&mut out, "eth.dst", Protocol::Eth, mac(&e.destination()));
+    }
+    match &p.net {
+        Some(NetSlice::Arp(a)) => {
+            field(&mut out, "arp.op", Protocol::Arp, a.operation().0);
+            field(&mut out, "arp.sender_mac", Protocol::Arp, mac(a.sender_hw_addr()));
+            field(&mut out, "arp.sender_ip", Protocol::Arp, ip4(a.sender_protocol_addr()));
+            if a.operation().0 == 2 {
+                field(&mut out, "arp.target_mac", Protocol::Arp, mac(a.target_hw_addr()));
+            }
+            field(&mut out, "arp.target_ip", Protocol::Arp, ip4(a.target_protocol_addr()));
+        }
+        Some(NetSlice::Ipv4(ip)) => {
+            field(&mut out, "ip.src", Protocol::Ip, ip.header().source_addr());
+            field(&mut out, "ip.dst", Protocol::Ip, ip.header().destination_addr());
+        }
+        _ => field(&mut out, "net", Protocol::Ip, "none"),
+    }
+    match &p.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            field(&mut out, "tcp.sport", Protocol::Tcp, t.source_port());
+            field(&mut out, "tcp.dport", Protocol::Tcp, t.destination_port());
+            field(&mut out, "tcp.flags", Protocol::Tcp, tcp_flags(t));
+            let payload = t.payload();
+            if !payload.is_empty() {
+                if let Ok(m) = http::parse(payload) {
+                    match m.start {
+                        http::StartLine::Request { method, target, .. } => {
+                            field(&mut out, "http.method", Protocol::Http, method);
+                            field(&mut out, "http.target", Protocol::Http, target);
+                        }
+                        http::StartLine::Response { code, .. } => field(&mut out, "http.status", Protocol::Http, code),
+                    }
+                } else {
+                    field(&mut out, "tcp.payload", Protocol::Tcp, String::from_utf8_lossy(payload));
+                }
+            }
+        }
+        Some(TransportSlice::Udp(u)) => {
+            field(&mut out, "udp.sport", Protocol::Udp, u.source_port());
+            field(&mut out, "udp.dport", Protocol::Udp, u.destination_port());
+            let w = dns::walk(u.payload());
+            if let Some(h) = w.header {
+                field(&mut out, "dns.id", Protocol::Dns, format!("0x{:04x}", h.id));
+                field(&mut out, "dns.response", Protocol::Dns, h.flags.response);
+                if let Some(q) = w.questions.first() {
+                    field(&mut out, "dns.qname", Protocol::Dns, q.name.trim_end_matches('.').to_ascii_lowercase());
+                    field(&mut out, "dns.qtype", Protocol::Dns, q.qtype.name());
+                }
+            }
+        }
+        Some(TransportSlice::Icmpv4(c)) => {
+            let (t, code) = (c.type_u8(), c.code_u8());
+            field(&mut out, "icmp.type", Protocol::Icmp, t);
+            field(&mut out, "icmp.code", Protocol::Icmp, code);
+            if matches!(t, 0 | 8 | 13 | 14) {
+                let b = c.bytes5to8();
+                field(&mut out, "icmp.id", Protocol::Icmp, u16::from_be_bytes([b[0], b[1]]));
+                field(&mut out, "icmp.seq", Protocol::Icmp, u16::from_be_bytes([b[2], b[3]]));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn ip4(b: &[u8]) -> Cow<'static, str> {
+    match <[u8; 4]>::try_from(b) {
+        Ok(a) => Cow::Owned(std::net::Ipv4Addr::from(a).to_string()),
+        Err(_) => Cow::Borrowed("?"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::generate::generate;
+    use crate::scenario::SuiteProtocol;
+
+    #[test]
+    fn reference_meets_its_expectation() {
+        for protocol in SuiteProtocol::ALL {
+            for mode in [Mode::Packet, Mode::Conversation] {
+                for s in generate(protocol, mode, 9, 20) {
+                    let e = Expectation::of(&s);
+                    let text = crate::model::answer::render_json(&crate::model::reference::packets(&s));
+                    let trace = crate::exec::json::build(&text).unwrap();
+                    assert_eq!(e.compare(&trace), vec![], "{s}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn swapped_reply_and_missing_packet_are_mismatches() {
+        let s = &generate(SuiteProtocol::Icmp, Mode::Conversation, 1, 1)[0];
+        let e = Expectation::of(s);
+        let mut pkts = crate::model::reference::packets(s);
+        if let crate::model::answer::Body::Ip(ip) = &mut pkts[1].body {
+            std::mem::swap(&mut ip.src, &mut ip.dst);
+        }
+        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
+        let found = e.compare(&trace);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|f| f.frame == 2 && f.protocol == Protocol::Ip));
+        pkts.pop();
+        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
+        let found = e.compare(&trace);
+        assert_eq!((found.len(), found[0].protocol), (1, Protocol::Frame), "{found:?}");
+    }
+}

@@ -1,0 +1,455 @@
+//! Reading summary text back into a [`Scenario`].
+//!
+//! Lenient where the paper's files are (curly quotes, `IP= "…"`, `seq= 147`,
+//! unquoted values, trailing spaces, a trailing `OPT` in tshark lines),
+//! strict where a value is needed: a missing or unreadable field is an
+//! error naming it.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use super::*;
+
+/// Why a summary line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read {protocol} {mode} summary: {what} (in {line:?})")]
+pub struct ParseError {
+    /// The suite protocol.
+    pub protocol: &'static str,
+    /// The mode.
+    pub mode: &'static str,
+    /// What is missing or wrong.
+    pub what: String,
+    /// The line (cut to 120 characters).
+    pub line: String,
+}
+
+type Fields = Vec<(String, String)>;
+
+struct Ctx<'a> {
+    protocol: SuiteProtocol,
+    mode: Mode,
+    line: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, what: impl Into<String>) -> ParseError {
+        ParseError { protocol: self.protocol.name(), mode: self.mode.name(), what: what.into(), line: self.line.chars().take(120).collect() }
+    }
+
+    fn get<'f>(&self, fields: &'f Fields, part: &str, key: &str) -> Result<&'f str, ParseError> {
+        lookup(fields, key).ok_or_else(|| self.err(format!("{part}: no {key}")))
+    }
+
+    fn num<T: FromStr>(&self, fields: &Fields, part: &str, key: &str) -> Result<T, ParseError> {
+        let v = self.get(fields, part, key)?;
+        parse_num(v).ok_or_else(|| self.err(format!("{part}: {key}={v:?} is not a number in range")))
+    }
+
+    fn ip(&self, fields: &Fields, part: &str, key: &str) -> Result<Ipv4Addr, ParseError> {
+        let v = self.get(fields, part, key)?;
+        v.parse().map_err(|_| self.err(format!("{part}: {key}={v:?} is not an IPv4 address")))
+    }
+
+    fn mac(&self, fields: &Fields, part: &str, key: &str) -> Result<Mac, ParseError> {
+        let v = self.get(fields, part, key)?;
+        parse_mac(v).ok_or_else(|| self.err(format!("{part}: {key}={v:?} is not a MAC address")))
+    }
+}
+
+fn lookup<'f>(fields: &'f Fields, key: &str) -> Option<&'f str> {
+    fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+}
+
+/// A decimal or `0x` hexadecimal number; `147/37632` (tshark's seq BE/LE)
+/// reads as 147.
+fn parse_num<T: FromStr>(v: &str) -> Option<T> {
+    let v = v.trim().split('/').next()?.trim();
+    if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        let n = u64::from_str_radix(hex, 16).ok()?;
+        return n.to_string().parse().ok();
+    }
+    v.parse().ok()
+}
+
+/// `aa:bb:cc:dd:ee:ff` or with `-`; `Broadcast` is ff:ff:ff:ff:ff:ff.
+pub(crate) fn parse_mac(v: &str) -> Option<Mac> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("broadcast") {
+        return Some(BROADCAST);
+    }
+    let mut out = [0u8; 6];
+    let mut parts = v.split([':', '-']);
+    for byte in &mut out {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Curly and typographic quotes become `"`.
+fn normalise(line: &str) -> String {
+    line.replace(['\u{201c}', '\u{201d}', '\u{201e}', '\u{2033}'], "\"").trim().to_string()
+}
+
+/// `key=value` and `key: value` pairs of one `//` part, the part's label
+/// (`Source`, …) removed. Values are quoted strings (with `\"`, `\\`,
+/// `\r`, `\n` escapes) or runs up to a comma or whitespace.
+fn fields(part: &str) -> (String, Fields) {
+    let part = part.trim();
+    let (label, rest) = match part.split_once(':') {
+        Some((l, r)) if !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphabetic()) && !r.trim_start().starts_with(char::is_numeric) => {
+            (l.trim().to_string(), r)
+        }
+        _ => (String::new(), part),
+    };
+    let chars: Vec<char> = rest.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !(chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+            i += 1;
+        }
+        let key: String = chars[start..i].iter().collect();
+        while i < chars.len() && chars[i] == ' ' {
+            i += 1;
+        }
+        if i >= chars.len() || !(chars[i] == '=' || chars[i] == ':') {
+            continue;
+        }
+        i += 1;
+        while i < chars.len() && chars[i] == ' ' {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < chars.len() && (chars[i] == '"' || chars[i] == '\'') {
+            let quote = chars[i];
+            i += 1;
+            while i < chars.len() && chars[i] != quote {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                    value.push(match chars[i] {
+                        'r' => '\r',
+                        'n' => '\n',
+                        c => c,
+                    });
+                } else {
+                    value.push(chars[i]);
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            while i < chars.len() && chars[i] != ',' && !chars[i].is_whitespace() {
+                value.push(chars[i]);
+                i += 1;
+            }
+        }
+        out.push((key, value));
+    }
+    (label, out)
+}
+
+pub(super) fn parse(protocol: SuiteProtocol, mode: Mode, text: &str) -> Result<Scenario, ParseError> {
+    let line = normalise(text);
+    let cx = Ctx { protocol, mode, line: &line };
+    match mode {
+        Mode::Conversation => conversation(&cx),
+        Mode::Packet => packet(&cx),
+    }
+}
+
+/// Split at the `//` separators: a `//` with whitespace on either side
+/// (`http://…` inside a value is not one).
+fn parts(cx: &Ctx<'_>) -> Vec<(String, Fields)> {
+    let line = cx.line;
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let spaced = (i > 0 && bytes[i - 1].is_ascii_whitespace()) || bytes.get(i + 2).is_some_and(u8::is_ascii_whitespace);
+        if bytes[i] == b'/' && bytes[i + 1] == b'/' && spaced {
+            out.push(fields(&line[start..i]));
+            start = i + 2;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(fields(&line[start..]));
+    out
+}
+
+fn part<'p>(cx: &Ctx<'_>, parts: &'p [(String, Fields)], label: &str) -> Result<&'p Fields, ParseError> {
+    parts.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)).map(|(_, f)| f).ok_or_else(|| cx.err(format!("no {label}: part")))
+}
+
+fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
+    let parts = parts(cx);
+    match cx.protocol {
+        SuiteProtocol::Icmp => {
+            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let kind = lookup(o, "type").unwrap_or("Echo");
+            Ok(Scenario::IcmpConversation(IcmpConversation {
+                src: cx.ip(s, "Source", "IP")?,
+                dst: cx.ip(d, "Destination", "IP")?,
+                id: cx.num(o, "Others", "id")?,
+                seq: cx.num(o, "Others", "seq")?,
+                timestamp: match kind.to_ascii_lowercase().as_str() {
+                    "echo" | "ping" => false,
+                    "timestamp" => true,
+                    other => return Err(cx.err(format!("Others: unknown type={other:?} (Echo or Timestamp)"))),
+                },
+            }))
+        }
+        SuiteProtocol::Arp => {
+            let (s, d, w) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Wanted")?);
+            Ok(Scenario::ArpConversation(ArpConversation {
+                src_mac: cx.mac(s, "Source", "MAC")?,
+                src_ip: cx.ip(s, "Source", "IP")?,
+                dst_mac: cx.mac(d, "Destination", "MAC")?,
+                target_ip: cx.ip(w, "Wanted", "IP")?,
+            }))
+        }
+        SuiteProtocol::Dns => {
+            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let client_port = if lookup(s, "port").is_some() { Some(cx.num(s, "Source", "port")?) } else { None };
+            Ok(Scenario::DnsConversation(DnsConversation {
+                src: cx.ip(s, "Source", "IP")?,
+                dst: cx.ip(d, "Destination", "IP")?,
+                client_port,
+                id: cx.num(o, "Others", "id")?,
+                record: DnsRecord {
+                    rtype: lookup(o, "type").unwrap_or("A").to_ascii_uppercase(),
+                    name: cx.get(o, "Others", "resource")?.trim_end_matches('.').to_string(),
+                    data: cx.get(o, "Others", "response")?.replace('\'', "\""),
+                },
+            }))
+        }
+        SuiteProtocol::Http => {
+            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let code: u16 = cx.num(o, "Others", "Code")?;
+            Ok(Scenario::HttpConversation(HttpConversation {
+                client: cx.ip(s, "Source", "IP")?,
+                client_port: cx.num(s, "Source", "port")?,
+                client_window: cx.num(s, "Source", "Window")?,
+                server: cx.ip(d, "Destination", "IP")?,
+                server_port: cx.num(d, "Destination", "port")?,
+                server_window: cx.num(d, "Destination", "Window")?,
+                host: cx.get(o, "Others", "Host")?.to_string(),
+                path: lookup(o, "Path").unwrap_or("").to_string(),
+                method: lookup(o, "Method").unwrap_or("GET").to_ascii_uppercase(),
+                reason: lookup(o, "Reason_Phrase").map_or_else(|| reason_phrase(code).to_string(), str::to_string),
+                code,
+            }))
+        }
+        SuiteProtocol::Tcp => {
+            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            Ok(Scenario::TcpConversation(TcpConversation {
+                client: cx.ip(s, "Source", "IP")?,
+                client_port: cx.num(s, "Source", "port")?,
+                client_window: cx.num(s, "Source", "Window")?,
+                server: cx.ip(d, "Destination", "IP")?,
+                server_port: cx.num(d, "Destination", "port")?,
+                server_window: cx.num(d, "Destination", "Window")?,
+                request: cx.get(o, "Others", "Request")?.to_string(),
+                reply: cx.get(o, "Others", "Reply")?.to_string(),
+            }))
+        }
+        SuiteProtocol::Day => {
+            let (c, g, r, o) = (part(cx, &parts, "Client")?, part(cx, &parts, "Gateway")?, part(cx, &parts, "Resolver")?, part(cx, &parts, "Others")?);
+            let code: u16 = cx.num(o, "Others", "Code")?;
+            Ok(Scenario::Day(DayInTheLife {
+                client_mac: cx.mac(c, "Client", "MAC")?,
+                client_ip: cx.ip(c, "Client", "IP")?,
+                gateway_mac: cx.mac(g, "Gateway", "MAC")?,
+                gateway_ip: cx.ip(g, "Gateway", "IP")?,
+                resolver: cx.ip(r, "Resolver", "IP")?,
+                host: cx.get(o, "Others", "Host")?.to_string(),
+                server_ip: cx.ip(o, "Others", "Server_IP")?,
+                dns_id: cx.num(o, "Others", "id")?,
+                dns_port: cx.num(o, "Others", "DNS_port")?,
+                http_port: cx.num(o, "Others", "HTTP_port")?,
+                method: lookup(o, "Method").unwrap_or("GET").to_ascii_uppercase(),
+                path: target(lookup(o, "Path").unwrap_or("/")),
+                reason: lookup(o, "Reason_Phrase").map_or_else(|| reason_phrase(code).to_string(), str::to_string),
+                code,
+            }))
+        }
+    }
+}
+
+/// `SRC → DST PROTO info…` (also `->`; tshark's column layout with runs of
+/// spaces is accepted).
+fn split_packet_line<'l>(cx: &Ctx<'l>) -> Result<(&'l str, &'l str, &'l str), ParseError> {
+    let line = cx.line;
+    let (src, rest) = line.split_once('→').or_else(|| line.split_once("->")).map(|(a, b)| (a.trim(), b.trim_start())).or_else(|| {
+        // tshark's column form: SRC  DST  PROTO  LEN  info
+        let mut it = line.split_whitespace();
+        let src = it.next()?;
+        let at = line.find(src)? + src.len();
+        Some((src, line[at..].trim_start()))
+    }).ok_or_else(|| cx.err("expected `SRC → DST PROTO info`"))?;
+    let (dst, rest) = rest.split_once(char::is_whitespace).ok_or_else(|| cx.err("no destination"))?;
+    let (proto, info) = rest.trim_start().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+    let mut info = info.trim();
+    // tshark's column form carries the frame length before the info.
+    if let Some((len, more)) = info.split_once(char::is_whitespace) {
+        if len.chars().all(|c| c.is_ascii_digit()) {
+            info = more.trim_start();
+        }
+    }
+    let _ = proto;
+    Ok((src, dst, info.trim_end().trim_end_matches(" OPT").trim_end()))
+}
+
+fn ip_of(cx: &Ctx<'_>, v: &str, what: &str) -> Result<Ipv4Addr, ParseError> {
+    v.trim().parse().map_err(|_| cx.err(format!("{what} {v:?} is not an IPv4 address")))
+}
+
+fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
+    let (src, dst, info) = split_packet_line(cx)?;
+    let (_, kv) = fields(info);
+    match cx.protocol {
+        SuiteProtocol::Icmp => {
+            let words = [
+                ("Echo (ping) request", IcmpKind::EchoRequest),
+                ("Echo (ping) reply", IcmpKind::EchoReply),
+                ("Timestamp request", IcmpKind::TimestampRequest),
+                ("Timestamp reply", IcmpKind::TimestampReply),
+                ("Time-to-live exceeded", IcmpKind::TtlExceeded),
+                ("Destination unreachable (Port unreachable)", IcmpKind::PortUnreachable),
+                ("Destination unreachable (Host unreachable)", IcmpKind::HostUnreachable),
+            ];
+            let kind = words.iter().find(|(w, _)| info.starts_with(w)).map(|(_, k)| *k).ok_or_else(|| cx.err("unknown ICMP message"))?;
+            let original = if kind.is_error() {
+                let at = info.find("original UDP").ok_or_else(|| cx.err("an ICMP error needs `original UDP A → B`"))?;
+                let rest = &info[at + "original UDP".len()..];
+                let (a, b) = rest.split_once('→').or_else(|| rest.split_once("->")).ok_or_else(|| cx.err("original: expected `A → B`"))?;
+                let b = b.split([',', ' ']).find(|s| !s.is_empty()).unwrap_or("");
+                Some((ip_of(cx, a, "original source")?, ip_of(cx, b, "original destination")?))
+            } else {
+                None
+            };
+            Ok(Scenario::IcmpPacket(IcmpPacket {
+                src: ip_of(cx, src, "source")?,
+                dst: ip_of(cx, dst, "destination")?,
+                kind,
+                id: if original.is_some() { 0 } else { cx.num(&kv, "info", "id")? },
+                seq: if original.is_some() { 0 } else { cx.num(&kv, "info", "seq")? },
+                ttl: if lookup(&kv, "ttl").is_some() { cx.num(&kv, "info", "ttl")? } else { 64 },
+                original,
+            }))
+        }
+        SuiteProtocol::Arp => {
+            let src_mac = parse_mac(src).ok_or_else(|| cx.err(format!("source {src:?} is not a MAC address")))?;
+            let dst_mac = parse_mac(dst).ok_or_else(|| cx.err(format!("destination {dst:?} is not a MAC address")))?;
+            if let Some(rest) = info.strip_prefix("Who has ") {
+                let (target, tell) = rest.split_once("? Tell ").ok_or_else(|| cx.err("expected `Who has A? Tell B`"))?;
+                Ok(Scenario::ArpPacket(ArpPacket { src_mac, dst_mac, reply: false, sender_ip: ip_of(cx, tell, "Tell")?, target_ip: ip_of(cx, target, "Who has")? }))
+            } else if let Some((sender, rest)) = info.split_once(" is at ") {
+                let to = rest.split_once(", to ").map(|(_, t)| t).ok_or_else(|| cx.err("a reply needs `, to B` (the asker's IP)"))?;
+                Ok(Scenario::ArpPacket(ArpPacket { src_mac, dst_mac, reply: true, sender_ip: ip_of(cx, sender, "sender")?, target_ip: ip_of(cx, to, "to")? }))
+            } else {
+                Err(cx.err("expected `Who has A? Tell B` or `A is at M, to B`"))
+            }
+        }
+        SuiteProtocol::Dns => {
+            let (body, port) = match info.rsplit_once(", client port=") {
+                Some((b, p)) => (b, parse_num(p).ok_or_else(|| cx.err(format!("client port {p:?}")))?),
+                None => (info, 53124),
+            };
+            let (response, rest) = if let Some(r) = body.strip_prefix("Standard query response ") {
+                (true, r)
+            } else if let Some(r) = body.strip_prefix("Standard query ") {
+                (false, r)
+            } else {
+                return Err(cx.err("expected `Standard query …` or `Standard query response …`"));
+            };
+            let mut tokens = rest.splitn(4, ' ');
+            let id = tokens.next().and_then(parse_num).ok_or_else(|| cx.err("no transaction id (0x…)"))?;
+            let rtype = tokens.next().ok_or_else(|| cx.err("no record type"))?.to_ascii_uppercase();
+            let name = tokens.next().ok_or_else(|| cx.err("no name"))?.trim_end_matches('.').to_string();
+            let data = if response {
+                let more = tokens.next().ok_or_else(|| cx.err("a response needs its answer"))?;
+                more.split_once(' ').map(|(_, d)| d.to_string()).ok_or_else(|| cx.err("answer: expected `TYPE DATA`"))?
+            } else {
+                String::new()
+            };
+            let (s, d) = (ip_of(cx, src, "source")?, ip_of(cx, dst, "destination")?);
+            Ok(Scenario::DnsPacket(DnsPacket { src: s, dst: d, client_port: port, id, response, record: DnsRecord { rtype, name, data } }))
+        }
+        SuiteProtocol::Http => {
+            let (s, d) = (ip_of(cx, src, "source")?, ip_of(cx, dst, "destination")?);
+            let (msg, ports) = info.rsplit_once(", ports ").ok_or_else(|| cx.err("expected `, ports A → B`"))?;
+            let (a, b) = ports.split_once('→').or_else(|| ports.split_once("->")).ok_or_else(|| cx.err("ports: expected `A → B`"))?;
+            let sport = parse_num(a).ok_or_else(|| cx.err("source port"))?;
+            let dport = parse_num(b).ok_or_else(|| cx.err("destination port"))?;
+            if let Some(rest) = msg.strip_prefix("HTTP/1.1 ").or_else(|| msg.strip_prefix("HTTP/1.0 ")) {
+                let code = rest.split(' ').next().and_then(parse_num).ok_or_else(|| cx.err("status code"))?;
+                Ok(Scenario::HttpPacket(HttpPacket { src: s, dst: d, sport, dport, method: None, path: String::new(), host: String::new(), code }))
+            } else {
+                let (line, host) = msg.split_once(", Host=").ok_or_else(|| cx.err("a request needs `, Host=…`"))?;
+                let mut words = line.split(' ');
+                let method = words.next().filter(|m| !m.is_empty()).ok_or_else(|| cx.err("method"))?.to_string();
+                let path = words.next().ok_or_else(|| cx.err("request target"))?.to_string();
+                Ok(Scenario::HttpPacket(HttpPacket { src: s, dst: d, sport, dport, method: Some(method), path, host: host.trim().to_string(), code: 0 }))
+            }
+        }
+        SuiteProtocol::Tcp | SuiteProtocol::Day => Err(cx.err("this protocol has conversation summaries only")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_http_line_with_quirks() {
+        let line = "Source: IP=\"10.10.10.1\", port=8239, Window: 512 // Destination: IP=\"10.10.10.2\", port=80, Window: 3491 // Others: Host=\"http://www.facebook.com/\", Path=\"\", Code=200,  Reason_Phrase= \"OK\" ";
+        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, line).unwrap() else { panic!() };
+        assert_eq!((c.client_port, c.client_window, c.server_port, c.server_window), (8239, 512, 80, 3491));
+        assert_eq!((c.host_name(), c.target().as_str(), c.method.as_str(), c.code, c.reason.as_str()), ("www.facebook.com", "/", "GET", 200, "OK"));
+    }
+
+    #[test]
+    fn paper_arp_line_with_curly_quotes() {
+        let line = "Source: MAC=\u{201c}f1:a2:b3:c4:d5:e6\u{201d}, IP=\u{201c}172.16.1.10\u{201d} // Destination: MAC=\u{201c}FF:FF:FF:FF:FF:FF\u{201d} // Wanted: IP= \u{201c}172.16.1.20\u{201d}";
+        let Scenario::ArpConversation(c) = Scenario::parse(SuiteProtocol::Arp, Mode::Conversation, line).unwrap() else { panic!() };
+        assert_eq!(c.dst_mac, BROADCAST);
+        assert_eq!(c.target_ip, Ipv4Addr::new(172, 16, 1, 20));
+    }
+
+    #[test]
+    fn paper_dns_and_icmp_lines() {
+        let dns = "Source: IP= \"10.10.10.1\" // Destination: IP= \"10.10.10.2\" // Others: id=0x8234 , resource= www.youtube.com , response = \"172.217.10.206\"";
+        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else { panic!() };
+        assert_eq!((c.id, c.record.name.as_str(), c.record.data.as_str(), c.client_port), (0x8234, "www.youtube.com", "172.217.10.206", None));
+        let icmp = "Source: IP=\"10.10.10.1\" // Destination: IP=\"10.10.10.2\" // Others: id=0x8234 seq= 223 type=Timestamp";
+        let Scenario::IcmpConversation(c) = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, icmp).unwrap() else { panic!() };
+        assert_eq!((c.id, c.seq, c.timestamp), (0x8234, 223, true));
+    }
+
+    #[test]
+    fn tshark_column_lines() {
+        let ping = "10.0.0.2              10.0.0.1              ICMP     114    Echo (ping) request  id=0x0001, seq=1/256, ttl=255";
+        let Scenario::IcmpPacket(p) = Scenario::parse(SuiteProtocol::Icmp, Mode::Packet, ping).unwrap() else { panic!() };
+        assert_eq!((p.kind, p.id, p.seq, p.ttl), (IcmpKind::EchoRequest, 1, 1, 255));
+        let dns = "130.231.240.70 → 130.231.202.234 DNS 101 Standard query response 0x4897 A www.google.com A 142.250.185.196 OPT";
+        let Scenario::DnsPacket(p) = Scenario::parse(SuiteProtocol::Dns, Mode::Packet, dns).unwrap() else { panic!() };
+        assert_eq!((p.id, p.response, p.record.data.as_str()), (0x4897, true, "142.250.185.196"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, "Source: IP=\"1.2.3.4\" // Destination: IP=\"5.6.7.8\"").unwrap_err();
+        assert!(err.to_string().contains("no Others: part"), "{err}");
+        let err = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, "Source: IP=\"1.2.3\" // Destination: IP=\"5.6.7.8\" // Others: id=1 seq=2").unwrap_err();
+        assert!(err.to_string().contains("not an IPv4 address"), "{err}");
+    }
+}
