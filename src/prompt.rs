@@ -173,7 +173,7 @@ pub fn default_template(protocol: SuiteProtocol, mode: Mode, dialect: Dialect) -
 - Per packet: `timestamp` (seconds), `protocol` (TCP, UDP, ICMP, ARP, DNS, HTTP), `src_ip`, `dst_ip`, `src_port`, `dst_port`, `flags`, `seq`, `ack`, `window`, `payload`; where needed `src_mac`/`dst_mac`, `ttl`, `options` (`{\"mss\": 1460}`), `icmp` (`type`, `code`, `id`, `seq`), `arp` (`op`, `sender_mac`, `sender_ip`, `target_mac`, `target_ip`), `dns` (`id`, `response`, `questions`, `answers`).\n\
 - Numbers are JSON numbers; every value must fit its field (ports and windows 0-65535).",
         Dialect::Scapy => "Answer with Python code only: no Markdown fences, no prose, no comments.\n\
-- Start with `from scapy.all import *` and `import time`; import nothing else.\n\
+- Scapy's names and the modules `time` and `random` are already available: write no import lines.\n\
 - Assign the packets to `pkt_1`, `pkt_2`, ... in the order they travel; call `time.sleep(seconds)` between packets for their timing; end with `wrpcap(\"trace.pcap\", [pkt_1, ...])`. Never send packets.\n\
 - Use only real Scapy layer and field names; every value must fit its field (ports and windows 0-65535).",
     };

@@ -101,6 +101,7 @@ local _ = {
   expert_item("http.incomplete_body", "warn", "body shorter than Content-Length (http.incomplete_body)"),
   expert_item("http.unanswered", "warn", "request without response (http.unanswered)"),
   expert_item("time.not_monotonic", "warn", "timestamp going backwards (time.not_monotonic)"),
+  expert_item("summary.mismatch", "error", "packet differs from what the summary asked for (summary.mismatch)"),
 }
 
 -- Findings whose id this plug-in does not know (a newer harness).

@@ -4,6 +4,7 @@
 mod check;
 mod convert;
 mod exec;
+mod matrix;
 mod wireshark;
 
 use std::path::PathBuf;
@@ -62,6 +63,22 @@ pub enum Command {
     /// Examples: harness exec answer.py --dialect scapy -o out.pcap;
     /// harness exec --jsonl answers.jsonl --out pcaps/ --format json
     Exec(ExecArgs),
+    /// Run one model on one suite: summaries, prompts, answers, PCAPs,
+    /// verdicts, journaled per trace, into DIR.
+    ///
+    /// Example: harness generate --model reference --suite http-conversation -o out/
+    Generate(GenerateArgs),
+    /// The regression matrix: models x suites, with per-protocol,
+    /// cross-model and mutant-detection tables.
+    ///
+    /// `--models all` runs every model that can run now (built-in models
+    /// always; the others when their cassettes, key or endpoint are there)
+    /// and lists the skipped ones with the reason. Exit status: 0 the
+    /// reference is 100 % clean and every mutant is caught, 1 a regression,
+    /// 2 error.
+    ///
+    /// Example: harness matrix --models all --format md
+    Matrix(MatrixArgs),
     /// Wireshark integration: install the Lua plug-in that shows the
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
@@ -98,6 +115,90 @@ pub enum Format {
     Md,
     /// One CSV row per file and protocol.
     Csv,
+}
+
+/// Output format of `harness matrix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    /// Tables for the terminal.
+    Table,
+    /// Markdown.
+    Md,
+    /// The JSON contract (`{"cells": [...]}`).
+    Json,
+    /// One row per cell and protocol.
+    Csv,
+    /// JUnit XML, one test case per cell.
+    Junit,
+}
+
+/// Options shared by `generate` and `matrix`.
+#[derive(Debug, clap::Args)]
+pub struct RunOptions {
+    /// Folder of the suites (`*.toml`).
+    #[arg(long, default_value = "harness/suites", value_name = "DIR")]
+    pub suites_dir: PathBuf,
+    /// Folder of the prompt templates.
+    #[arg(long, default_value = "prompts", value_name = "DIR")]
+    pub prompts: PathBuf,
+    /// Whether to run tshark's Expert Info next to the own checks.
+    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
+    pub tshark: TsharkMode,
+    /// tshark binary to use instead of the one on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub tshark_path: Option<PathBuf>,
+    /// Python interpreter with Scapy.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    pub python: PathBuf,
+    /// Scapy workers side by side.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub workers: usize,
+    /// Keep the traces already journaled in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Arguments of `harness generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Model id (`reference`, `mutant:<fault>`).
+    #[arg(long, value_name = "ID")]
+    pub model: String,
+    /// Suite name (a file in --suites-dir).
+    #[arg(long, value_name = "NAME")]
+    pub suite: String,
+    /// Summaries to draw instead of the suite's count.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// Generator seed instead of the suite's.
+    #[arg(long, value_name = "K")]
+    pub seed: Option<u64>,
+    /// Output folder: one PCAP per trace, the journal, report.json.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Shared options.
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// Arguments of `harness matrix`.
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// `all`, or model ids separated by commas.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub models: String,
+    /// `all`, or suite names separated by commas.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub suites: String,
+    /// Output folder (cells, journals, PCAPs, report files).
+    #[arg(long, default_value = "target/matrix", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
+    pub format: MatrixFormat,
+    /// Shared options.
+    #[command(flatten)]
+    pub run: RunOptions,
 }
 
 /// When to ask tshark for its Expert Info.
@@ -215,5 +316,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Convert(convert) => convert::run(&convert),
         Command::Exec(exec) => exec::run(&exec),
         Command::Wireshark(command) => wireshark::run(&command),
+        Command::Generate(generate) => matrix::generate(&generate),
+        Command::Matrix(m) => matrix::run(&m),
     }
 }

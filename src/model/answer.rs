@@ -389,10 +389,11 @@ fn py_str(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// A Scapy script: one `pkt_N = …` per packet, `time.sleep` between them so
+/// A Scapy script (no import lines: Scapy's names and `time` are
+/// available): one `pkt_N = …` per packet, `time.sleep` between them so
 /// the virtual clock gives each packet its time, and `wrpcap` at the end.
 pub fn render_scapy(packets: &[Pkt]) -> String {
-    let mut out = String::from("from scapy.all import *\nimport time\n\n");
+    let mut out = String::new();
     let mut clock = 0.0;
     for (i, p) in packets.iter().enumerate() {
         let gap = p.time - clock;

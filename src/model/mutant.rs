@@ -122,7 +122,11 @@ impl Fault {
     pub fn expected_check(self, dialect: Dialect) -> &'static str {
         match self {
             Fault::Fenced => "answer.fenced",
-            Fault::ProseAfter => "answer.prose",
+            // Prose after bare code is a syntax error; after JSON it is cut.
+            Fault::ProseAfter => match dialect {
+                Dialect::Json => "answer.prose",
+                Dialect::Scapy => "exec.syntax",
+            },
             Fault::EscapedUnderscores => "answer.escaped_underscores",
             Fault::DnsCopiedId => "dns.id_mismatch",
             Fault::DnsCountHigh | Fault::DnsCountLow => "dns.count_mismatch",
@@ -159,7 +163,9 @@ impl Fault {
             Fault::DnsCountHigh | Fault::DnsCountLow => matches!(protocol, P::Dns | P::Day),
             Fault::ReplyNotSwapped => matches!(protocol, P::Icmp | P::Dns) && conversation,
             Fault::AckOffByOne | Fault::FinNotCounted | Fault::MissingFinalAck | Fault::MissingHandshake => tcp,
-            Fault::ExtraPacket | Fault::MissingPacket | Fault::TimeBackwards => conversation,
+            Fault::ExtraPacket | Fault::MissingPacket => conversation,
+            // Scapy answers get their times from sleeps, which cannot go back.
+            Fault::TimeBackwards => conversation && dialect == Dialect::Json,
             Fault::WrongTtl => protocol != P::Arp,
             Fault::WrongIcmpCode => protocol == P::Icmp && conversation,
             Fault::ArpMacMismatch | Fault::GroupSourceMac => matches!(protocol, P::Arp | P::Day),

@@ -1,0 +1,518 @@
+//! One cell of the matrix: one model on one suite, end to end.
+//!
+//! summaries → prompts → answers → extraction → execution → one PCAP per
+//! trace → own checks + tshark (batched per chunk) + the summary's
+//! expectation → per-trace verdicts, appended to the cell's journal as each
+//! chunk finishes. The cell's tables are computed from the journal alone,
+//! so a run resumed after a crash (`--resume`) gives the same tables as one
+//! that never stopped.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::suite::{Item, Suite};
+use crate::analyze::own_pass;
+use crate::check::Limits;
+use crate::exec::extract::{extract, Dialect};
+use crate::exec::scapy::{to_trace, Job, ScapyPool};
+use crate::exec::{json, Trace};
+use crate::finding::{Finding, Layers, Protocol, Severity};
+use crate::model::mutant::Fault;
+use crate::pcap::write_pcap;
+use crate::prompt::{Prompt, Template};
+use crate::scenario::expect::Expectation;
+use crate::tshark::Tshark;
+use crate::verdict::{self, ConversationStats, ProtocolStats};
+
+/// Traces checked per tshark batch and journaled together.
+const CHUNK: usize = 64;
+
+/// Token counts of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+}
+
+/// A model's answer to one prompt.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Answer {
+    /// The text.
+    pub text: String,
+    /// Tokens, when the provider reports them.
+    pub usage: Option<Usage>,
+    /// Time to answer.
+    pub latency_ms: u64,
+    /// Cost in US dollars, when prices are known.
+    pub cost_usd: Option<f64>,
+}
+
+/// One request to a model.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The summary.
+    pub item: &'a Item,
+    /// The prompt.
+    pub prompt: &'a Prompt,
+    /// Dialect asked for.
+    pub dialect: Dialect,
+}
+
+/// Where answers come from.
+pub trait Answerer: Sync {
+    /// Answer every request, in order; an `Err` is a failed request (its
+    /// message is recorded, never cached).
+    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>>;
+}
+
+/// The `reference` model.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference;
+
+impl Answerer for Reference {
+    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
+        requests
+            .iter()
+            .map(|r| match &r.item.scenario {
+                Some(s) => Ok(Answer { text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect), ..Answer::default() }),
+                None => Err(format!("the reference model cannot read summary {}", r.item.index)),
+            })
+            .collect()
+    }
+}
+
+/// A `mutant:<fault>` model.
+#[derive(Debug, Clone, Copy)]
+pub struct Mutant(pub Fault);
+
+impl Answerer for Mutant {
+    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
+        requests
+            .iter()
+            .map(|r| match &r.item.scenario {
+                Some(s) => Ok(Answer { text: crate::model::mutant::answer(self.0, s, r.dialect), ..Answer::default() }),
+                None => Err(format!("the mutant model cannot read summary {}", r.item.index)),
+            })
+            .collect()
+    }
+}
+
+/// What the journal keeps of one trace: everything the tables need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Index in the suite.
+    pub index: usize,
+    /// The summary line.
+    pub summary: String,
+    /// The prompt's version.
+    pub prompt_version: String,
+    /// The answer text (empty when the request failed).
+    pub answer: String,
+    /// Tokens.
+    pub usage: Option<Usage>,
+    /// Time to answer.
+    pub latency_ms: u64,
+    /// Cost, if known.
+    pub cost_usd: Option<f64>,
+    /// `ok`, `request` (the model failed), or the executor's error class.
+    pub status: String,
+    /// The error message, or empty.
+    pub message: String,
+    /// Packets in the trace.
+    pub packets: u64,
+    /// The PCAP, relative to the cell directory.
+    pub pcap: Option<String>,
+    /// Answer-form findings (`answer.fenced`, …) and `exec.<status>`.
+    pub answer_checks: Vec<String>,
+    /// Packet findings: own checks, tshark, expectation.
+    pub findings: Vec<Finding>,
+    /// Per-protocol counts of this trace.
+    pub protocols: BTreeMap<Protocol, ProtocolStats>,
+    /// Whether the trace is a correct conversation: it ran, no error
+    /// finding, and exactly the packets asked for.
+    pub succeeded: bool,
+}
+
+/// The result of one cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellResult {
+    /// Model id.
+    pub model: String,
+    /// Suite name.
+    pub suite: String,
+    /// Protocol of the suite.
+    pub protocol: String,
+    /// Mode of the suite.
+    pub mode: String,
+    /// Dialect of the suite.
+    pub dialect: String,
+    /// Traces in the cell.
+    pub traces: u64,
+    /// Per-protocol success rates over every packet of the cell.
+    pub protocols: BTreeMap<Protocol, ProtocolStats>,
+    /// Traces that are correct conversations.
+    pub conversations: ConversationStats,
+    /// Findings (and answer/executor findings) per check id.
+    pub checks: BTreeMap<String, u64>,
+    /// Executor outcomes other than `ok`, per status.
+    pub exec_failures: BTreeMap<String, u64>,
+    /// tshark findings at warn or above.
+    pub tshark_findings: u64,
+    /// Tokens over the cell.
+    pub usage: Usage,
+    /// Total answer latency.
+    pub latency_ms: u64,
+    /// Total cost, when known.
+    pub cost_usd: Option<f64>,
+    /// For mutant cells: the check that must catch the fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_check: Option<String>,
+    /// For mutant cells: whether every trace was caught by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught: Option<bool>,
+    /// For mutant cells: who caught the fault at all (`own`, `tshark`,
+    /// `executor`), in how many traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught_by: Option<BTreeMap<String, u64>>,
+}
+
+/// The tools a cell needs.
+pub struct Tools<'a> {
+    /// Where the prompt templates are.
+    pub prompts: &'a Path,
+    /// tshark, when it runs.
+    pub tshark: Option<&'a Tshark>,
+    /// The Scapy pool, when Scapy answers occur.
+    pub pool: Option<&'a ScapyPool>,
+    /// Own-check limits.
+    pub limits: Limits,
+}
+
+/// Why a cell could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CellError {
+    /// Suite problems.
+    #[error(transparent)]
+    Suite(#[from] super::suite::SuiteError),
+    /// Prompt problems.
+    #[error(transparent)]
+    Prompt(#[from] crate::prompt::PromptError),
+    /// Files.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was done.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// Scapy answers but no Scapy.
+    #[error("the suite's answers are Scapy code but the Scapy worker is not running (ci/install-deps installs Scapy)")]
+    NoScapy,
+    /// tshark failed on a batch.
+    #[error("tshark: {0}")]
+    Tshark(String),
+}
+
+fn io_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CellError + 'p {
+    move |source| CellError::Io { what, path: path.display().to_string(), source }
+}
+
+/// Read the journal of a cell directory: the records, by index. A torn last
+/// line (the writer was killed) is ignored: that trace runs again.
+pub fn read_journal(dir: &Path) -> BTreeMap<usize, TraceRecord> {
+    let mut out = BTreeMap::new();
+    let Ok(file) = File::open(dir.join("journal.jsonl")) else { return out };
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if let Ok(record) = serde_json::from_str::<TraceRecord>(&line) {
+            out.insert(record.index, record);
+        }
+    }
+    out
+}
+
+/// Run one cell into `dir` (created). With `resume`, traces already in the
+/// journal are kept; otherwise the directory's journal is started afresh.
+///
+/// # Errors
+/// See [`CellError`]; a failing answer or trace is recorded, not an error.
+pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suite: &Suite, tools: &Tools<'_>, dir: &Path, resume: bool) -> Result<CellResult, CellError> {
+    fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
+    let journal_path = dir.join("journal.jsonl");
+    let mut done = if resume { read_journal(dir) } else { BTreeMap::new() };
+    if !resume {
+        let _ = fs::remove_file(&journal_path);
+    } else {
+        // Rewrite the journal without a torn tail so appends stay line-aligned.
+        let mut text = String::new();
+        for r in done.values() {
+            text.push_str(&serde_json::to_string(r).expect("records serialise"));
+            text.push('\n');
+        }
+        fs::write(&journal_path, text).map_err(io_err("cannot write", &journal_path))?;
+    }
+    let template = Template::load(tools.prompts, suite.protocol, suite.mode, suite.dialect)?;
+    let items = suite.items()?;
+    let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
+    let mut journal = OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err("cannot open", &journal_path))?;
+    for chunk in todo.chunks(CHUNK) {
+        let records = run_chunk(answerer, suite, &template, chunk, tools, dir)?;
+        let mut text = String::new();
+        for r in &records {
+            text.push_str(&serde_json::to_string(r).expect("records serialise"));
+            text.push('\n');
+        }
+        journal.write_all(text.as_bytes()).map_err(io_err("cannot append to", &journal_path))?;
+        journal.sync_data().map_err(io_err("cannot sync", &journal_path))?;
+        for r in records {
+            done.insert(r.index, r);
+        }
+    }
+    Ok(aggregate(model, suite, fault, done.values()))
+}
+
+fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<Vec<TraceRecord>, CellError> {
+    let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
+    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect }).collect();
+    let answers = answerer.answer_all(&requests);
+    let extracted: Vec<_> = answers.iter().map(|a| a.as_ref().ok().map(|a| extract(&a.text, suite.dialect))).collect();
+    // Scapy answers run together in the pool.
+    let jobs: Vec<Job> = chunk
+        .iter()
+        .zip(&extracted)
+        .filter_map(|(item, e)| {
+            let e = e.as_ref()?;
+            (suite.dialect == Dialect::Scapy && !e.text.trim().is_empty())
+                .then(|| Job { id: item.index.to_string(), code: e.text.clone(), seed: suite.seed ^ item.index as u64, cpu_s: 5.0 })
+        })
+        .collect();
+    let mut outcomes = if jobs.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        tools.pool.ok_or(CellError::NoScapy)?.run_all(&jobs).into_iter()
+    };
+    let mut records = Vec::with_capacity(chunk.len());
+    let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
+    for (((item, prompt), answer), extracted) in chunk.iter().zip(&prompts).zip(answers).zip(extracted) {
+        let mut record = TraceRecord {
+            index: item.index,
+            summary: item.text.clone(),
+            prompt_version: prompt.version.clone(),
+            answer: String::new(),
+            usage: None,
+            latency_ms: 0,
+            cost_usd: None,
+            status: "ok".into(),
+            message: String::new(),
+            packets: 0,
+            pcap: None,
+            answer_checks: Vec::new(),
+            findings: Vec::new(),
+            protocols: BTreeMap::new(),
+            succeeded: false,
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(message) => {
+                record.status = "request".into();
+                record.message = message;
+                record.answer_checks.push("exec.request".into());
+                records.push(record);
+                pcaps.push(None);
+                continue;
+            }
+        };
+        record.answer = answer.text;
+        record.usage = answer.usage;
+        record.latency_ms = answer.latency_ms;
+        record.cost_usd = answer.cost_usd;
+        let extracted = extracted.expect("an answer was extracted");
+        record.answer_checks.extend(extracted.findings.iter().map(|f| f.check.clone()));
+        let built: Result<Trace, (String, String)> = if extracted.text.trim().is_empty() {
+            Err(("empty".into(), "the answer holds no code".into()))
+        } else {
+            match suite.dialect {
+                Dialect::Json => json::build(&extracted.text).map_err(|e| ("json".into(), e.to_string())),
+                Dialect::Scapy => {
+                    let outcome = outcomes.next().expect("one outcome per job");
+                    record.answer_checks.extend(outcome.findings.iter().map(|f| f.check.clone()));
+                    if outcome.status == "ok" {
+                        to_trace(&outcome).map_err(|e| ("scapy".into(), e))
+                    } else {
+                        Err((outcome.status.clone(), outcome.message.clone()))
+                    }
+                }
+            }
+        };
+        match built {
+            Ok(trace) => {
+                let name = format!("{:04}.pcap", item.index);
+                let path = dir.join(&name);
+                write_pcap(&path, &trace).map_err(io_err("cannot write", &path))?;
+                record.packets = trace.packets.len() as u64;
+                record.pcap = Some(name);
+                if let Some(s) = &item.scenario {
+                    record.findings = Expectation::of(s).compare(&trace);
+                }
+                pcaps.push(Some(path));
+            }
+            Err((status, message)) => {
+                record.answer_checks.push(format!("exec.{status}"));
+                record.status = status;
+                record.message = message;
+                pcaps.push(None);
+            }
+        }
+        records.push(record);
+    }
+    // tshark, batched over the chunk.
+    let present: Vec<&Path> = pcaps.iter().flatten().map(PathBuf::as_path).collect();
+    let mut expert = match tools.tshark {
+        Some(t) if !present.is_empty() => t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter(),
+        _ => Vec::new().into_iter(),
+    };
+    for ((record, pcap), item) in records.iter_mut().zip(&pcaps).zip(chunk) {
+        let expectation = item.scenario.as_ref().map(Expectation::of);
+        let mut missing: Vec<Layers> = Vec::new();
+        if let Some(e) = &expectation {
+            let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
+            missing = e.packets.iter().skip(have).map(|d| d.iter().fold(Layers::default(), |mut l, f| {
+                if f.layer != Protocol::Frame {
+                    l.insert(f.layer);
+                }
+                l
+            })).collect();
+        }
+        let mut protocols = BTreeMap::new();
+        let mut clean = record.status == "ok";
+        if let Some(path) = pcap {
+            let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
+            if pass.error.is_some() {
+                clean = false;
+            }
+            let mut findings = std::mem::take(&mut record.findings);
+            findings.extend(pass.findings.iter().cloned());
+            if tools.tshark.is_some() {
+                match expert.next() {
+                    Some(Ok((_, more))) => findings.extend(more),
+                    Some(Err(e)) => {
+                        record.message = format!("tshark: {e}");
+                        clean = false;
+                    }
+                    None => {}
+                }
+            }
+            if let Some(e) = &expectation {
+                e.apply_waivers(&mut findings);
+            }
+            findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
+            let v = verdict::compute(&pass.frames, &findings, pass.conversations);
+            protocols = v.protocols;
+            clean &= !findings.iter().any(|f| f.severity == Severity::Error);
+            record.findings = findings;
+        }
+        for layers in &missing {
+            for layer in Protocol::LAYERS {
+                if layers.contains(layer) {
+                    let row: &mut ProtocolStats = protocols.entry(layer).or_default();
+                    row.packets += 1;
+                    row.non_existent += 1;
+                }
+            }
+        }
+        if !missing.is_empty() {
+            clean = false;
+        }
+        record.protocols = protocols;
+        record.succeeded = clean;
+    }
+    Ok(records)
+}
+
+/// The cell's tables from its trace records.
+pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: impl Iterator<Item = &'r TraceRecord>) -> CellResult {
+    let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
+    let mut checks: BTreeMap<String, u64> = BTreeMap::new();
+    let mut exec_failures: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut usage = Usage::default();
+    let mut cost: Option<f64> = None;
+    let expected = fault.map(|f| f.expected_check(suite.dialect).to_string());
+    let (mut caught_all, mut by_own, mut by_tshark, mut by_exec, mut by_named) = (true, 0u64, 0u64, 0u64, 0u64);
+    for r in records {
+        traces += 1;
+        packets += r.packets;
+        succeeded += u64::from(r.succeeded);
+        latency += r.latency_ms;
+        if let Some(u) = r.usage {
+            usage.prompt_tokens += u.prompt_tokens;
+            usage.completion_tokens += u.completion_tokens;
+        }
+        if let Some(c) = r.cost_usd {
+            *cost.get_or_insert(0.0) += c;
+        }
+        if r.status != "ok" {
+            *exec_failures.entry(r.status.clone()).or_default() += 1;
+        }
+        for c in &r.answer_checks {
+            *checks.entry(c.clone()).or_default() += 1;
+        }
+        for f in &r.findings {
+            *checks.entry(f.check.to_string()).or_default() += 1;
+            if f.source == crate::finding::Source::Tshark && f.severity >= Severity::Warn {
+                tshark_findings += 1;
+            }
+        }
+        for (layer, s) in &r.protocols {
+            let row = protocols.entry(*layer).or_default();
+            row.packets += s.packets;
+            row.correct += s.correct;
+            row.malformed += s.malformed;
+            row.non_existent += s.non_existent;
+            row.warnings += s.warnings;
+            row.errors += s.errors;
+        }
+        if let Some(check) = &expected {
+            let named = r.answer_checks.iter().any(|c| c == check) || r.findings.iter().any(|f| f.check == check.as_str());
+            caught_all &= named;
+            by_named += u64::from(named);
+            by_own += u64::from(r.findings.iter().any(|f| f.source == crate::finding::Source::Harness && f.severity >= Severity::Warn));
+            by_tshark += u64::from(r.findings.iter().any(|f| f.source == crate::finding::Source::Tshark && f.severity >= Severity::Warn));
+            by_exec += u64::from(r.status != "ok");
+        }
+    }
+    for row in protocols.values_mut() {
+        let judged = row.correct + row.malformed + row.non_existent;
+        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
+        row.presence = if packets == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / packets as f64 };
+    }
+    let dialect = if suite.dialect == Dialect::Json { "json" } else { "scapy" };
+    CellResult {
+        model: model.to_string(),
+        suite: suite.name.clone(),
+        protocol: suite.protocol.name().to_string(),
+        mode: suite.mode.name().to_string(),
+        dialect: dialect.to_string(),
+        traces,
+        protocols,
+        conversations: ConversationStats { total: traces, succeeded },
+        checks,
+        exec_failures,
+        tshark_findings,
+        usage,
+        latency_ms: latency,
+        cost_usd: cost,
+        caught: expected.as_ref().map(|_| caught_all && traces > 0),
+        caught_by: expected.as_ref().map(|_| {
+            BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])
+        }),
+        expected_check: expected,
+    }
+}

@@ -1,0 +1,154 @@
+//! `harness matrix` end to end with the real tshark and Scapy: the offline
+//! matrix against its goldens, the JSON contract, the no-false-positive
+//! baseline, every mutant caught, and kill -9 then `--resume`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn harness() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+fn scapy_available() -> bool {
+    let ok = Command::new("python3").args(["-c", "import scapy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !ok && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
+        panic!("Scapy is required here (ci/install-deps installs it)");
+    }
+    ok
+}
+
+fn run_json(args: &[&str], out: &Path) -> (i32, Value) {
+    let output = harness().args(["matrix", "--format", "json", "--tshark", "on", "--out"]).arg(out).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (output.status.code().unwrap_or(-1), json)
+}
+
+/// The tables of one model, as the golden holds them.
+fn model_tables(report: &Value, model: &str) -> String {
+    let cells: Vec<Value> = report["cells"].as_array().unwrap().iter().filter(|c| c["model"] == model).cloned().collect();
+    let mut one: harness::matrix::MatrixReport = harness::matrix::MatrixReport {
+        harness: String::new(),
+        tshark: report["tshark"].as_str().map(str::to_string),
+        scapy: report["scapy"].as_str().map(str::to_string),
+        cells: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut text = format!("tshark {}, Scapy {}\n\n", one.tshark.as_deref().unwrap_or("?"), one.scapy.as_deref().unwrap_or("?"));
+    one.cells.clear();
+    for c in cells {
+        let suite = c["suite"].as_str().unwrap();
+        text.push_str(&format!("## {suite}: {}/{} conversations correct", c["conversations"]["succeeded"], c["conversations"]["total"]));
+        if let Some(check) = c["expected_check"].as_str() {
+            text.push_str(&format!(", must be caught by {check}: caught={}, by {}", c["caught"], c["caught_by"]));
+        }
+        text.push('\n');
+        for (layer, row) in c["protocols"].as_object().unwrap() {
+            text.push_str(&format!(
+                "{layer:<5} packets {:>4} correct {:>4} malformed {:>3} non-existent {:>3} success {:.2}% W-E {}W-{}E\n",
+                row["packets"],
+                row["correct"],
+                row["malformed"],
+                row["non_existent"],
+                row["success_rate"].as_f64().unwrap() * 100.0,
+                row["warnings"],
+                row["errors"]
+            ));
+        }
+        let checks: Vec<String> = c["checks"].as_object().unwrap().iter().map(|(k, v)| format!("{k} {v}")).collect();
+        text.push_str(&format!("checks: {}\n\n", checks.join(", ")));
+    }
+    text
+}
+
+#[test]
+fn offline_matrix_matches_goldens_and_contract() {
+    if common::tshark().is_none() || !scapy_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = run_json(&["--models", "all"], dir.path());
+    assert_eq!(code, 0, "reference not clean or a mutant not caught: {report:#}");
+    let cells = report["cells"].as_array().unwrap();
+    assert!(cells.len() > 30);
+    for c in cells {
+        for key in ["model", "suite", "protocols", "conversations"] {
+            assert!(c.get(key).is_some(), "{key} missing in {c}");
+        }
+        if c["model"] == "reference" {
+            assert_eq!(c["conversations"]["succeeded"], c["conversations"]["total"], "{c}");
+            assert_eq!(c["tshark_findings"], 0, "{c}");
+            for row in c["protocols"].as_object().unwrap().values() {
+                assert_eq!((row["success_rate"].as_f64(), row["warnings"].as_u64(), row["errors"].as_u64()), (Some(1.0), Some(0), Some(0)), "{c}");
+            }
+        } else {
+            assert_eq!(c["caught"], true, "{c}");
+        }
+    }
+    let mut models: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();
+    models.dedup();
+    for model in models {
+        let name = harness::matrix::dir_name(model);
+        insta::with_settings!({snapshot_path => "../golden", prepend_module_to_snapshot => false, omit_expression => true}, {
+            insta::assert_snapshot!(name, model_tables(&report, model));
+        });
+    }
+}
+
+#[test]
+fn kill_then_resume_gives_identical_tables() {
+    if common::tshark().is_none() || !scapy_available() {
+        return;
+    }
+    let args = ["--models", "reference,mutant:ack-off-by-one", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (_, clean) = run_json(&args, clean_dir.path());
+    for delay_ms in [300u64, 1500, 3000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = harness()
+            .args(["matrix", "--format", "json", "--tshark", "on", "--out"])
+            .arg(dir.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(delay_ms) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SIGKILL: no chance to clean up.
+        let _ = child.kill();
+        let _ = child.wait();
+        let (code, resumed) = run_json(&[&args[..], &["--resume"]].concat(), dir.path());
+        assert_eq!(code, 0);
+        assert_eq!(resumed["cells"], clean["cells"], "after a kill at {delay_ms} ms");
+    }
+}
+
+#[test]
+fn other_formats() {
+    if common::tshark().is_none() || !scapy_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (format, needle) in [("junit", "<testsuites name=\"harness matrix\""), ("csv", "model,suite,protocol"), ("md", "## Cross-model, packet level")] {
+        let out = harness()
+            .args(["matrix", "--models", "reference", "--suites", "icmp-conversation", "--tshark", "off", "--format", format, "--out"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(needle), "{format}");
+    }
+}
