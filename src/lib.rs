@@ -14,6 +14,7 @@ pub mod exec;
 pub mod finding;
 pub mod matrix;
 pub mod model;
+pub mod paper;
 pub mod pcap;
 pub mod prompt;
 pub mod report;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use super::{CheckArgs, Format, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{CheckArgs, Format, Rules, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{file_report, own_pass, OwnPass};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
@@ -17,6 +17,9 @@ use crate::wireshark::annotate;
 /// # Errors
 /// `--tshark on` without a usable tshark, or output that cannot be written.
 pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
+    if args.rules == Rules::Paper {
+        return super::paper::check(args);
+    }
     let tshark = match args.tshark {
         TsharkMode::Off => None,
         TsharkMode::Auto => match Tshark::locate(args.tshark_path.as_deref()) {

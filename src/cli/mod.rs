@@ -5,6 +5,7 @@ mod check;
 mod convert;
 mod exec;
 mod matrix;
+mod paper;
 mod wireshark;
 
 use std::path::PathBuf;
@@ -83,6 +84,54 @@ pub enum Command {
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
     Wireshark(WiresharkCommand),
+    /// Reproduce the paper's Tables 3–11 from a folder of captures laid out
+    /// like the paper's repository (Packets/, Conversations/, Fine_Tuned/,
+    /// MOE/, ADayIn/), under the paper's rules and the harness's side by
+    /// side, with every difference explained by check id.
+    ///
+    /// Exit status: 0 printed, 2 the folder could not be read.
+    ///
+    /// Example: harness paper --from ../shared/corpus/pcaps/GPT-on-the-wire/gpt-3.5
+    Paper(PaperArgs),
+}
+
+/// Which rules `harness check` applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rules {
+    /// The harness's own checks (and tshark): DESIGN.md's success rate.
+    Harness,
+    /// An exact emulation of the paper's evaluation notebook, quirks
+    /// included (see README, "Reproducing the paper").
+    Paper,
+}
+
+/// Output formats of `harness paper`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PaperFormat {
+    /// Aligned text tables.
+    Table,
+    /// Markdown tables.
+    Md,
+    /// One JSON document with every table.
+    Json,
+}
+
+/// Arguments of `harness paper`.
+#[derive(Debug, clap::Args)]
+pub struct PaperArgs {
+    /// The model's folder (its name labels the model).
+    #[arg(long = "from", value_name = "DIR")]
+    pub from: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PaperFormat::Table)]
+    pub format: PaperFormat,
+    /// Whether tshark's Expert Info joins the harness's rules and fills the
+    /// Wireshark rows of the W-E tables.
+    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
+    pub tshark: TsharkMode,
+    /// tshark binary to use instead of the one on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub tshark_path: Option<PathBuf>,
 }
 
 /// `harness wireshark` subcommands.
@@ -238,6 +287,11 @@ pub struct CheckArgs {
     /// (`harness wireshark install`). Needs exactly one FILE.
     #[arg(long, value_name = "OUT.pcapng")]
     pub annotate: Option<PathBuf>,
+    /// `harness`: the own checks; `paper`: the paper's notebook, emulated
+    /// (each FILE is one run of its evaluation cell, in order: like the
+    /// notebook, the packet total and the non-existent counters carry over).
+    #[arg(long, value_enum, default_value_t = Rules::Harness)]
+    pub rules: Rules,
 }
 
 /// Output formats of `harness exec`.
@@ -318,5 +372,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Wireshark(command) => wireshark::run(&command),
         Command::Generate(generate) => matrix::generate(&generate),
         Command::Matrix(m) => matrix::run(&m),
+        Command::Paper(paper) => paper::run(&paper),
     }
 }
