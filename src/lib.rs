@@ -12,6 +12,7 @@ pub mod cli;
 pub mod dissect;
 pub mod exec;
 pub mod finding;
+pub mod model;
 pub mod pcap;
 pub mod report;
 #[doc(hidden)]
