@@ -42,8 +42,11 @@ pub struct KeyParts {
 }
 
 impl KeyParts {
-    /// Return the cassette key: hex SHA-256 of the canonical JSON of the
-    /// parts (object keys sorted, no whitespace).
+    /// Return the cassette key: hex SHA-256 of `"harness-cassette-key-v1\n"`
+    /// followed by the canonical JSON of the parts (object keys sorted, no
+    /// whitespace, non-ASCII unescaped) — in Python,
+    /// `json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
+    /// which the pinned snapshot `cassette_key_v1` was checked against.
     pub fn key(&self) -> String {
         let value = serde_json::to_value(self).unwrap_or(Value::Null);
         let mut text = String::from(KEY_SCHEME);

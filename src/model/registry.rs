@@ -720,6 +720,44 @@ kind = "reference"
     }
 
     #[test]
+    fn the_shipped_registry_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/models.toml");
+        let registry = Registry::load(&path).unwrap();
+        let ids: Vec<&str> = registry.models.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "reference",
+                "gpt-4o",
+                "claude",
+                "gemini",
+                "local-llama",
+                "experts"
+            ]
+        );
+        let keys: Vec<Option<&str>> = registry
+            .models
+            .iter()
+            .map(|m| m.key_env.as_deref())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                None,
+                Some("OPENAI_API_KEY"),
+                Some("ANTHROPIC_API_KEY"),
+                Some("GEMINI_API_KEY"),
+                None,
+                Some("OPENAI_API_KEY")
+            ]
+        );
+        assert!(registry.get("local-llama").unwrap().is_loopback());
+        let experts = registry.get("experts").unwrap();
+        assert_eq!(registry.route(experts, "dns").id, "claude");
+        assert_eq!(registry.route(experts, "tcp").id, "experts");
+    }
+
+    #[test]
     fn load_resolves_cassette_paths_against_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("models.toml");
