@@ -449,7 +449,8 @@ impl Registry {
     /// models always can; replay models need their cassette; live models
     /// need a non-empty cassette (offline), or their key or a reachable
     /// local endpoint (live), or either (record). A routing entry is ready
-    /// only when every model it routes to is.
+    /// only when every model it routes to is (and, offline, when its own
+    /// cassette exists: it answers the protocols it does not route).
     pub fn availability(
         &self,
         entry: &ModelEntry,
@@ -511,8 +512,9 @@ fn own_availability(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path) -> A
     }
 }
 
-/// Whether a network model can be called now: its key is set, or its
-/// endpoint is local (then it must answer a TCP connect).
+/// Whether a network model can be called now: its key is set, or it needs
+/// none (a local endpoint, or no `key_env`) and its endpoint accepts a TCP
+/// connection.
 fn live_availability(entry: &ModelEntry) -> Availability {
     let key_set = entry
         .key_env
@@ -522,19 +524,16 @@ fn live_availability(entry: &ModelEntry) -> Availability {
         return Availability::Ready;
     }
     let url = entry.base_url().unwrap_or_default();
-    if !entry.is_loopback() {
-        return match &entry.key_env {
-            Some(env) => {
-                Availability::Skipped(format!("no key: environment variable {env} is not set"))
-            }
-            None => Availability::Skipped(format!("no key_env for the non-local endpoint {url}")),
-        };
+    // A key is needed unless the endpoint is local or the entry names no
+    // key variable at all (a keyless server on the LAN).
+    if let (Some(env), false) = (&entry.key_env, entry.is_loopback()) {
+        return Availability::Skipped(format!("no key: environment variable {env} is not set"));
     }
     if reachable(url) {
         Availability::Ready
     } else {
         Availability::Skipped(format!(
-            "local endpoint {url} is not reachable (is the server running?)"
+            "endpoint {url} is not reachable (is the server running?)"
         ))
     }
 }
