@@ -3,7 +3,18 @@
 //! Built in: [`reference`] writes the correct answer to any summary, and
 //! [`mutant`] the reference answer with one realistic fault. Both build a
 //! packet list ([`answer::Pkt`]) rendered in either dialect.
+//!
+//! [`registry`] reads `harness/models.toml` and says which models can run
+//! now; [`provider`] talks to live APIs over HTTP (OpenAI-compatible,
+//! Anthropic, Gemini) with timeouts, retries and a concurrency limit;
+//! [`cassette`] records and replays answers (one JSON Lines file per model
+//! under `golden/cassettes/`); [`live`] puts the three together for one model
+//! in one [`RunMode`](registry::RunMode).
 
 pub mod answer;
-pub mod reference;
+pub mod cassette;
+pub mod live;
 pub mod mutant;
+pub mod provider;
+pub mod reference;
+pub mod registry;

@@ -1,0 +1,329 @@
+//! One live model in one run mode: a [`Provider`], its [`Cassette`] and the
+//! rules of DESIGN.md "Cassettes".
+//!
+//! - [`RunMode::Offline`]: answers come only from the cassette; a miss is
+//!   [`ModelError::NotRecorded`], whose message says what changed and how to
+//!   re-record. No key is needed.
+//! - [`RunMode::Record`]: a cassette hit is replayed; a miss calls the API
+//!   and appends the answer. Errors are never recorded.
+//! - [`RunMode::Live`]: always calls the API and never writes.
+//!
+//! `replay` models read their cassette in every mode and never call an API.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use super::cassette::{now_rfc3339, Cassette, CassetteError, KeyParts, Record};
+use super::provider::{ChatRequest, Completion, Provider, ProviderError};
+use super::registry::{ModelEntry, ProviderKind, RunMode};
+
+/// Why a model could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Offline (or a replay model) and the answer is not in the cassette;
+    /// the text explains the miss and names the re-record command.
+    #[error("{0}")]
+    NotRecorded(String),
+    /// The API call failed.
+    #[error("model '{id}': {source}")]
+    Provider {
+        /// The model id.
+        id: String,
+        /// The failure.
+        source: ProviderError,
+    },
+    /// The cassette could not be read or written.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
+    /// The entry is not a live or replay model.
+    #[error(
+        "model '{id}' is of kind '{kind}', which is not answered through a provider or cassette"
+    )]
+    Unsupported {
+        /// The model id.
+        id: String,
+        /// Its kind.
+        kind: ProviderKind,
+    },
+}
+
+/// A live (or replay) model with its cassette.
+#[derive(Debug)]
+pub struct LiveModel {
+    entry: ModelEntry,
+    mode: RunMode,
+    /// `None` for replay models; keyless (never called) offline.
+    provider: Option<Provider>,
+    /// The key's fixed parts: provider, base URL, model name.
+    provider_name: String,
+    base_url: String,
+    model: String,
+    cassette: Option<Mutex<Cassette>>,
+    cassette_path: PathBuf,
+}
+
+impl LiveModel {
+    /// Prepare `entry` for `mode`, opening its cassette under `cassette_dir`
+    /// (or the entry's own `cassette`) unless the mode is live.
+    ///
+    /// # Errors
+    /// [`ModelError::Unsupported`] for reference and mutant entries;
+    /// [`ModelError::Provider`] when a mode that calls the API cannot build
+    /// the provider (missing key); [`ModelError::Cassette`] when the
+    /// cassette cannot be read.
+    pub fn new(
+        entry: &ModelEntry,
+        mode: RunMode,
+        cassette_dir: &Path,
+    ) -> Result<LiveModel, ModelError> {
+        let replay = match entry.kind {
+            ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Gemini => false,
+            ProviderKind::Replay => true,
+            kind => {
+                return Err(ModelError::Unsupported {
+                    id: entry.id.clone(),
+                    kind,
+                })
+            }
+        };
+        let mode = if replay { RunMode::Offline } else { mode };
+        let provider_error = |source| ModelError::Provider {
+            id: entry.id.clone(),
+            source,
+        };
+        let provider = match mode {
+            _ if replay => None,
+            // Offline calls nothing, so needs no key; the request body does
+            // not depend on the key, so a keyless provider computes the
+            // same cassette keys as the recording run did.
+            RunMode::Offline => {
+                let mut keyless = entry.clone();
+                keyless.key_env = None;
+                Some(Provider::new(&keyless).map_err(provider_error)?)
+            }
+            RunMode::Record | RunMode::Live => Some(Provider::new(entry).map_err(provider_error)?),
+        };
+        let cassette_path = entry.cassette_path(cassette_dir);
+        let cassette = match mode {
+            RunMode::Live => None,
+            RunMode::Offline | RunMode::Record => Some(Mutex::new(Cassette::open(&cassette_path)?)),
+        };
+        Ok(LiveModel {
+            provider_name: entry.kind.as_str().to_string(),
+            base_url: entry.base_url().unwrap_or_default().to_string(),
+            model: entry.model.clone().unwrap_or_else(|| entry.id.clone()),
+            entry: entry.clone(),
+            mode,
+            provider,
+            cassette,
+            cassette_path,
+        })
+    }
+
+    /// Return the model entry.
+    pub fn entry(&self) -> &ModelEntry {
+        &self.entry
+    }
+
+    /// Return the mode in effect (always offline for replay models).
+    pub fn mode(&self) -> RunMode {
+        self.mode
+    }
+
+    /// Return the cassette file.
+    pub fn cassette_path(&self) -> &Path {
+        &self.cassette_path
+    }
+
+    /// Return the cassette key parts of a request. Network models use the
+    /// exact body their provider sends; replay models use
+    /// `{"messages": [...], "sampling": {...}}`. Importers that write replay
+    /// cassettes use this to key their records.
+    pub fn key_parts(&self, req: &ChatRequest, sample: u32, prompt_version: &str) -> KeyParts {
+        KeyParts {
+            provider: self.provider_name.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            body: self.body(req),
+            sample,
+            prompt_version: prompt_version.to_string(),
+        }
+    }
+
+    fn body(&self, req: &ChatRequest) -> Value {
+        match &self.provider {
+            Some(provider) => provider.request_body(req),
+            None => {
+                json!({"messages": req.messages, "sampling": req.sampling.or(&self.entry.sampling)})
+            }
+        }
+    }
+
+    /// Answer `req` as sample `sample` of prompt version `prompt_version`.
+    /// Offline: the cassette or an error carrying the miss explanation.
+    /// Record: a cassette hit, else call the API and append (errors are
+    /// never recorded). Live: always call, never write. A replayed answer
+    /// has `attempts == 0`.
+    ///
+    /// # Errors
+    /// [`ModelError::NotRecorded`] offline on a miss,
+    /// [`ModelError::Provider`] when the API call fails,
+    /// [`ModelError::Cassette`] when the answer cannot be recorded.
+    pub async fn answer(
+        &self,
+        req: &ChatRequest,
+        sample: u32,
+        prompt_version: &str,
+    ) -> Result<Completion, ModelError> {
+        let parts = self.key_parts(req, sample, prompt_version);
+        let key = parts.key();
+        if let Some(cassette) = &self.cassette {
+            let cassette = cassette
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(record) = cassette.get(&key) {
+                return Ok(Completion {
+                    text: record.text.clone(),
+                    usage: record.usage,
+                    latency_ms: record.latency_ms,
+                    finish_reason: record.finish_reason.clone(),
+                    attempts: 0,
+                });
+            }
+            if self.mode == RunMode::Offline {
+                return Err(ModelError::NotRecorded(
+                    cassette.explain_miss(&parts, &self.entry.id),
+                ));
+            }
+        }
+        let Some(provider) = self
+            .provider
+            .as_ref()
+            .filter(|_| self.mode != RunMode::Offline)
+        else {
+            return Err(ModelError::NotRecorded(format!(
+                "model '{}' is answered from its cassette only",
+                self.entry.id
+            )));
+        };
+        let completion = provider
+            .complete(req)
+            .await
+            .map_err(|source| ModelError::Provider {
+                id: self.entry.id.clone(),
+                source,
+            })?;
+        if let Some(cassette) = &self.cassette {
+            let record = Record {
+                key,
+                parts,
+                text: completion.text.clone(),
+                usage: completion.usage,
+                latency_ms: completion.latency_ms,
+                finish_reason: completion.finish_reason.clone(),
+                recorded_at: now_rfc3339(),
+            };
+            cassette
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .append(record)?;
+        }
+        Ok(completion)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::provider::{ChatMessage, Role, Usage};
+    use crate::model::registry::Registry;
+
+    fn entry(text: &str) -> ModelEntry {
+        Registry::parse(text).unwrap().models.remove(0)
+    }
+
+    fn request(content: &str) -> ChatRequest {
+        ChatRequest {
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: content.into(),
+            }],
+            ..ChatRequest::default()
+        }
+    }
+
+    #[test]
+    fn reference_models_are_not_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = LiveModel::new(
+            &entry("[[model]]\nid = \"reference\"\nkind = \"reference\"\n"),
+            RunMode::Offline,
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("kind 'reference'"), "{error}");
+    }
+
+    #[test]
+    fn offline_needs_no_key_and_keys_match_the_recording_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[model]]\nid = \"g\"\nkind = \"gemini\"\nmodel = \"gemini-2.0-flash\"\nkey_env = \"HARNESS_TEST_NEVER_SET_GEMINI\"\n";
+        let offline = LiveModel::new(&entry(text), RunMode::Offline, dir.path()).unwrap();
+        let parts = offline.key_parts(&request("hello"), 0, "v1");
+        assert_eq!(parts.provider, "gemini");
+        assert_eq!(parts.base_url, "https://generativelanguage.googleapis.com");
+        assert_eq!(
+            parts.body,
+            json!({"contents": [{"role": "user", "parts": [{"text": "hello"}]}]})
+        );
+        // Record mode needs the key (remote endpoint).
+        let error = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains("HARNESS_TEST_NEVER_SET_GEMINI"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn replay_models_read_their_cassette() {
+        let dir = tempfile::tempdir().unwrap();
+        let replay = LiveModel::new(
+            &entry("[[model]]\nid = \"paper-gpt\"\nkind = \"replay\"\n"),
+            RunMode::Record,
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(replay.mode(), RunMode::Offline);
+        let parts = replay.key_parts(&request("a DNS query"), 2, "paper");
+        let record = Record {
+            key: parts.key(),
+            parts,
+            text: "IP()/UDP()/DNS()".into(),
+            usage: Usage::default(),
+            latency_ms: 0,
+            finish_reason: None,
+            recorded_at: now_rfc3339(),
+        };
+        Cassette::open(replay.cassette_path())
+            .unwrap()
+            .append(record)
+            .unwrap();
+        let reopened = LiveModel::new(replay.entry(), RunMode::Offline, dir.path()).unwrap();
+        let answer = reopened
+            .answer(&request("a DNS query"), 2, "paper")
+            .await
+            .unwrap();
+        assert_eq!(
+            (answer.text.as_str(), answer.attempts),
+            ("IP()/UDP()/DNS()", 0)
+        );
+        let miss = reopened
+            .answer(&request("a DNS query"), 3, "paper")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(miss.contains("sample 2 → 3"), "{miss}");
+    }
+}
