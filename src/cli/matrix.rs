@@ -10,7 +10,9 @@ use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::Tools;
 use crate::matrix::suite::Suite;
+use crate::matrix::live::Live;
 use crate::matrix::{self, builtin, builtin_ids, tables, MatrixReport, ModelRun};
+use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 use crate::tshark::Tshark;
 
 fn tshark(options: &RunOptions) -> anyhow::Result<Option<Tshark>> {
@@ -86,14 +88,43 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
 /// Unknown models or suites, missing tools, unwritable output.
 pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let suites = select_suites(&args.run.suites_dir, &args.suites)?;
-    let ids: Vec<String> = if args.models == "all" { builtin_ids() } else { args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect() };
+    let mode = if args.record {
+        RunMode::Record
+    } else if args.live {
+        RunMode::Live
+    } else {
+        RunMode::Offline
+    };
+    let registry = if args.registry.exists() { Registry::load(&args.registry)? } else { Registry { models: Vec::new() } };
+    let ids: Vec<String> = if args.models == "all" {
+        let mut ids = builtin_ids();
+        ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+        ids
+    } else {
+        args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
+    };
     let mut models = Vec::new();
     let mut skipped = Vec::new();
     for id in &ids {
-        match builtin(id, &suites) {
-            Some(m) => models.push(m),
-            None => skipped.push(matrix::Skipped { model: id.clone(), reason: "not a built-in model and no cassette, key or endpoint for it".into() }),
+        if let Some(m) = builtin(id, &suites) {
+            models.push(m);
+            continue;
         }
+        let Some(entry) = registry.get(id) else {
+            skipped.push(matrix::Skipped { model: id.clone(), reason: format!("not built in and not in {}", args.registry.display()) });
+            continue;
+        };
+        if let Availability::Skipped(reason) = registry.availability(entry, mode, &args.cassettes) {
+            skipped.push(matrix::Skipped { model: id.clone(), reason });
+            continue;
+        }
+        match Live::new(&registry, entry, mode, &args.cassettes) {
+            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None }),
+            Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
+        }
+    }
+    for s in &skipped {
+        eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
     let tshark = tshark(&args.run)?;
     let pool = pool(&args.run, &suites)?;

@@ -245,6 +245,23 @@ pub struct MatrixArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     pub format: MatrixFormat,
+    /// Answer live models only from their cassettes (the default; needs no
+    /// key; a miss says which prompt changed and how to re-record).
+    #[arg(long, conflicts_with_all = ["record", "live"])]
+    pub offline: bool,
+    /// Call live models for answers missing from their cassettes and
+    /// append them (errors are never recorded).
+    #[arg(long, conflicts_with = "live")]
+    pub record: bool,
+    /// Call live models for every answer; write no cassette.
+    #[arg(long)]
+    pub live: bool,
+    /// The model registry.
+    #[arg(long, default_value = "harness/models.toml", value_name = "FILE")]
+    pub registry: PathBuf,
+    /// Folder of the cassettes (one JSON Lines file per model).
+    #[arg(long, default_value = "golden/cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
     /// Shared options.
     #[command(flatten)]
     pub run: RunOptions,

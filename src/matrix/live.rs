@@ -1,0 +1,61 @@
+//! Models from `harness/models.toml` in the matrix: live providers and their
+//! cassettes, replay models, and per-protocol routing (mixture of experts).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::cell::{Answer, Answerer, Request, Usage};
+use crate::model::live::LiveModel;
+use crate::model::provider::{ChatMessage, ChatRequest, Role};
+use crate::model::registry::{ModelEntry, Registry, RunMode, Sampling};
+use crate::scenario::SuiteProtocol;
+
+/// A registry model as an [`Answerer`]: every request of a chunk is sent
+/// at once (the provider's own limit bounds the concurrency) and answered
+/// from the cassette, the API, or both, by the run mode.
+pub struct Live {
+    default: LiveModel,
+    routes: BTreeMap<SuiteProtocol, LiveModel>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Live {
+    /// Prepare `entry` (and the models it routes protocols to).
+    ///
+    /// # Errors
+    /// What [`LiveModel::new`] reports, as text naming the model.
+    pub fn new(registry: &Registry, entry: &ModelEntry, mode: RunMode, cassettes: &Path) -> Result<Live, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+        let default = LiveModel::new(entry, mode, cassettes).map_err(|e| format!("{}: {e}", entry.id))?;
+        let mut routes = BTreeMap::new();
+        for protocol in SuiteProtocol::ALL {
+            let routed = registry.route(entry, protocol.name());
+            if routed.id != entry.id {
+                routes.insert(protocol, LiveModel::new(routed, mode, cassettes).map_err(|e| format!("{} (route {protocol}): {e}", routed.id))?);
+            }
+        }
+        Ok(Live { default, routes, runtime })
+    }
+}
+
+impl Answerer for Live {
+    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
+        let calls = requests.iter().map(|r| async move {
+            let model = self.routes.get(&r.protocol).unwrap_or(&self.default);
+            let chat = ChatRequest {
+                messages: vec![ChatMessage { role: Role::System, content: r.prompt.system.clone() }, ChatMessage { role: Role::User, content: r.prompt.user.clone() }],
+                sampling: Sampling::default(),
+            };
+            match model.answer(&chat, 0, &r.prompt.version).await {
+                Ok(c) => Ok(Answer {
+                    cost_usd: model.entry().cost_usd(&c.usage),
+                    text: c.text,
+                    usage: Some(Usage { prompt_tokens: c.usage.prompt_tokens, completion_tokens: c.usage.completion_tokens }),
+                    latency_ms: c.latency_ms,
+                }),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        self.runtime.block_on(futures_util::future::join_all(calls))
+    }
+}
