@@ -20,3 +20,4 @@ pub mod tshark;
 pub mod verdict;
 pub mod wire;
 pub mod wireshark;
+pub mod zigbee;

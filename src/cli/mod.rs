@@ -43,12 +43,15 @@ pub enum Command {
     /// Example: harness check --format json --tshark off capture.pcap
     Check(CheckArgs),
     /// Convert a JSON packet list (seed 000's trace format and its
-    /// extensions, see docs/json-dialect.md) to a PCAP.
+    /// extensions, see docs/json-dialect.md) or an LLM-NTG ZigBee summary
+    /// (--dialect ntg, docs/ntg-dialect.md) to a PCAP.
     ///
     /// The output is byte-identical for identical input. Exit status: 0
-    /// written, 2 the trace is invalid (the message names the JSON path).
+    /// written, 2 the trace is invalid (the message names the JSON path or
+    /// the row).
     ///
-    /// Example: harness convert trace.json -o trace.pcap
+    /// Examples: harness convert trace.json -o trace.pcap;
+    /// harness convert --dialect ntg gpt41_trial_1.json -o trial_1.pcap
     Convert(ConvertArgs),
     /// Run model answers (Scapy code or JSON packet lists) and write one
     /// PCAP per answer.
@@ -203,6 +206,37 @@ pub struct ConvertArgs {
     /// Where to write the PCAP.
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: PathBuf,
+    /// Input dialect: `json` (seed 000's packet list, docs/json-dialect.md)
+    /// or `ntg` (LLM-NTG's ZigBee summary rows, docs/ntg-dialect.md; writes
+    /// IEEE 802.15.4 frames without FCS).
+    #[arg(long, value_enum, default_value_t = ConvertDialect::Json)]
+    pub dialect: ConvertDialect,
+    /// ntg only: `honor` sizes each frame to the row's `length` where its
+    /// message type allows; `canonical` writes the fixed sizes of LLM-NTG's
+    /// own converter.
+    #[arg(long, value_enum, default_value_t = LengthsArg::Honor)]
+    pub lengths: LengthsArg,
+    /// ntg only: also write the summary-fidelity findings as JSON here.
+    #[arg(long, value_name = "FINDINGS.json")]
+    pub findings: Option<PathBuf>,
+}
+
+/// Dialects `harness convert` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvertDialect {
+    /// The JSON packet list.
+    Json,
+    /// LLM-NTG's ZigBee summary list.
+    Ntg,
+}
+
+/// How `convert --dialect ntg` treats lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LengthsArg {
+    /// Size frames to the requested length where possible.
+    Honor,
+    /// Fixed sizes, as LLM-NTG's converter wrote them.
+    Canonical,
 }
 
 /// Run the parsed command line and return the exit status.

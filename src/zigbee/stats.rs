@@ -1,0 +1,1 @@
+//! LLM-NTG's statistics of a generated trace against the real input.
