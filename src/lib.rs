@@ -13,6 +13,7 @@ pub mod dissect;
 pub mod exec;
 pub mod finding;
 pub mod pcap;
+pub mod realism;
 pub mod report;
 #[doc(hidden)]
 pub mod testkit;

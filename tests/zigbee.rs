@@ -195,3 +195,46 @@ fn cli_convert_ntg_reports_fidelity_and_unknown_rows() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("row 2: unknown info text \"Beacon Request\""), "{}", String::from_utf8_lossy(&run.stderr));
 }
+
+#[test]
+fn gpt41_realism_against_real_input() {
+    let (Some(dir), Some(real_dir)) = (shared("ntg-json"), shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files")) else { return };
+    let out = tempfile::tempdir().unwrap();
+    let mut table = String::from("trial | metric | value\n");
+    for file in sorted(&dir, "json") {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let summary = ntg::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let conversion = build(&summary.rows, &Options::default()).unwrap();
+        let path = out.path().join(format!("{name}.pcap"));
+        write_pcap(&path, &conversion.trace).unwrap();
+        let real = real_dir.join(if name.contains("Exp1") { "Experiment_1_one_way_communication.pcap" } else { "Experiment_2_two_way_communication.pcap" });
+        let report = harness::realism::compare_paths(&[path], &[real]).unwrap();
+        let trial = name.split("_10_minute").next().unwrap().replace("GPT4.1_", "");
+        for metric in &report.metrics {
+            let value = metric.value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
+            table.push_str(&format!("{trial} | {} {} | {value}\n", metric.kind, metric.name));
+        }
+    }
+    insta::assert_snapshot!("realism_gpt41_vs_real_input", table);
+}
+
+#[test]
+fn cli_compare_with_itself_is_zero_and_writes_the_page() {
+    let Some(dir) = shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files") else { return };
+    let real = dir.join("Experiment_2_two_way_communication.pcap");
+    let out = tempfile::tempdir().unwrap();
+    let page = out.path().join("realism.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&real).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let metrics = report["metrics"].as_array().unwrap();
+    assert!(metrics.len() >= 10);
+    for metric in metrics {
+        if !metric["value"].is_null() {
+            assert_eq!(metric["value"].as_f64(), Some(0.0), "{metric}");
+        }
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.matches("<svg").count() >= 4, "one figure per distribution");
+    assert!(!html.contains("<script"));
+}

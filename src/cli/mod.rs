@@ -2,6 +2,7 @@
 //! per subcommand. `main.rs` only turns [`run`]'s result into an exit code.
 
 mod check;
+mod compare;
 mod convert;
 mod exec;
 mod wireshark;
@@ -65,6 +66,16 @@ pub enum Command {
     /// Examples: harness exec answer.py --dialect scapy -o out.pcap;
     /// harness exec --jsonl answers.jsonl --out pcaps/ --format json
     Exec(ExecArgs),
+    /// Judge the realism of generated captures against real ones: NetShare's
+    /// metrics (JSD of address rank, ports, protocol mix; EMD of packet
+    /// length, inter-arrival time, flow size), TCP flag transitions,
+    /// per-field entropy and KL divergence.
+    ///
+    /// GENERATED and REAL are captures or folders of captures (a folder is
+    /// one set). Exit status: 0 compared, 2 error.
+    ///
+    /// Example: harness compare gen.pcap real.pcap --html realism.html
+    Compare(CompareArgs),
     /// Wireshark integration: install the Lua plug-in that shows the
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
@@ -221,6 +232,40 @@ pub struct ConvertArgs {
     pub findings: Option<PathBuf>,
 }
 
+/// Arguments of `harness compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The generated capture (or a folder of them).
+    #[arg(value_name = "GENERATED")]
+    pub generated: PathBuf,
+    /// The real capture (or a folder of them).
+    #[arg(value_name = "REAL")]
+    pub real: PathBuf,
+    /// More generated captures.
+    #[arg(long = "also-generated", value_name = "FILE")]
+    pub more_generated: Vec<PathBuf>,
+    /// More real captures.
+    #[arg(long = "also-real", value_name = "FILE")]
+    pub more_real: Vec<PathBuf>,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Also write the HTML page with the distributions overlaid.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+}
+
+/// Output formats of `harness compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// Aligned tables.
+    Table,
+    /// Markdown tables.
+    Md,
+    /// The report as JSON.
+    Json,
+}
+
 /// Dialects `harness convert` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConvertDialect {
@@ -246,6 +291,7 @@ pub enum LengthsArg {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Check(check) => check::run(&check),
+        Command::Compare(compare) => compare::run(&compare),
         Command::Convert(convert) => convert::run(&convert),
         Command::Exec(exec) => exec::run(&exec),
         Command::Wireshark(command) => wireshark::run(&command),
