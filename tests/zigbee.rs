@@ -238,3 +238,40 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
     assert!(html.matches("<svg").count() >= 4, "one figure per distribution");
     assert!(!html.contains("<script"));
 }
+
+#[test]
+fn llm_ntg_statistics_against_the_real_sample_input() {
+    use harness::zigbee::stats::{ntg_stats, rows_from_capture, trace_stats};
+    let (Some(dir), Some(inputs)) = (shared("ntg-json"), shared("summaries/LLM-NTG/Datasets")) else { return };
+    let out = tempfile::tempdir().unwrap();
+    let mut table = String::from("trial | packets | types | mean IAT s | JSD timing | JSD size | JSD types\n");
+    for file in sorted(&dir, "json") {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let generated = ntg::parse(&std::fs::read_to_string(&file).unwrap()).unwrap().rows;
+        let input = inputs.join(if name.contains("Exp1") { "Experiment_1_one_way_communication_10_minute_input_sample.json" } else { "Experiment_2_input_sample.json" });
+        let real = ntg::parse(&std::fs::read_to_string(&input).unwrap()).unwrap().rows;
+        let stats = ntg_stats(&generated, &real, None);
+        let f = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));
+        table.push_str(&format!(
+            "{} | {} | {} | {:.3} | {} | {} | {}\n",
+            name.split("_10_minute").next().unwrap().replace("GPT4.1_", ""),
+            stats.generated.packets,
+            stats.generated.types.len(),
+            stats.generated.inter_arrival.map_or(0.0, |s| s.mean),
+            f(stats.jsd_timing),
+            f(stats.jsd_size),
+            f(stats.jsd_types)
+        ));
+        // A converted capture read back gives the same types and times.
+        let conversion = build(&generated, &Options::default()).unwrap();
+        let path = out.path().join("trace.pcap");
+        write_pcap(&path, &conversion.trace).unwrap();
+        let back = rows_from_capture(&path).unwrap();
+        assert_eq!(trace_stats(&back).types, stats.generated.types, "{name}");
+        let first = generated[0].time;
+        for (a, b) in back.iter().zip(&generated) {
+            assert!((a.time - (b.time - first)).abs() < 1e-6, "{name}");
+        }
+    }
+    insta::assert_snapshot!("llm_ntg_statistics_gpt41", table);
+}
