@@ -224,7 +224,8 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
     let real = dir.join("Experiment_2_two_way_communication.pcap");
     let out = tempfile::tempdir().unwrap();
     let page = out.path().join("realism.html");
-    let run = Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&real).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
+    let run =
+        Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&real).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     let metrics = report["metrics"].as_array().unwrap();
@@ -248,7 +249,11 @@ fn llm_ntg_statistics_against_the_real_sample_input() {
     for file in sorted(&dir, "json") {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let generated = ntg::parse(&std::fs::read_to_string(&file).unwrap()).unwrap().rows;
-        let input = inputs.join(if name.contains("Exp1") { "Experiment_1_one_way_communication_10_minute_input_sample.json" } else { "Experiment_2_input_sample.json" });
+        let input = inputs.join(if name.contains("Exp1") {
+            "Experiment_1_one_way_communication_10_minute_input_sample.json"
+        } else {
+            "Experiment_2_input_sample.json"
+        });
         let real = ntg::parse(&std::fs::read_to_string(&input).unwrap()).unwrap().rows;
         let stats = ntg_stats(&generated, &real, None);
         let f = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));

@@ -37,8 +37,8 @@ pub enum Command {
     /// Validate captures: per-protocol success rates, conversations and
     /// findings.
     ///
-    /// Reads PCAP or pcapng (Ethernet, raw IPv4, Linux cooked; IEEE 802.15.4
-    /// is recognised but not dissected). Exit status: 0 no error-severity
+    /// Reads PCAP or pcapng (Ethernet, raw IPv4, Linux cooked, and IEEE
+    /// 802.15.4 dissected as ZigBee NWK/APS/ZCL/ZDP). Exit status: 0 no error-severity
     /// finding, 1 at least one, 2 a file could not be read.
     ///
     /// Example: harness check --format json --tshark off capture.pcap

@@ -78,7 +78,8 @@ pub fn features(path: &Path) -> Result<Vec<PacketFeatures>, RealismError> {
         number += 1;
         let frame = dissect(number, &raw);
         let protocol = Protocol::LAYERS.iter().rev().find(|p| frame.present.contains(**p)).map_or("OTHER", |p| p.as_str()).to_string();
-        let (mut src, mut dst) = frame.ipv4_addrs().map_or((None, None), |(s, d)| (Some(crate::check::ip4(s).to_string()), Some(crate::check::ip4(d).to_string())));
+        let (mut src, mut dst) =
+            frame.ipv4_addrs().map_or((None, None), |(s, d)| (Some(crate::check::ip4(s).to_string()), Some(crate::check::ip4(d).to_string())));
         let mut message = None;
         if matches!(frame.link, crate::dissect::Link::Ieee802154 { .. }) {
             let body = if raw.linktype == crate::pcap::LinkType::Ieee802154WithFcs { &raw.data[..raw.data.len().saturating_sub(2)] } else { raw.data };
@@ -224,9 +225,7 @@ fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut inner: Vec<PathBuf> = std::fs::read_dir(path)
-                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default();
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(path).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
             inner.retain(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")));
             inner.sort();
             out.extend(expand(&inner));
@@ -329,7 +328,15 @@ pub fn compare(gen_files: Vec<String>, gen: &[Vec<PacketFeatures>], real_files: 
             kind: "kl",
             value,
             unit: "bits",
-            note: if value.is_none() { if defined { unsupported.into() } else { absent("values") } } else { String::new() },
+            note: if value.is_none() {
+                if defined {
+                    unsupported.into()
+                } else {
+                    absent("values")
+                }
+            } else {
+                String::new()
+            },
         });
     };
     let both = |a: usize, b: usize| a > 0 && b > 0;
@@ -391,12 +398,8 @@ fn bars<K: Ord + Clone + ToString>(name: &str, a: &BTreeMap<K, u64>, b: &BTreeMa
 fn rank_bars(name: &str, a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> Overlay {
     let mut overlay = bars(name, &rank_counts(a), &rank_counts(b));
     // Ranks read in order, not by weight.
-    let mut rows: Vec<(usize, f64, f64)> = overlay
-        .x
-        .iter()
-        .zip(overlay.generated.iter().zip(&overlay.real))
-        .filter_map(|(x, (g, r))| x.parse::<usize>().ok().map(|x| (x, *g, *r)))
-        .collect();
+    let mut rows: Vec<(usize, f64, f64)> =
+        overlay.x.iter().zip(overlay.generated.iter().zip(&overlay.real)).filter_map(|(x, (g, r))| x.parse::<usize>().ok().map(|x| (x, *g, *r))).collect();
     rows.sort_by_key(|r| r.0);
     overlay.x = rows.iter().map(|r| format!("#{}", r.0 + 1)).collect();
     overlay.generated = rows.iter().map(|r| r.1).collect();
@@ -472,7 +475,7 @@ mod test {
     #[test]
     fn test_self_comparison_is_zero() {
         let trace = vec![packet(0.0, 60, "10.0.0.1", Some("S")), packet(0.1, 60, "10.0.0.1", Some("A")), packet(0.3, 200, "10.0.0.3", Some("PA"))];
-        let report = compare(vec!["a".into()], &[trace.clone()], vec!["a".into()], &[trace]);
+        let report = compare(vec!["a".into()], std::slice::from_ref(&trace), vec!["a".into()], std::slice::from_ref(&trace));
         for metric in &report.metrics {
             assert_eq!(metric.value, Some(0.0), "{}", metric.name);
         }

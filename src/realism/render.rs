@@ -105,7 +105,11 @@ fn svg(overlay: &Overlay) -> String {
     let ymax = if overlay.kind == "cdf" { 1.0 } else { overlay.generated.iter().chain(&overlay.real).copied().fold(0.0, f64::max).max(1e-9) };
     let y = |v: f64| top + plot_h * (1.0 - v / ymax);
     let mut s = String::new();
-    let _ = write!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#, escape(&overlay.name));
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
+        escape(&overlay.name)
+    );
     let _ = write!(s, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##);
     for frac in [0.0, 0.5, 1.0] {
         let v = ymax * frac;
@@ -150,7 +154,12 @@ fn svg(overlay: &Overlay) -> String {
             escape(&short)
         );
     }
-    let _ = write!(s, r#"<text x="{left}" y="14" font-size="12">{} {}</text>"#, escape(&overlay.name), escape(&format!("({}{})", overlay.kind, if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) })));
+    let _ = write!(
+        s,
+        r#"<text x="{left}" y="14" font-size="12">{} {}</text>"#,
+        escape(&overlay.name),
+        escape(&format!("({}{})", overlay.kind, if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) }))
+    );
     s.push_str("</svg>");
     s
 }

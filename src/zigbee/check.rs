@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::wire::{self, aps_type, mac_type, nwk_command, nwk_type, Address, WireError, MAC_BROADCAST};
+use super::wire::{self, aps_type, mac_type, nwk_command, nwk_type, Address, MAC_BROADCAST};
 use super::{decode, zcl_global, App, Decoded, CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_SCENES};
 use crate::check::Sink;
 use crate::dissect::{Frame, Link};
@@ -95,7 +95,7 @@ impl ZigbeeCheck {
             }
         };
         self.check_mac(&decoded, sink);
-        self.check_nwk(frame.number, &decoded, sink);
+        self.check_nwk(&decoded, sink);
         if let Some(Err(error)) = &decoded.aps {
             sink.report(Severity::Error, "zbee_aps.malformed", Protocol::ZbeeAps, error.to_string());
         }
@@ -141,7 +141,7 @@ impl ZigbeeCheck {
         }
     }
 
-    fn check_nwk(&mut self, number: u64, decoded: &Decoded<'_>, sink: &mut Sink) {
+    fn check_nwk(&mut self, decoded: &Decoded<'_>, sink: &mut Sink) {
         let Some(nwk) = &decoded.nwk else { return };
         let (nwk, payload) = match nwk {
             Ok(ok) => ok,
@@ -196,7 +196,9 @@ impl ZigbeeCheck {
                 let count = body.first().map(|o| usize::from(o & 0x1f));
                 match count {
                     None => Some("Link Status without options".to_string()),
-                    Some(count) if body.len() != 1 + 3 * count => Some(format!("Link Status announces {count} entries but holds {} bytes of them", body.len() - 1)),
+                    Some(count) if body.len() != 1 + 3 * count => {
+                        Some(format!("Link Status announces {count} entries but holds {} bytes of them", body.len() - 1))
+                    }
                     Some(count) => {
                         self.check_link_status(nwk, decoded, &body[1..1 + 3 * count], sink);
                         None
@@ -212,7 +214,6 @@ impl ZigbeeCheck {
         if let Some(problem) = problem {
             sink.report(Severity::Error, "zbee_nwk.bad_command", Protocol::ZbeeNwk, problem);
         }
-        let _ = number;
     }
 
     fn check_link_status(&self, nwk: &wire::NwkRepr, decoded: &Decoded<'_>, entries: &[u8], sink: &mut Sink) {
@@ -361,7 +362,9 @@ fn zcl_payload_problem(decoded: &Decoded<'_>, zcl: &wire::ZclRepr, payload: &[u8
         _ => return None,
     };
     match (zcl.frame_type, cluster, zcl.command) {
-        (0, _, zcl_global::READ_ATTRIBUTES) if payload.len() % 2 != 0 => Some(format!("Read Attributes with {} payload bytes (attribute identifiers are 2 bytes)", payload.len())),
+        (0, _, zcl_global::READ_ATTRIBUTES) if payload.len() % 2 != 0 => {
+            Some(format!("Read Attributes with {} payload bytes (attribute identifiers are 2 bytes)", payload.len()))
+        }
         (0, _, zcl_global::READ_ATTRIBUTES_RESPONSE) => records(payload, true),
         (0, _, zcl_global::WRITE_ATTRIBUTES) => records(payload, false),
         (0, _, zcl_global::WRITE_ATTRIBUTES_RESPONSE) if payload.len() != 1 && payload.len() % 3 != 0 => {
@@ -374,7 +377,9 @@ fn zcl_payload_problem(decoded: &Decoded<'_>, zcl: &wire::ZclRepr, payload: &[u8
             let want = skip + 1 + 2 * count;
             (payload.len() != want).then(|| format!("group count {count} needs {want} payload bytes, {} present", payload.len()))
         }
-        (1, CLUSTER_SCENES, 0x06) if !zcl.server_to_client && payload.len() != 2 => Some(format!("Get Scene Membership with {} payload bytes (2 expected)", payload.len())),
+        (1, CLUSTER_SCENES, 0x06) if !zcl.server_to_client && payload.len() != 2 => {
+            Some(format!("Get Scene Membership with {} payload bytes (2 expected)", payload.len()))
+        }
         (1, CLUSTER_SCENES, 0x06) if zcl.server_to_client => {
             if payload.len() < 4 {
                 return Some(format!("Get Scene Membership Response with {} payload bytes (at least 4)", payload.len()));
@@ -415,14 +420,6 @@ fn records(payload: &[u8], with_status: bool) -> Option<String> {
         at += header + 1 + len;
     }
     None
-}
-
-/// Return the error of a frame's first failing layer, for reports.
-pub fn first_error(decoded: &Decoded<'_>) -> Option<WireError> {
-    match (&decoded.nwk, &decoded.aps, &decoded.app) {
-        (Some(Err(e)), _, _) | (_, Some(Err(e)), _) | (_, _, App::Zcl(Err(e))) | (_, _, App::Zdp(Err(e))) => Some(e.clone()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -478,9 +475,7 @@ mod test {
 
     #[test]
     fn test_one_way_responses_are_not_blamed() {
-        let frames = frames(
-            r#"[{"time": "2", "src": "0x1de6", "dst": "0xd7a7", "protocol": "ZigBee HA", "info": "ZCL: Read Attributes Response, Seq: 5"}]"#,
-        );
+        let frames = frames(r#"[{"time": "2", "src": "0x1de6", "dst": "0xd7a7", "protocol": "ZigBee HA", "info": "ZCL: Read Attributes Response, Seq: 5"}]"#);
         assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![]);
     }
 

@@ -314,12 +314,10 @@ pub struct Decoded<'a> {
 pub fn decode(data: &[u8]) -> Result<Decoded<'_>, WireError> {
     let (mac, at) = MacRepr::parse(data)?;
     let payload = &data[at..];
-    let nwk = (mac.frame_type == mac_type::DATA && !mac.security && !payload.is_empty())
-        .then(|| NwkRepr::parse(payload).map(|(nwk, len)| (nwk, &payload[len..])));
+    let nwk =
+        (mac.frame_type == mac_type::DATA && !mac.security && !payload.is_empty()).then(|| NwkRepr::parse(payload).map(|(nwk, len)| (nwk, &payload[len..])));
     let aps = match &nwk {
-        Some(Ok((nwk, payload))) if nwk.frame_type == nwk_type::DATA && !nwk.security => {
-            Some(ApsRepr::parse(payload).map(|(aps, len)| (aps, &payload[len..])))
-        }
+        Some(Ok((nwk, payload))) if nwk.frame_type == nwk_type::DATA && !nwk.security => Some(ApsRepr::parse(payload).map(|(aps, len)| (aps, &payload[len..]))),
         _ => None,
     };
     let app = match &aps {

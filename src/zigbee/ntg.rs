@@ -136,22 +136,20 @@ fn row(number: usize, item: &Value) -> Result<Row, NtgError> {
         }
     };
     let time_text = text("time", &["time", "Time", "timestamp"])?;
-    let time = time_text
-        .parse::<f64>()
-        .ok()
-        .filter(|t| t.is_finite() && *t >= 0.0 && *t < 1e9)
-        .ok_or_else(|| NtgError::Field { row: number, field: "time", message: format!("{time_text:?} is not a number of seconds ≥ 0") })?;
+    let time = time_text.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0 && *t < 1e9).ok_or_else(|| NtgError::Field {
+        row: number,
+        field: "time",
+        message: format!("{time_text:?} is not a number of seconds ≥ 0"),
+    })?;
     let length = match field(object, &["length", "Length", "len"]) {
         None | Some(Value::Null) => None,
         Some(_) => {
             let length_text = text("length", &["length", "Length", "len"])?;
-            Some(
-                length_text
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| *l <= 127 * 8)
-                    .ok_or_else(|| NtgError::Field { row: number, field: "length", message: format!("{length_text:?} is not a frame length in bytes") })?,
-            )
+            Some(length_text.parse::<u32>().ok().filter(|l| *l <= 127 * 8).ok_or_else(|| NtgError::Field {
+                row: number,
+                field: "length",
+                message: format!("{length_text:?} is not a frame length in bytes"),
+            })?)
         }
     };
     Ok(Row {
@@ -267,7 +265,10 @@ mod test {
     fn test_parse_forms() {
         let list = r#"[{"time": "0.5", "src": "0x1de6", "dst": "0xfffc", "protocol": "ZigBee", "length": "80", "info": "Link Status"}]"#;
         let plain = parse(list).unwrap();
-        assert_eq!(plain.rows[0], Row { time: 0.5, src: "0x1de6".into(), dst: "0xfffc".into(), protocol: "ZigBee".into(), length: Some(80), info: "Link Status".into() });
+        assert_eq!(
+            plain.rows[0],
+            Row { time: 0.5, src: "0x1de6".into(), dst: "0xfffc".into(), protocol: "ZigBee".into(), length: Some(80), info: "Link Status".into() }
+        );
         assert!(plain.findings.is_empty());
         let stored = serde_json::to_string(&format!("```json\n{list}\n```")).unwrap();
         let from_string = parse(&stored).unwrap();
@@ -309,11 +310,7 @@ mod test {
             ("Route Request, Dst: 0xd7a7, Src: 0x1de6", Kind::RouteRequest { dst: 0xd7a7, src: 0x1de6 }, None),
             ("Route Reply, Responder: 0x2a30, Originator: 0xd7a7", Kind::RouteReply { responder: 0x2a30, originator: 0xd7a7 }, None),
             ("Node Descriptor Request, Nwk Addr: 0x1de6", Kind::NodeDescriptorRequest { addr: 0x1de6 }, None),
-            (
-                "Node Descriptor Response, Rev: 22, Nwk Addr: 0x1de6, Status: Success",
-                Kind::NodeDescriptorResponse { addr: 0x1de6, rev: 22, status: 0 },
-                None,
-            ),
+            ("Node Descriptor Response, Rev: 22, Nwk Addr: 0x1de6, Status: Success", Kind::NodeDescriptorResponse { addr: 0x1de6, rev: 22, status: 0 }, None),
             ("Simple Descriptor Request, Nwk Addr: 0x1de6, Endpoint: 11", Kind::SimpleDescriptorRequest { addr: 0x1de6, endpoint: 11 }, None),
             ("Simple Descriptor Response, Nwk Addr: 0x1de6, Status: Success", Kind::SimpleDescriptorResponse { addr: 0x1de6, status: 0 }, None),
         ];
