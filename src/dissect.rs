@@ -56,7 +56,12 @@ pub enum Link {
     },
     /// The frame is shorter than its link header.
     Truncated,
-    /// A link type this harness does not dissect (IEEE 802.15.4 so far).
+    /// IEEE 802.15.4 (ZigBee), dissected by [`crate::zigbee`].
+    Ieee802154 {
+        /// Whether the frames end with a 2-byte FCS.
+        fcs: bool,
+    },
+    /// A link type this harness does not dissect.
     Unsupported(LinkType),
 }
 
@@ -263,6 +268,7 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
             }
             Err(_) => frame.link = Link::Truncated,
         },
+        LinkType::Ieee802154NoFcs | LinkType::Ieee802154WithFcs => crate::zigbee::check::dissect_into(&mut frame),
         other => frame.link = Link::Unsupported(other),
     }
     expect_applications(&mut frame);
@@ -571,8 +577,8 @@ mod test {
 
     #[test]
     fn test_unsupported_linktype() {
-        let frame = run(LinkType::Ieee802154NoFcs, &[0x41, 0x88, 1, 2, 3]);
-        assert_eq!(frame.link, Link::Unsupported(LinkType::Ieee802154NoFcs));
+        let frame = run(LinkType::Unknown(147), &[0x41, 0x88, 1, 2, 3]);
+        assert_eq!(frame.link, Link::Unsupported(LinkType::Unknown(147)));
         assert!(frame.expected.is_empty());
     }
 }

@@ -81,6 +81,21 @@ pub enum Protocol {
     /// HTTP/1.x (RFC 9110/9112).
     #[serde(rename = "HTTP")]
     Http,
+    /// IEEE 802.15.4 MAC carrying ZigBee.
+    #[serde(rename = "ZIGBEE")]
+    Zigbee,
+    /// ZigBee network layer.
+    #[serde(rename = "ZBEE_NWK")]
+    ZbeeNwk,
+    /// ZigBee application support sub-layer.
+    #[serde(rename = "ZBEE_APS")]
+    ZbeeAps,
+    /// ZigBee Cluster Library.
+    #[serde(rename = "ZCL")]
+    Zcl,
+    /// ZigBee Device Profile.
+    #[serde(rename = "ZDP")]
+    Zdp,
     /// Frame-level facts that belong to no layer (timestamps).
     #[serde(rename = "FRAME")]
     Frame,
@@ -88,7 +103,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every protocol that has a row in success-rate tables, in table order.
-    pub const LAYERS: [Protocol; 8] = [
+    pub const LAYERS: [Protocol; 13] = [
         Protocol::Eth,
         Protocol::Arp,
         Protocol::Ip,
@@ -97,6 +112,11 @@ impl Protocol {
         Protocol::Dns,
         Protocol::Tcp,
         Protocol::Http,
+        Protocol::Zigbee,
+        Protocol::ZbeeNwk,
+        Protocol::ZbeeAps,
+        Protocol::Zcl,
+        Protocol::Zdp,
     ];
 
     /// Return the table key (`ETH`, `IP`, …).
@@ -110,6 +130,11 @@ impl Protocol {
             Protocol::Dns => "DNS",
             Protocol::Tcp => "TCP",
             Protocol::Http => "HTTP",
+            Protocol::Zigbee => "ZIGBEE",
+            Protocol::ZbeeNwk => "ZBEE_NWK",
+            Protocol::ZbeeAps => "ZBEE_APS",
+            Protocol::Zcl => "ZCL",
+            Protocol::Zdp => "ZDP",
             Protocol::Frame => "FRAME",
         }
     }

@@ -17,6 +17,7 @@ pub mod model;
 pub mod paper;
 pub mod pcap;
 pub mod prompt;
+pub mod realism;
 pub mod report;
 pub mod scenario;
 #[doc(hidden)]
@@ -25,3 +26,4 @@ pub mod tshark;
 pub mod verdict;
 pub mod wire;
 pub mod wireshark;
+pub mod zigbee;

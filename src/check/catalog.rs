@@ -18,7 +18,7 @@ pub struct CheckInfo {
     pub summary: &'static str,
 }
 
-use Protocol::{Arp, Dns, Eth, Frame, Http, Icmp, Ip, Tcp, Udp};
+use Protocol::{Arp, Dns, Eth, Frame, Http, Icmp, Ip, Tcp, Udp, ZbeeAps, ZbeeNwk, Zcl, Zdp, Zigbee};
 use Severity::{Error as E, Note as N, Warn as W};
 
 macro_rules! checks {
@@ -95,6 +95,25 @@ checks! {
     "http.unanswered" Http [W] "request without response";
     "time.not_monotonic" Frame [W] "timestamp going backwards";
     "summary.mismatch" Frame [E] "packet differs from what the summary asked for";
+    "zigbee.malformed" Zigbee [E] "IEEE 802.15.4 MAC header cut short or reserved addressing mode";
+    "zigbee.bad_fcs" Zigbee [E] "IEEE 802.15.4 FCS wrong";
+    "zigbee.addressing" Zigbee [E] "frame control contradicts the addresses";
+    "zigbee.ack_broadcast" Zigbee [W] "acknowledgment requested on a broadcast";
+    "zigbee.encrypted" Zigbee [N] "MAC security: payload not checked";
+    "zbee_nwk.malformed" ZbeeNwk [E] "NWK header cut short";
+    "zbee_nwk.bad_version" ZbeeNwk [W] "NWK protocol version not 1-3";
+    "zbee_nwk.encrypted" ZbeeNwk [N] "NWK security: payload not checked";
+    "zbee_nwk.broadcast_mismatch" ZbeeNwk [W] "MAC and NWK disagree on broadcast";
+    "zbee_nwk.seq_reuse" ZbeeNwk [N] "NWK sequence number reused for another frame";
+    "zbee_nwk.bad_command" ZbeeNwk [E] "NWK command unassigned or its payload wrong";
+    "zbee_nwk.link_status" ZbeeNwk [W] "Link Status not one-hop router broadcast, or entries unsorted";
+    "zbee_aps.malformed" ZbeeAps [E] "APS header cut short or reserved frame type";
+    "zcl.malformed" Zcl [E] "ZCL header or payload does not fit the command";
+    "zcl.unmatched_response" Zcl [W] "ZCL response answering no request of its peer";
+    "zcl.unanswered" Zcl [W] "ZCL request without response";
+    "zdp.malformed" Zdp [E] "ZDP payload cut short";
+    "zdp.unmatched_response" Zdp [W] "ZDP response answering no request of its peer";
+    "zdp.unanswered" Zdp [W] "ZDP request without response";
 }
 
 /// Return the catalogue entry of `id`.

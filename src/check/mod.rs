@@ -87,6 +87,7 @@ pub struct Checker {
     http: http::HttpCheck,
     time: time::TimeCheck,
     conversations: conversation::Conversations,
+    zigbee: crate::zigbee::check::ZigbeeCheck,
 }
 
 impl Checker {
@@ -119,6 +120,7 @@ impl Checker {
         self.icmp.check(frame, sink);
         self.dns.check(frame, sink);
         self.http.check(frame, sink);
+        self.zigbee.check(frame, sink);
         self.conversations.assign(frame)
     }
 
@@ -130,6 +132,7 @@ impl Checker {
         self.icmp.finish(sink);
         self.dns.finish(sink);
         self.http.finish(sink);
+        self.zigbee.finish(sink);
     }
 
     /// Return how many conversations were seen.

@@ -2,6 +2,7 @@
 //! per subcommand. `main.rs` only turns [`run`]'s result into an exit code.
 
 mod check;
+mod compare;
 mod convert;
 mod exec;
 mod matrix;
@@ -38,19 +39,22 @@ pub enum Command {
     /// Validate captures: per-protocol success rates, conversations and
     /// findings.
     ///
-    /// Reads PCAP or pcapng (Ethernet, raw IPv4, Linux cooked; IEEE 802.15.4
-    /// is recognised but not dissected). Exit status: 0 no error-severity
+    /// Reads PCAP or pcapng (Ethernet, raw IPv4, Linux cooked, and IEEE
+    /// 802.15.4 dissected as ZigBee NWK/APS/ZCL/ZDP). Exit status: 0 no error-severity
     /// finding, 1 at least one, 2 a file could not be read.
     ///
     /// Example: harness check --format json --tshark off capture.pcap
     Check(CheckArgs),
     /// Convert a JSON packet list (seed 000's trace format and its
-    /// extensions, see docs/json-dialect.md) to a PCAP.
+    /// extensions, see docs/json-dialect.md) or an LLM-NTG ZigBee summary
+    /// (--dialect ntg, docs/ntg-dialect.md) to a PCAP.
     ///
     /// The output is byte-identical for identical input. Exit status: 0
-    /// written, 2 the trace is invalid (the message names the JSON path).
+    /// written, 2 the trace is invalid (the message names the JSON path or
+    /// the row).
     ///
-    /// Example: harness convert trace.json -o trace.pcap
+    /// Examples: harness convert trace.json -o trace.pcap;
+    /// harness convert --dialect ntg gpt41_trial_1.json -o trial_1.pcap
     Convert(ConvertArgs),
     /// Run model answers (Scapy code or JSON packet lists) and write one
     /// PCAP per answer.
@@ -80,6 +84,16 @@ pub enum Command {
     ///
     /// Example: harness matrix --models all --format md
     Matrix(MatrixArgs),
+    /// Judge the realism of generated captures against real ones: NetShare's
+    /// metrics (JSD of address rank, ports, protocol mix; EMD of packet
+    /// length, inter-arrival time, flow size), TCP flag transitions,
+    /// per-field entropy and KL divergence.
+    ///
+    /// GENERATED and REAL are captures or folders of captures (a folder is
+    /// one set). Exit status: 0 compared, 2 error.
+    ///
+    /// Example: harness compare gen.pcap real.pcap --html realism.html
+    Compare(CompareArgs),
     /// Wireshark integration: install the Lua plug-in that shows the
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
@@ -375,6 +389,71 @@ pub struct ConvertArgs {
     /// Where to write the PCAP.
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: PathBuf,
+    /// Input dialect: `json` (seed 000's packet list, docs/json-dialect.md)
+    /// or `ntg` (LLM-NTG's ZigBee summary rows, docs/ntg-dialect.md; writes
+    /// IEEE 802.15.4 frames without FCS).
+    #[arg(long, value_enum, default_value_t = ConvertDialect::Json)]
+    pub dialect: ConvertDialect,
+    /// ntg only: `honor` sizes each frame to the row's `length` where its
+    /// message type allows; `canonical` writes the fixed sizes of LLM-NTG's
+    /// own converter.
+    #[arg(long, value_enum, default_value_t = LengthsArg::Honor)]
+    pub lengths: LengthsArg,
+    /// ntg only: also write the summary-fidelity findings as JSON here.
+    #[arg(long, value_name = "FINDINGS.json")]
+    pub findings: Option<PathBuf>,
+}
+
+/// Arguments of `harness compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The generated capture (or a folder of them).
+    #[arg(value_name = "GENERATED")]
+    pub generated: PathBuf,
+    /// The real capture (or a folder of them).
+    #[arg(value_name = "REAL")]
+    pub real: PathBuf,
+    /// More generated captures.
+    #[arg(long = "also-generated", value_name = "FILE")]
+    pub more_generated: Vec<PathBuf>,
+    /// More real captures.
+    #[arg(long = "also-real", value_name = "FILE")]
+    pub more_real: Vec<PathBuf>,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Also write the HTML page with the distributions overlaid.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+}
+
+/// Output formats of `harness compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// Aligned tables.
+    Table,
+    /// Markdown tables.
+    Md,
+    /// The report as JSON.
+    Json,
+}
+
+/// Dialects `harness convert` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvertDialect {
+    /// The JSON packet list.
+    Json,
+    /// LLM-NTG's ZigBee summary list.
+    Ntg,
+}
+
+/// How `convert --dialect ntg` treats lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LengthsArg {
+    /// Size frames to the requested length where possible.
+    Honor,
+    /// Fixed sizes, as LLM-NTG's converter wrote them.
+    Canonical,
 }
 
 /// Run the parsed command line and return the exit status.
@@ -384,6 +463,7 @@ pub struct ConvertArgs {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Check(check) => check::run(&check),
+        Command::Compare(compare) => compare::run(&compare),
         Command::Convert(convert) => convert::run(&convert),
         Command::Exec(exec) => exec::run(&exec),
         Command::Wireshark(command) => wireshark::run(&command),

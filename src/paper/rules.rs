@@ -369,7 +369,8 @@ impl ScapyView {
             Protocol::Arp => self.arp.is_some(),
             Protocol::Http => self.http.is_some(),
             Protocol::Tcp => self.tcp.is_some(),
-            Protocol::Eth | Protocol::Frame => false,
+            // The notebook knew nothing of the link layer or of ZigBee.
+            Protocol::Eth | Protocol::Frame | Protocol::Zigbee | Protocol::ZbeeNwk | Protocol::ZbeeAps | Protocol::Zcl | Protocol::Zdp => false,
         }
     }
 }

@@ -188,6 +188,12 @@ fn protocol_of(name: &str) -> Protocol {
         "dns" | "mdns" => Protocol::Dns,
         "tcp" => Protocol::Tcp,
         "http" => Protocol::Http,
+        // Abbreviations, and the short names "[Malformed Packet: …]" uses.
+        "wpan" | "wpan-nofcs" | "ieee 802.15.4" => Protocol::Zigbee,
+        "zbee_nwk" | "zigbee" => Protocol::ZbeeNwk,
+        "zbee_aps" | "zigbee aps" => Protocol::ZbeeAps,
+        name if name.starts_with("zbee_zcl") || name.starts_with("zigbee zcl") => Protocol::Zcl,
+        name if name.starts_with("zbee_zdp") || name.starts_with("zigbee zdp") => Protocol::Zdp,
         _ => Protocol::Frame,
     }
 }
