@@ -207,3 +207,26 @@ fn other_formats_render() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(needle), "{format}");
     }
 }
+
+/// The traces of `examples/`: `ok-*` pass (exit 0), `bad-*` are caught (exit 1).
+#[test]
+fn examples_pass_or_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let pcap = dir.path().join(format!("{name}.pcap"));
+        let bin = env!("CARGO_BIN_EXE_harness");
+        assert!(std::process::Command::new(bin).arg("convert").arg(&path).arg("-o").arg(&pcap).output().unwrap().status.success(), "{name}");
+        let code = std::process::Command::new(bin).args(["check", "--tshark", "off"]).arg(&pcap).output().unwrap().status.code();
+        let want = if name.starts_with("ok-") { 0 } else { 1 };
+        assert_eq!(code, Some(want), "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 3);
+}
