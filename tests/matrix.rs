@@ -90,6 +90,14 @@ fn offline_matrix_matches_goldens_and_contract() {
             }
         } else {
             assert_eq!(c["caught"], true, "{c}");
+            // Caught by its check and by nothing unrelated among the own
+            // checks, the answer checks and the executor.
+            let fault = harness::model::mutant::Fault::from_name(c["model"].as_str().unwrap()).unwrap();
+            let expected = c["expected_check"].as_str().unwrap();
+            for check in c["checks"].as_object().unwrap().keys() {
+                let allowed = check == expected || check.starts_with("tshark.") || fault.related().contains(&check.as_str());
+                assert!(allowed, "{} fired {check}, unrelated to the fault", c["model"]);
+            }
         }
     }
     let mut models: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();

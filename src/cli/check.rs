@@ -1,15 +1,16 @@
 //! `harness check`: validate captures and print their tables.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, Rules, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{file_report, own_pass, OwnPass};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
-use crate::tshark::Tshark;
+use crate::scenario::expect::{read_trace, Expectation, Sidecar};
+use crate::tshark::{Expert, Tshark};
 use crate::wireshark::annotate;
 
 /// Check every file in `args` and print the report.
@@ -37,8 +38,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let limits = Limits { max_flows: args.max_flows };
     let mut status = EXIT_OK;
     // Own checks first, file by file (streaming); unreadable files drop out.
+    let files = expand(&args.files)?;
     let mut passes: Vec<(&Path, OwnPass)> = Vec::new();
-    for path in &args.files {
+    for path in &files {
         match own_pass(path, limits) {
             Ok(pass) => {
                 if let Some(error) = &pass.error {
@@ -71,6 +73,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
             }
             None => None,
         };
+        // A capture written by `harness generate`/`matrix` is judged
+        // against the summary it answers, when its sidecar is there.
+        let (pass, tshark_part) = match Sidecar::expectation_of(path) {
+            Some(expectation) => with_expectation(path, &expectation, pass, tshark_part),
+            None => (pass, tshark_part),
+        };
         let file = file_report(&name, pass, tshark_part);
         if let Some(out) = &args.annotate {
             match annotate(path, out, &file.findings) {
@@ -100,4 +108,48 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         Err(error) => bail!("cannot write the report: {error}"),
     }
     Ok(status)
+}
+
+/// Files to check: each argument, or the captures (`*.pcap`, `*.pcapng`)
+/// under a directory argument, recursively, sorted.
+fn expand(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for arg in args {
+        if arg.is_dir() {
+            let before = out.len();
+            walk(arg, &mut out).with_context(|| format!("cannot read the folder {}", arg.display()))?;
+            if out.len() == before {
+                bail!("no capture (*.pcap, *.pcapng) under {}", arg.display());
+            }
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Add the summary's `summary.mismatch` findings to the own pass and
+/// downgrade the findings the summary itself implies.
+fn with_expectation(path: &Path, expectation: &Expectation, mut pass: OwnPass, tshark: Option<Expert>) -> (OwnPass, Option<Expert>) {
+    if let Ok(trace) = read_trace(path) {
+        pass.findings.extend(expectation.compare(&trace));
+    }
+    expectation.apply_waivers(&mut pass.findings);
+    let tshark = tshark.map(|(summary, mut findings)| {
+        expectation.apply_waivers(&mut findings);
+        (summary, findings)
+    });
+    (pass, tshark)
 }

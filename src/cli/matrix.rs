@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::{GenerateArgs, MatrixArgs, MatrixFormat, RunOptions, TsharkMode, EXIT_FINDINGS, EXIT_OK};
+use super::{ExportArgs, GenerateArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, TsharkMode, EXIT_FINDINGS, EXIT_OK};
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
@@ -52,6 +52,44 @@ fn select_suites(dir: &Path, list: &str) -> anyhow::Result<Vec<Suite>> {
     Ok(out)
 }
 
+fn registry(source: &ModelSource) -> anyhow::Result<Registry> {
+    Ok(if source.registry.exists() { Registry::load(&source.registry)? } else { Registry { models: Vec::new() } })
+}
+
+/// The models of `ids`: built in, or from the registry when they can run in
+/// the chosen mode; the others skipped with the reason.
+fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow::Result<(Vec<ModelRun<'a>>, Vec<matrix::Skipped>)> {
+    let mode = if source.record {
+        RunMode::Record
+    } else if source.live {
+        RunMode::Live
+    } else {
+        RunMode::Offline
+    };
+    let registry = registry(source)?;
+    let mut models = Vec::new();
+    let mut skipped = Vec::new();
+    for id in ids {
+        if let Some(m) = builtin(id, suites) {
+            models.push(m);
+            continue;
+        }
+        let Some(entry) = registry.get(id) else {
+            skipped.push(matrix::Skipped { model: id.clone(), reason: format!("not built in and not in {}", source.registry.display()) });
+            continue;
+        };
+        if let Availability::Skipped(reason) = registry.availability(entry, mode, &source.cassettes) {
+            skipped.push(matrix::Skipped { model: id.clone(), reason });
+            continue;
+        }
+        match Live::new(&registry, entry, mode, &source.cassettes) {
+            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None }),
+            Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
+        }
+    }
+    Ok((models, skipped))
+}
+
 /// Run `harness generate`.
 ///
 /// # Errors
@@ -62,8 +100,9 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         s.count = args.count.unwrap_or(s.count);
         s.seed = args.seed.unwrap_or(s.seed);
     }
-    let Some(model) = builtin(&args.model, &suites) else {
-        bail!("unknown model {} (built in: {})", args.model, builtin_ids().join(", "))
+    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &suites)?;
+    let Some(model) = models.pop() else {
+        bail!("cannot run model {}: {} (built in: reference, mutant:<fault>)", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
     let model = ModelRun { suites: None, ..model };
     let tshark = tshark(&args.run)?;
@@ -88,41 +127,15 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
 /// Unknown models or suites, missing tools, unwritable output.
 pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let suites = select_suites(&args.run.suites_dir, &args.suites)?;
-    let mode = if args.record {
-        RunMode::Record
-    } else if args.live {
-        RunMode::Live
-    } else {
-        RunMode::Offline
-    };
-    let registry = if args.registry.exists() { Registry::load(&args.registry)? } else { Registry { models: Vec::new() } };
     let ids: Vec<String> = if args.models == "all" {
         let mut ids = builtin_ids();
+        let registry = registry(&args.source)?;
         ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
         ids
     } else {
         args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
     };
-    let mut models = Vec::new();
-    let mut skipped = Vec::new();
-    for id in &ids {
-        if let Some(m) = builtin(id, &suites) {
-            models.push(m);
-            continue;
-        }
-        let Some(entry) = registry.get(id) else {
-            skipped.push(matrix::Skipped { model: id.clone(), reason: format!("not built in and not in {}", args.registry.display()) });
-            continue;
-        };
-        if let Availability::Skipped(reason) = registry.availability(entry, mode, &args.cassettes) {
-            skipped.push(matrix::Skipped { model: id.clone(), reason });
-            continue;
-        }
-        match Live::new(&registry, entry, mode, &args.cassettes) {
-            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None }),
-            Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
-        }
-    }
+    let (models, skipped) = resolve(&ids, &args.source, &suites)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
@@ -156,4 +169,16 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         eprintln!("harness: regression: {r}");
     }
     Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// Run `harness export-finetune`.
+///
+/// # Errors
+/// Unreadable cells, a changed prompt, an unwritable output.
+pub fn export_finetune(args: &ExportArgs) -> anyhow::Result<u8> {
+    let mut buffer = Vec::new();
+    let summary = crate::matrix::finetune::export(&args.dirs, &args.prompts, &mut buffer)?;
+    std::fs::write(&args.out, buffer).with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!("harness: {} traces exported to {} from {} cells ({} left out: not fully correct or quirky answers)", summary.exported, args.out.display(), summary.cells, summary.skipped);
+    Ok(EXIT_OK)
 }

@@ -94,6 +94,13 @@ pub enum Command {
     ///
     /// Example: harness compare gen.pcap real.pcap --html realism.html
     Compare(CompareArgs),
+    /// Write OpenAI chat JSON Lines for fine-tuning from the traces of
+    /// `generate`/`matrix` output folders whose verdict is fully correct
+    /// (no finding at warn or above, no answer quirk): only validated data
+    /// trains the experts.
+    ///
+    /// Example: harness export-finetune target/matrix -o train.jsonl
+    ExportFinetune(ExportArgs),
     /// Wireshark integration: install the Lua plug-in that shows the
     /// findings of `harness check --annotate` as Expert Info.
     #[command(subcommand)]
@@ -221,44 +228,9 @@ pub struct RunOptions {
     pub resume: bool,
 }
 
-/// Arguments of `harness generate`.
+/// Where the answers of registry models come from.
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {
-    /// Model id (`reference`, `mutant:<fault>`).
-    #[arg(long, value_name = "ID")]
-    pub model: String,
-    /// Suite name (a file in --suites-dir).
-    #[arg(long, value_name = "NAME")]
-    pub suite: String,
-    /// Summaries to draw instead of the suite's count.
-    #[arg(long, value_name = "N")]
-    pub count: Option<usize>,
-    /// Generator seed instead of the suite's.
-    #[arg(long, value_name = "K")]
-    pub seed: Option<u64>,
-    /// Output folder: one PCAP per trace, the journal, report.json.
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: PathBuf,
-    /// Shared options.
-    #[command(flatten)]
-    pub run: RunOptions,
-}
-
-/// Arguments of `harness matrix`.
-#[derive(Debug, clap::Args)]
-pub struct MatrixArgs {
-    /// `all`, or model ids separated by commas.
-    #[arg(long, default_value = "all", value_name = "LIST")]
-    pub models: String,
-    /// `all`, or suite names separated by commas.
-    #[arg(long, default_value = "all", value_name = "LIST")]
-    pub suites: String,
-    /// Output folder (cells, journals, PCAPs, report files).
-    #[arg(long, default_value = "target/matrix", value_name = "DIR")]
-    pub out: PathBuf,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
-    pub format: MatrixFormat,
+pub struct ModelSource {
     /// Answer live models only from their cassettes (the default; needs no
     /// key; a miss says which prompt changed and how to re-record).
     #[arg(long, conflicts_with_all = ["record", "live"])]
@@ -276,6 +248,66 @@ pub struct MatrixArgs {
     /// Folder of the cassettes (one JSON Lines file per model).
     #[arg(long, default_value = "golden/cassettes", value_name = "DIR")]
     pub cassettes: PathBuf,
+}
+
+/// Arguments of `harness generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Model id (`reference`, `mutant:<fault>`, or an id of the registry).
+    #[arg(long, value_name = "ID")]
+    pub model: String,
+    /// Where registry models' answers come from.
+    #[command(flatten)]
+    pub source: ModelSource,
+    /// Suite name (a file in --suites-dir).
+    #[arg(long, value_name = "NAME")]
+    pub suite: String,
+    /// Summaries to draw instead of the suite's count.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// Generator seed instead of the suite's.
+    #[arg(long, value_name = "K")]
+    pub seed: Option<u64>,
+    /// Output folder: one PCAP per trace, the journal, report.json.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Shared options.
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// Arguments of `harness export-finetune`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Output folders of `harness generate` or `harness matrix`.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The JSON Lines file to write.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+    /// Folder of the prompt templates the runs used.
+    #[arg(long, default_value = "prompts", value_name = "DIR")]
+    pub prompts: PathBuf,
+}
+
+/// Arguments of `harness matrix`.
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// `all`, or model ids separated by commas.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub models: String,
+    /// `all`, or suite names separated by commas.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub suites: String,
+    /// Output folder (cells, journals, PCAPs, report files).
+    #[arg(long, default_value = "target/matrix", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
+    pub format: MatrixFormat,
+    /// Where registry models' answers come from.
+    #[command(flatten)]
+    pub source: ModelSource,
     /// Shared options.
     #[command(flatten)]
     pub run: RunOptions,
@@ -469,6 +501,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Wireshark(command) => wireshark::run(&command),
         Command::Generate(generate) => matrix::generate(&generate),
         Command::Matrix(m) => matrix::run(&m),
+        Command::ExportFinetune(e) => matrix::export_finetune(&e),
         Command::Paper(paper) => paper::run(&paper),
     }
 }

@@ -24,7 +24,7 @@ use crate::finding::{Finding, Layers, Protocol, Severity};
 use crate::model::mutant::Fault;
 use crate::pcap::write_pcap;
 use crate::prompt::{Prompt, Template};
-use crate::scenario::expect::Expectation;
+use crate::scenario::expect::{Expectation, Sidecar};
 use crate::tshark::Tshark;
 use crate::verdict::{self, ConversationStats, ProtocolStats};
 
@@ -139,6 +139,26 @@ pub struct TraceRecord {
     /// Whether the trace is a correct conversation: it ran, no error
     /// finding, and exactly the packets asked for.
     pub succeeded: bool,
+}
+
+/// What a cell directory holds (`cell.json`): enough to re-render its
+/// prompts (`harness export-finetune`) and to re-check its captures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellInfo {
+    /// Model id.
+    pub model: String,
+    /// Suite name.
+    pub suite: String,
+    /// Suite protocol.
+    pub protocol: crate::scenario::SuiteProtocol,
+    /// Suite mode.
+    pub mode: crate::scenario::Mode,
+    /// `scapy` or `json`.
+    pub dialect: String,
+    /// The prompt template's name.
+    pub prompt: String,
+    /// Its version.
+    pub prompt_version: String,
 }
 
 /// The result of one cell.
@@ -262,6 +282,17 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
     }
     let template = Template::load(tools.prompts, suite.protocol, suite.mode, suite.dialect)?;
     let items = suite.items()?;
+    let info = CellInfo {
+        model: model.to_string(),
+        suite: suite.name.clone(),
+        protocol: suite.protocol,
+        mode: suite.mode,
+        dialect: if suite.dialect == Dialect::Json { "json".into() } else { "scapy".into() },
+        prompt: template.name.clone(),
+        prompt_version: template.version.clone(),
+    };
+    let info_path = dir.join("cell.json");
+    fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises")).map_err(io_err("cannot write", &info_path))?;
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
     let mut journal = OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err("cannot open", &journal_path))?;
     for chunk in todo.chunks(CHUNK) {
@@ -358,6 +389,9 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
                 let name = format!("{:04}.pcap", item.index);
                 let path = dir.join(&name);
                 write_pcap(&path, &trace).map_err(io_err("cannot write", &path))?;
+                let sidecar = Sidecar { protocol: suite.protocol, mode: suite.mode, summary: item.text.clone() };
+                let sidecar_path = Sidecar::path_of(&path);
+                fs::write(&sidecar_path, serde_json::to_string(&sidecar).expect("sidecars serialise")).map_err(io_err("cannot write", &sidecar_path))?;
                 record.packets = trace.packets.len() as u64;
                 record.pcap = Some(name);
                 if let Some(s) = &item.scenario {

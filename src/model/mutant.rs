@@ -151,6 +151,27 @@ impl Fault {
         }
     }
 
+    /// Checks that may rightly fire as a consequence of the fault besides
+    /// the expected one (a reply from the wrong address leaves the request
+    /// unanswered). Anything else firing is a false positive of the harness.
+    pub fn related(self) -> &'static [&'static str] {
+        match self {
+            Fault::ProseAfter => &["answer.prose", "exec.syntax"],
+            Fault::TruncatedCode => &["exec.json", "exec.syntax", "exec.scapy"],
+            Fault::Window65536 => &["exec.json", "exec.scapy"],
+            Fault::DnsCopiedId => &["dns.unanswered", "dns.unsolicited_response", "summary.mismatch"],
+            Fault::ReplyNotSwapped => &["dns.unanswered", "dns.unsolicited_response", "icmp.unanswered", "icmp.unmatched_echo"],
+            Fault::ArpMacMismatch => &["arp.reply_mismatch", "summary.mismatch"],
+            Fault::GroupSourceMac => &["arp.mac_mismatch", "summary.mismatch"],
+            Fault::MissingFinalAck => &["tcp.not_closed"],
+            Fault::MissingHandshake => &["summary.mismatch", "tcp.data_before_handshake"],
+            Fault::MissingPacket => &["arp.unanswered", "icmp.unanswered", "dns.unanswered", "http.unanswered", "tcp.seq_gap", "tcp.bad_ack"],
+            Fault::ExtraPacket => &["arp.unsolicited_reply", "dns.unsolicited_response", "icmp.unmatched_echo", "tcp.retransmission", "tcp.after_close"],
+            Fault::WrongIcmpCode => &["summary.mismatch", "icmp.unanswered", "icmp.unmatched_echo"],
+            _ => &[],
+        }
+    }
+
     /// Whether the fault can be injected into answers of this suite shape.
     pub fn applies(self, protocol: SuiteProtocol, mode: Mode, dialect: Dialect) -> bool {
         use SuiteProtocol as P;

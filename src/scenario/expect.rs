@@ -276,3 +276,49 @@ mod tests {
         assert_eq!((found.len(), found[0].protocol), (1, Protocol::Frame), "{found:?}");
     }
 }
+
+/// The summary a generated capture answers, stored beside it as
+/// `<stem>.summary.json` by `harness generate` and `harness matrix`, so
+/// that `harness check` can judge the capture against it later.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sidecar {
+    /// Suite protocol.
+    pub protocol: super::SuiteProtocol,
+    /// Packet or conversation.
+    pub mode: Mode,
+    /// The summary line.
+    pub summary: String,
+}
+
+impl Sidecar {
+    /// The sidecar path of a capture.
+    pub fn path_of(capture: &std::path::Path) -> std::path::PathBuf {
+        capture.with_extension("summary.json")
+    }
+
+    /// Read the sidecar of `capture`, if there is one and it holds a summary
+    /// that can be read.
+    pub fn expectation_of(capture: &std::path::Path) -> Option<Expectation> {
+        let text = std::fs::read_to_string(Self::path_of(capture)).ok()?;
+        let sidecar: Sidecar = serde_json::from_str(&text).ok()?;
+        let scenario = Scenario::parse(sidecar.protocol, sidecar.mode, &sidecar.summary).ok()?;
+        Some(Expectation::of(&scenario))
+    }
+}
+
+/// Read a capture into a [`Trace`] (the first interface's link type), for
+/// comparing with an expectation.
+///
+/// # Errors
+/// What the reader reports.
+pub fn read_trace(path: &std::path::Path) -> Result<Trace, crate::pcap::ReadError> {
+    let mut reader = crate::pcap::Reader::open(path)?;
+    let mut packets = Vec::new();
+    let mut linktype = None;
+    while let Some(frame) = reader.next_frame() {
+        let frame = frame?;
+        linktype.get_or_insert(frame.linktype);
+        packets.push(crate::exec::TracePacket { ts: frame.ts, data: frame.data.to_vec() });
+    }
+    Ok(Trace { linktype: linktype.or(reader.linktype()).unwrap_or(LinkType::Raw), packets })
+}

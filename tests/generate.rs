@@ -1,0 +1,108 @@
+//! `harness generate` end to end (issue acceptance): the reference on every
+//! suite checks 100 % clean with `harness check DIR`; every mutant is
+//! caught by its named check; only fully correct traces are exported for
+//! fine-tuning.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness")).current_dir(env!("CARGO_MANIFEST_DIR")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn tools() -> bool {
+    let scapy = Command::new("python3").args(["-c", "import scapy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !scapy && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
+        panic!("Scapy is required here (ci/install-deps installs it)");
+    }
+    common::tshark().is_some() && scapy
+}
+
+fn suites() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites");
+    harness::matrix::suite::Suite::load_dir(&dir).unwrap().into_iter().map(|s| s.name).collect()
+}
+
+#[test]
+fn reference_on_every_suite_checks_clean() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    for suite in suites() {
+        let run = harness(&["generate", "--model", "reference", "--suite", &suite, "--count", "4", "-o", out]);
+        assert_eq!(run.status.code(), Some(0), "{suite}: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    let check = harness(&["check", "--tshark", "on", "--format", "json", out]);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let files = report["files"].as_array().unwrap();
+    assert!(files.len() >= 4 * suites().len() - 8, "{} captures", files.len());
+    for file in files {
+        let loud: Vec<&Value> = file["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "warn" || f["severity"] == "error").collect();
+        assert!(loud.is_empty(), "{}: {loud:?}", file["file"]);
+        for (layer, row) in file["protocols"].as_object().unwrap() {
+            assert_eq!(row["success_rate"].as_f64(), Some(1.0), "{} {layer}", file["file"]);
+        }
+    }
+    // Everything the reference wrote is fit for fine-tuning.
+    let train = dir.path().join("train.jsonl");
+    let export = harness(&["export-finetune", out, "-o", train.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(0));
+    let lines = std::fs::read_to_string(&train).unwrap();
+    assert_eq!(lines.lines().count(), files.len());
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn every_mutant_is_caught_by_its_check() {
+    if !tools() {
+        return;
+    }
+    let suites = harness::matrix::suite::Suite::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites")).unwrap();
+    for fault in harness::model::mutant::Fault::ALL {
+        let suite = suites.iter().find(|s| fault.applies(s.protocol, s.mode, s.dialect)).expect("a suite for every fault");
+        let dir = tempfile::tempdir().unwrap();
+        let model = format!("mutant:{}", fault.name());
+        let run = harness(&["generate", "--model", &model, "--suite", &suite.name, "--count", "3", "-o", dir.path().to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(0), "{model} on {}: {}", suite.name, String::from_utf8_lossy(&run.stdout));
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+        let cell = &report["cells"][0];
+        assert_eq!(cell["caught"], true, "{model}: {cell}");
+        assert!(cell["checks"][fault.expected_check(suite.dialect)].as_u64().unwrap_or(0) >= 3, "{model}: {cell}");
+        // Faulty traces never become training data.
+        let train = dir.path().join("train.jsonl");
+        assert_eq!(harness(&["export-finetune", dir.path().to_str().unwrap(), "-o", train.to_str().unwrap()]).status.code(), Some(0));
+        assert_eq!(std::fs::read_to_string(&train).unwrap(), "", "{model}");
+    }
+}
+
+#[test]
+fn export_refuses_answers_to_a_changed_prompt() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompts");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/icmp");
+    std::fs::create_dir_all(prompts.join("icmp")).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), prompts.join("icmp").join(entry.file_name())).unwrap();
+    }
+    let out = dir.path().join("out");
+    let (p, o) = (prompts.to_str().unwrap(), out.to_str().unwrap());
+    assert_eq!(harness(&["generate", "--model", "reference", "--suite", "icmp-conversation", "--count", "2", "--prompts", p, "-o", o]).status.code(), Some(0));
+    let file = prompts.join("icmp/conversation.scapy.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("exact, protocol-correct", "exact and protocol-correct")).unwrap();
+    let export = harness(&["export-finetune", o, "-o", dir.path().join("t.jsonl").to_str().unwrap(), "--prompts", p]);
+    assert_eq!(export.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&export.stderr).contains("changed since the run"), "{}", String::from_utf8_lossy(&export.stderr));
+}
