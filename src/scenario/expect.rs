@@ -53,12 +53,21 @@ impl Expectation {
     /// The expectation of `scenario`, from its reference trace.
     ///
     /// # Panics
-    /// Never for a scenario [`Scenario::parse`] accepts: the reference
-    /// trace always builds (a test proves it for every generator output).
+    /// Never for a scenario [`Scenario::parse`] accepts: parsing builds the
+    /// reference trace and refuses summaries it cannot build.
     pub fn of(scenario: &Scenario) -> Expectation {
+        Expectation::try_of(scenario).expect("Scenario::parse refuses summaries whose reference trace does not build")
+    }
+
+    /// The expectation of `scenario`, or why its reference trace cannot be
+    /// built (a summary asking for something the dialects cannot write).
+    ///
+    /// # Errors
+    /// The JSON builder's message.
+    pub fn try_of(scenario: &Scenario) -> Result<Expectation, String> {
         let packets = crate::model::reference::packets(scenario);
         let text = crate::model::answer::render_json(&packets);
-        let trace = crate::exec::json::build(&text).expect("the reference trace builds");
+        let trace = crate::exec::json::build(&text).map_err(|e| e.to_string())?;
         let waived = match (scenario.mode(), scenario) {
             (Mode::Packet, _) => vec![
                 "icmp.unanswered",
@@ -74,7 +83,7 @@ impl Expectation {
             ],
             _ => Vec::new(),
         };
-        Expectation { packets: digests(&trace), waived }
+        Ok(Expectation { packets: digests(&trace), waived })
     }
 
     /// Findings for every way `trace` differs from the expectation, frame

@@ -459,7 +459,15 @@ impl Scenario {
     /// # Errors
     /// A [`ParseError`] naming the part of the line that could not be read.
     pub fn parse(protocol: SuiteProtocol, mode: Mode, text: &str) -> Result<Scenario, ParseError> {
-        parse::parse(protocol, mode, text)
+        let scenario = parse::parse(protocol, mode, text)?;
+        // A summary is only usable if its correct answer can be written.
+        expect::Expectation::try_of(&scenario).map_err(|what| ParseError {
+            protocol: protocol.name(),
+            mode: mode.name(),
+            what: format!("the summary cannot be built: {what}"),
+            line: text.chars().take(120).collect(),
+        })?;
+        Ok(scenario)
     }
 }
 

@@ -308,6 +308,11 @@ fn split_packet_line<'l>(cx: &Ctx<'l>) -> Result<(&'l str, &'l str, &'l str), Pa
     Ok((src, dst, info.trim_end().trim_end_matches(" OPT").trim_end()))
 }
 
+/// The type word of `TYPE DATA…`.
+fn rtype_of(answer: &str) -> &str {
+    answer.split(' ').next().unwrap_or("")
+}
+
 fn ip_of(cx: &Ctx<'_>, v: &str, what: &str) -> Result<Ipv4Addr, ParseError> {
     v.trim().parse().map_err(|_| cx.err(format!("{what} {v:?} is not an IPv4 address")))
 }
@@ -377,7 +382,11 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             let name = tokens.next().ok_or_else(|| cx.err("no name"))?.trim_end_matches('.').to_string();
             let data = if response {
                 let more = tokens.next().ok_or_else(|| cx.err("a response needs its answer"))?;
-                more.split_once(' ').map(|(_, d)| d.to_string()).ok_or_else(|| cx.err("answer: expected `TYPE DATA`"))?
+                let data = more.split_once(' ').map(|(_, d)| d).ok_or_else(|| cx.err("answer: expected `TYPE DATA`"))?;
+                // tshark lists every answer (`A 1.2.3.4 A 5.6.7.8`); keep the
+                // first, whose data ends where the next `TYPE` begins.
+                let cut = data.find(&format!(" {} ", rtype_of(more))).unwrap_or(data.len());
+                data[..cut].to_string()
             } else {
                 String::new()
             };
