@@ -258,7 +258,7 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
                     let payload = &data[sll.header_slice().len()..];
                     expect_from_ether_type(&mut frame, ether_type);
                     let sliced = LaxSlicedPacket::from_ether_type(EtherType(ether_type), payload);
-                    fill_from_sliced(&mut frame, sliced, payload);
+                    fill_from_sliced(&mut frame, &sliced, payload);
                 }
             }
             Err(_) => frame.link = Link::Truncated,
@@ -280,7 +280,7 @@ fn slice_ethernet<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
             let ether_type = sliced.ether_payload().map(|p| p.ether_type.0).unwrap_or(outer_type);
             frame.link = Link::Ethernet { dst, src, ether_type };
             expect_from_ether_type(frame, ether_type);
-            fill_from_sliced(frame, sliced, data);
+            fill_from_sliced(frame, &sliced, data);
         }
         Err(_) => frame.link = Link::Truncated,
     }
@@ -289,7 +289,7 @@ fn slice_ethernet<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
 fn slice_ip<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
     frame.expected.insert(Protocol::Ip);
     match LaxSlicedPacket::from_ip(data) {
-        Ok(sliced) => fill_from_sliced(frame, sliced, data),
+        Ok(sliced) => fill_from_sliced(frame, &sliced, data),
         Err(error) => {
             use etherparse::err::ip::LaxHeaderSliceError;
             let reason = match &error {
@@ -311,9 +311,11 @@ fn expect_from_ether_type(frame: &mut Frame<'_>, ether_type: u16) {
 }
 
 /// Copy the layers of an etherparse lax slice into `frame`; `base` is the
-/// slice the parse started from (to compute offsets).
-fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base: &'a [u8]) {
-    match sliced.net {
+/// slice the parse started from (to compute offsets). The slice is large
+/// (room for every header etherparse knows): it is borrowed, never moved, and
+/// only the layers the checks use are cloned out of it.
+fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, base: &'a [u8]) {
+    match &sliced.net {
         Some(LaxNetSlice::Ipv4(slice)) => {
             frame.present.insert(Protocol::Ip);
             let header_ptr = slice.header().slice().as_ptr() as usize;
@@ -325,12 +327,12 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base
                     frame.expected.insert(layer);
                 }
             }
-            frame.net = Net::Ipv4 { slice, offset };
+            frame.net = Net::Ipv4 { slice: slice.clone(), offset };
         }
         Some(LaxNetSlice::Ipv6(_)) => frame.net = Net::Ipv6,
         Some(LaxNetSlice::Arp(arp)) => {
             frame.present.insert(Protocol::Arp);
-            frame.net = Net::Arp(arp);
+            frame.net = Net::Arp(arp.clone());
         }
         None => {
             if let Some((error, _layer)) = &sliced.stop_err {
@@ -347,18 +349,18 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base
             }
         }
     }
-    match sliced.transport {
+    match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => {
             frame.present.insert(Protocol::Tcp);
-            frame.transport = Transport::Tcp(tcp);
+            frame.transport = Transport::Tcp(tcp.clone());
         }
         Some(TransportSlice::Udp(udp)) => {
             frame.present.insert(Protocol::Udp);
-            frame.transport = Transport::Udp(udp);
+            frame.transport = Transport::Udp(udp.clone());
         }
         Some(TransportSlice::Icmpv4(icmp)) => {
             frame.present.insert(Protocol::Icmp);
-            frame.transport = Transport::Icmp(icmp);
+            frame.transport = Transport::Icmp(icmp.clone());
         }
         Some(_) => {}
         None => {

@@ -2,7 +2,9 @@
 //!
 //! Each protocol has one file; stateful checks (TCP, DNS, ICMP, ARP, HTTP)
 //! keep bounded per-flow tables. [`Checker`] runs every check on each
-//! dissected frame in capture order and reports through a [`Sink`].
+//! dissected frame in capture order and reports through a [`Sink`]. The TCP,
+//! HTTP and conversation checks share one TCP flow table ([`TcpFlowState`]),
+//! looked up once per segment: the hot path of a capture that is mostly TCP.
 //!
 //! Contract for check authors: a finding of `error` severity must be reported
 //! while its frame is being checked (it decides the frame's verdict); findings
@@ -23,7 +25,7 @@ mod udp;
 
 pub use conversation::ConversationId;
 
-use crate::dissect::Frame;
+use crate::dissect::{Frame, Transport};
 use crate::finding::{Finding, Protocol, Severity};
 
 /// Where checks put their findings.
@@ -76,15 +78,52 @@ impl Default for Limits {
     }
 }
 
+/// A TCP flow over IPv4: the two endpoints `(address, port)`, lower one
+/// first.
+pub(crate) type TcpKey = ([u8; 4], u16, [u8; 4], u16);
+
+/// Return the TCP flow of a frame (TCP over IPv4) and the index of the
+/// sending endpoint in the key (0 for the lower one).
+pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<(TcpKey, usize)> {
+    let Transport::Tcp(tcp) = &frame.transport else { return None };
+    let (src, dst) = frame.ipv4_addrs()?;
+    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+    Some(if (src, sport) <= (dst, dport) { ((src, sport, dst, dport), 0) } else { ((dst, dport, src, sport), 1) })
+}
+
+/// What the checks keep about one TCP flow, in one table entry so that a
+/// segment costs one lookup: the TCP state machine, the HTTP messages (once
+/// the flow carries HTTP) and the conversation the flow belongs to.
+#[derive(Debug)]
+pub(crate) struct TcpFlowState {
+    tcp: tcp::Flow,
+    http: Option<http::Flow>,
+    conversation: Option<conversation::State>,
+}
+
+impl TcpFlowState {
+    fn new() -> TcpFlowState {
+        TcpFlowState { tcp: tcp::Flow::new(), http: None, conversation: None }
+    }
+
+    /// Report what an evicted flow left unfinished.
+    fn evicted(key: &TcpKey, state: &TcpFlowState, sink: &mut Sink) {
+        tcp::note_not_closed(sink, key, &state.tcp);
+        if let Some(http) = &state.http {
+            http::incomplete(sink, http);
+        }
+    }
+}
+
 /// Every own check, with its per-flow state.
 #[derive(Debug, Default)]
 pub struct Checker {
     link: link::LinkCheck,
     arp: arp::ArpCheck,
-    tcp: tcp::TcpCheck,
+    /// TCP flows, shared by the TCP, HTTP and conversation checks.
+    tcp_flows: FlowTable<TcpKey, TcpFlowState>,
     dns: dns::DnsCheck,
     icmp: icmp::IcmpCheck,
-    http: http::HttpCheck,
     time: time::TimeCheck,
     conversations: conversation::Conversations,
 }
@@ -94,10 +133,9 @@ impl Checker {
     pub fn new(limits: Limits) -> Checker {
         Checker {
             arp: arp::ArpCheck::new(limits),
-            tcp: tcp::TcpCheck::new(limits),
+            tcp_flows: FlowTable::new(limits.max_flows),
             dns: dns::DnsCheck::new(limits),
             icmp: icmp::IcmpCheck::new(limits),
-            http: http::HttpCheck::new(limits),
             conversations: conversation::Conversations::new(limits),
             ..Checker::default()
         }
@@ -114,22 +152,30 @@ impl Checker {
         self.arp.check(frame, sink);
         ip::check(frame, sink);
         udp::check(frame, sink);
-        self.tcp.check(frame, sink);
+        // One lookup per TCP segment, shared by the TCP, HTTP and
+        // conversation checks.
+        let mut flow = tcp_key(frame).map(|(key, _)| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, &old, sink)));
+        tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), sink);
         icmp::check_packet(frame, sink);
         self.icmp.check(frame, sink);
         self.dns.check(frame, sink);
-        self.http.check(frame, sink);
-        self.conversations.assign(frame)
+        http::check(frame, flow.as_deref_mut().map(|f| &mut f.http), sink);
+        self.conversations.assign(frame, flow.map(|f| &mut f.conversation))
     }
 
     /// Report what only the end of the capture reveals (unanswered queries,
     /// unfinished flows).
     pub fn finish(&mut self, sink: &mut Sink) {
         self.arp.finish(sink);
-        self.tcp.finish(sink);
+        let flows = self.tcp_flows.drain_by_age();
+        for (key, state) in &flows {
+            tcp::note_not_closed(sink, key, &state.tcp);
+        }
         self.icmp.finish(sink);
         self.dns.finish(sink);
-        self.http.finish(sink);
+        for state in flows.iter().filter_map(|(_, state)| state.http.as_ref()) {
+            http::incomplete(sink, state);
+        }
     }
 
     /// Return how many conversations were seen.
@@ -213,9 +259,16 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
 
     /// Remove every entry, oldest first.
     pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        let mut all: Vec<(u64, K, V)> = self.map.drain().map(|(k, (t, v))| (t, k, v)).collect();
-        all.sort_by_key(|(t, _, _)| *t);
-        all.into_iter().map(|(_, k, v)| (k, v)).collect()
+        // Sort small (age, index) pairs rather than the entries themselves
+        // (flow states are large); ages are unique, so the order is total.
+        let mut slots: Vec<Option<(K, V)>> = Vec::with_capacity(self.map.len());
+        let mut ages: Vec<(u64, usize)> = Vec::with_capacity(self.map.len());
+        for (k, (t, v)) in self.map.drain() {
+            ages.push((t, slots.len()));
+            slots.push(Some((k, v)));
+        }
+        ages.sort_unstable();
+        ages.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
     }
 }
 
