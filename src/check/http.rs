@@ -34,7 +34,7 @@ pub(crate) struct Flow {
 /// `flow` is the HTTP slot of the frame's entry in the shared TCP flow table
 /// (`None` when the frame has no TCP over IPv4); it is filled on the flow's
 /// first HTTP segment.
-pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Flow>>, sink: &mut Sink) {
+pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>, sink: &mut Sink) {
     if !frame.expected.contains(Protocol::Http) {
         return;
     }
@@ -46,7 +46,7 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Flow>>, sink
     let forward = (src, sport) <= (dst, dport);
     let dir = usize::from(!forward);
     let number = frame.number;
-    let flow = flow.get_or_insert_with(Flow::default);
+    let flow = flow.get_or_insert_with(Box::default);
     let mut rest = payload;
     // A body continued from an earlier segment.
     let state = &mut flow.dirs[dir];

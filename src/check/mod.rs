@@ -93,11 +93,12 @@ pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<(TcpKey, usize)> {
 
 /// What the checks keep about one TCP flow, in one table entry so that a
 /// segment costs one lookup: the TCP state machine, the HTTP messages (once
-/// the flow carries HTTP) and the conversation the flow belongs to.
+/// the flow carries HTTP; boxed, so that the table's entries stay small) and
+/// the conversation the flow belongs to.
 #[derive(Debug)]
 pub(crate) struct TcpFlowState {
     tcp: tcp::Flow,
-    http: Option<http::Flow>,
+    http: Option<Box<http::Flow>>,
     conversation: Option<conversation::State>,
 }
 
