@@ -82,13 +82,12 @@ impl Default for Limits {
 /// first.
 pub(crate) type TcpKey = ([u8; 4], u16, [u8; 4], u16);
 
-/// Return the TCP flow of a frame (TCP over IPv4) and the index of the
-/// sending endpoint in the key (0 for the lower one).
-pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<(TcpKey, usize)> {
+/// Return the TCP flow of a frame (TCP over IPv4).
+pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<TcpKey> {
     let Transport::Tcp(tcp) = &frame.transport else { return None };
     let (src, dst) = frame.ipv4_addrs()?;
     let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-    Some(if (src, sport) <= (dst, dport) { ((src, sport, dst, dport), 0) } else { ((dst, dport, src, sport), 1) })
+    Some(if (src, sport) <= (dst, dport) { (src, sport, dst, dport) } else { (dst, dport, src, sport) })
 }
 
 /// What the checks keep about one TCP flow, in one table entry so that a
@@ -155,7 +154,7 @@ impl Checker {
         udp::check(frame, sink);
         // One lookup per TCP segment, shared by the TCP, HTTP and
         // conversation checks.
-        let mut flow = tcp_key(frame).map(|(key, _)| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, &old, sink)));
+        let mut flow = tcp_key(frame).map(|key| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, &old, sink)));
         tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), sink);
         icmp::check_packet(frame, sink);
         self.icmp.check(frame, sink);
@@ -300,6 +299,41 @@ mod test {
         assert_eq!(table.map.len(), 8);
         let drained: Vec<u32> = table.drain_by_age().into_iter().map(|(k, _)| k).collect();
         assert_eq!(drained, vec![2, 3, 4, 5, 6, 7, 0, 100]);
+    }
+
+    #[test]
+    fn test_shared_tcp_flows_bounded() {
+        // Many HTTP flows with an unanswered request through a small shared
+        // table: each flow gets its own conversation, and its TCP and HTTP
+        // leftovers are reported exactly once, when evicted or at the end.
+        use super::testutil::{tcp, A, B, GET};
+        let mut checker = Checker::new(Limits { max_flows: 8 });
+        let mut sink = Sink::new();
+        let mut conversations = Vec::new();
+        let mut number = 0;
+        for port in 0..40u16 {
+            let frames = [
+                tcp(A, B, 10_000 + port, 80, "S", 100, 0, b""),
+                tcp(B, A, 80, 10_000 + port, "SA", 900, 101, b""),
+                tcp(A, B, 10_000 + port, 80, "A", 101, 901, b""),
+                tcp(A, B, 10_000 + port, 80, "PA", 101, 901, GET),
+            ];
+            for data in &frames {
+                number += 1;
+                let raw = crate::pcap::RawFrame { linktype: crate::pcap::LinkType::Raw, ts: number * 1000, orig_len: data.len() as u32, data, offset: 0 };
+                let mut frame = crate::dissect::dissect(number, &raw);
+                conversations.push(checker.check_frame(&mut frame, &mut sink));
+            }
+        }
+        checker.finish(&mut sink);
+        let count = |check: &str| sink.findings().iter().filter(|f| f.check == check).count();
+        assert_eq!(count("http.unanswered"), 40);
+        assert_eq!(count("tcp.not_closed"), 40);
+        let mut unanswered: Vec<u64> = sink.findings().iter().filter(|f| f.check == "http.unanswered").map(|f| f.frame).collect();
+        unanswered.sort_unstable();
+        assert_eq!(unanswered, (1..=40).map(|n| n * 4).collect::<Vec<u64>>());
+        assert_eq!(checker.conversation_count(), 40);
+        assert!(conversations.chunks(4).enumerate().all(|(i, c)| c.iter().all(|&id| id == i as u32)));
     }
 
     #[test]

@@ -699,7 +699,7 @@ mod test {
         for (i, raw) in raws.iter().enumerate() {
             let frame = dissect(i as u64 + 1, raw);
             sink.frame = frame.number;
-            let flow = tcp_key(&frame).map(|(key, _)| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
+            let flow = tcp_key(&frame).map(|key| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
             check(&frame, flow, &mut sink);
         }
         for (key, flow) in flows.drain_by_age() {
