@@ -10,8 +10,8 @@
 //! Ethernet frames under a raw-IP link type.
 
 use etherparse::{
-    ArpPacketSlice, EtherType, Icmpv4Slice, IpNumber, LaxIpv4Slice, LaxNetSlice, LaxSlicedPacket, LinkSlice, LinuxSllProtocolType,
-    LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
+    ArpPacketSlice, EtherType, Ethernet2Slice, Icmpv4Slice, IpNumber, LaxIpSlice, LaxIpv4Slice, LaxNetSlice, LaxSlicedPacket,
+    LinkSlice, LinuxSllProtocolType, LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
 };
 
 use crate::finding::{Layers, Protocol};
@@ -263,7 +263,7 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
                     let payload = &data[sll.header_slice().len()..];
                     expect_from_ether_type(&mut frame, ether_type);
                     let sliced = LaxSlicedPacket::from_ether_type(EtherType(ether_type), payload);
-                    fill_from_sliced(&mut frame, sliced, payload);
+                    fill_from_sliced(&mut frame, &sliced, payload);
                 }
             }
             Err(_) => frame.link = Link::Truncated,
@@ -276,6 +276,14 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
 }
 
 fn slice_ethernet<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
+    if !slice_ethernet_ipv4(frame, data) {
+        slice_ethernet_general(frame, data);
+    }
+}
+
+/// Slice an Ethernet frame with etherparse's lax slicer (VLAN tags, ARP,
+/// errors at any layer).
+fn slice_ethernet_general<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
     match LaxSlicedPacket::from_ethernet(data) {
         Ok(sliced) => {
             frame.present.insert(Protocol::Eth);
@@ -286,16 +294,47 @@ fn slice_ethernet<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
             let ether_type = sliced.ether_payload().map(|p| p.ether_type.0).unwrap_or(outer_type);
             frame.link = Link::Ethernet { dst, src, ether_type };
             expect_from_ether_type(frame, ether_type);
-            fill_from_sliced(frame, sliced, data);
+            fill_from_sliced(frame, &sliced, data);
         }
         Err(_) => frame.link = Link::Truncated,
     }
 }
 
+/// Slice the common case, an untagged Ethernet II frame carrying a whole,
+/// unfragmented IPv4 packet whose TCP, UDP or ICMP header decodes, with the
+/// very etherparse calls `LaxSlicedPacket::from_ethernet` makes, but without
+/// its cursor (which moves a large struct through every layer). Return
+/// `false`, with `frame` untouched, for anything else: the general path then
+/// slices it.
+fn slice_ethernet_ipv4<'a>(frame: &mut Frame<'a>, data: &'a [u8]) -> bool {
+    let Ok(eth) = Ethernet2Slice::from_slice_without_fcs(data) else { return false };
+    if eth.ether_type() != EtherType::IPV4 {
+        return false;
+    }
+    let Ok((LaxIpSlice::Ipv4(ip), None)) = LaxIpSlice::from_slice(eth.payload_slice()) else { return false };
+    let payload = ip.payload();
+    if payload.fragmented {
+        return false;
+    }
+    let transport = match payload.ip_number {
+        IpNumber::TCP => TcpSlice::from_slice(payload.payload).ok().map(TransportSlice::Tcp),
+        IpNumber::UDP => UdpSlice::from_slice_lax(payload.payload).ok().map(TransportSlice::Udp),
+        IpNumber::ICMP => Icmpv4Slice::from_slice(payload.payload).ok().map(TransportSlice::Icmpv4),
+        _ => None,
+    };
+    let Some(transport) = transport else { return false };
+    frame.present.insert(Protocol::Eth);
+    frame.link = Link::Ethernet { dst: eth.destination(), src: eth.source(), ether_type: EtherType::IPV4.0 };
+    expect_from_ether_type(frame, EtherType::IPV4.0);
+    fill_ipv4(frame, ip);
+    fill_transport(frame, transport);
+    true
+}
+
 fn slice_ip<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {
     frame.expected.insert(Protocol::Ip);
     match LaxSlicedPacket::from_ip(data) {
-        Ok(sliced) => fill_from_sliced(frame, sliced, data),
+        Ok(sliced) => fill_from_sliced(frame, &sliced, data),
         Err(error) => {
             use etherparse::err::ip::LaxHeaderSliceError;
             let reason = match &error {
@@ -317,26 +356,16 @@ fn expect_from_ether_type(frame: &mut Frame<'_>, ether_type: u16) {
 }
 
 /// Copy the layers of an etherparse lax slice into `frame`; `base` is the
-/// slice the parse started from (to compute offsets).
-fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base: &'a [u8]) {
-    match sliced.net {
-        Some(LaxNetSlice::Ipv4(slice)) => {
-            frame.present.insert(Protocol::Ip);
-            let header_ptr = slice.header().slice().as_ptr() as usize;
-            let offset = header_ptr - frame.data.as_ptr() as usize;
-            let protocol = slice.payload().ip_number;
-            let first_fragment = !slice.payload().fragmented || slice.header().fragments_offset().value() == 0;
-            if first_fragment {
-                if let Some(layer) = transport_layer(protocol) {
-                    frame.expected.insert(layer);
-                }
-            }
-            frame.net = Net::Ipv4 { slice, offset };
-        }
+/// slice the parse started from (to compute offsets). The slice is large
+/// (room for every header etherparse knows): it is borrowed, never moved, and
+/// only the layers the checks use are cloned out of it.
+fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, base: &'a [u8]) {
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(slice)) => fill_ipv4(frame, slice.clone()),
         Some(LaxNetSlice::Ipv6(_)) => frame.net = Net::Ipv6,
         Some(LaxNetSlice::Arp(arp)) => {
             frame.present.insert(Protocol::Arp);
-            frame.net = Net::Arp(arp);
+            frame.net = Net::Arp(arp.clone());
         }
         None => {
             if let Some((error, _layer)) = &sliced.stop_err {
@@ -353,20 +382,8 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base
             }
         }
     }
-    match sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => {
-            frame.present.insert(Protocol::Tcp);
-            frame.transport = Transport::Tcp(tcp);
-        }
-        Some(TransportSlice::Udp(udp)) => {
-            frame.present.insert(Protocol::Udp);
-            frame.transport = Transport::Udp(udp);
-        }
-        Some(TransportSlice::Icmpv4(icmp)) => {
-            frame.present.insert(Protocol::Icmp);
-            frame.transport = Transport::Icmp(icmp);
-        }
-        Some(_) => {}
+    match &sliced.transport {
+        Some(transport) => fill_transport(frame, transport.clone()),
         None => {
             if let (Net::Ipv4 { .. }, Some((error, _))) = (&frame.net, &sliced.stop_err) {
                 for layer in [Protocol::Tcp, Protocol::Udp, Protocol::Icmp] {
@@ -376,6 +393,41 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: LaxSlicedPacket<'a>, base
                 }
             }
         }
+    }
+}
+
+/// Record an IPv4 layer that decodes, and the transport it promises.
+fn fill_ipv4<'a>(frame: &mut Frame<'a>, slice: LaxIpv4Slice<'a>) {
+    frame.present.insert(Protocol::Ip);
+    let header_ptr = slice.header().slice().as_ptr() as usize;
+    let offset = header_ptr - frame.data.as_ptr() as usize;
+    let protocol = slice.payload().ip_number;
+    let first_fragment = !slice.payload().fragmented || slice.header().fragments_offset().value() == 0;
+    if first_fragment {
+        if let Some(layer) = transport_layer(protocol) {
+            frame.expected.insert(layer);
+        }
+    }
+    frame.net = Net::Ipv4 { slice, offset };
+}
+
+/// Record a transport layer that decodes (TCP, UDP, ICMPv4; others are not
+/// dissected).
+fn fill_transport<'a>(frame: &mut Frame<'a>, transport: TransportSlice<'a>) {
+    match transport {
+        TransportSlice::Tcp(tcp) => {
+            frame.present.insert(Protocol::Tcp);
+            frame.transport = Transport::Tcp(tcp);
+        }
+        TransportSlice::Udp(udp) => {
+            frame.present.insert(Protocol::Udp);
+            frame.transport = Transport::Udp(udp);
+        }
+        TransportSlice::Icmpv4(icmp) => {
+            frame.present.insert(Protocol::Icmp);
+            frame.transport = Transport::Icmp(icmp);
+        }
+        _ => {}
     }
 }
 
@@ -580,5 +632,75 @@ mod test {
         let frame = run(LinkType::Unknown(147), &[0x41, 0x88, 1, 2, 3]);
         assert_eq!(frame.link, Link::Unsupported(LinkType::Unknown(147)));
         assert!(frame.expected.is_empty());
+    }
+
+    /// Return an Ethernet frame with no layer dissected yet.
+    fn blank(data: &[u8]) -> Frame<'_> {
+        let mut frame = Frame {
+            number: 1,
+            ts: 0,
+            linktype: LinkType::Ethernet,
+            data,
+            orig_len: data.len() as u32,
+            link_fault: None,
+            link: Link::None,
+            net: Net::None,
+            transport: Transport::None,
+            expected: Layers::default(),
+            present: Layers::default(),
+        };
+        frame.expected.insert(Protocol::Eth);
+        frame
+    }
+
+    /// Dissect `data` under Ethernet with the general slicer only.
+    fn general(data: &[u8]) -> String {
+        let mut frame = blank(data);
+        slice_ethernet_general(&mut frame, data);
+        expect_applications(&mut frame);
+        format!("{frame:?}")
+    }
+
+    /// Frames the fast path takes: TCP, UDP and ICMP over untagged IPv4.
+    fn fast_path_frames() -> Vec<Vec<u8>> {
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let eth = |ip: Vec<u8>| crate::testkit::ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], 0x0800, &ip);
+        vec![
+            udp_frame(true),
+            eth(crate::testkit::tcp(a, b, 40000, 80, "PA", 1, 2, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
+            eth(crate::testkit::tcp(a, b, 40000, 53, "PA", 1, 2, &[0, 12, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])),
+            eth(crate::testkit::icmp_echo(a, b, false, 1, 1)),
+        ]
+    }
+
+    #[test]
+    fn test_fast_path_taken() {
+        for data in fast_path_frames() {
+            assert!(slice_ethernet_ipv4(&mut blank(&data), &data), "{data:02x?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path sees exactly what the general slicer sees, on
+        /// correct frames and on any mutation or cut of them.
+        #[test]
+        fn prop_fast_path_equals_general(
+            which in 0usize..4,
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..4),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let mut data = fast_path_frames().swap_remove(which);
+            for (at, value) in flips {
+                let at = at % data.len();
+                data[at] = value;
+            }
+            let keep = data.len() - cut % 24;
+            data.truncate(keep);
+            let raw = RawFrame { linktype: LinkType::Ethernet, ts: 0, orig_len: data.len() as u32, data: &data, offset: 0 };
+            let full = dissect(1, &raw);
+            if full.link_fault.is_none() {
+                proptest::prop_assert_eq!(format!("{full:?}"), general(&data));
+            }
+        }
     }
 }

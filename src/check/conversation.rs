@@ -24,8 +24,9 @@ enum Key {
     Arp([u8; 4], [u8; 4]),
 }
 
+/// The conversation of one flow or exchange.
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     id: ConversationId,
     /// ISN of the SYN that opened a TCP session.
     syn_seq: Option<u32>,
@@ -34,7 +35,7 @@ struct State {
 /// Assigns conversation ids to frames.
 #[derive(Debug, Default)]
 pub(crate) struct Conversations {
-    table: FlowTable<Key, State>,
+    table: FlowTable<Key, Option<State>>,
     next: ConversationId,
 }
 
@@ -49,23 +50,27 @@ impl Conversations {
         self.next
     }
 
-    /// Return the conversation of `frame`.
-    pub(crate) fn assign(&mut self, frame: &Frame<'_>) -> ConversationId {
-        let Some(key) = key(frame) else { return self.fresh() };
+    /// Return the conversation of `frame`. `tcp` is the conversation slot of
+    /// the frame's TCP flow when the caller already looked the flow up (see
+    /// [`super::TcpFlowState`]); other frames use this tracker's own table.
+    pub(crate) fn assign(&mut self, frame: &Frame<'_>, tcp: Option<&mut Option<State>>) -> ConversationId {
+        let slot = match tcp {
+            Some(slot) => slot,
+            None => {
+                let Some(key) = key(frame) else { return self.fresh() };
+                self.table.entry(&key, || None, |_, _| {})
+            }
+        };
         let syn = match &frame.transport {
             Transport::Tcp(tcp) if tcp.syn() && !tcp.ack() => Some(tcp.sequence_number()),
             _ => None,
         };
         let next = &mut self.next;
-        let state = self.table.entry(
-            &key,
-            || {
-                let id = *next;
-                *next += 1;
-                State { id, syn_seq: syn }
-            },
-            |_, _| {},
-        );
+        let state = slot.get_or_insert_with(|| {
+            let id = *next;
+            *next += 1;
+            State { id, syn_seq: syn }
+        });
         if let (Some(seq), Some(open)) = (syn, state.syn_seq) {
             if seq != open {
                 // Port reuse: a new session on the same 4-tuple.
@@ -142,7 +147,7 @@ mod test {
             .enumerate()
             .map(|(i, data)| {
                 let raw = RawFrame { linktype: LinkType::Raw, ts: 0, orig_len: data.len() as u32, data, offset: 0 };
-                conversations.assign(&dissect(i as u64 + 1, &raw))
+                conversations.assign(&dissect(i as u64 + 1, &raw), None)
             })
             .collect()
     }

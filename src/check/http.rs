@@ -7,14 +7,10 @@
 
 use std::collections::VecDeque;
 
-use super::{FlowTable, Limits, Sink};
+use super::Sink;
 use crate::dissect::{Frame, Transport, HTTP_PORTS};
 use crate::finding::{Protocol, Severity};
 use crate::wire::http::{self, HttpError, StartLine};
-
-/// A flow as (source address, source port, destination address, destination
-/// port), canonically ordered.
-type FlowKey = ([u8; 4], u16, [u8; 4], u16);
 
 #[derive(Debug, Default)]
 struct Direction {
@@ -24,167 +20,153 @@ struct Direction {
     body_frame: u64,
 }
 
+/// The HTTP state of one TCP flow (kept in the checker's shared TCP flow
+/// table, [`super::TcpFlowState`]).
 #[derive(Debug, Default)]
-struct Flow {
+pub(crate) struct Flow {
     /// Per direction: 0 = from the lower endpoint, 1 = from the higher.
     dirs: [Direction; 2],
     /// Requests awaiting a response: (direction of the request, frame, HEAD?).
     requests: VecDeque<(usize, u64, bool)>,
 }
 
-/// Tracks HTTP messages per TCP flow.
-#[derive(Debug, Default)]
-pub(crate) struct HttpCheck {
-    flows: FlowTable<FlowKey, Flow>,
-}
-
-impl HttpCheck {
-    /// Make a check holding at most `limits.max_flows` flows.
-    pub(crate) fn new(limits: Limits) -> HttpCheck {
-        HttpCheck { flows: FlowTable::new(limits.max_flows) }
+/// Check one frame; marks HTTP present on body continuation segments.
+/// `flow` is the HTTP slot of the frame's entry in the shared TCP flow table
+/// (`None` when the frame has no TCP over IPv4); it is filled on the flow's
+/// first HTTP segment.
+pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>, sink: &mut Sink) {
+    if !frame.expected.contains(Protocol::Http) {
+        return;
     }
-
-    /// Check one frame; marks HTTP present on body continuation segments.
-    pub(crate) fn check(&mut self, frame: &mut Frame<'_>, sink: &mut Sink) {
-        if !frame.expected.contains(Protocol::Http) {
+    let Transport::Tcp(tcp) = &frame.transport else { return };
+    let Some((src, dst)) = frame.ipv4_addrs() else { return };
+    let Some(flow) = flow else { return };
+    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+    let payload = tcp.payload();
+    let forward = (src, sport) <= (dst, dport);
+    let dir = usize::from(!forward);
+    let number = frame.number;
+    let flow = flow.get_or_insert_with(Box::default);
+    let mut rest = payload;
+    // A body continued from an earlier segment.
+    let state = &mut flow.dirs[dir];
+    if state.remaining > 0 {
+        frame.present.insert(Protocol::Http);
+        let take = rest.len().min(state.remaining as usize);
+        state.remaining -= take as u64;
+        rest = &rest[take..];
+        if rest.is_empty() {
             return;
         }
-        let Transport::Tcp(tcp) = &frame.transport else { return };
-        let Some((src, dst)) = frame.ipv4_addrs() else { return };
-        let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-        let payload = tcp.payload();
-        let forward = (src, sport) <= (dst, dport);
-        let key = if forward { (src, sport, dst, dport) } else { (dst, dport, src, sport) };
-        let dir = usize::from(!forward);
-        let number = frame.number;
-        let flow = self.flows.entry(&key, Flow::default, |_, old| incomplete(sink, &old));
-        let mut rest = payload;
-        // A body continued from an earlier segment.
-        let state = &mut flow.dirs[dir];
-        if state.remaining > 0 {
-            frame.present.insert(Protocol::Http);
-            let take = rest.len().min(state.remaining as usize);
-            state.remaining -= take as u64;
-            rest = &rest[take..];
-            if rest.is_empty() {
-                return;
+    }
+    let mut first = true;
+    while !rest.is_empty() {
+        if !http::looks_like_http(rest) {
+            if first && frame.present.contains(Protocol::Http) {
+                // Bytes after a complete body that start no message.
+                sink.report(
+                    Severity::Error,
+                    "http.bad_content_length",
+                    Protocol::Http,
+                    format!("{} bytes follow the end of the message body", rest.len()),
+                );
+            } else if first {
+                let port = if HTTP_PORTS.contains(&dport) { dport } else { sport };
+                sink.report(
+                    Severity::Warn,
+                    "http.not_http",
+                    Protocol::Http,
+                    format!("TCP payload on HTTP port {port} is not an HTTP message"),
+                );
+            } else {
+                sink.report(
+                    Severity::Error,
+                    "http.bad_content_length",
+                    Protocol::Http,
+                    format!("{} bytes follow the body declared by Content-Length", rest.len()),
+                );
             }
+            return;
         }
-        let mut first = true;
-        while !rest.is_empty() {
-            if !http::looks_like_http(rest) {
-                if first && frame.present.contains(Protocol::Http) {
-                    // Bytes after a complete body that start no message.
-                    sink.report(
-                        Severity::Error,
-                        "http.bad_content_length",
-                        Protocol::Http,
-                        format!("{} bytes follow the end of the message body", rest.len()),
-                    );
-                } else if first {
-                    let port = if HTTP_PORTS.contains(&dport) { dport } else { sport };
-                    sink.report(
-                        Severity::Warn,
-                        "http.not_http",
-                        Protocol::Http,
-                        format!("TCP payload on HTTP port {port} is not an HTTP message"),
-                    );
-                } else {
-                    sink.report(
-                        Severity::Error,
-                        "http.bad_content_length",
-                        Protocol::Http,
-                        format!("{} bytes follow the body declared by Content-Length", rest.len()),
-                    );
+        frame.present.insert(Protocol::Http);
+        first = false;
+        let message = match http::parse(rest) {
+            Ok(message) => message,
+            Err(HttpError::Partial) => {
+                sink.report(
+                    Severity::Note,
+                    "http.partial_header",
+                    Protocol::Http,
+                    "header block continues past this segment (not reassembled)".into(),
+                );
+                return;
+            }
+            Err(error) => {
+                sink.report(Severity::Error, "http.malformed", Protocol::Http, error.to_string());
+                if rest.starts_with(b"HTTP/") {
+                    // A broken response still answers the request: do
+                    // not report that request as unanswered too.
+                    if let Some(index) = flow.requests.iter().position(|(d, _, _)| *d != dir) {
+                        flow.requests.remove(index);
+                    }
                 }
                 return;
             }
-            frame.present.insert(Protocol::Http);
-            first = false;
-            let message = match http::parse(rest) {
-                Ok(message) => message,
-                Err(HttpError::Partial) => {
-                    sink.report(
-                        Severity::Note,
-                        "http.partial_header",
-                        Protocol::Http,
-                        "header block continues past this segment (not reassembled)".into(),
-                    );
-                    return;
-                }
-                Err(error) => {
-                    sink.report(Severity::Error, "http.malformed", Protocol::Http, error.to_string());
-                    if rest.starts_with(b"HTTP/") {
-                        // A broken response still answers the request: do
-                        // not report that request as unanswered too.
-                        if let Some(index) = flow.requests.iter().position(|(d, _, _)| *d != dir) {
+        };
+        let mut no_body = false;
+        match &message.start {
+            StartLine::Request { method, .. } => {
+                flow.requests.push_back((dir, number, method.eq_ignore_ascii_case("HEAD")));
+            }
+            StartLine::Response { code, .. } => {
+                let final_response = *code >= 200;
+                match flow.requests.iter().position(|(d, _, _)| *d != dir) {
+                    Some(index) => {
+                        let head = flow.requests[index].2;
+                        if final_response {
                             flow.requests.remove(index);
                         }
+                        no_body = head;
                     }
-                    return;
-                }
-            };
-            let mut no_body = false;
-            match &message.start {
-                StartLine::Request { method, .. } => {
-                    flow.requests.push_back((dir, number, method.eq_ignore_ascii_case("HEAD")));
-                }
-                StartLine::Response { code, .. } => {
-                    let final_response = *code >= 200;
-                    match flow.requests.iter().position(|(d, _, _)| *d != dir) {
-                        Some(index) => {
-                            let head = flow.requests[index].2;
-                            if final_response {
-                                flow.requests.remove(index);
-                            }
-                            no_body = head;
-                        }
-                        None => sink.report(
-                            Severity::Warn,
-                            "http.response_without_request",
-                            Protocol::Http,
-                            format!("status {code} answers no request on this connection"),
-                        ),
-                    }
-                    // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
-                    no_body |= *code < 200 || *code == 204 || *code == 304;
-                }
-            }
-            let body = &rest[message.header_len..];
-            let declared = if no_body { Some(0) } else { message.content_length };
-            match declared {
-                Some(length) if (body.len() as u64) > length => {
-                    let extra = &body[length as usize..];
-                    if http::looks_like_http(extra) {
-                        rest = extra; // Pipelined message.
-                        continue;
-                    }
-                    sink.report(
-                        Severity::Error,
-                        "http.bad_content_length",
+                    None => sink.report(
+                        Severity::Warn,
+                        "http.response_without_request",
                         Protocol::Http,
-                        format!("body of {} bytes exceeds Content-Length {length}", body.len()),
-                    );
-                    return;
+                        format!("status {code} answers no request on this connection"),
+                    ),
                 }
-                Some(length) => {
-                    flow.dirs[dir] = Direction { remaining: length - body.len() as u64, body_frame: number };
-                }
-                None => {}
+                // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
+                no_body |= *code < 200 || *code == 204 || *code == 304;
             }
-            return;
         }
-    }
-
-    /// Report bodies that never completed and requests without responses.
-    pub(crate) fn finish(&mut self, sink: &mut Sink) {
-        for (_, flow) in self.flows.drain_by_age() {
-            incomplete(sink, &flow);
+        let body = &rest[message.header_len..];
+        let declared = if no_body { Some(0) } else { message.content_length };
+        match declared {
+            Some(length) if (body.len() as u64) > length => {
+                let extra = &body[length as usize..];
+                if http::looks_like_http(extra) {
+                    rest = extra; // Pipelined message.
+                    continue;
+                }
+                sink.report(
+                    Severity::Error,
+                    "http.bad_content_length",
+                    Protocol::Http,
+                    format!("body of {} bytes exceeds Content-Length {length}", body.len()),
+                );
+                return;
+            }
+            Some(length) => {
+                flow.dirs[dir] = Direction { remaining: length - body.len() as u64, body_frame: number };
+            }
+            None => {}
         }
+        return;
     }
 }
 
-fn incomplete(sink: &mut Sink, flow: &Flow) {
+/// Report bodies that never completed and requests without responses.
+pub(crate) fn incomplete(sink: &mut Sink, flow: &Flow) {
     for dir in &flow.dirs {
         if dir.remaining > 0 {
             sink.report_at(

@@ -2,7 +2,9 @@
 //!
 //! Each protocol has one file; stateful checks (TCP, DNS, ICMP, ARP, HTTP)
 //! keep bounded per-flow tables. [`Checker`] runs every check on each
-//! dissected frame in capture order and reports through a [`Sink`].
+//! dissected frame in capture order and reports through a [`Sink`]. The TCP,
+//! HTTP and conversation checks share one TCP flow table ([`TcpFlowState`]),
+//! looked up once per segment: the hot path of a capture that is mostly TCP.
 //!
 //! Contract for check authors: a finding of `error` severity must be reported
 //! while its frame is being checked (it decides the frame's verdict); findings
@@ -23,7 +25,7 @@ mod udp;
 
 pub use conversation::ConversationId;
 
-use crate::dissect::Frame;
+use crate::dissect::{Frame, Transport};
 use crate::finding::{Finding, Protocol, Severity};
 
 /// Where checks put their findings.
@@ -76,15 +78,52 @@ impl Default for Limits {
     }
 }
 
+/// A TCP flow over IPv4: the two endpoints `(address, port)`, lower one
+/// first.
+pub(crate) type TcpKey = ([u8; 4], u16, [u8; 4], u16);
+
+/// Return the TCP flow of a frame (TCP over IPv4).
+pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<TcpKey> {
+    let Transport::Tcp(tcp) = &frame.transport else { return None };
+    let (src, dst) = frame.ipv4_addrs()?;
+    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+    Some(if (src, sport) <= (dst, dport) { (src, sport, dst, dport) } else { (dst, dport, src, sport) })
+}
+
+/// What the checks keep about one TCP flow, in one table entry so that a
+/// segment costs one lookup: the TCP state machine, the HTTP messages (once
+/// the flow carries HTTP; boxed, so that the table's entries stay small) and
+/// the conversation the flow belongs to.
+#[derive(Debug)]
+pub(crate) struct TcpFlowState {
+    tcp: tcp::Flow,
+    http: Option<Box<http::Flow>>,
+    conversation: Option<conversation::State>,
+}
+
+impl TcpFlowState {
+    fn new() -> TcpFlowState {
+        TcpFlowState { tcp: tcp::Flow::new(), http: None, conversation: None }
+    }
+
+    /// Report what an evicted flow left unfinished.
+    fn evicted(key: &TcpKey, state: &TcpFlowState, sink: &mut Sink) {
+        tcp::note_not_closed(sink, key, &state.tcp);
+        if let Some(http) = &state.http {
+            http::incomplete(sink, http);
+        }
+    }
+}
+
 /// Every own check, with its per-flow state.
 #[derive(Debug, Default)]
 pub struct Checker {
     link: link::LinkCheck,
     arp: arp::ArpCheck,
-    tcp: tcp::TcpCheck,
+    /// TCP flows, shared by the TCP, HTTP and conversation checks.
+    tcp_flows: FlowTable<TcpKey, TcpFlowState>,
     dns: dns::DnsCheck,
     icmp: icmp::IcmpCheck,
-    http: http::HttpCheck,
     time: time::TimeCheck,
     conversations: conversation::Conversations,
     zigbee: crate::zigbee::check::ZigbeeCheck,
@@ -95,10 +134,9 @@ impl Checker {
     pub fn new(limits: Limits) -> Checker {
         Checker {
             arp: arp::ArpCheck::new(limits),
-            tcp: tcp::TcpCheck::new(limits),
+            tcp_flows: FlowTable::new(limits.max_flows),
             dns: dns::DnsCheck::new(limits),
             icmp: icmp::IcmpCheck::new(limits),
-            http: http::HttpCheck::new(limits),
             conversations: conversation::Conversations::new(limits),
             ..Checker::default()
         }
@@ -115,23 +153,31 @@ impl Checker {
         self.arp.check(frame, sink);
         ip::check(frame, sink);
         udp::check(frame, sink);
-        self.tcp.check(frame, sink);
+        // One lookup per TCP segment, shared by the TCP, HTTP and
+        // conversation checks.
+        let mut flow = tcp_key(frame).map(|key| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, &old, sink)));
+        tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), sink);
         icmp::check_packet(frame, sink);
         self.icmp.check(frame, sink);
         self.dns.check(frame, sink);
-        self.http.check(frame, sink);
+        http::check(frame, flow.as_deref_mut().map(|f| &mut f.http), sink);
         self.zigbee.check(frame, sink);
-        self.conversations.assign(frame)
+        self.conversations.assign(frame, flow.map(|f| &mut f.conversation))
     }
 
     /// Report what only the end of the capture reveals (unanswered queries,
     /// unfinished flows).
     pub fn finish(&mut self, sink: &mut Sink) {
         self.arp.finish(sink);
-        self.tcp.finish(sink);
+        let flows = self.tcp_flows.drain_by_age();
+        for (key, state) in &flows {
+            tcp::note_not_closed(sink, key, &state.tcp);
+        }
         self.icmp.finish(sink);
         self.dns.finish(sink);
-        self.http.finish(sink);
+        for state in flows.iter().filter_map(|(_, state)| state.http.as_ref()) {
+            http::incomplete(sink, state);
+        }
         self.zigbee.finish(sink);
     }
 
@@ -216,9 +262,16 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
 
     /// Remove every entry, oldest first.
     pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        let mut all: Vec<(u64, K, V)> = self.map.drain().map(|(k, (t, v))| (t, k, v)).collect();
-        all.sort_by_key(|(t, _, _)| *t);
-        all.into_iter().map(|(_, k, v)| (k, v)).collect()
+        // Sort small (age, index) pairs rather than the entries themselves
+        // (flow states are large); ages are unique, so the order is total.
+        let mut slots: Vec<Option<(K, V)>> = Vec::with_capacity(self.map.len());
+        let mut ages: Vec<(u64, usize)> = Vec::with_capacity(self.map.len());
+        for (k, (t, v)) in self.map.drain() {
+            ages.push((t, slots.len()));
+            slots.push(Some((k, v)));
+        }
+        ages.sort_unstable();
+        ages.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
     }
 }
 
@@ -249,6 +302,41 @@ mod test {
         assert_eq!(table.map.len(), 8);
         let drained: Vec<u32> = table.drain_by_age().into_iter().map(|(k, _)| k).collect();
         assert_eq!(drained, vec![2, 3, 4, 5, 6, 7, 0, 100]);
+    }
+
+    #[test]
+    fn test_shared_tcp_flows_bounded() {
+        // Many HTTP flows with an unanswered request through a small shared
+        // table: each flow gets its own conversation, and its TCP and HTTP
+        // leftovers are reported exactly once, when evicted or at the end.
+        use super::testutil::{tcp, A, B, GET};
+        let mut checker = Checker::new(Limits { max_flows: 8 });
+        let mut sink = Sink::new();
+        let mut conversations = Vec::new();
+        let mut number = 0;
+        for port in 0..40u16 {
+            let frames = [
+                tcp(A, B, 10_000 + port, 80, "S", 100, 0, b""),
+                tcp(B, A, 80, 10_000 + port, "SA", 900, 101, b""),
+                tcp(A, B, 10_000 + port, 80, "A", 101, 901, b""),
+                tcp(A, B, 10_000 + port, 80, "PA", 101, 901, GET),
+            ];
+            for data in &frames {
+                number += 1;
+                let raw = crate::pcap::RawFrame { linktype: crate::pcap::LinkType::Raw, ts: number * 1000, orig_len: data.len() as u32, data, offset: 0 };
+                let mut frame = crate::dissect::dissect(number, &raw);
+                conversations.push(checker.check_frame(&mut frame, &mut sink));
+            }
+        }
+        checker.finish(&mut sink);
+        let count = |check: &str| sink.findings().iter().filter(|f| f.check == check).count();
+        assert_eq!(count("http.unanswered"), 40);
+        assert_eq!(count("tcp.not_closed"), 40);
+        let mut unanswered: Vec<u64> = sink.findings().iter().filter(|f| f.check == "http.unanswered").map(|f| f.frame).collect();
+        unanswered.sort_unstable();
+        assert_eq!(unanswered, (1..=40).map(|n| n * 4).collect::<Vec<u64>>());
+        assert_eq!(checker.conversation_count(), 40);
+        assert!(conversations.chunks(4).enumerate().all(|(i, c)| c.iter().all(|&id| id == i as u32)));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 
 use etherparse::{LenSource, TcpSlice};
 
-use super::{ip4, FlowTable, Limits, Sink};
+use super::{ip4, Sink, TcpKey};
 use crate::dissect::{Frame, Net, Transport};
 use crate::finding::{Protocol, Severity};
 
@@ -36,9 +36,6 @@ const MIN_DATA_OFFSET: u8 = 5;
 const MIN_HEADER_LEN: usize = 20;
 /// Offset of the data offset field in the TCP header.
 const DATA_OFFSET_BYTE: usize = 12;
-
-/// A flow: the two endpoints `(address, port)`, lower one first.
-type FlowKey = ([u8; 4], u16, [u8; 4], u16);
 
 /// Return whether `a` precedes `b` in sequence space (RFC 1982).
 fn seq_lt(a: u32, b: u32) -> bool {
@@ -87,9 +84,10 @@ struct Side {
     fin: Option<u32>,
 }
 
-/// The state of one flow.
+/// The state of one flow (kept in the checker's shared TCP flow table,
+/// [`super::TcpFlowState`]).
 #[derive(Debug, Clone, Copy)]
-struct Flow {
+pub(crate) struct Flow {
     /// Where the session stands.
     phase: Phase,
     /// Index in `sides` of the client (the SYN sender, or the first sender).
@@ -102,7 +100,7 @@ struct Flow {
 
 impl Flow {
     /// Make the state of a flow with no segment yet.
-    fn new() -> Flow {
+    pub(crate) fn new() -> Flow {
         Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0 }
     }
 }
@@ -144,85 +142,66 @@ impl Segment {
     }
 }
 
-/// Tracks TCP flows and checks every TCP segment.
-#[derive(Debug, Default)]
-pub(crate) struct TcpCheck {
-    flows: FlowTable<FlowKey, Flow>,
-}
-
-impl TcpCheck {
-    /// Make a check tracking at most `limits.max_flows` flows.
-    pub(crate) fn new(limits: Limits) -> TcpCheck {
-        TcpCheck { flows: FlowTable::new(limits.max_flows) }
+/// Check one frame: header sanity, then the state machine of its flow.
+/// `flow` is the frame's entry in the shared TCP flow table (looked up once
+/// per segment by [`super::Checker`]; `None` when the frame has no TCP over
+/// IPv4). Frames without TCP are ignored.
+pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, sink: &mut Sink) {
+    let tcp = match &frame.transport {
+        Transport::Tcp(tcp) => tcp,
+        Transport::Bad { protocol: Protocol::Tcp, .. } => {
+            check_header_length(frame, sink);
+            return;
+        }
+        _ => return,
+    };
+    let Net::Ipv4 { slice, .. } = &frame.net else { return };
+    let header = slice.header();
+    let ip_payload = slice.payload();
+    let (src, dst) = (header.source(), header.destination());
+    let flags_bad = check_flags(tcp, sink);
+    let complete = !ip_payload.incomplete && !ip_payload.fragmented && ip_payload.len_source == LenSource::Ipv4HeaderTotalLen;
+    if complete && frame.is_whole() {
+        check_checksum(tcp, src, dst, sink);
     }
-
-    /// Check one frame: header sanity, then the flow's state machine.
-    /// Frames without TCP are ignored.
-    pub(crate) fn check(&mut self, frame: &Frame<'_>, sink: &mut Sink) {
-        let tcp = match &frame.transport {
-            Transport::Tcp(tcp) => tcp,
-            Transport::Bad { protocol: Protocol::Tcp, .. } => {
-                check_header_length(frame, sink);
-                return;
-            }
-            _ => return,
-        };
-        let Net::Ipv4 { slice, .. } = &frame.net else { return };
-        let header = slice.header();
-        let ip_payload = slice.payload();
-        let (src, dst) = (header.source(), header.destination());
-        let flags_bad = check_flags(tcp, sink);
-        let complete = !ip_payload.incomplete && !ip_payload.fragmented && ip_payload.len_source == LenSource::Ipv4HeaderTotalLen;
-        if complete && frame.is_whole() {
-            check_checksum(tcp, src, dst, sink);
-        }
-        let len = if ip_payload.incomplete {
-            // The capture cut the segment: its length is what the IP header
-            // declares, less the headers.
-            let auth = slice.extensions().auth.map_or(0, |auth| auth.slice().len());
-            usize::from(header.total_len()).saturating_sub(header.slice().len() + auth + tcp.header_len())
-        } else {
-            tcp.payload().len()
-        };
-        let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-        let (key, from) = if (src, sport) <= (dst, dport) { ((src, sport, dst, dport), 0) } else { ((dst, dport, src, sport), 1) };
-        // Impossible combinations are read as the most plausible intent:
-        // SYN wins over FIN and RST, FIN over RST.
-        let syn = tcp.syn();
-        let fin = tcp.fin() && !syn;
-        let segment = Segment {
-            from,
-            seq: tcp.sequence_number(),
-            ack: tcp.acknowledgment_number(),
-            syn,
-            has_ack: tcp.ack(),
-            fin,
-            rst: tcp.rst() && !syn && !fin,
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-            flags_bad,
-            fragment: ip_payload.fragmented,
-        };
-        let flow = self.flows.entry(&key, Flow::new, |old_key, old| note_not_closed(sink, old_key, &old));
-        let mut ctx = Ctx { flow, sink, frame: frame.number };
-        ctx.segment(segment);
-        if segment.fragment {
-            // Later fragments carry the rest of the segment: re-learn this
-            // side's next SEQ from its next segment.
-            ctx.flow.sides[from].known = false;
-        }
-    }
-
-    /// Note the flows that never closed (at most `note`: packet captures
-    /// routinely end mid-flow).
-    pub(crate) fn finish(&mut self, sink: &mut Sink) {
-        for (key, flow) in self.flows.drain_by_age() {
-            note_not_closed(sink, key, &flow);
-        }
+    let len = if ip_payload.incomplete {
+        // The capture cut the segment: its length is what the IP header
+        // declares, less the headers.
+        let auth = slice.extensions().auth.map_or(0, |auth| auth.slice().len());
+        usize::from(header.total_len()).saturating_sub(header.slice().len() + auth + tcp.header_len())
+    } else {
+        tcp.payload().len()
+    };
+    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+    let from = usize::from((src, sport) > (dst, dport));
+    // Impossible combinations are read as the most plausible intent:
+    // SYN wins over FIN and RST, FIN over RST.
+    let syn = tcp.syn();
+    let fin = tcp.fin() && !syn;
+    let segment = Segment {
+        from,
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        syn,
+        has_ack: tcp.ack(),
+        fin,
+        rst: tcp.rst() && !syn && !fin,
+        len: u32::try_from(len).unwrap_or(u32::MAX),
+        flags_bad,
+        fragment: ip_payload.fragmented,
+    };
+    let Some(flow) = flow else { return };
+    let mut ctx = Ctx { flow, sink, frame: frame.number };
+    ctx.segment(segment);
+    if segment.fragment {
+        // Later fragments carry the rest of the segment: re-learn this
+        // side's next SEQ from its next segment.
+        ctx.flow.sides[from].known = false;
     }
 }
 
 /// Note a flow that ends (or is evicted) without FIN exchange or RST.
-fn note_not_closed(sink: &mut Sink, key: FlowKey, flow: &Flow) {
+pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
     if matches!(flow.phase, Phase::Closed(_) | Phase::Reset(_) | Phase::New) {
         return;
     }
@@ -679,6 +658,7 @@ enum AckContext {
 mod test {
     use super::super::testutil::*;
     use super::*;
+    use crate::check::{tcp_key, FlowTable, Limits};
     use crate::dissect::dissect;
     use crate::finding::Finding;
     use crate::pcap::{LinkType, RawFrame};
@@ -704,15 +684,27 @@ mod test {
 
     /// Run only the TCP check (every other check stays out of the way).
     fn run_tcp(frames: &[Vec<u8>], limits: Limits) -> Vec<Finding> {
-        let mut check = TcpCheck::new(limits);
+        let raws: Vec<RawFrame<'_>> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, data)| RawFrame { linktype: LinkType::Raw, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 })
+            .collect();
+        run_raw(&raws, limits)
+    }
+
+    /// Run the TCP check alone, with its own flow table, as the checker does.
+    fn run_raw(raws: &[RawFrame<'_>], limits: Limits) -> Vec<Finding> {
+        let mut flows: FlowTable<TcpKey, Flow> = FlowTable::new(limits.max_flows);
         let mut sink = Sink::new();
-        for (i, data) in frames.iter().enumerate() {
-            let raw = RawFrame { linktype: LinkType::Raw, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 };
-            let frame = dissect(i as u64 + 1, &raw);
+        for (i, raw) in raws.iter().enumerate() {
+            let frame = dissect(i as u64 + 1, raw);
             sink.frame = frame.number;
-            check.check(&frame, &mut sink);
+            let flow = tcp_key(&frame).map(|key| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
+            check(&frame, flow, &mut sink);
         }
-        check.finish(&mut sink);
+        for (key, flow) in flows.drain_by_age() {
+            note_not_closed(&mut sink, &key, &flow);
+        }
         sink.into_findings()
     }
 
@@ -937,17 +929,15 @@ mod test {
         // A snap length that cuts the request: no checksum verdict, and the
         // segment length still comes from the IP header.
         let frames = tcp_conversation(GET, OK);
-        let mut check = TcpCheck::default();
-        let mut sink = Sink::new();
-        for (i, data) in frames.iter().enumerate() {
-            let cut = if i == 3 { &data[..50] } else { &data[..] };
-            let raw = RawFrame { linktype: LinkType::Raw, ts: 0, orig_len: data.len() as u32, data: cut, offset: 0 };
-            let frame = dissect(i as u64 + 1, &raw);
-            sink.frame = frame.number;
-            check.check(&frame, &mut sink);
-        }
-        check.finish(&mut sink);
-        assert_eq!(sink.into_findings(), vec![]);
+        let raws: Vec<RawFrame<'_>> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, data)| {
+                let cut = if i == 3 { &data[..50] } else { &data[..] };
+                RawFrame { linktype: LinkType::Raw, ts: 0, orig_len: data.len() as u32, data: cut, offset: 0 }
+            })
+            .collect();
+        assert_eq!(run_raw(&raws, Limits::default()), vec![]);
     }
 
     #[test]

@@ -1,0 +1,270 @@
+//! The fuzz targets' entry points under proptest, so `cargo test` runs a
+//! small fuzzing budget on every change: arbitrary bytes (and structured
+//! near-valid inputs) into the capture reader, the own-check pipeline per
+//! link type, the DNS and HTTP parsers, the JSON-dialect builder and answer
+//! extraction. None may panic, hang or allocate without bound.
+//!
+//! The entry points are the very functions libFuzzer drives
+//! (`fuzz/src/lib.rs`, see `ci/fuzz`). `PROPTEST_CASES` sets the cases per
+//! property; the default keeps this file under about ten seconds in debug.
+
+#[path = "../fuzz/src/lib.rs"]
+mod entries;
+
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// Cases per property: `PROPTEST_CASES`, else a debug-friendly default.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max)
+}
+
+/// A DNS message that is mostly well formed: a header with small counts,
+/// then labels, pointers and fixed fields in random order.
+fn dnsish() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        "[a-z]{1,8}".prop_map(|label| {
+            let mut v = vec![label.len() as u8];
+            v.extend_from_slice(label.as_bytes());
+            v
+        }),
+        Just(vec![0u8]),
+        (0u16..64).prop_map(|to| (0xc000 | to).to_be_bytes().to_vec()),
+        (any::<u16>(), any::<u16>()).prop_map(|(t, c)| [t.to_be_bytes(), c.to_be_bytes()].concat()),
+        (any::<u32>(), 0u16..40).prop_map(|(ttl, len)| [
+            ttl.to_be_bytes().to_vec(),
+            len.to_be_bytes().to_vec()
+        ]
+        .concat()),
+        bytes(6),
+    ];
+    (
+        any::<u16>(),
+        any::<u16>(),
+        [0u16..4, 0u16..4, 0u16..3, 0u16..3],
+        proptest::collection::vec(piece, 0..24),
+    )
+        .prop_map(|(id, flags, counts, pieces)| {
+            let mut v = [id.to_be_bytes(), flags.to_be_bytes()].concat();
+            for count in counts {
+                v.extend_from_slice(&count.to_be_bytes());
+            }
+            v.extend(pieces.concat());
+            v
+        })
+}
+
+/// A JSON value of the dialect's shape: packet objects with known keys and
+/// values of any JSON type.
+fn jsonish() -> impl Strategy<Value = String> {
+    const KEYS: [&str; 40] = [
+        "timestamp",
+        "protocol",
+        "src_ip",
+        "dst_ip",
+        "src_port",
+        "dst_port",
+        "flags",
+        "seq",
+        "ack",
+        "payload",
+        "payload_hex",
+        "src_mac",
+        "dst_mac",
+        "ttl",
+        "ip_id",
+        "tos",
+        "window",
+        "options",
+        "mss",
+        "wscale",
+        "icmp",
+        "type",
+        "code",
+        "id",
+        "arp",
+        "op",
+        "sender_ip",
+        "target_ip",
+        "dns",
+        "questions",
+        "answers",
+        "name",
+        "data",
+        "rcode",
+        "qdcount",
+        "http",
+        "method",
+        "path",
+        "headers",
+        "status",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-1e12f64..1e12).prop_map(Value::from),
+        prop_oneof![
+            Just("TCP"),
+            Just("UDP"),
+            Just("ICMP"),
+            Just("ARP"),
+            Just("DNS"),
+            Just("HTTP"),
+            Just("SYN-ACK"),
+            Just("10.0.0.1"),
+            Just("::1"),
+            Just("02:00:00:00:00:01"),
+            Just("example.com"),
+            Just("GET"),
+            Just("A"),
+            Just("0a0b"),
+        ]
+        .prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::from),
+    ];
+    let value = leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((0..KEYS.len(), inner), 0..6).prop_map(|fields| {
+                Value::Object(
+                    fields
+                        .into_iter()
+                        .map(|(k, v)| (KEYS[k].to_string(), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
+        ]
+    });
+    let packet = (
+        0.0f64..10.0,
+        0usize..6,
+        proptest::collection::vec((0..KEYS.len(), value), 0..10),
+    )
+        .prop_map(|(ts, proto, fields)| {
+            let mut object = Map::new();
+            object.insert("timestamp".into(), json!(ts));
+            object.insert(
+                "protocol".into(),
+                json!(["TCP", "UDP", "ICMP", "ARP", "DNS", "HTTP"][proto]),
+            );
+            for (k, v) in fields {
+                object.insert(KEYS[k].to_string(), v);
+            }
+            Value::Object(object)
+        });
+    proptest::collection::vec(packet, 0..5).prop_map(|list| Value::Array(list).to_string())
+}
+
+/// A model answer: prose and fenced blocks in any order.
+fn answerish() -> impl Strategy<Value = String> {
+    let part = prop_oneof![
+        "\\PC{0,40}".prop_map(|s| format!("{s}\n")),
+        (
+            prop_oneof![
+                Just(""),
+                Just("json"),
+                Just("python"),
+                Just("py"),
+                Just("text")
+            ],
+            "\\PC{0,40}",
+            any::<bool>()
+        )
+            .prop_map(|(lang, body, close)| format!(
+                "```{lang}\n{body}\n{}",
+                if close { "```\n" } else { "" }
+            )),
+        Just("from scapy.all import *\n".to_string()),
+        Just("pkt\\_1 = IP()/TCP()\n".to_string()),
+        Just("[{\"timestamp\": 0.1, \"protocol\": \"ARP\"}]\n".to_string()),
+    ];
+    proptest::collection::vec(part, 0..8).prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn pcap_reader_arbitrary_bytes(data in bytes(600)) {
+        entries::pcap_reader(&data);
+    }
+
+    #[test]
+    fn pcap_reader_pcap_and_pcapng_magic(magic in 0usize..3, rest in bytes(400)) {
+        let head: &[u8] = match magic {
+            0 => &[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0],
+            1 => &[0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 101, 0, 0, 0],
+            _ => &[0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0],
+        };
+        entries::pcap_reader(&[head, &rest].concat());
+    }
+
+    #[test]
+    fn own_checks_arbitrary_frames(data in bytes(1500)) {
+        entries::own_checks(&data);
+    }
+
+    #[test]
+    fn dns_arbitrary_bytes(data in bytes(600)) {
+        entries::dns(&data);
+    }
+
+    #[test]
+    fn dns_near_valid(data in dnsish()) {
+        entries::dns(&data);
+    }
+
+    #[test]
+    fn http_arbitrary_bytes(data in bytes(400)) {
+        entries::http(&data);
+    }
+
+    #[test]
+    fn http_near_valid(
+        start in prop_oneof![Just("GET / HTTP/1.1"), Just("HTTP/1.1 200 OK"), Just("POST /x HTTP/1.0"), Just("HTTP/1.1 999")],
+        headers in proptest::collection::vec(("[A-Za-z-]{0,16}", "[ -~]{0,20}"), 0..6),
+        body in bytes(40),
+    ) {
+        let mut message = format!("{start}\r\n");
+        for (name, value) in headers {
+            message.push_str(&format!("{name}: {value}\r\n"));
+        }
+        message.push_str("\r\n");
+        let mut data = message.into_bytes();
+        data.extend(body);
+        entries::http(&data);
+    }
+
+    #[test]
+    fn json_build_arbitrary_bytes(data in bytes(300)) {
+        entries::json_build(&data);
+    }
+
+    #[test]
+    fn json_build_dialect_shaped(text in jsonish()) {
+        entries::json_build(text.as_bytes());
+    }
+
+    #[test]
+    fn extract_arbitrary_bytes(data in bytes(300)) {
+        entries::extract_answer(&data);
+    }
+
+    #[test]
+    fn extract_answer_shaped(text in answerish()) {
+        entries::extract_answer(text.as_bytes());
+    }
+}
