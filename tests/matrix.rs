@@ -34,15 +34,8 @@ fn run_json(args: &[&str], out: &Path) -> (i32, Value) {
 /// The tables of one model, as the golden holds them.
 fn model_tables(report: &Value, model: &str) -> String {
     let cells: Vec<Value> = report["cells"].as_array().unwrap().iter().filter(|c| c["model"] == model).cloned().collect();
-    let mut one: harness::matrix::MatrixReport = harness::matrix::MatrixReport {
-        harness: String::new(),
-        tshark: report["tshark"].as_str().map(str::to_string),
-        scapy: report["scapy"].as_str().map(str::to_string),
-        cells: Vec::new(),
-        skipped: Vec::new(),
-    };
-    let mut text = format!("tshark {}, Scapy {}\n\n", one.tshark.as_deref().unwrap_or("?"), one.scapy.as_deref().unwrap_or("?"));
-    one.cells.clear();
+    let text = format!("tshark {}, Scapy {}\n\n", report["tshark"].as_str().unwrap_or("?"), report["scapy"].as_str().unwrap_or("?"));
+    let mut text = text;
     for c in cells {
         let suite = c["suite"].as_str().unwrap();
         text.push_str(&format!("## {suite}: {}/{} conversations correct", c["conversations"]["succeeded"], c["conversations"]["total"]));
@@ -159,4 +152,33 @@ fn other_formats() {
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains(needle), "{format}");
     }
+}
+
+#[test]
+fn shards_merge_to_the_unsharded_tables() {
+    if common::tshark().is_none() || !scapy_available() {
+        return;
+    }
+    let args = ["--models", "reference,mutant:fenced,mutant:wrong-ttl", "--suites", "icmp-conversation,dns-conversation-json,arp-conversation"];
+    let whole = tempfile::tempdir().unwrap();
+    let (_, unsharded) = run_json(&args, whole.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_, first) = run_json(&[&args[..], &["--shard", "1/2"]].concat(), a.path());
+    let (_, second) = run_json(&[&args[..], &["--shard", "2/2"]].concat(), b.path());
+    let (n1, n2) = (first["cells"].as_array().unwrap().len(), second["cells"].as_array().unwrap().len());
+    assert!(n1 > 0 && n2 > 0 && n1 + n2 == unsharded["cells"].as_array().unwrap().len());
+    let merged = harness().args(["merge", "--format", "json"]).arg(a.path()).arg(b.path()).output().unwrap();
+    assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
+    let merged: Value = serde_json::from_slice(&merged.stdout).unwrap();
+    assert_eq!(merged["cells"], unsharded["cells"]);
+    // A shard given twice is refused.
+    let twice = harness().args(["merge"]).arg(a.path()).arg(a.path()).output().unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    // The terminal form of the merge is the unsharded one.
+    let md = |dirs: &[&Path]| {
+        let out = harness().args(["merge", "--format", "md"]).args(dirs).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let whole_md = harness().args(["merge", "--format", "md"]).arg(whole.path()).output().unwrap();
+    assert_eq!(md(&[a.path(), b.path()]), String::from_utf8(whole_md.stdout).unwrap());
 }

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::{ExportArgs, GenerateArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, TsharkMode, EXIT_FINDINGS, EXIT_OK};
+use super::{ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, TsharkMode, EXIT_FINDINGS, EXIT_OK};
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
-use crate::matrix::cell::Tools;
+use crate::matrix::cell::{CellResult, Tools};
 use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
 use crate::matrix::{self, builtin, builtin_ids, tables, MatrixReport, ModelRun};
@@ -49,6 +49,10 @@ fn select_suites(dir: &Path, list: &str) -> anyhow::Result<Vec<Suite>> {
             None => bail!("no suite {name} in {} (have: {})", dir.display(), all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
         }
     }
+    // Run order is by name, however the list was given, so that shards
+    // merge into the same tables.
+    out.sort_by(|a: &Suite, b: &Suite| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
     Ok(out)
 }
 
@@ -108,13 +112,15 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     let tshark = tshark(&args.run)?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
-    let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, |_| {})?;
+    let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: tshark.as_ref().map(|t| t.version().to_string()),
         scapy: pool.as_ref().map(|p| p.scapy_version().to_string()),
         cells,
         skipped: Vec::new(),
+        models: vec![model.id.clone()],
+        shard: None,
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     print!("{}", tables::markdown(&report));
@@ -142,26 +148,34 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let tshark = tshark(&args.run)?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
-    let total: usize = models.iter().map(|m| suites.iter().filter(|s| m.suites.as_ref().is_none_or(|only| only.contains(&s.name))).count()).sum();
-    let mut done = 0;
-    let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, |c| {
-        done += 1;
-        eprintln!("[{done}/{total}] {} on {}: {}/{} conversations correct", c.model, c.suite, c.conversations.succeeded, c.conversations.total);
-    })?;
+    let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
+    let total = matrix::plan(&models, &suites).len();
+    let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
+    let progress = Progress::new(total as u64);
+    let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, |c: &CellResult| progress.cell(c))?;
+    progress.finish();
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: tshark.as_ref().map(|t| t.version().to_string()),
         scapy: pool.as_ref().map(|p| p.scapy_version().to_string()),
         cells,
         skipped,
+        models: models.iter().map(|m| m.id.clone()).collect(),
+        shard: args.shard.clone(),
     };
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
-    let text = match args.format {
-        MatrixFormat::Table | MatrixFormat::Md => tables::markdown(&report),
-        MatrixFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        MatrixFormat::Csv => tables::csv(&report),
-        MatrixFormat::Junit => tables::junit(&report),
+    finish(&report, args.format)
+}
+
+/// Print `report` in `format`; the exit status says whether it shows a
+/// regression.
+fn finish(report: &MatrixReport, format: MatrixFormat) -> anyhow::Result<u8> {
+    let text = match format {
+        MatrixFormat::Table | MatrixFormat::Md => tables::markdown(report),
+        MatrixFormat::Json => serde_json::to_string_pretty(report)? + "\n",
+        MatrixFormat::Csv => tables::csv(report),
+        MatrixFormat::Junit => tables::junit(report),
     };
     print!("{text}");
     let regressions = report.regressions();
@@ -169,6 +183,67 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         eprintln!("harness: regression: {r}");
     }
     Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// Run `harness merge`.
+///
+/// # Errors
+/// Unreadable reports, reports of different matrices, a cell twice.
+pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
+    let mut reports = Vec::new();
+    for dir in &args.dirs {
+        let path = if dir.is_dir() { dir.join("report.json") } else { dir.clone() };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {} (the --out folder of a `harness matrix --shard` run)", path.display()))?;
+        reports.push(serde_json::from_str::<MatrixReport>(&text).with_context(|| format!("{} is not a matrix report", path.display()))?);
+    }
+    let report = matrix::merge(reports).map_err(anyhow::Error::msg)?;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out)?;
+        std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    }
+    finish(&report, args.format)
+}
+
+/// Progress of a matrix run on stderr: a bar with counts, ETA and the
+/// traces that failed so far on a terminal; one line per cell otherwise
+/// (CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: u64,
+    state: std::cell::Cell<(u64, u64, u64)>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cells, ETA {eta} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        Progress { bar, total, state: std::cell::Cell::new((0, 0, 0)) }
+    }
+
+    fn cell(&self, c: &CellResult) {
+        let (done, traces, failed) = self.state.get();
+        let failed = failed + (c.conversations.total - c.conversations.succeeded);
+        let state = (done + 1, traces + c.traces, failed);
+        self.state.set(state);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("| {} traces, {} not correct | {} on {}", state.1, state.2, c.model, c.suite));
+                bar.inc(1);
+            }
+            None => eprintln!("[{}/{}] {} on {}: {}/{} correct ({} traces, {} not correct so far)", state.0, self.total, c.model, c.suite, c.conversations.succeeded, c.conversations.total, state.1, state.2),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Run `harness export-finetune`.

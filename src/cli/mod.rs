@@ -94,6 +94,11 @@ pub enum Command {
     ///
     /// Example: harness compare gen.pcap real.pcap --html realism.html
     Compare(CompareArgs),
+    /// Put the reports of `harness matrix --shard I/N` runs back together:
+    /// the same tables as the unsharded matrix.
+    ///
+    /// Example: harness merge shard-1/ shard-2/ --format md
+    Merge(MergeArgs),
     /// Write OpenAI chat JSON Lines for fine-tuning from the traces of
     /// `generate`/`matrix` output folders whose verdict is fully correct
     /// (no finding at warn or above, no answer quirk): only validated data
@@ -276,6 +281,20 @@ pub struct GenerateArgs {
     pub run: RunOptions,
 }
 
+/// Arguments of `harness merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The --out folders (or their report.json) of the shards.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
+    pub format: MatrixFormat,
+    /// Also write the merged report.json into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// Arguments of `harness export-finetune`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -302,6 +321,10 @@ pub struct MatrixArgs {
     /// Output folder (cells, journals, PCAPs, report files).
     #[arg(long, default_value = "target/matrix", value_name = "DIR")]
     pub out: PathBuf,
+    /// Run only shard I of N (cells I, I+N, …, in run order); put the shards
+    /// back together with `harness merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     pub format: MatrixFormat,
@@ -502,6 +525,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Generate(generate) => matrix::generate(&generate),
         Command::Matrix(m) => matrix::run(&m),
         Command::ExportFinetune(e) => matrix::export_finetune(&e),
+        Command::Merge(m) => matrix::merge(&m),
         Command::Paper(paper) => paper::run(&paper),
     }
 }

@@ -162,7 +162,7 @@ pub struct CellInfo {
 }
 
 /// The result of one cell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
     /// Model id.
     pub model: String,

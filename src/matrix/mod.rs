@@ -57,7 +57,7 @@ pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
 }
 
 /// A model that could not run, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Skipped {
     /// Model id.
     pub model: String,
@@ -66,7 +66,7 @@ pub struct Skipped {
 }
 
 /// The result of a matrix run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MatrixReport {
     /// Harness version.
     pub harness: String,
@@ -78,6 +78,13 @@ pub struct MatrixReport {
     pub cells: Vec<CellResult>,
     /// Models that could not run.
     pub skipped: Vec<Skipped>,
+    /// The models run, in run order (how `harness merge` orders the cells
+    /// of shards).
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// `I/N` when this report holds one shard of a matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl MatrixReport {
@@ -101,23 +108,60 @@ impl MatrixReport {
     }
 }
 
+/// The cells of `models` × `suites`, in run order: (model index, suite).
+pub fn plan<'s>(models: &[ModelRun<'_>], suites: &'s [Suite]) -> Vec<(usize, &'s Suite)> {
+    let mut out = Vec::new();
+    for (i, model) in models.iter().enumerate() {
+        for suite in suites {
+            if model.suites.as_ref().is_none_or(|only| only.contains(&suite.name)) {
+                out.push((i, suite));
+            }
+        }
+    }
+    out
+}
+
+/// Parse `I/N` (1 ≤ I ≤ N).
+///
+/// # Errors
+/// A message naming what is wrong.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text}: expected I/N, e.g. 1/4"))?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| format!("--shard {text}: I is not a number"))?, n.trim().parse().map_err(|_| format!("--shard {text}: N is not a number"))?);
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("--shard {text}: need 1 <= I <= N"));
+    }
+    Ok((i, n))
+}
+
 /// Run `models` over `suites`, one cell directory per model and suite
-/// under `out`.
+/// under `out`; with `shard = (I, N)`, only the cells whose run-order index
+/// is I-1 modulo N (so N runners share the matrix evenly and `harness
+/// merge` puts it back together).
 ///
 /// # Errors
 /// A cell that cannot run at all (see [`CellError`]).
-pub fn run(models: &[ModelRun<'_>], suites: &[Suite], tools: &Tools<'_>, out: &Path, resume: bool, mut progress: impl FnMut(&CellResult)) -> Result<Vec<CellResult>, CellError> {
+pub fn run(
+    models: &[ModelRun<'_>],
+    suites: &[Suite],
+    tools: &Tools<'_>,
+    out: &Path,
+    resume: bool,
+    shard: Option<(usize, usize)>,
+    mut progress: impl FnMut(&CellResult),
+) -> Result<Vec<CellResult>, CellError> {
     let mut cells = Vec::new();
-    for model in models {
-        for suite in suites {
-            if model.suites.as_ref().is_some_and(|only| !only.contains(&suite.name)) {
+    for (index, (model_index, suite)) in plan(models, suites).into_iter().enumerate() {
+        if let Some((i, n)) = shard {
+            if index % n != i - 1 {
                 continue;
             }
-            let dir = out.join(dir_name(&model.id)).join(&suite.name);
-            let cell = cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume)?;
-            progress(&cell);
-            cells.push(cell);
         }
+        let model = &models[model_index];
+        let dir = out.join(dir_name(&model.id)).join(&suite.name);
+        let cell = cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume)?;
+        progress(&cell);
+        cells.push(cell);
     }
     Ok(cells)
 }
@@ -125,4 +169,36 @@ pub fn run(models: &[ModelRun<'_>], suites: &[Suite], tools: &Tools<'_>, out: &P
 /// A model id as a directory name (`mutant:fenced` → `mutant-fenced`).
 pub fn dir_name(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' }).collect()
+}
+
+/// Put the reports of shards back together: every cell once, in the run
+/// order of the unsharded matrix (the models' order, then suite names).
+///
+/// # Errors
+/// Reports of different matrices (models or versions differ), or a cell in
+/// two shards.
+pub fn merge(reports: Vec<MatrixReport>) -> Result<MatrixReport, String> {
+    let mut iter = reports.into_iter();
+    let mut merged = iter.next().ok_or("nothing to merge")?;
+    for r in iter {
+        if r.models != merged.models || r.tshark != merged.tshark || r.harness != merged.harness {
+            return Err("the reports come from different matrices (models or tool versions differ)".into());
+        }
+        merged.scapy = merged.scapy.or(r.scapy);
+        for s in r.skipped {
+            if !merged.skipped.contains(&s) {
+                merged.skipped.push(s);
+            }
+        }
+        merged.cells.extend(r.cells);
+    }
+    let rank = |model: &str| merged.models.iter().position(|m| m == model).unwrap_or(usize::MAX);
+    let mut cells = std::mem::take(&mut merged.cells);
+    cells.sort_by(|a, b| (rank(&a.model), &a.suite).cmp(&(rank(&b.model), &b.suite)));
+    if let Some(w) = cells.windows(2).find(|w| w[0].model == w[1].model && w[0].suite == w[1].suite) {
+        return Err(format!("{} on {} is in two shards", w[0].model, w[0].suite));
+    }
+    merged.cells = cells;
+    merged.shard = None;
+    Ok(merged)
 }
