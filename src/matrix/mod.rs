@@ -7,6 +7,7 @@
 //! detection matrix covers every fault in both dialects where it exists.
 
 pub mod cell;
+pub mod html;
 pub mod live;
 pub mod suite;
 pub mod tables;
