@@ -428,11 +428,16 @@ fn detection(out: &mut String, cells: &[CellResult]) {
 
 /// The paper's per-protocol table of one cell, collapsed.
 fn cell(out: &mut String, c: &CellResult) {
-    let all = c.conversations.succeeded == c.conversations.total;
+    // Green: every conversation correct or, for a mutant, its fault caught.
+    let good = if is_mutant(c) {
+        c.caught == Some(true)
+    } else {
+        c.conversations.succeeded == c.conversations.total
+    };
     let _ = writeln!(
         out,
         r#"<details class="cell"><summary><span style="color:{}">●</span> {} on {} ({} {}, {}): {} traces, {}/{} conversations correct</summary>"#,
-        if all { HEAT_FULL } else { "#d73027" },
+        if good { HEAT_FULL } else { "#d73027" },
         escape(&c.model),
         escape(&c.suite),
         escape(&c.protocol),
@@ -592,4 +597,212 @@ pub fn html(report: &MatrixReport) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::cell::Usage;
+    use crate::matrix::Skipped;
+    use crate::verdict::{ConversationStats, ProtocolStats};
+
+    fn stats(correct: u64, malformed: u64) -> ProtocolStats {
+        let packets = correct + malformed;
+        ProtocolStats {
+            packets,
+            correct,
+            malformed,
+            success_rate: correct as f64 / packets as f64,
+            presence: 1.0,
+            ..ProtocolStats::default()
+        }
+    }
+
+    fn cell(model: &str, suite: &str, protocol: &str, dialect: &str, rows: &[(Protocol, u64, u64)], ok: u64, total: u64) -> CellResult {
+        CellResult {
+            model: model.into(),
+            suite: suite.into(),
+            protocol: protocol.into(),
+            mode: "conversation".into(),
+            dialect: dialect.into(),
+            traces: total,
+            protocols: rows.iter().map(|(p, c, m)| (*p, stats(*c, *m))).collect(),
+            conversations: ConversationStats { total, succeeded: ok },
+            checks: BTreeMap::new(),
+            exec_failures: BTreeMap::new(),
+            tshark_findings: 0,
+            usage: Usage::default(),
+            latency_ms: 0,
+            cost_usd: None,
+            expected_check: None,
+            caught: None,
+            caught_by: None,
+        }
+    }
+
+    fn mutant(fault: &str, suite: &str, check: &str, named: u64, traces: u64) -> CellResult {
+        let mut c = cell(
+            &format!("mutant:{fault}"),
+            suite,
+            "dns",
+            "json",
+            &[(Protocol::Ip, 8, 0), (Protocol::Udp, 8, 0), (Protocol::Dns, 4, 4)],
+            0,
+            traces,
+        );
+        c.expected_check = Some(check.into());
+        c.caught = Some(named == traces);
+        c.caught_by = Some(
+            [
+                ("named".to_string(), named),
+                ("own".to_string(), named),
+                ("tshark".to_string(), 1),
+                ("executor".to_string(), 0),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        c
+    }
+
+    /// A small report: the reference, a live model with a hostile id and
+    /// imperfect answers, a caught and a missed mutant, a skipped model.
+    fn sample() -> MatrixReport {
+        let hostile = "<script>alert(\"x\")</script>&'m'";
+        let mut live = cell(
+            hostile,
+            "dns-conversation-json",
+            "dns",
+            "json",
+            &[(Protocol::Ip, 8, 0), (Protocol::Udp, 6, 2), (Protocol::Dns, 2, 6)],
+            1,
+            4,
+        );
+        live.checks = [("answer.fenced".to_string(), 3), ("exec.syntax".to_string(), 1), ("dns.count".to_string(), 2)]
+            .into_iter()
+            .collect();
+        live.exec_failures = [("syntax".to_string(), 1)].into_iter().collect();
+        live.usage = Usage {
+            prompt_tokens: 1200,
+            completion_tokens: 3400,
+        };
+        live.latency_ms = 5250;
+        live.cost_usd = Some(0.0123);
+        MatrixReport {
+            harness: "0.1.0".into(),
+            tshark: Some("4.0.17".into()),
+            scapy: None,
+            cells: vec![
+                cell("reference", "icmp-conversation", "icmp", "scapy", &[(Protocol::Ip, 16, 0), (Protocol::Icmp, 16, 0)], 8, 8),
+                cell(
+                    "reference",
+                    "dns-conversation-json",
+                    "dns",
+                    "json",
+                    &[(Protocol::Ip, 16, 0), (Protocol::Udp, 16, 0), (Protocol::Dns, 16, 0)],
+                    8,
+                    8,
+                ),
+                live,
+                mutant("dns-count-high", "dns-conversation-json", "dns.count", 4, 4),
+                mutant("reply-not-swapped", "dns-conversation-json", "dns.reply <ports>", 2, 4),
+            ],
+            skipped: vec![Skipped {
+                model: "gpt-4o".into(),
+                reason: "offline and no cassette at <golden>/gpt-4o.jsonl & no key".into(),
+            }],
+        }
+    }
+
+    /// The value of attribute `name` in the element text `tag`.
+    fn attr<'t>(tag: &'t str, name: &str) -> &'t str {
+        let start = tag.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 3;
+        &tag[start..start + tag[start..].find('"').unwrap_or(0)]
+    }
+
+    /// Every start tag of `prefix` (e.g. `<rect class="bar"`) in `page`.
+    fn tags<'p>(page: &'p str, prefix: &str) -> Vec<&'p str> {
+        page.match_indices(prefix).map(|(i, _)| &page[i..i + page[i..].find('>').unwrap_or(0)]).collect()
+    }
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(escape("plain text · ≥ 95"), "plain text · ≥ 95");
+    }
+
+    #[test]
+    fn text_from_the_report_is_escaped() {
+        let page = html(&sample());
+        assert!(!page.contains("<script"), "a model id became markup");
+        assert!(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;m&#39;"));
+        assert!(page.contains("at &lt;golden&gt;/gpt-4o.jsonl &amp; no key"));
+        assert!(page.contains("dns.reply &lt;ports&gt;"));
+        assert!(!page.contains("://"), "the page must fetch nothing");
+    }
+
+    #[test]
+    fn empty_report_renders_a_complete_page() {
+        let page = html(&MatrixReport {
+            harness: "0.1.0".into(),
+            tshark: None,
+            scapy: None,
+            cells: Vec::new(),
+            skipped: Vec::new(),
+        });
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        assert!(page.contains("tshark off · Scapy not used"));
+        assert!(page.contains("No packets were judged.") && page.contains("No mutant ran.") && page.contains("No cell ran."));
+        assert!(!page.contains("<svg"));
+    }
+
+    #[test]
+    fn bars_are_proportional_to_the_rates() {
+        let page = html(&sample());
+        let bars = tags(&page, r#"<rect class="bar""#);
+        // reference and the live model on `dns conversation`, reference on `icmp conversation`.
+        assert_eq!(bars.len(), 3);
+        let mut widths: Vec<(f64, f64)> = bars.iter().map(|b| (attr(b, "data-rate").parse().unwrap(), attr(b, "width").parse().unwrap())).collect();
+        for (rate, width) in &widths {
+            assert!((width - rate * BAR_MAX).abs() < 0.051, "bar of {rate} is {width} px wide");
+        }
+        widths.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(widths, [(0.25, 80.0), (1.0, 320.0), (1.0, 320.0)]);
+    }
+
+    #[test]
+    fn heat_cells_are_coloured_by_rate() {
+        let page = html(&sample());
+        let cells = tags(&page, r#"<rect class="heat""#);
+        // reference: IP ICMP UDP DNS; live: IP UDP DNS; two mutants: IP UDP DNS each.
+        assert_eq!(cells.len(), 4 + 3 + 3 + 3);
+        for c in &cells {
+            let rate: f64 = attr(c, "data-rate").parse().unwrap();
+            assert_eq!(attr(c, "fill"), heat(rate).0, "{c}");
+        }
+        let full = cells.iter().filter(|c| attr(c, "fill") == HEAT_FULL).count();
+        assert_eq!(full, 4 + 1 + 2 + 2);
+        assert_eq!(heat(0.999).0, "#66bd63");
+        assert_eq!(heat(0.25).0, "#fdae61");
+        assert_eq!(heat(0.0).0, "#d73027");
+    }
+
+    #[test]
+    fn detection_matrix_marks_caught_and_missed() {
+        let page = html(&sample());
+        assert!(page.contains(r#"<td class="caught" title="must be caught by dns.count; by it 4/4, own checks 4/4, tshark 1/4, executor 0/4">yes 4/4</td>"#));
+        assert!(page.contains(r#"<td class="missed" title="must be caught by dns.reply &lt;ports&gt;; by it 2/4"#));
+        assert!(page.contains("1 of 2 mutant cells caught"));
+        assert!(page.contains("verdict bad"), "a missed mutant is a regression");
+    }
+
+    #[test]
+    fn same_report_same_bytes() {
+        assert_eq!(html(&sample()), html(&sample()));
+    }
+
+    #[test]
+    fn sample_page_snapshot() {
+        insta::assert_snapshot!("matrix_html_sample", html(&sample()));
+    }
 }
