@@ -11,7 +11,7 @@ use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::{CellResult, Tools};
 use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
-use crate::matrix::{self, builtin, builtin_ids, tables, MatrixReport, ModelRun};
+use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 use crate::tshark::Tshark;
 
@@ -123,6 +123,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         shard: None,
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(args.out.join("report.html"), html::html(&report))?;
     print!("{}", tables::markdown(&report));
     Ok(if report.cells.iter().any(|c| c.caught == Some(false)) { EXIT_FINDINGS } else { EXIT_OK })
 }
@@ -165,6 +166,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     };
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(args.out.join("report.html"), html::html(&report))?;
     finish(&report, args.format)
 }
 
@@ -176,6 +178,7 @@ fn finish(report: &MatrixReport, format: MatrixFormat) -> anyhow::Result<u8> {
         MatrixFormat::Json => serde_json::to_string_pretty(report)? + "\n",
         MatrixFormat::Csv => tables::csv(report),
         MatrixFormat::Junit => tables::junit(report),
+        MatrixFormat::Html => html::html(report),
     };
     print!("{text}");
     let regressions = report.regressions();

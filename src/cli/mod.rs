@@ -205,6 +205,9 @@ pub enum MatrixFormat {
     Csv,
     /// JUnit XML, one test case per cell.
     Junit,
+    /// One self-contained HTML page with charts (also written as
+    /// `report.html` in the output folder).
+    Html,
 }
 
 /// Options shared by `generate` and `matrix`.

@@ -8,6 +8,7 @@
 
 pub mod cell;
 pub mod finetune;
+pub mod html;
 pub mod live;
 pub mod suite;
 pub mod tables;

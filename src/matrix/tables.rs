@@ -66,12 +66,12 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
     }
 }
 
-fn protocol_name(p: Protocol) -> String {
+pub(super) fn protocol_name(p: Protocol) -> String {
     serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// Sum the protocol rows of several cells.
-fn merge<'c>(cells: impl Iterator<Item = &'c CellResult>) -> BTreeMap<Protocol, ProtocolStats> {
+pub(super) fn merge<'c>(cells: impl Iterator<Item = &'c CellResult>) -> BTreeMap<Protocol, ProtocolStats> {
     let mut out: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
     for c in cells {
         for (p, s) in &c.protocols {
@@ -89,11 +89,11 @@ fn merge<'c>(cells: impl Iterator<Item = &'c CellResult>) -> BTreeMap<Protocol, 
     out
 }
 
-fn is_mutant(c: &CellResult) -> bool {
+pub(super) fn is_mutant(c: &CellResult) -> bool {
     c.expected_check.is_some()
 }
 
-fn models(cells: &[CellResult]) -> Vec<&str> {
+pub(super) fn models(cells: &[CellResult]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
     for c in cells {
         if !is_mutant(c) && !out.contains(&c.model.as_str()) {
