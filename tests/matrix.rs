@@ -182,3 +182,26 @@ fn shards_merge_to_the_unsharded_tables() {
     let whole_md = harness().args(["merge", "--format", "md"]).arg(whole.path()).output().unwrap();
     assert_eq!(md(&[a.path(), b.path()]), String::from_utf8(whole_md.stdout).unwrap());
 }
+
+/// A suite naming a reference capture gets the realism metrics of
+/// `harness compare` in its cell (here: the paper's published HTTP
+/// conversations, 11 packets each like ours).
+#[test]
+fn realism_joins_the_cell() {
+    if !scapy_available() || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps").is_dir() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness()
+        .args(["matrix", "--models", "reference", "--suites-dir", "harness/suites-realism", "--tshark", "off", "--format", "json", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["cells"][0]["realism"].as_array().unwrap();
+    let value = |metric: &str, kind: &str| rows.iter().find(|r| r["metric"] == metric && r["kind"] == kind).and_then(|r| r["value"].as_f64());
+    assert!(rows.len() >= 9, "{rows:?}");
+    assert_eq!(value("flow size", "emd"), Some(0.0));
+    assert_eq!(value("protocol", "jsd"), Some(0.0));
+    assert!(value("src address rank", "jsd").unwrap() > 0.0);
+}

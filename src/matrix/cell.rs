@@ -192,6 +192,10 @@ pub struct CellResult {
     pub latency_ms: u64,
     /// Total cost, when known.
     pub cost_usd: Option<f64>,
+    /// Realism of the cell's traces against the suite's reference capture
+    /// (the metrics of `harness compare`), when the suite names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<Vec<RealismRow>>,
     /// For mutant cells: the check that must catch the fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_check: Option<String>,
@@ -202,6 +206,33 @@ pub struct CellResult {
     /// `executor`), in how many traces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caught_by: Option<BTreeMap<String, u64>>,
+}
+
+/// One realism metric of a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealismRow {
+    /// What is compared (`packet length`, …).
+    pub metric: String,
+    /// `jsd`, `emd` or `kl`.
+    pub kind: String,
+    /// The value, `None` where it is not defined.
+    pub value: Option<f64>,
+    /// Unit.
+    pub unit: String,
+}
+
+/// Realism metrics of the captures of `records` (in `dir`) against the
+/// suite's reference capture; a failure is reported as a row without value.
+fn realism(dir: &Path, records: &BTreeMap<usize, TraceRecord>, reference: &Path) -> Vec<RealismRow> {
+    let generated: Vec<PathBuf> = records.values().filter_map(|r| r.pcap.as_ref().map(|p| dir.join(p))).collect();
+    match crate::realism::compare_paths(&generated, &[reference.to_path_buf()]) {
+        Ok(report) => report
+            .metrics
+            .into_iter()
+            .map(|m| RealismRow { metric: m.name, kind: m.kind.to_string(), value: m.value.map(|v| (v * 1e6).round() / 1e6), unit: m.unit.to_string() })
+            .collect(),
+        Err(e) => vec![RealismRow { metric: format!("realism unavailable: {e}"), kind: String::new(), value: None, unit: String::new() }],
+    }
 }
 
 /// The tools a cell needs.
@@ -308,7 +339,11 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
             done.insert(r.index, r);
         }
     }
-    Ok(aggregate(model, suite, fault, done.values()))
+    let mut result = aggregate(model, suite, fault, done.values());
+    if let Some(reference) = &suite.reference_capture {
+        result.realism = Some(realism(dir, &done, reference));
+    }
+    Ok(result)
 }
 
 fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<Vec<TraceRecord>, CellError> {
@@ -545,6 +580,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         usage,
         latency_ms: latency,
         cost_usd: cost,
+        realism: None,
         caught: expected.as_ref().map(|_| caught_all && traces > 0),
         caught_by: expected.as_ref().map(|_| {
             BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])

@@ -8,6 +8,7 @@
 //! count = 8                       # summaries drawn
 //! seed = 1                        # generator seed
 //! # summaries = "path/to/lines.txt"  # read summary lines instead (relative to the file)
+//! # reference_capture = "real.pcap"  # realism metrics of the cell's traces against it
 //! description = "…"
 //! ```
 
@@ -72,6 +73,7 @@ struct SuiteFile {
     seed: u64,
     summaries: Option<PathBuf>,
     description: Option<String>,
+    reference_capture: Option<PathBuf>,
 }
 
 fn default_count() -> usize {
@@ -101,6 +103,9 @@ pub struct Suite {
     pub summaries: Option<PathBuf>,
     /// What the suite is for.
     pub description: String,
+    /// A real capture (or folder of captures) the cell's traces are
+    /// compared with for realism (`harness compare`'s metrics).
+    pub reference_capture: Option<PathBuf>,
 }
 
 /// One summary of a suite: its text and, when it can be read, its
@@ -139,6 +144,7 @@ impl Suite {
             seed: file.seed,
             summaries: file.summaries.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
             description: file.description.unwrap_or_default(),
+            reference_capture: file.reference_capture.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
         })
     }
 
@@ -161,7 +167,7 @@ impl Suite {
     /// A suite built in code (tests, `harness generate` without a file).
     pub fn built(protocol: SuiteProtocol, mode: Mode, dialect: Dialect, count: usize, seed: u64) -> Suite {
         let d = if dialect == Dialect::Json { "json" } else { "scapy" };
-        Suite { name: format!("{}-{}-{d}", protocol.name(), mode.name()), protocol, mode, dialect, count, seed, summaries: None, description: String::new() }
+        Suite { name: format!("{}-{}-{d}", protocol.name(), mode.name()), protocol, mode, dialect, count, seed, summaries: None, description: String::new(), reference_capture: None }
     }
 
     /// The suite's summaries.

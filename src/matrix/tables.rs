@@ -60,6 +60,14 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
         })
         .collect();
     table(out, &["Protocol", "Packets", "Correct", "Malformed", "Non-existent", "Success %", "Presence %", "W-E"], &rows);
+    if let Some(rows) = &c.realism {
+        let _ = writeln!(out, "Realism against the suite's reference capture:\n");
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| vec![r.metric.clone(), r.kind.clone(), r.value.map_or("n/a".into(), |v| format!("{v:.4}")), r.unit.clone()])
+            .collect();
+        table(out, &["Metric", "Kind", "Value", "Unit"], &rows);
+    }
     if !c.exec_failures.is_empty() {
         let list: Vec<String> = c.exec_failures.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "Executor failures: {}\n", list.join(", "));
