@@ -179,6 +179,7 @@ pub struct Provider {
     timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
+    bearer: bool,
 }
 
 impl fmt::Debug for Provider {
@@ -244,6 +245,7 @@ impl Provider {
             timeout,
             max_retries: entry.max_retries,
             backoff: Backoff::default(),
+            bearer: entry.auth == crate::model::registry::Auth::Bearer,
         })
     }
 
@@ -393,6 +395,7 @@ impl Provider {
         let mut headers = Vec::new();
         if let Some(ApiKey(key)) = &self.key {
             let (name, value) = match self.kind {
+                _ if self.bearer => ("authorization", format!("Bearer {key}")),
                 ProviderKind::Anthropic => ("x-api-key", key.clone()),
                 ProviderKind::Gemini => ("x-goog-api-key", key.clone()),
                 _ => ("authorization", format!("Bearer {key}")),

@@ -168,6 +168,23 @@ pub struct ModelEntry {
     /// Free text shown in listings.
     #[serde(default)]
     pub description: Option<String>,
+    /// How the key is sent: the provider's own header (`x-api-key`,
+    /// `x-goog-api-key`, `Authorization: Bearer` for OpenAI), or `bearer`
+    /// (`Authorization: Bearer …`) — what Vertex AI's generateContent
+    /// expects for an OAuth access token.
+    #[serde(default)]
+    pub auth: Auth,
+}
+
+/// How a key reaches the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// The provider's usual header.
+    #[default]
+    Native,
+    /// `Authorization: Bearer <key>` whatever the provider.
+    Bearer,
 }
 
 fn default_concurrency() -> usize {
