@@ -634,6 +634,7 @@ mod tests {
             usage: Usage::default(),
             latency_ms: 0,
             cost_usd: None,
+            realism: None,
             expected_check: None,
             caught: None,
             caught_by: None,
@@ -692,6 +693,8 @@ mod tests {
             harness: "0.1.0".into(),
             tshark: Some("4.0.17".into()),
             scapy: None,
+            models: Vec::new(),
+            shard: None,
             cells: vec![
                 cell("reference", "icmp-conversation", "icmp", "scapy", &[(Protocol::Ip, 16, 0), (Protocol::Icmp, 16, 0)], 8, 8),
                 cell(
@@ -747,6 +750,8 @@ mod tests {
             harness: "0.1.0".into(),
             tshark: None,
             scapy: None,
+            models: Vec::new(),
+            shard: None,
             cells: Vec::new(),
             skipped: Vec::new(),
         });
