@@ -100,12 +100,21 @@ impl Template {
         }
         let system = text[system_at + "# System\n".len()..user_at].trim().to_string();
         let user = text[user_at + "\n# User\n".len()..].trim().to_string();
-        if !user.contains("{{summary}}") {
-            return Err(err("the user section has no {{summary}}"));
+        if !user.contains("{{summary}}") && !user.contains("{{sample}}") {
+            return Err(err("the user section has no {{summary}} (or {{sample}})"));
         }
         let hash = Sha256::digest(text.as_bytes());
         let version = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
         Ok(Template { name: name.to_string(), system, user, version })
+    }
+
+    /// The prompt with each `{{name}}` of `vars` replaced by its value.
+    pub fn render_vars(&self, vars: &[(&str, &str)]) -> Prompt {
+        let mut user = self.user.clone();
+        for (name, value) in vars {
+            user = user.replace(&format!("{{{{{name}}}}}"), value.trim());
+        }
+        Prompt { system: self.system.clone(), user, version: self.version.clone(), name: self.name.clone() }
     }
 
     /// The prompt for one summary.
@@ -164,7 +173,7 @@ pub fn default_template(protocol: SuiteProtocol, mode: Mode, dialect: Dialect) -
         (SuiteProtocol::Http, Mode::Packet) => "one TCP segment carrying one HTTP/1.1 message",
         (SuiteProtocol::Http, _) => "a complete HTTP/1.1 exchange over one TCP connection",
         (SuiteProtocol::Tcp, _) => "a complete TCP connection exchanging one request and one reply",
-        (SuiteProtocol::Day, _) => {
+        (SuiteProtocol::Day | SuiteProtocol::Zigbee, _) => {
             "a client's first minute on a network, on Ethernet: ARP for the gateway, a DNS lookup, then an HTTP exchange with the resolved server"
         }
     };
@@ -201,7 +210,7 @@ pub fn default_template(protocol: SuiteProtocol, mode: Mode, dialect: Dialect) -
 - Sequence and acknowledgment numbers count every data byte and each SYN and FIN exactly once.\n\
 - Each side uses the port and window the summary gives it; the server answers from the port the client connected to."
         }
-        (SuiteProtocol::Day, _) => {
+        (SuiteProtocol::Day | SuiteProtocol::Zigbee, _) => {
             "- Fifteen packets: ARP request for the gateway (broadcast) and its reply; the DNS query to the resolver and its response (A record for the host); then the eleven packets of the HTTP exchange with the resolved address.\n\
 - Every packet has Ethernet addresses: the client's MAC and the gateway's MAC (traffic beyond the link goes through the gateway).\n\
 - MACs, addresses and ports stay consistent across the three conversations; SEQ/ACK count every byte and each SYN and FIN."

@@ -205,3 +205,36 @@ fn realism_joins_the_cell() {
     assert_eq!(value("protocol", "jsd"), Some(0.0));
     assert!(value("src address rank", "jsd").unwrap() > 0.0);
 }
+
+/// LLM-NTG's experiments as matrix suites (`harness/suites-ntg`): the
+/// reference (the real sample rows) has zero divergence from the sample,
+/// dissects as ZigBee without error, and carries realism against the real
+/// capture; the statistics are snapshot-tested.
+#[test]
+fn ntg_suites_reproduce_llm_ntg() {
+    if common::tshark().is_none() || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/summaries/LLM-NTG").is_dir() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness()
+        .args(["matrix", "--models", "reference", "--suites-dir", "harness/suites-ntg", "--tshark", "on", "--format", "json", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut text = String::new();
+    for c in report["cells"].as_array().unwrap() {
+        let n = &c["ntg"];
+        for key in ["jsd_timing", "jsd_size", "jsd_types"] {
+            assert_eq!(n[key].as_f64(), Some(0.0), "{key}: {c}");
+        }
+        for row in c["protocols"].as_object().unwrap().values() {
+            assert_eq!(row["errors"], 0, "{c}");
+            assert_eq!(row["success_rate"].as_f64(), Some(1.0), "{c}");
+        }
+        assert!(c["realism"].as_array().unwrap().len() >= 9);
+        text.push_str(&format!("{}: {}\n", c["suite"].as_str().unwrap(), serde_json::to_string(n).unwrap()));
+    }
+    insta::assert_snapshot!("ntg_reference_statistics", text);
+}

@@ -139,6 +139,9 @@ pub struct TraceRecord {
     /// Whether the trace is a correct conversation: it ran, no error
     /// finding, and exactly the packets asked for.
     pub succeeded: bool,
+    /// Kind-specific data (LLM-NTG statistics of a ZigBee trial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
 }
 
 /// What a cell directory holds (`cell.json`): enough to re-render its
@@ -196,6 +199,9 @@ pub struct CellResult {
     /// (the metrics of `harness compare`), when the suite names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realism: Option<Vec<RealismRow>>,
+    /// LLM-NTG's statistics, for ZigBee cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntg: Option<super::ntg::NtgCellStats>,
     /// For mutant cells: the check that must catch the fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_check: Option<String>,
@@ -223,7 +229,7 @@ pub struct RealismRow {
 
 /// Realism metrics of the captures of `records` (in `dir`) against the
 /// suite's reference capture; a failure is reported as a row without value.
-fn realism(dir: &Path, records: &BTreeMap<usize, TraceRecord>, reference: &Path) -> Vec<RealismRow> {
+pub(super) fn realism(dir: &Path, records: &BTreeMap<usize, TraceRecord>, reference: &Path) -> Vec<RealismRow> {
     let generated: Vec<PathBuf> = records.values().filter_map(|r| r.pcap.as_ref().map(|p| dir.join(p))).collect();
     match crate::realism::compare_paths(&generated, &[reference.to_path_buf()]) {
         Ok(report) => report
@@ -274,7 +280,7 @@ pub enum CellError {
     Tshark(String),
 }
 
-fn io_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CellError + 'p {
+pub(super) fn io_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CellError + 'p {
     move |source| CellError::Io { what, path: path.display().to_string(), source }
 }
 
@@ -385,6 +391,7 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
             findings: Vec::new(),
             protocols: BTreeMap::new(),
             succeeded: false,
+            extra: None,
         };
         let answer = match answer {
             Ok(a) => a,
@@ -581,6 +588,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         latency_ms: latency,
         cost_usd: cost,
         realism: None,
+        ntg: None,
         caught: expected.as_ref().map(|_| caught_all && traces > 0),
         caught_by: expected.as_ref().map(|_| {
             BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])

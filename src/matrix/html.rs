@@ -635,6 +635,7 @@ mod tests {
             latency_ms: 0,
             cost_usd: None,
             realism: None,
+            ntg: None,
             expected_check: None,
             caught: None,
             caught_by: None,

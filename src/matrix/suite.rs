@@ -49,13 +49,15 @@ pub enum DialectName {
     Scapy,
     /// JSON packet list.
     Json,
+    /// LLM-NTG's summary rows (ZigBee suites).
+    Ntg,
 }
 
 impl From<DialectName> for Dialect {
     fn from(d: DialectName) -> Dialect {
         match d {
             DialectName::Scapy => Dialect::Scapy,
-            DialectName::Json => Dialect::Json,
+            DialectName::Json | DialectName::Ntg => Dialect::Json,
         }
     }
 }
@@ -74,6 +76,9 @@ struct SuiteFile {
     summaries: Option<PathBuf>,
     description: Option<String>,
     reference_capture: Option<PathBuf>,
+    experiment: Option<String>,
+    sample: Option<PathBuf>,
+    minutes: Option<u32>,
 }
 
 fn default_count() -> usize {
@@ -106,6 +111,8 @@ pub struct Suite {
     /// A real capture (or folder of captures) the cell's traces are
     /// compared with for realism (`harness compare`'s metrics).
     pub reference_capture: Option<PathBuf>,
+    /// For ZigBee suites: the LLM-NTG experiment reproduced.
+    pub ntg: Option<super::ntg::NtgSpec>,
 }
 
 /// One summary of a suite: its text and, when it can be read, its
@@ -134,6 +141,16 @@ impl Suite {
         if matches!(file.protocol, SuiteProtocol::Tcp | SuiteProtocol::Day) && file.mode == Mode::Packet {
             return Err(invalid(format!("{} has conversation summaries only", file.protocol)));
         }
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let ntg = match (file.protocol, file.dialect) {
+            (SuiteProtocol::Zigbee, DialectName::Ntg) => {
+                let experiment = file.experiment.clone().ok_or_else(|| invalid("a ZigBee suite needs experiment = \"one_way\" or \"two_way\"".into()))?;
+                let sample = file.sample.clone().ok_or_else(|| invalid("a ZigBee suite needs sample = \"real rows.json\"".into()))?;
+                Some(super::ntg::NtgSpec { experiment, sample: base.join(sample), minutes: file.minutes.unwrap_or(10) })
+            }
+            (SuiteProtocol::Zigbee, _) | (_, DialectName::Ntg) => return Err(invalid("protocol zigbee goes with dialect ntg, and only with it".into())),
+            _ => None,
+        };
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Suite {
             name: file.name.unwrap_or(stem),
@@ -145,6 +162,7 @@ impl Suite {
             summaries: file.summaries.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
             description: file.description.unwrap_or_default(),
             reference_capture: file.reference_capture.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
+            ntg,
         })
     }
 
@@ -167,7 +185,7 @@ impl Suite {
     /// A suite built in code (tests, `harness generate` without a file).
     pub fn built(protocol: SuiteProtocol, mode: Mode, dialect: Dialect, count: usize, seed: u64) -> Suite {
         let d = if dialect == Dialect::Json { "json" } else { "scapy" };
-        Suite { name: format!("{}-{}-{d}", protocol.name(), mode.name()), protocol, mode, dialect, count, seed, summaries: None, description: String::new(), reference_capture: None }
+        Suite { name: format!("{}-{}-{d}", protocol.name(), mode.name()), protocol, mode, dialect, count, seed, summaries: None, description: String::new(), reference_capture: None, ntg: None }
     }
 
     /// The suite's summaries.

@@ -60,6 +60,23 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
         })
         .collect();
     table(out, &["Protocol", "Packets", "Correct", "Malformed", "Non-existent", "Success %", "Presence %", "W-E"], &rows);
+    if let Some(n) = &c.ntg {
+        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+        let _ = writeln!(
+            out,
+            "LLM-NTG statistics against the sample: {} trials, JSD timing {}, size {}, types {} (bits); {:.1} packets, mean inter-arrival {} s, {:.0} tokens and {:.2} s per trial\n",
+            n.trials,
+            f(n.jsd_timing),
+            f(n.jsd_size),
+            f(n.jsd_types),
+            n.packets_per_trial,
+            f(n.mean_inter_arrival_s),
+            n.tokens_per_trial,
+            n.seconds_per_trial
+        );
+        let rows: Vec<Vec<String>> = n.types.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
+        table(out, &["Message type", "Packets"], &rows);
+    }
     if let Some(rows) = &c.realism {
         let _ = writeln!(out, "Realism against the suite's reference capture:\n");
         let rows: Vec<Vec<String>> = rows

@@ -44,6 +44,10 @@ pub const CODES: &[u16] = &[200, 200, 301, 307, 403, 404];
 /// `Tcp` and `Day` have conversation summaries only; asking for their
 /// packet mode gives conversations too.
 pub fn generate(protocol: SuiteProtocol, mode: Mode, seed: u64, count: usize) -> Vec<Scenario> {
+    if protocol == SuiteProtocol::Zigbee {
+        // ZigBee suites show real sample rows instead (matrix::ntg).
+        return Vec::new();
+    }
     (0..count).map(|i| one(protocol, mode, &mut Rng::new(seed, i as u64))).collect()
 }
 
@@ -146,7 +150,7 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
                 reply: reply.to_string(),
             })
         }
-        (SuiteProtocol::Day, _) => {
+        (SuiteProtocol::Day | SuiteProtocol::Zigbee, _) => {
             let net = rng.range(0, 254) as u8;
             let client_ip = Ipv4Addr::new(192, 168, net, rng.range(10, 200) as u8);
             let gateway_ip = Ipv4Addr::new(192, 168, net, 1);

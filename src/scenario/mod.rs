@@ -46,6 +46,8 @@ pub enum SuiteProtocol {
     Tcp,
     /// "A day in the life": ARP for the gateway, DNS, then HTTP.
     Day,
+    /// ZigBee (LLM-NTG): traces continued from real sample rows.
+    Zigbee,
 }
 
 impl SuiteProtocol {
@@ -61,12 +63,13 @@ impl SuiteProtocol {
             Self::Http => "http",
             Self::Tcp => "tcp",
             Self::Day => "day",
+            Self::Zigbee => "zigbee",
         }
     }
 
     /// Parse a lower- or upper-case name.
     pub fn from_name(name: &str) -> Option<SuiteProtocol> {
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().chain([Self::Zigbee]).find(|p| p.name().eq_ignore_ascii_case(name))
     }
 }
 

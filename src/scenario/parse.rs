@@ -192,6 +192,7 @@ fn part<'p>(cx: &Ctx<'_>, parts: &'p [(String, Fields)], label: &str) -> Result<
 fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
     let parts = parts(cx);
     match cx.protocol {
+        SuiteProtocol::Zigbee => Err(cx.err("ZigBee suites continue real sample rows; they have no summary lines")),
         SuiteProtocol::Icmp => {
             let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
             let kind = lookup(o, "type").unwrap_or("Echo");
@@ -411,6 +412,7 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }
         }
         SuiteProtocol::Tcp | SuiteProtocol::Day => Err(cx.err("this protocol has conversation summaries only")),
+        SuiteProtocol::Zigbee => Err(cx.err("ZigBee suites continue real sample rows; they have no summary lines")),
     }
 }
 
