@@ -96,6 +96,14 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         RunMode::Offline
     };
     let registry = if args.registry.exists() { Registry::load(&args.registry)? } else { Registry { models: Vec::new() } };
+    // Whatever a server sends back has every key of the registry cut out,
+    // not only the key of the model it answers (a server may quote the key
+    // it expected).
+    for env in registry.models.iter().filter_map(|m| m.key_env.as_deref()) {
+        if let Ok(key) = std::env::var(env) {
+            crate::model::provider::register_secret(&key);
+        }
+    }
     let ids: Vec<String> = if args.models == "all" {
         let mut ids = builtin_ids();
         ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));

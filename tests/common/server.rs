@@ -303,3 +303,75 @@ pub fn reference_answers(suites_dir: &std::path::Path, name: &str) -> Vec<(Strin
         })
         .collect()
 }
+
+/// A running llm-katan (echo backend, keys validated), killed on drop.
+pub struct Katan {
+    child: std::process::Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Katan {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start llm-katan serving the OpenAI, Anthropic and Vertex formats in echo
+/// mode, accepting only `keys` (`openai=K,anthropic=K,…`); `None` (loudly)
+/// when it is not installed outside CI.
+pub fn llm_katan(keys: &str) -> Option<Katan> {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::create(dir.path().join("katan.log")).unwrap();
+    let spawned = std::process::Command::new("llm-katan")
+        .args([
+            "--model",
+            "katan-echo",
+            "--backend",
+            "echo",
+            "--providers",
+            "openai,anthropic,vertexai",
+            "--host",
+            "127.0.0.1",
+        ])
+        .args(["--port", &port.to_string(), "--disable-dashboard", "--log-level", "warning", "--validate-keys"])
+        .arg(format!("--api-keys={keys}"))
+        .arg("--stats-file")
+        .arg(dir.path().join("stats.json"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            let required = std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some();
+            assert!(!required, "llm-katan is required here ({error}); ci/install-deps installs it from ci/requirements.txt");
+            eprintln!("SKIPPED: llm-katan not found ({error}); pip install -r ci/requirements.txt");
+            return None;
+        }
+    };
+    let mut katan = Katan { child, port, _dir: dir };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        // Ready when /health answers 200.
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if stream.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
+                return Some(katan);
+            }
+        }
+        if let Ok(Some(status)) = katan.child.try_wait() {
+            let log = std::fs::read_to_string(katan._dir.path().join("katan.log")).unwrap_or_default();
+            panic!("llm-katan exited ({status}) before it was ready:\n{log}");
+        }
+        assert!(Instant::now() < deadline, "llm-katan not ready after 90 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
