@@ -71,6 +71,14 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow
         RunMode::Offline
     };
     let registry = registry(source)?;
+    // Whatever a server sends back has every key of the registry cut out,
+    // not only the key of the model it answers (a server may quote the key
+    // it expected).
+    for env in registry.models.iter().filter_map(|m| m.key_env.as_deref()) {
+        if let Ok(key) = std::env::var(env) {
+            crate::model::provider::register_secret(&key);
+        }
+    }
     let mut models = Vec::new();
     let mut skipped = Vec::new();
     for id in ids {

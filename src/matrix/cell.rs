@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -212,6 +213,46 @@ pub struct CellResult {
     /// `executor`), in how many traces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caught_by: Option<BTreeMap<String, u64>>,
+    /// Where this run's time went (zero for traces kept by `--resume`).
+    /// Not serialised: timings differ between runs, the report must not.
+    #[serde(skip)]
+    pub timings: StageTimes,
+}
+
+/// Wall time per stage of the traces a run processed, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Getting the answers (model, cassette or built-in).
+    pub answer_ms: f64,
+    /// Extracting and running them (Scapy pool or JSON builder).
+    pub exec_ms: f64,
+    /// Writing the PCAPs.
+    pub write_ms: f64,
+    /// Own checks, the expectation and the verdicts.
+    pub checks_ms: f64,
+    /// tshark's Expert Info, batched per chunk.
+    pub tshark_ms: f64,
+}
+
+impl StageTimes {
+    /// Add `other`'s times to these.
+    pub fn add(&mut self, other: &StageTimes) {
+        self.answer_ms += other.answer_ms;
+        self.exec_ms += other.exec_ms;
+        self.write_ms += other.write_ms;
+        self.checks_ms += other.checks_ms;
+        self.tshark_ms += other.tshark_ms;
+    }
+
+    /// Return the sum of the stages.
+    pub fn total_ms(&self) -> f64 {
+        self.answer_ms + self.exec_ms + self.write_ms + self.checks_ms + self.tshark_ms
+    }
+}
+
+/// Milliseconds since `start`.
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
 }
 
 /// One realism metric of a cell.
@@ -298,7 +339,9 @@ pub fn read_journal(dir: &Path) -> BTreeMap<usize, TraceRecord> {
 }
 
 /// Run one cell into `dir` (created). With `resume`, traces already in the
-/// journal are kept; otherwise the directory's journal is started afresh.
+/// journal are kept, except those whose request failed (status `request`:
+/// the model never answered), which are asked again; otherwise the
+/// directory's journal is started afresh.
 ///
 /// # Errors
 /// See [`CellError`]; a failing answer or trace is recorded, not an error.
@@ -306,16 +349,21 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let journal_path = dir.join("journal.jsonl");
     let mut done = if resume { read_journal(dir) } else { BTreeMap::new() };
+    done.retain(|_, r| r.status != "request");
     if !resume {
         let _ = fs::remove_file(&journal_path);
     } else {
-        // Rewrite the journal without a torn tail so appends stay line-aligned.
+        // Rewrite the journal without a torn tail so appends stay
+        // line-aligned; through a rename, so a kill during the rewrite
+        // leaves the old journal, not a cut one.
         let mut text = String::new();
         for r in done.values() {
             text.push_str(&serde_json::to_string(r).expect("records serialise"));
             text.push('\n');
         }
-        fs::write(&journal_path, text).map_err(io_err("cannot write", &journal_path))?;
+        let fresh = dir.join("journal.jsonl.tmp");
+        fs::write(&fresh, text).map_err(io_err("cannot write", &fresh))?;
+        fs::rename(&fresh, &journal_path).map_err(io_err("cannot replace", &journal_path))?;
     }
     let template = Template::load(tools.prompts, suite.protocol, suite.mode, suite.dialect)?;
     let items = suite.items()?;
@@ -332,8 +380,10 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
     fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises")).map_err(io_err("cannot write", &info_path))?;
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
     let mut journal = OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err("cannot open", &journal_path))?;
+    let mut timings = StageTimes::default();
     for chunk in todo.chunks(CHUNK) {
-        let records = run_chunk(answerer, suite, &template, chunk, tools, dir)?;
+        let (records, times) = run_chunk(answerer, suite, &template, chunk, tools, dir)?;
+        timings.add(&times);
         let mut text = String::new();
         for r in &records {
             text.push_str(&serde_json::to_string(r).expect("records serialise"));
@@ -345,17 +395,21 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
             done.insert(r.index, r);
         }
     }
-    let mut result = aggregate(model, suite, fault, done.values());
+    let mut result = CellResult { timings, ..aggregate(model, suite, fault, done.values()) };
     if let Some(reference) = &suite.reference_capture {
         result.realism = Some(realism(dir, &done, reference));
     }
     Ok(result)
 }
 
-fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<Vec<TraceRecord>, CellError> {
+fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
+    let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
     let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol }).collect();
+    let start = Instant::now();
     let answers = answerer.answer_all(&requests);
+    times.answer_ms += ms_since(start);
+    let start = Instant::now();
     let extracted: Vec<_> = answers.iter().map(|a| a.as_ref().ok().map(|a| extract(&a.text, suite.dialect))).collect();
     // Scapy answers run together in the pool.
     let jobs: Vec<Job> = chunk
@@ -372,6 +426,7 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     } else {
         tools.pool.ok_or(CellError::NoScapy)?.run_all(&jobs).into_iter()
     };
+    times.exec_ms += ms_since(start);
     let mut records = Vec::with_capacity(chunk.len());
     let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
     for (((item, prompt), answer), extracted) in chunk.iter().zip(&prompts).zip(answers).zip(extracted) {
@@ -410,6 +465,7 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         record.cost_usd = answer.cost_usd;
         let extracted = extracted.expect("an answer was extracted");
         record.answer_checks.extend(extracted.findings.iter().map(|f| f.check.clone()));
+        let start = Instant::now();
         let built: Result<Trace, (String, String)> = if extracted.text.trim().is_empty() {
             Err(("empty".into(), "the answer holds no code".into()))
         } else {
@@ -426,19 +482,24 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
                 }
             }
         };
+        times.exec_ms += ms_since(start);
         match built {
             Ok(trace) => {
                 let name = format!("{:04}.pcap", item.index);
                 let path = dir.join(&name);
+                let start = Instant::now();
                 write_pcap(&path, &trace).map_err(io_err("cannot write", &path))?;
                 let sidecar = Sidecar { protocol: suite.protocol, mode: suite.mode, summary: item.text.clone() };
                 let sidecar_path = Sidecar::path_of(&path);
                 fs::write(&sidecar_path, serde_json::to_string(&sidecar).expect("sidecars serialise")).map_err(io_err("cannot write", &sidecar_path))?;
+                times.write_ms += ms_since(start);
                 record.packets = trace.packets.len() as u64;
                 record.pcap = Some(name);
+                let start = Instant::now();
                 if let Some(s) = &item.scenario {
                     record.findings = Expectation::of(s).compare(&trace);
                 }
+                times.checks_ms += ms_since(start);
                 pcaps.push(Some(path));
             }
             Err((status, message)) => {
@@ -452,10 +513,13 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     }
     // tshark, batched over the chunk.
     let present: Vec<&Path> = pcaps.iter().flatten().map(PathBuf::as_path).collect();
+    let start = Instant::now();
     let mut expert = match tools.tshark {
         Some(t) if !present.is_empty() => t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter(),
         _ => Vec::new().into_iter(),
     };
+    times.tshark_ms += ms_since(start);
+    let start = Instant::now();
     for ((record, pcap), item) in records.iter_mut().zip(&pcaps).zip(chunk) {
         let expectation = item.scenario.as_ref().map(Expectation::of);
         let mut missing: Vec<Layers> = Vec::new();
@@ -511,7 +575,8 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         record.protocols = protocols;
         record.succeeded = clean;
     }
-    Ok(records)
+    times.checks_ms += ms_since(start);
+    Ok((records, times))
 }
 
 /// The cell's tables from its trace records.
@@ -594,5 +659,6 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
             BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])
         }),
         expected_check: expected,
+        timings: StageTimes::default(),
     }
 }

@@ -636,6 +636,7 @@ mod tests {
             cost_usd: None,
             realism: None,
             ntg: None,
+            timings: Default::default(),
             expected_check: None,
             caught: None,
             caught_by: None,

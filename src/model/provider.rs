@@ -11,8 +11,11 @@
 //!
 //! API keys come only from the environment variable named by `key_env`.
 //! They are sent only in headers (never in a URL, which gets logged), are
-//! marked sensitive for the HTTP stack, are cut out of error bodies that a
-//! server echoes back, and never appear in [`Debug`] output.
+//! marked sensitive for the HTTP stack, and never appear in [`Debug`]
+//! output. Every key the process has loaded (see [`register_secret`]) is
+//! cut out of whatever a server sends back — error bodies, transport
+//! errors and answer texts —, whichever provider it reaches: a server may
+//! quote the key it expected as well as the one it got.
 //!
 //! TLS is rustls with ring and the bundled Mozilla roots
 //! (`reqwest = { default-features = false, features = ["json", "rustls-tls"] }`):
@@ -26,7 +29,7 @@ mod openai;
 pub mod retry;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -166,6 +169,46 @@ impl fmt::Debug for ApiKey {
 /// The most characters of an error body kept in [`ProviderError::Http`].
 const BODY_EXCERPT_CHARS: usize = 500;
 
+/// Keys shorter than this are placeholders that local servers accept
+/// (`EMPTY`, `ollama`, `lm-studio`), not secrets: [`register_secret`]
+/// ignores them, so they are not cut out of answers.
+pub const MIN_SECRET_CHARS: usize = 10;
+
+/// Every secret registered in this process, longest first.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Register `key` as a secret: from now on every provider of this process
+/// cuts it out of what servers send back. [`Provider::new`] registers its
+/// own key; `harness matrix` registers the keys of every registry model
+/// whose variable is set, so a model never echoes another model's key.
+/// Values shorter than [`MIN_SECRET_CHARS`] are ignored.
+pub fn register_secret(key: &str) {
+    if key.chars().count() < MIN_SECRET_CHARS {
+        return;
+    }
+    let mut secrets = SECRETS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !secrets.iter().any(|k| k == key) {
+        secrets.push(key.to_string());
+        secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
+/// Cut every registered secret out of `text`.
+fn redact_secrets(text: &str) -> String {
+    let secrets = SECRETS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = text.to_string();
+    for key in secrets.iter() {
+        if out.contains(key.as_str()) {
+            out = out.replace(key.as_str(), "[REDACTED]");
+        }
+    }
+    out
+}
+
 /// A live model API: client, limits, key and request format.
 pub struct Provider {
     kind: ProviderKind,
@@ -218,7 +261,10 @@ impl Provider {
         }
         let key = match &entry.key_env {
             Some(env) => match std::env::var(env) {
-                Ok(value) if !value.is_empty() => Some(ApiKey(value)),
+                Ok(value) if !value.is_empty() => {
+                    register_secret(&value);
+                    Some(ApiKey(value))
+                }
                 _ if entry.is_loopback() => None,
                 _ => return Err(ProviderError::MissingKey { env: env.clone() }),
             },
@@ -376,7 +422,9 @@ impl Provider {
             _ => openai::parse(&json),
         };
         let result = parsed.map(|(text, usage, finish_reason)| Completion {
-            text,
+            // A key in an answer would be recorded in the cassette and the
+            // journal: cut it out there too.
+            text: redact_secrets(&text),
             usage,
             latency_ms,
             finish_reason,
@@ -437,12 +485,14 @@ impl Provider {
         }
     }
 
-    /// Cut the key out of text a server sent back.
+    /// Cut the key (however short) and every registered secret out of
+    /// text a server sent back.
     fn redact(&self, text: &str) -> String {
-        match &self.key {
+        let text = match &self.key {
             Some(ApiKey(key)) if !key.is_empty() => text.replace(key.as_str(), "[REDACTED]"),
             _ => text.to_string(),
-        }
+        };
+        redact_secrets(&text)
     }
 }
 
@@ -637,6 +687,23 @@ mod tests {
             assert_eq!(echoed, "invalid API key: got '[REDACTED]'");
         }
         std::env::remove_var(env);
+    }
+
+    #[test]
+    fn registered_secrets_are_cut_from_every_provider() {
+        let other = "sk-unit-test-other-model-0c5e";
+        register_secret(other);
+        register_secret("EMPTY");
+        let provider =
+            Provider::new(&entry(ProviderKind::OpenAi, "http://127.0.0.1:1/v1", None)).unwrap();
+        assert_eq!(
+            provider.redact(&format!("got 'x', expected '{other}'")),
+            "got 'x', expected '[REDACTED]'"
+        );
+        assert_eq!(
+            redact_secrets("EMPTY stays: a placeholder"),
+            "EMPTY stays: a placeholder"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 use harness::pcap::{LinkType, Writer};

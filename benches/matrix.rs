@@ -1,0 +1,117 @@
+//! Benchmark: the offline matrix end to end, about 1 000 reference
+//! conversations over every protocol in both dialects (conversation mode),
+//! with tshark on: total wall time (goal < 30 s) and the share of each stage
+//! (answer, exec, write, checks, tshark, report), from the per-cell
+//! [`StageTimes`](harness::matrix::cell::StageTimes).
+//! Run: `cargo bench --bench matrix` (or `ci/bench`);
+//! `HARNESS_BENCH_CONVERSATIONS=N` changes the total. `cargo test
+//! --all-targets` runs a small smoke version.
+
+use std::path::Path;
+use std::time::Instant;
+
+use harness::check::Limits;
+use harness::exec::scapy::{ScapyOptions, ScapyPool};
+use harness::matrix::cell::{StageTimes, Tools};
+use harness::matrix::suite::Suite;
+use harness::matrix::{self, builtin, tables, MatrixReport};
+use harness::tshark::Tshark;
+
+/// Protocols, and each one's weight in the total (a `day` conversation is a
+/// whole day of mixed traffic, so it gets fewer).
+const PROTOCOLS: [(&str, usize); 6] = [("icmp", 5), ("arp", 5), ("dns", 5), ("http", 5), ("tcp", 5), ("day", 1)];
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let target: usize = std::env::var("HARNESS_BENCH_CONVERSATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if full { 1_000 } else { 24 });
+    let required = std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some();
+    let dir = tempfile::tempdir().unwrap();
+    let suites_dir = dir.path().join("suites");
+    std::fs::create_dir_all(&suites_dir).unwrap();
+    let weights: usize = PROTOCOLS.iter().map(|(_, w)| w * 2).sum();
+    for (protocol, weight) in PROTOCOLS {
+        for dialect in ["scapy", "json"] {
+            let count = (target * weight).div_ceil(weights).max(1);
+            let text = format!("protocol = \"{protocol}\"\nmode = \"conversation\"\ndialect = \"{dialect}\"\ncount = {count}\nseed = 11\n");
+            std::fs::write(suites_dir.join(format!("{protocol}-{dialect}.toml")), text).unwrap();
+        }
+    }
+
+    let start = Instant::now();
+    let tshark = match Tshark::locate(None) {
+        Ok(t) => t,
+        Err(error) if !required => return println!("SKIPPED: {error}"),
+        Err(error) => panic!("tshark is required here: {error}"),
+    };
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pool = match ScapyPool::start(ScapyOptions {
+        workers,
+        ..ScapyOptions::default()
+    }) {
+        Ok(pool) => pool,
+        Err(error) if !required => return println!("SKIPPED: {error}"),
+        Err(error) => panic!("Scapy is required here: {error}"),
+    };
+    let setup_s = start.elapsed().as_secs_f64();
+    let suites = Suite::load_dir(&suites_dir).unwrap();
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+    let tools = Tools {
+        prompts: &prompts,
+        tshark: Some(&tshark),
+        pool: Some(&pool),
+        limits: Limits::default(),
+    };
+    let models = vec![builtin("reference", &suites).unwrap()];
+    let out = dir.path().join("out");
+    let cells = matrix::run(&models, &suites, &tools, &out, false, |_| {}).unwrap();
+    let cells_s = start.elapsed().as_secs_f64();
+
+    // The report stage, as `harness matrix` does it: report.json and the tables.
+    let report_start = Instant::now();
+    let report = MatrixReport {
+        harness: env!("CARGO_PKG_VERSION").into(),
+        tshark: Some(tshark.version().to_string()),
+        scapy: Some(pool.scapy_version().to_string()),
+        cells,
+        skipped: Vec::new(),
+    };
+    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    let tables = tables::markdown(&report);
+    let report_ms = report_start.elapsed().as_secs_f64() * 1000.0;
+    let total_s = start.elapsed().as_secs_f64();
+
+    let conversations: u64 = report.cells.iter().map(|c| c.conversations.total).sum();
+    assert!(
+        report.regressions().is_empty() && !tables.is_empty(),
+        "the reference must be clean: {:?}",
+        report.regressions()
+    );
+    let mut stages = StageTimes::default();
+    for c in &report.cells {
+        stages.add(&c.timings);
+    }
+    let other_ms = (cells_s - setup_s) * 1000.0 - stages.total_ms();
+    println!(
+        "offline matrix, reference model: {conversations} conversations in {} suites (6 protocols × scapy/json), tshark {}, Scapy {} × {workers} workers",
+        report.cells.len(),
+        tshark.version(),
+        pool.scapy_version()
+    );
+    println!("total wall time    : {total_s:.2} s  (goal < 30 s), {:.0} conversations/s", conversations as f64 / total_s);
+    let total_ms = total_s * 1000.0;
+    for (name, ms) in [
+        ("setup (tshark, pool)", setup_s * 1000.0),
+        ("answer", stages.answer_ms),
+        ("exec", stages.exec_ms),
+        ("write", stages.write_ms),
+        ("checks", stages.checks_ms),
+        ("tshark", stages.tshark_ms),
+        ("report", report_ms),
+        ("other (prompts, journal)", other_ms),
+    ] {
+        println!("  {name:<25}: {:>8.1} ms  {:>5.1} %", ms, ms / total_ms * 100.0);
+    }
+}
