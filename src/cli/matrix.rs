@@ -11,6 +11,7 @@ use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::Tools;
 use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
+use crate::matrix::replay;
 use crate::matrix::{self, builtin, builtin_ids, tables, MatrixReport, ModelRun};
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 use crate::tshark::Tshark;
@@ -99,12 +100,14 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let ids: Vec<String> = if args.models == "all" {
         let mut ids = builtin_ids();
         ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+        ids.push(replay::ALL.into());
         ids
     } else {
         args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
     };
+    let (corpus_ids, ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| id.starts_with(replay::PREFIX));
+    let (corpus_models, mut skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
     let mut models = Vec::new();
-    let mut skipped = Vec::new();
     for id in &ids {
         if let Some(m) = builtin(id, &suites) {
             models.push(m);
@@ -119,17 +122,19 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
             continue;
         }
         match Live::new(&registry, entry, mode, &args.cassettes) {
-            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None }),
+            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
     }
+    models.extend(corpus_models);
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
     let tshark = tshark(&args.run)?;
-    let pool = pool(&args.run, &suites)?;
+    let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
+    let pool = pool(&args.run, &needed)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
-    let total: usize = models.iter().map(|m| suites.iter().filter(|s| m.suites.as_ref().is_none_or(|only| only.contains(&s.name))).count()).sum();
+    let total = needed.len();
     let mut done = 0;
     let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, |c| {
         done += 1;

@@ -64,6 +64,8 @@ pub struct Request<'a> {
     pub dialect: Dialect,
     /// The suite's protocol (a model may route it to an expert).
     pub protocol: crate::scenario::SuiteProtocol,
+    /// The suite's mode (a replay model picks its recorded answers by it).
+    pub mode: crate::scenario::Mode,
 }
 
 /// Where answers come from.
@@ -282,7 +284,7 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
 
 fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<Vec<TraceRecord>, CellError> {
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
-    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol }).collect();
+    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol, mode: suite.mode }).collect();
     let answers = answerer.answer_all(&requests);
     let extracted: Vec<_> = answers.iter().map(|a| a.as_ref().ok().map(|a| extract(&a.text, suite.dialect))).collect();
     // Scapy answers run together in the pool.

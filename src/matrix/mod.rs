@@ -8,6 +8,7 @@
 
 pub mod cell;
 pub mod live;
+pub mod replay;
 pub mod suite;
 pub mod tables;
 
@@ -29,6 +30,19 @@ pub struct ModelRun<'a> {
     pub fault: Option<Fault>,
     /// The suites it runs on (`None`: all selected).
     pub suites: Option<Vec<String>>,
+    /// Suites of its own, run instead of the selected ones (replay models
+    /// of imported answers); `None` for every other model.
+    pub own_suites: Option<Vec<Suite>>,
+}
+
+impl ModelRun<'_> {
+    /// The suites this model runs on, out of the selected `suites`.
+    pub fn suites_of<'s>(&'s self, suites: &'s [Suite]) -> Vec<&'s Suite> {
+        match &self.own_suites {
+            Some(own) => own.iter().collect(),
+            None => suites.iter().filter(|s| self.suites.as_ref().is_none_or(|only| only.contains(&s.name))).collect(),
+        }
+    }
 }
 
 /// Every built-in model id: `reference` and `mutant:<fault>` for each fault.
@@ -41,7 +55,7 @@ pub fn builtin_ids() -> Vec<String> {
 /// name); `None` if `id` is not built in.
 pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
     if id == "reference" {
-        return Some(ModelRun { id: id.into(), answerer: Box::new(Reference), fault: None, suites: None });
+        return Some(ModelRun { id: id.into(), answerer: Box::new(Reference), fault: None, suites: None, own_suites: None });
     }
     let fault = Fault::from_name(id.strip_prefix("mutant:")?)?;
     let mut chosen: Vec<String> = Vec::new();
@@ -52,7 +66,7 @@ pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
             chosen.push(s.name.clone());
         }
     }
-    Some(ModelRun { id: format!("mutant:{}", fault.name()), answerer: Box::new(Mutant(fault)), fault: Some(fault), suites: Some(chosen) })
+    Some(ModelRun { id: format!("mutant:{}", fault.name()), answerer: Box::new(Mutant(fault)), fault: Some(fault), suites: Some(chosen), own_suites: None })
 }
 
 /// A model that could not run, and why.
@@ -108,10 +122,7 @@ impl MatrixReport {
 pub fn run(models: &[ModelRun<'_>], suites: &[Suite], tools: &Tools<'_>, out: &Path, resume: bool, mut progress: impl FnMut(&CellResult)) -> Result<Vec<CellResult>, CellError> {
     let mut cells = Vec::new();
     for model in models {
-        for suite in suites {
-            if model.suites.as_ref().is_some_and(|only| !only.contains(&suite.name)) {
-                continue;
-            }
+        for suite in model.suites_of(suites) {
             let dir = out.join(dir_name(&model.id)).join(&suite.name);
             let cell = cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume)?;
             progress(&cell);
