@@ -459,7 +459,17 @@ impl Scenario {
     /// # Errors
     /// A [`ParseError`] naming the part of the line that could not be read.
     pub fn parse(protocol: SuiteProtocol, mode: Mode, text: &str) -> Result<Scenario, ParseError> {
-        parse::parse(protocol, mode, text)
+        let scenario = parse::parse(protocol, mode, text)?;
+        // The expectation is the reference trace: a summary no packet can
+        // carry (an A record whose data is a CNAME chain) is unreadable.
+        let reference = crate::model::answer::render_json(&crate::model::reference::packets(&scenario));
+        crate::exec::json::build(&reference).map_err(|e| ParseError {
+            protocol: protocol.name(),
+            mode: mode.name(),
+            what: format!("no packet can carry what it asks for ({e})"),
+            line: text.chars().take(120).collect(),
+        })?;
+        Ok(scenario)
     }
 }
 
