@@ -66,7 +66,7 @@ fn main() {
     };
     let models = vec![builtin("reference", &suites).unwrap()];
     let out = dir.path().join("out");
-    let cells = matrix::run(&models, &suites, &tools, &out, false, |_| {}).unwrap();
+    let cells = matrix::run(&models, &suites, &tools, &out, false, None, |_| {}).unwrap();
     let cells_s = start.elapsed().as_secs_f64();
 
     // The report stage, as `harness matrix` does it: report.json and the tables.
@@ -75,8 +75,10 @@ fn main() {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: Some(tshark.version().to_string()),
         scapy: Some(pool.scapy_version().to_string()),
+        models: models.iter().map(|m| m.id.clone()).collect(),
         cells,
         skipped: Vec::new(),
+        shard: None,
     };
     std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
     let tables = tables::markdown(&report);

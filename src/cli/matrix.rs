@@ -11,6 +11,7 @@ use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::{CellResult, Tools};
 use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
+use crate::matrix::replay;
 use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 use crate::tshark::Tshark;
@@ -95,7 +96,7 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow
             continue;
         }
         match Live::new(&registry, entry, mode, &source.cassettes) {
-            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None }),
+            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
     }
@@ -146,16 +147,22 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         let mut ids = builtin_ids();
         let registry = registry(&args.source)?;
         ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+        ids.push(replay::ALL.into());
         ids
     } else {
         args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
     };
-    let (models, skipped) = resolve(&ids, &args.source, &suites)?;
+    let (corpus_ids, ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| id.starts_with(replay::PREFIX));
+    let (corpus_models, mut corpus_skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
+    let (mut models, mut skipped) = resolve(&ids, &args.source, &suites)?;
+    models.extend(corpus_models);
+    skipped.append(&mut corpus_skipped);
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
     let tshark = tshark(&args.run)?;
-    let pool = pool(&args.run, &suites)?;
+    let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
+    let pool = pool(&args.run, &needed)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
     let total = matrix::plan(&models, &suites).len();

@@ -5,6 +5,7 @@ mod check;
 mod compare;
 mod convert;
 mod exec;
+mod import;
 mod matrix;
 mod paper;
 mod wireshark;
@@ -119,6 +120,30 @@ pub enum Command {
     ///
     /// Example: harness paper --from ../shared/corpus/pcaps/GPT-on-the-wire/gpt-3.5
     Paper(PaperArgs),
+    /// Import real model answers (../shared/corpus/completions.jsonl) as
+    /// replay models for the matrix: one cassette per model, one suite per
+    /// protocol and mode, written outside git.
+    ///
+    /// Models: corpus:gpt-3.5-turbo-instruct, corpus:gpt-3.5-ft-experts
+    /// (the fine-tuned per-protocol experts), corpus:gpt-3.5-ft-moe (their
+    /// mixture-of-experts run), corpus:codestral, corpus:mixtral,
+    /// corpus:text-davinci-003. The output is byte-identical for the same
+    /// corpus. Exit status: 0 imported, 2 error.
+    ///
+    /// Example: harness import-answers && harness matrix --models corpus:gpt-3.5-turbo-instruct
+    ImportAnswers(ImportArgs),
+}
+
+/// Arguments of `harness import-answers`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The corpus: JSON Lines, one answer per line (`model`, `protocol`,
+    /// `mode`, `dialect`, `summary`, `completion`, `usage`, …).
+    #[arg(value_name = "CORPUS_JSONL", default_value = crate::matrix::replay::DEFAULT_CORPUS)]
+    pub corpus: PathBuf,
+    /// Folder to write (replaced if it holds an earlier import).
+    #[arg(long, value_name = "DIR", default_value = crate::matrix::replay::DEFAULT_DIR)]
+    pub out: PathBuf,
 }
 
 /// Which rules `harness check` applies.
@@ -334,6 +359,10 @@ pub struct MatrixArgs {
     /// Where registry models' answers come from.
     #[command(flatten)]
     pub source: ModelSource,
+    /// Folder of `harness import-answers`: its `corpus:…` models replay
+    /// real answers on their own suites (`--models all` includes them).
+    #[arg(long, default_value = crate::matrix::replay::DEFAULT_DIR, value_name = "DIR")]
+    pub corpus_cassettes: PathBuf,
     /// Shared options.
     #[command(flatten)]
     pub run: RunOptions,
@@ -530,5 +559,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::ExportFinetune(e) => matrix::export_finetune(&e),
         Command::Merge(m) => matrix::merge(&m),
         Command::Paper(paper) => paper::run(&paper),
+        Command::ImportAnswers(import) => import::run(&import),
     }
 }

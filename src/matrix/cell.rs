@@ -65,6 +65,8 @@ pub struct Request<'a> {
     pub dialect: Dialect,
     /// The suite's protocol (a model may route it to an expert).
     pub protocol: crate::scenario::SuiteProtocol,
+    /// The suite's mode (a replay model picks its recorded answers by it).
+    pub mode: crate::scenario::Mode,
 }
 
 /// Where answers come from.
@@ -405,7 +407,7 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
 fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
     let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
-    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol }).collect();
+    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol, mode: suite.mode }).collect();
     let start = Instant::now();
     let answers = answerer.answer_all(&requests);
     times.answer_ms += ms_since(start);

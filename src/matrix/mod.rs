@@ -11,6 +11,7 @@ pub mod finetune;
 pub mod html;
 pub mod live;
 pub mod ntg;
+pub mod replay;
 pub mod suite;
 pub mod tables;
 
@@ -32,6 +33,19 @@ pub struct ModelRun<'a> {
     pub fault: Option<Fault>,
     /// The suites it runs on (`None`: all selected).
     pub suites: Option<Vec<String>>,
+    /// Suites of its own, run instead of the selected ones (replay models
+    /// of imported answers); `None` for every other model.
+    pub own_suites: Option<Vec<Suite>>,
+}
+
+impl ModelRun<'_> {
+    /// The suites this model runs on, out of the selected `suites`.
+    pub fn suites_of<'s>(&'s self, suites: &'s [Suite]) -> Vec<&'s Suite> {
+        match &self.own_suites {
+            Some(own) => own.iter().collect(),
+            None => suites.iter().filter(|s| self.suites.as_ref().is_none_or(|only| only.contains(&s.name))).collect(),
+        }
+    }
 }
 
 /// Every built-in model id: `reference` and `mutant:<fault>` for each fault.
@@ -44,7 +58,7 @@ pub fn builtin_ids() -> Vec<String> {
 /// name); `None` if `id` is not built in.
 pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
     if id == "reference" {
-        return Some(ModelRun { id: id.into(), answerer: Box::new(Reference), fault: None, suites: None });
+        return Some(ModelRun { id: id.into(), answerer: Box::new(Reference), fault: None, suites: None, own_suites: None });
     }
     let fault = Fault::from_name(id.strip_prefix("mutant:")?)?;
     let mut chosen: Vec<String> = Vec::new();
@@ -55,7 +69,7 @@ pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
             chosen.push(s.name.clone());
         }
     }
-    Some(ModelRun { id: format!("mutant:{}", fault.name()), answerer: Box::new(Mutant(fault)), fault: Some(fault), suites: Some(chosen) })
+    Some(ModelRun { id: format!("mutant:{}", fault.name()), answerer: Box::new(Mutant(fault)), fault: Some(fault), suites: Some(chosen), own_suites: None })
 }
 
 /// A model that could not run, and why.
@@ -114,13 +128,11 @@ impl MatrixReport {
 }
 
 /// The cells of `models` × `suites`, in run order: (model index, suite).
-pub fn plan<'s>(models: &[ModelRun<'_>], suites: &'s [Suite]) -> Vec<(usize, &'s Suite)> {
+pub fn plan<'s>(models: &'s [ModelRun<'_>], suites: &'s [Suite]) -> Vec<(usize, &'s Suite)> {
     let mut out = Vec::new();
     for (i, model) in models.iter().enumerate() {
-        for suite in suites {
-            if model.suites.as_ref().is_none_or(|only| only.contains(&suite.name)) {
-                out.push((i, suite));
-            }
+        for suite in model.suites_of(suites) {
+            out.push((i, suite));
         }
     }
     out

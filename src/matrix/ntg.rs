@@ -98,7 +98,7 @@ pub fn run_ntg_cell(model: &str, answerer: &dyn Answerer, spec: &NtgSpec, suite:
     }
     let items: Vec<Item> = (0..suite.count).map(|index| Item { index, text: format!("{} trial {}", spec.experiment, index + 1), scenario: None }).collect();
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
-    let requests: Vec<Request<'_>> = todo.iter().map(|item| Request { item, prompt: &prompt, dialect: Dialect::Json, protocol: suite.protocol }).collect();
+    let requests: Vec<Request<'_>> = todo.iter().map(|item| Request { item, prompt: &prompt, dialect: Dialect::Json, protocol: suite.protocol, mode: suite.mode }).collect();
     let answers: Vec<Result<Answer, String>> = if model == "reference" {
         todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect()
     } else {

@@ -83,7 +83,17 @@ impl Expectation {
             ],
             _ => Vec::new(),
         };
-        Ok(Expectation { packets: digests(&trace), waived })
+        let mut packets = digests(&trace);
+        if let Scenario::DnsConversation(d) = scenario {
+            if d.client_port.is_none() {
+                // The paper's DNS summaries leave the client port free
+                // (its prompts pick RANDOM_PORT): only the server's 53 is asked for.
+                for p in &mut packets {
+                    p.retain(|f| !matches!((f.name, f.value.as_str()), ("udp.sport" | "udp.dport", v) if v != "53"));
+                }
+            }
+        }
+        Ok(Expectation { packets, waived })
     }
 
     /// Findings for every way `trace` differs from the expectation, frame
@@ -265,6 +275,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dns_client_port_is_free_unless_the_summary_names_it() {
+        let line = |port: &str| format!("Source: IP= \"10.0.0.1\"{port} // Destination: IP= \"10.0.0.2\" // Others: id=0x1234 , resource= \"a.com\" , response = \"1.2.3.4\"");
+        let free = Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line("")).unwrap();
+        let fixed = Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line(", port=5555")).unwrap();
+        let mut pkts = crate::model::reference::packets(&fixed);
+        if let crate::model::answer::Body::Ip(ip) = &mut pkts[0].body {
+            if let crate::model::answer::L4::Udp(u) = &mut ip.l4 {
+                u.sport = 4444;
+            }
+        }
+        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
+        assert_eq!(Expectation::of(&free).compare(&trace), vec![]);
+        let found = Expectation::of(&fixed).compare(&trace);
+        assert!(found.len() == 1 && found[0].message.contains("udp.sport is 4444"), "{found:?}");
+        assert!(Expectation::of(&free).packets.iter().all(|p| p.iter().any(|f| f.value == "53")));
     }
 
     #[test]

@@ -457,6 +457,14 @@ mod tests {
     }
 
     #[test]
+    fn summaries_no_packet_can_carry_are_errors_not_panics() {
+        // A real tshark line (text-davinci-003's prompt in the corpus): the answer is a CNAME chain.
+        let line = "130.231.240.70 → 130.231.202.234 DNS 207 Standard query response 0xea13 A steamstore-a.akamaihd.net CNAME steamstore-a.akamaihd.net.edgesuite.net CNAME a1737.b.akamai.net A 193.166.4.71";
+        let err = Scenario::parse(SuiteProtocol::Dns, Mode::Packet, line).unwrap_err();
+        assert!(err.to_string().contains("cannot be built"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let err = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, "Source: IP=\"1.2.3.4\" // Destination: IP=\"5.6.7.8\"").unwrap_err();
         assert!(err.to_string().contains("no Others: part"), "{err}");
