@@ -223,6 +223,31 @@ fn generate_through_each_provider_format() {
         };
         assert_eq!(journal("recorded"), journal("replayed"), "{model}");
     }
+    // A prompt edit: offline, every answer misses the cassette, and the run
+    // fails saying which prompt changed and how to re-record.
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(prompts.join("icmp")).unwrap();
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/icmp")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), prompts.join("icmp").join(entry.file_name())).unwrap();
+    }
+    let file = prompts.join("icmp/conversation.scapy.md");
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("exact, protocol-correct", "exact and protocol-correct")).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["generate", "--model", "k-anthropic", "--suite", "icmp-conversation", "--count", "2", "--tshark", "off", "--offline", "--registry"])
+        .arg(&registry)
+        .arg("--cassettes")
+        .arg(&cassettes)
+        .arg("--prompts")
+        .arg(&prompts)
+        .arg("-o")
+        .arg(dir.path().join("edited"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not in the cassette") && stderr.contains("prompt") && stderr.contains("--record"), "{stderr}");
     let mut stack = vec![dir.path().to_path_buf()];
     while let Some(path) = stack.pop() {
         if path.is_dir() {

@@ -134,7 +134,11 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(args.out.join("report.html"), html::html(&report))?;
     print!("{}", tables::markdown(&report));
-    Ok(if report.cells.iter().any(|c| c.caught == Some(false)) { EXIT_FINDINGS } else { EXIT_OK })
+    let regressions = report.regressions();
+    for r in &regressions {
+        eprintln!("harness: regression: {r}");
+    }
+    Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
 }
 
 /// Run `harness matrix`.

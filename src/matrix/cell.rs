@@ -29,6 +29,11 @@ use crate::scenario::expect::{Expectation, Sidecar};
 use crate::tshark::Tshark;
 use crate::verdict::{self, ConversationStats, ProtocolStats};
 
+/// How an answerer's error starts when the answer is missing from an
+/// offline cassette (the rest explains the miss): such a trace has status
+/// `cassette`, and the matrix reports it as a regression.
+pub const CASSETTE_MISS: &str = "not in the cassette: ";
+
 /// Traces checked per tshark batch and journaled together.
 const CHUNK: usize = 64;
 
@@ -198,6 +203,10 @@ pub struct CellResult {
     pub latency_ms: u64,
     /// Total cost, when known.
     pub cost_usd: Option<f64>,
+    /// For a cassette model offline: why the first missing answer is not in
+    /// the cassette (which prompt changed) and the command that re-records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cassette_miss: Option<String>,
     /// Realism of the cell's traces against the suite's reference capture
     /// (the metrics of `harness compare`), when the suite names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -453,9 +462,10 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         let answer = match answer {
             Ok(a) => a,
             Err(message) => {
-                record.status = "request".into();
+                let miss = message.starts_with(CASSETTE_MISS);
+                record.status = if miss { "cassette" } else { "request" }.into();
+                record.answer_checks.push(format!("exec.{}", record.status));
                 record.message = message;
-                record.answer_checks.push("exec.request".into());
                 records.push(record);
                 pcaps.push(None);
                 continue;
@@ -589,6 +599,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
     let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut usage = Usage::default();
     let mut cost: Option<f64> = None;
+    let mut first_miss: Option<String> = None;
     let expected = fault.map(|f| f.expected_check(suite.dialect).to_string());
     let (mut caught_all, mut by_own, mut by_tshark, mut by_exec, mut by_named) = (true, 0u64, 0u64, 0u64, 0u64);
     for r in records {
@@ -605,6 +616,9 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         }
         if r.status != "ok" {
             *exec_failures.entry(r.status.clone()).or_default() += 1;
+        }
+        if r.status == "cassette" && first_miss.is_none() {
+            first_miss = Some(r.message.trim_start_matches(CASSETTE_MISS).to_string());
         }
         for c in &r.answer_checks {
             *checks.entry(c.clone()).or_default() += 1;
@@ -654,6 +668,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         usage,
         latency_ms: latency,
         cost_usd: cost,
+        cassette_miss: first_miss,
         realism: None,
         ntg: None,
         caught: expected.as_ref().map(|_| caught_all && traces > 0),

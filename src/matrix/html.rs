@@ -634,6 +634,7 @@ mod tests {
             usage: Usage::default(),
             latency_ms: 0,
             cost_usd: None,
+            cassette_miss: None,
             realism: None,
             ntg: None,
             timings: Default::default(),

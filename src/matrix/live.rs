@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::cell::{Answer, Answerer, Request, Usage};
-use crate::model::live::LiveModel;
+use crate::model::live::{LiveModel, ModelError};
 use crate::model::provider::{ChatMessage, ChatRequest, Role};
 use crate::model::registry::{ModelEntry, Registry, RunMode, Sampling};
 use crate::scenario::SuiteProtocol;
@@ -53,6 +53,7 @@ impl Answerer for Live {
                     usage: Some(Usage { prompt_tokens: c.usage.prompt_tokens, completion_tokens: c.usage.completion_tokens }),
                     latency_ms: c.latency_ms,
                 }),
+                Err(ModelError::NotRecorded(why)) => Err(format!("{}{why}", super::cell::CASSETTE_MISS)),
                 Err(e) => Err(e.to_string()),
             }
         });

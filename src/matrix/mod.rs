@@ -119,6 +119,10 @@ impl MatrixReport {
                     out.push(format!("reference on {}: not 100 % clean", c.suite));
                 }
             }
+            if let Some(why) = &c.cassette_miss {
+                let n = c.exec_failures.get("cassette").copied().unwrap_or(0);
+                out.push(format!("{} on {}: {n} answers not in the cassette: {why}", c.model, c.suite));
+            }
             if c.caught == Some(false) {
                 out.push(format!("{} on {}: {} did not catch it", c.model, c.suite, c.expected_check.as_deref().unwrap_or("?")));
             }

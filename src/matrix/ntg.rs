@@ -127,9 +127,10 @@ pub fn run_ntg_cell(model: &str, answerer: &dyn Answerer, spec: &NtgSpec, suite:
         };
         match answer {
             Err(message) => {
-                record.status = "request".into();
+                let miss = message.starts_with(super::cell::CASSETTE_MISS);
+                record.status = if miss { "cassette" } else { "request" }.into();
+                record.answer_checks.push(format!("exec.{}", record.status));
                 record.message = message;
-                record.answer_checks.push("exec.request".into());
                 pcaps.push(None);
             }
             Ok(a) => {

@@ -249,6 +249,29 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
     }
     let _ = writeln!(out, "## Generation time and tokens per model\n");
     table(out, &["Model", "Traces", "Time s", "s/trace", "Prompt tokens", "Completion tokens", "Cost USD"], &rows);
+    // Table 12 of the paper: generation time per protocol.
+    let mut protocols: Vec<&str> = cells.iter().filter(|c| !is_mutant(c)).map(|c| c.protocol.as_str()).collect();
+    protocols.sort_unstable();
+    protocols.dedup();
+    let mut header = vec!["Model (s per trace)"];
+    header.extend(protocols.iter().copied());
+    let rows: Vec<Vec<String>> = models(cells)
+        .iter()
+        .map(|m| {
+            std::iter::once(m.to_string())
+                .chain(protocols.iter().map(|p| {
+                    let (ms, n) = cells.iter().filter(|c| c.model == *m && c.protocol == *p).fold((0, 0), |(a, b), c| (a + c.latency_ms, b + c.traces));
+                    if n == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{:.3}", ms as f64 / 1000.0 / n as f64)
+                    }
+                }))
+                .collect()
+        })
+        .collect();
+    let _ = writeln!(out, "## Generation time per protocol\n");
+    table(out, &header, &rows);
 }
 
 /// The whole report as terminal/Markdown text: per-cell tables, the
