@@ -172,6 +172,58 @@ pub struct CellInfo {
     pub prompt_version: String,
 }
 
+impl TraceRecord {
+    /// The record of trace `index` as its answer left it: the answer's
+    /// text, usage and cost, or a failed request (`cassette` for an offline
+    /// cassette miss, `request` otherwise) with its message.
+    pub fn from_answer(index: usize, summary: &str, prompt_version: &str, answer: Result<Answer, String>) -> TraceRecord {
+        let mut record = TraceRecord {
+            index,
+            summary: summary.to_string(),
+            prompt_version: prompt_version.to_string(),
+            answer: String::new(),
+            usage: None,
+            latency_ms: 0,
+            cost_usd: None,
+            status: "ok".into(),
+            message: String::new(),
+            packets: 0,
+            pcap: None,
+            answer_checks: Vec::new(),
+            findings: Vec::new(),
+            protocols: BTreeMap::new(),
+            succeeded: false,
+            extra: None,
+        };
+        match answer {
+            Ok(a) => {
+                record.answer = a.text;
+                record.usage = a.usage;
+                record.latency_ms = a.latency_ms;
+                record.cost_usd = a.cost_usd;
+            }
+            Err(message) => {
+                record.status = if message.starts_with(CASSETTE_MISS) { "cassette" } else { "request" }.into();
+                record.answer_checks.push(format!("exec.{}", record.status));
+                record.message = message;
+            }
+        }
+        record
+    }
+}
+
+/// Append `records` to a cell's journal, one line each, and sync.
+pub(super) fn append_journal(path: &Path, records: &[TraceRecord]) -> Result<(), CellError> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("records serialise"));
+        text.push('\n');
+    }
+    let mut journal = OpenOptions::new().create(true).append(true).open(path).map_err(io_err("cannot open", path))?;
+    journal.write_all(text.as_bytes()).map_err(io_err("cannot append to", path))?;
+    journal.sync_data().map_err(io_err("cannot sync", path))
+}
+
 /// The result of one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -390,18 +442,11 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
     let info_path = dir.join("cell.json");
     fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises")).map_err(io_err("cannot write", &info_path))?;
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
-    let mut journal = OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err("cannot open", &journal_path))?;
     let mut timings = StageTimes::default();
     for chunk in todo.chunks(CHUNK) {
         let (records, times) = run_chunk(answerer, suite, &template, chunk, tools, dir)?;
         timings.add(&times);
-        let mut text = String::new();
-        for r in &records {
-            text.push_str(&serde_json::to_string(r).expect("records serialise"));
-            text.push('\n');
-        }
-        journal.write_all(text.as_bytes()).map_err(io_err("cannot append to", &journal_path))?;
-        journal.sync_data().map_err(io_err("cannot sync", &journal_path))?;
+        append_journal(&journal_path, &records)?;
         for r in records {
             done.insert(r.index, r);
         }
@@ -441,40 +486,13 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     let mut records = Vec::with_capacity(chunk.len());
     let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
     for (((item, prompt), answer), extracted) in chunk.iter().zip(&prompts).zip(answers).zip(extracted) {
-        let mut record = TraceRecord {
-            index: item.index,
-            summary: item.text.clone(),
-            prompt_version: prompt.version.clone(),
-            answer: String::new(),
-            usage: None,
-            latency_ms: 0,
-            cost_usd: None,
-            status: "ok".into(),
-            message: String::new(),
-            packets: 0,
-            pcap: None,
-            answer_checks: Vec::new(),
-            findings: Vec::new(),
-            protocols: BTreeMap::new(),
-            succeeded: false,
-            extra: None,
-        };
-        let answer = match answer {
-            Ok(a) => a,
-            Err(message) => {
-                let miss = message.starts_with(CASSETTE_MISS);
-                record.status = if miss { "cassette" } else { "request" }.into();
-                record.answer_checks.push(format!("exec.{}", record.status));
-                record.message = message;
-                records.push(record);
-                pcaps.push(None);
-                continue;
-            }
-        };
-        record.answer = answer.text;
-        record.usage = answer.usage;
-        record.latency_ms = answer.latency_ms;
-        record.cost_usd = answer.cost_usd;
+        let record_answer = answer;
+        let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, record_answer);
+        if record.status != "ok" {
+            records.push(record);
+            pcaps.push(None);
+            continue;
+        }
         let extracted = extracted.expect("an answer was extracted");
         record.answer_checks.extend(extracted.findings.iter().map(|f| f.check.clone()));
         let start = Instant::now();
@@ -544,34 +562,9 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
                 l
             })).collect();
         }
-        let mut protocols = BTreeMap::new();
-        let mut clean = record.status == "ok";
-        if let Some(path) = pcap {
-            let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
-            if pass.error.is_some() {
-                clean = false;
-            }
-            let mut findings = std::mem::take(&mut record.findings);
-            findings.extend(pass.findings.iter().cloned());
-            if tools.tshark.is_some() {
-                match expert.next() {
-                    Some(Ok((_, more))) => findings.extend(more),
-                    Some(Err(e)) => {
-                        record.message = format!("tshark: {e}");
-                        clean = false;
-                    }
-                    None => {}
-                }
-            }
-            if let Some(e) = &expectation {
-                e.apply_waivers(&mut findings);
-            }
-            findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
-            let v = verdict::compute(&pass.frames, &findings, pass.conversations);
-            protocols = v.protocols;
-            clean &= !findings.iter().any(|f| f.severity == Severity::Error);
-            record.findings = findings;
-        }
+        let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
+        let mut clean = judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref())?;
+        let protocols = &mut record.protocols;
         for layers in &missing {
             for layer in Protocol::LAYERS {
                 if layers.contains(layer) {
@@ -584,11 +577,45 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         if !missing.is_empty() {
             clean = false;
         }
-        record.protocols = protocols;
         record.succeeded = clean;
     }
     times.checks_ms += ms_since(start);
     Ok((records, times))
+}
+
+/// Judge one built trace: own checks on its capture, tshark's findings for
+/// it, the expectation's waivers; fill the record's findings and protocol
+/// rows and return whether it is clean (it ran, was read whole, and no
+/// finding has error severity).
+pub(super) fn judge(
+    record: &mut TraceRecord,
+    pcap: Option<&Path>,
+    tools: &Tools<'_>,
+    tshark: Option<Result<crate::tshark::Expert, crate::tshark::TsharkError>>,
+    expectation: Option<&Expectation>,
+) -> Result<bool, CellError> {
+    let mut clean = record.status == "ok";
+    let Some(path) = pcap else { return Ok(clean) };
+    let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
+    clean &= pass.error.is_none();
+    let mut findings = std::mem::take(&mut record.findings);
+    findings.extend(pass.findings.iter().cloned());
+    match tshark {
+        Some(Ok((_, more))) => findings.extend(more),
+        Some(Err(e)) => {
+            record.message = format!("tshark: {e}");
+            clean = false;
+        }
+        None => {}
+    }
+    if let Some(e) = expectation {
+        e.apply_waivers(&mut findings);
+    }
+    findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
+    record.protocols = verdict::compute(&pass.frames, &findings, pass.conversations).protocols;
+    clean &= !findings.iter().any(|f| f.severity == Severity::Error);
+    record.findings = findings;
+    Ok(clean)
 }
 
 /// The cell's tables from its trace records.

@@ -19,12 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::{aggregate, io_err, read_journal, Answer, Answerer, CellError, CellResult, Request, TraceRecord};
 use super::suite::{Item, Suite};
-use crate::analyze::own_pass;
 use crate::exec::extract::Dialect;
-use crate::finding::Severity;
 use crate::pcap::write_pcap;
 use crate::prompt::Template;
-use crate::verdict;
 use crate::zigbee::{build, ntg, stats};
 
 /// What an NTG suite adds to a suite file.
@@ -83,10 +80,20 @@ struct TrialStats {
 /// # Errors
 /// Unreadable sample or prompt, unwritable output.
 #[allow(clippy::too_many_arguments)]
-pub fn run_ntg_cell(model: &str, answerer: &dyn Answerer, spec: &NtgSpec, suite: &Suite, tools: &super::cell::Tools<'_>, dir: &Path, resume: bool) -> Result<CellResult, CellError> {
+pub fn run_ntg_cell(
+    model: &str,
+    answerer: &dyn Answerer,
+    spec: &NtgSpec,
+    suite: &Suite,
+    tools: &super::cell::Tools<'_>,
+    dir: &Path,
+    resume: bool,
+) -> Result<CellResult, CellError> {
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let sample_text = fs::read_to_string(&spec.sample).map_err(io_err("cannot read the sample", &spec.sample))?;
-    let real = ntg::parse(&sample_text).map_err(|e| CellError::Io { what: "cannot read the sample", path: spec.sample.display().to_string(), source: std::io::Error::other(e.to_string()) })?.rows;
+    let real = ntg::parse(&sample_text)
+        .map_err(|e| CellError::Io { what: "cannot read the sample", path: spec.sample.display().to_string(), source: std::io::Error::other(e.to_string()) })?
+        .rows;
     let prompt_path = tools.prompts.join("zigbee").join(format!("{}.ntg.md", spec.experiment));
     let text = fs::read_to_string(&prompt_path).map_err(io_err("cannot read the prompt", &prompt_path))?;
     let template = Template::parse(&format!("prompts/zigbee/{}.ntg.md", spec.experiment), &text)?;
@@ -99,71 +106,40 @@ pub fn run_ntg_cell(model: &str, answerer: &dyn Answerer, spec: &NtgSpec, suite:
     let items: Vec<Item> = (0..suite.count).map(|index| Item { index, text: format!("{} trial {}", spec.experiment, index + 1), scenario: None }).collect();
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
     let requests: Vec<Request<'_>> = todo.iter().map(|item| Request { item, prompt: &prompt, dialect: Dialect::Json, protocol: suite.protocol, mode: suite.mode }).collect();
-    let answers: Vec<Result<Answer, String>> = if model == "reference" {
-        todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect()
-    } else {
-        answerer.answer_all(&requests)
-    };
+    let answers: Vec<Result<Answer, String>> =
+        if model == "reference" { todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect() } else { answerer.answer_all(&requests) };
     let mut records = Vec::new();
     let mut pcaps = Vec::new();
     for (item, answer) in todo.iter().zip(answers) {
-        let mut record = TraceRecord {
-            index: item.index,
-            summary: item.text.clone(),
-            prompt_version: prompt.version.clone(),
-            answer: String::new(),
-            usage: None,
-            latency_ms: 0,
-            cost_usd: None,
-            status: "ok".into(),
-            message: String::new(),
-            packets: 0,
-            pcap: None,
-            answer_checks: Vec::new(),
-            findings: Vec::new(),
-            protocols: BTreeMap::new(),
-            succeeded: false,
-            extra: None,
-        };
-        match answer {
-            Err(message) => {
-                let miss = message.starts_with(super::cell::CASSETTE_MISS);
-                record.status = if miss { "cassette" } else { "request" }.into();
-                record.answer_checks.push(format!("exec.{}", record.status));
-                record.message = message;
-                pcaps.push(None);
-            }
-            Ok(a) => {
-                record.answer = a.text;
-                record.usage = a.usage;
-                record.latency_ms = a.latency_ms;
-                record.cost_usd = a.cost_usd;
-                match ntg::parse(&record.answer).and_then(|s| build::build(&s.rows, &build::Options::default()).map(|c| (s.rows, c))) {
-                    Ok((rows, conversion)) => {
-                        let name = format!("{:04}.pcap", item.index);
-                        let path = dir.join(&name);
-                        write_pcap(&path, &conversion.trace).map_err(io_err("cannot write", &path))?;
-                        record.packets = conversion.trace.packets.len() as u64;
-                        record.pcap = Some(name);
-                        record.findings = conversion.findings;
-                        let s = stats::ntg_stats(&rows, &real, None);
-                        let trial = TrialStats {
-                            jsd_timing: s.jsd_timing,
-                            jsd_size: s.jsd_size,
-                            jsd_types: s.jsd_types,
-                            types: s.generated.types.clone(),
-                            packets: s.generated.packets as u64,
-                            mean_inter_arrival_s: s.generated.inter_arrival.as_ref().map(|st| st.mean),
-                        };
-                        record.extra = serde_json::to_value(trial).ok();
-                        pcaps.push(Some(path));
-                    }
-                    Err(e) => {
-                        record.status = "ntg".into();
-                        record.message = e.to_string();
-                        record.answer_checks.push("exec.ntg".into());
-                        pcaps.push(None);
-                    }
+        let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, answer);
+        if record.status != "ok" {
+            pcaps.push(None);
+        } else {
+            match ntg::parse(&record.answer).and_then(|s| build::build(&s.rows, &build::Options::default()).map(|c| (s.rows, c))) {
+                Ok((rows, conversion)) => {
+                    let name = format!("{:04}.pcap", item.index);
+                    let path = dir.join(&name);
+                    write_pcap(&path, &conversion.trace).map_err(io_err("cannot write", &path))?;
+                    record.packets = conversion.trace.packets.len() as u64;
+                    record.pcap = Some(name);
+                    record.findings = conversion.findings;
+                    let s = stats::ntg_stats(&rows, &real, None);
+                    let trial = TrialStats {
+                        jsd_timing: s.jsd_timing,
+                        jsd_size: s.jsd_size,
+                        jsd_types: s.jsd_types,
+                        types: s.generated.types.clone(),
+                        packets: s.generated.packets as u64,
+                        mean_inter_arrival_s: s.generated.inter_arrival.as_ref().map(|st| st.mean),
+                    };
+                    record.extra = serde_json::to_value(trial).ok();
+                    pcaps.push(Some(path));
+                }
+                Err(e) => {
+                    record.status = "ntg".into();
+                    record.message = e.to_string();
+                    record.answer_checks.push("exec.ntg".into());
+                    pcaps.push(None);
                 }
             }
         }
@@ -175,31 +151,10 @@ pub fn run_ntg_cell(model: &str, answerer: &dyn Answerer, spec: &NtgSpec, suite:
         _ => Vec::new().into_iter(),
     };
     for (record, pcap) in records.iter_mut().zip(&pcaps) {
-        let mut clean = record.status == "ok";
-        if let Some(path) = pcap {
-            let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
-            let mut findings = std::mem::take(&mut record.findings);
-            findings.extend(pass.findings.iter().cloned());
-            if tools.tshark.is_some() {
-                if let Some(Ok((_, more))) = expert.next() {
-                    findings.extend(more);
-                }
-            }
-            findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
-            record.protocols = verdict::compute(&pass.frames, &findings, pass.conversations).protocols;
-            clean &= pass.error.is_none() && !findings.iter().any(|f| f.severity == Severity::Error);
-            record.findings = findings;
-        }
-        record.succeeded = clean;
+        let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
+        record.succeeded = super::cell::judge(record, pcap.as_deref(), tools, tshark_result, None)?;
     }
-    let mut journal = fs::OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err("cannot open", &journal_path))?;
-    let mut text = String::new();
-    for r in &records {
-        text.push_str(&serde_json::to_string(r).expect("records serialise"));
-        text.push('\n');
-    }
-    std::io::Write::write_all(&mut journal, text.as_bytes()).map_err(io_err("cannot append to", &journal_path))?;
-    journal.sync_data().map_err(io_err("cannot sync", &journal_path))?;
+    super::cell::append_journal(&journal_path, &records)?;
     for r in records {
         done.insert(r.index, r);
     }
