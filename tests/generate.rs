@@ -132,40 +132,6 @@ fn reference_on_the_papers_summaries() {
     insta::assert_snapshot!("reference_on_paper_summaries", text);
 }
 
-/// A running llm-katan (echo backend) on loopback, killed on drop.
-struct Katan(std::process::Child, u16);
-
-impl Drop for Katan {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn katan() -> Option<Katan> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("llm-katan")
-        .args(["--model", "katan-echo", "--backend", "echo", "--providers", "openai,anthropic,vertexai", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--disable-dashboard", "--log-level", "warning"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => Katan(c, port),
-        Err(e) => {
-            assert!(std::env::var_os("HARNESS_REQUIRE_TOOLS").is_none() && std::env::var_os("CI").is_none(), "llm-katan is required here ({e}); ci/install-deps installs it");
-            eprintln!("SKIPPED: llm-katan not found ({e})");
-            return None;
-        }
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "llm-katan not ready after 90 s");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    Some(child)
-}
-
 /// `harness generate` through the real HTTP path of each provider format
 /// (OpenAI, Anthropic, Gemini/Vertex with a bearer token) against
 /// llm-katan, recording cassettes; offline, the cassettes give the same
@@ -175,10 +141,11 @@ fn generate_through_each_provider_format() {
     if !tools() {
         return;
     }
-    let Some(server) = katan() else { return };
+    let keys = [("HK_OPENAI", "sk-openai-5f1e9a"), ("HK_ANTHROPIC", "sk-ant-77c0d2"), ("HK_VERTEX", "ya29.vertex-31b8")];
+    let Some(server) = common::server::llm_katan(&format!("openai={},anthropic={},vertexai={}", keys[0].1, keys[1].1, keys[2].1)) else { return };
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("models.toml");
-    let base = format!("http://127.0.0.1:{}", server.1);
+    let base = format!("http://127.0.0.1:{}", server.port);
     std::fs::write(
         &registry,
         format!(
@@ -188,7 +155,6 @@ fn generate_through_each_provider_format() {
         ),
     )
     .unwrap();
-    let keys = [("HK_OPENAI", "sk-openai-5f1e9a"), ("HK_ANTHROPIC", "sk-ant-77c0d2"), ("HK_VERTEX", "ya29.vertex-31b8")];
     let cassettes = dir.path().join("cassettes");
     for (mode, out) in [("--record", "recorded"), ("--offline", "replayed")] {
         for model in ["k-openai", "k-anthropic", "k-vertex"] {
