@@ -48,7 +48,7 @@ impl Ctx<'_> {
 
     fn ip(&self, fields: &Fields, part: &str, key: &str) -> Result<Ipv4Addr, ParseError> {
         let v = self.get(fields, part, key)?;
-        v.parse().map_err(|_| self.err(format!("{part}: {key}={v:?} is not an IPv4 address")))
+        v.trim().parse().map_err(|_| self.err(format!("{part}: {key}={v:?} is not an IPv4 address")))
     }
 
     fn mac(&self, fields: &Fields, part: &str, key: &str) -> Result<Mac, ParseError> {
@@ -97,7 +97,7 @@ fn normalise(line: &str) -> String {
 fn fields(part: &str) -> (String, Fields) {
     let part = part.trim();
     let (label, rest) = match part.split_once(':') {
-        Some((l, r)) if !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphabetic()) && !r.trim_start().starts_with(char::is_numeric) => {
+        Some((l, r)) if LABELS.iter().any(|known| known.eq_ignore_ascii_case(l.trim())) => {
             (l.trim().to_string(), r)
         }
         _ => (String::new(), part),
@@ -149,9 +149,28 @@ fn fields(part: &str) -> (String, Fields) {
                 i += 1;
             }
         }
-        out.push((key, value));
+        out.push((key, unlist(&value)));
     }
     (label, out)
+}
+
+/// `['www.cnn.com']` (a Python list printed into the summary, as the
+/// fine-tuned experts' prompts did) becomes `www.cnn.com`.
+fn unlist(value: &str) -> String {
+    match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        Some(inner) => inner.trim().trim_matches(|c| c == '\'' || c == '"').to_string(),
+        None => value.to_string(),
+    }
+}
+
+/// The labels of the parts of a conversation summary.
+const LABELS: &[&str] = &["Source", "Destination", "Others", "Wanted", "Client", "Gateway", "Resolver"];
+
+/// The first bare `0x…` token of the `Others:` part (the experts' DNS
+/// summaries write the id without `id=`).
+fn bare_id(line: &str) -> Option<u16> {
+    let others = &line[line.find("Others:")? + "Others:".len()..];
+    others.split([' ', ',']).find(|t| t.starts_with("0x") || t.starts_with("0X")).and_then(parse_num)
 }
 
 pub(super) fn parse(protocol: SuiteProtocol, mode: Mode, text: &str) -> Result<Scenario, ParseError> {
@@ -224,7 +243,10 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
                 src: cx.ip(s, "Source", "IP")?,
                 dst: cx.ip(d, "Destination", "IP")?,
                 client_port,
-                id: cx.num(o, "Others", "id")?,
+                id: match bare_id(cx.line) {
+                    Some(id) if lookup(o, "id").is_none() => id,
+                    _ => cx.num(o, "Others", "id")?,
+                },
                 record: DnsRecord {
                     rtype: lookup(o, "type").unwrap_or("A").to_ascii_uppercase(),
                     name: cx.get(o, "Others", "resource")?.trim_end_matches('.').to_string(),
@@ -462,6 +484,18 @@ mod tests {
         let line = "130.231.240.70 → 130.231.202.234 DNS 207 Standard query response 0xea13 A steamstore-a.akamaihd.net CNAME steamstore-a.akamaihd.net.edgesuite.net CNAME a1737.b.akamai.net A 193.166.4.71";
         let err = Scenario::parse(SuiteProtocol::Dns, Mode::Packet, line).unwrap_err();
         assert!(err.to_string().contains("cannot be built"), "{err}");
+    }
+
+    #[test]
+    fn experts_summaries_with_lists_and_bare_ids() {
+        let dns = "Source: IP= 10.0.60.223 // Destination: IP= 172.16.194.111 // Others: 0x4663 , resource= ['www.cnn.com'] , response = 10.0.48.231";
+        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else { panic!() };
+        assert_eq!((c.id, c.record.name.as_str(), c.record.data.as_str()), (0x4663, "www.cnn.com", "10.0.48.231"));
+        let http = "Source: IP=172.16.184.12, port=10077, Window: 1700 // Destination: IP=172.16.223.215, port=80, Window: 316 // Others: Host=['www.linkedin.com'], Path=, Code=200, Reason_Phrase= OK";
+        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, http).unwrap() else { panic!() };
+        assert_eq!((c.host_name(), c.target().as_str(), c.code), ("www.linkedin.com", "/", 200));
+        let arp = "Source: MAC=\"02:00:F5:CC:CC:CC\", IP=\"192.168.1.37\" // Destination: MAC=\"02:00:06:DD:DD:DD\" // Wanted: IP=\"192.168.1.38\n";
+        assert!(Scenario::parse(SuiteProtocol::Arp, Mode::Conversation, arp).is_ok());
     }
 
     #[test]
