@@ -293,3 +293,81 @@ pub fn merge(reports: Vec<MatrixReport>) -> Result<MatrixReport, String> {
     merged.shard = None;
     Ok(merged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Limits;
+    use crate::exec::extract::Dialect;
+
+    /// The JSON-dialect suites of `harness/suites` (no Scapy needed).
+    fn json_suites() -> Vec<Suite> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites");
+        Suite::load_dir(&dir).unwrap().into_iter().filter(|s| s.dialect == Dialect::Json && s.ntg.is_none()).collect()
+    }
+
+    fn models<'a>(suites: &[Suite]) -> Vec<ModelRun<'a>> {
+        ["reference", "mutant:fenced", "mutant:wrong-ttl"].iter().map(|id| builtin(id, suites).unwrap()).collect()
+    }
+
+    #[test]
+    fn test_run_concurrent_equals_sequential() {
+        let suites = json_suites();
+        let models = models(&suites);
+        let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let tools = Tools { prompts: &prompts, tshark: None, pool: None, limits: Limits::default() };
+        let one = tempfile::tempdir().unwrap();
+        let sequential = run(&models, &suites, &tools, one.path(), false, None, 1, |_| {}).unwrap();
+        assert!(sequential.len() >= 4, "{}", sequential.len());
+        for jobs in [2, 3, 64] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finished = Vec::new();
+            let cells = run(&models, &suites, &tools, dir.path(), false, None, jobs, |c| finished.push((c.model.clone(), c.suite.clone()))).unwrap();
+            assert_eq!(serde_json::to_string(&cells).unwrap(), serde_json::to_string(&sequential).unwrap(), "--jobs {jobs}");
+            // One progress call per cell, whatever order they finished in.
+            finished.sort();
+            let mut planned: Vec<_> = sequential.iter().map(|c| (c.model.clone(), c.suite.clone())).collect();
+            planned.sort();
+            assert_eq!(finished, planned);
+        }
+        // Shards run concurrently too, and keep their run order.
+        let dir = tempfile::tempdir().unwrap();
+        let shard = run(&models, &suites, &tools, dir.path(), false, Some((2, 3)), 2, |_| {}).unwrap();
+        let expected: Vec<&CellResult> = sequential.iter().skip(1).step_by(3).collect();
+        assert_eq!(serde_json::to_string(&shard).unwrap(), serde_json::to_string(&expected).unwrap());
+    }
+
+    #[test]
+    fn test_run_stops_at_the_first_error_in_run_order() {
+        let suites = json_suites();
+        let models = models(&suites);
+        // Prompts for the first suite's protocol only: its cells run, the
+        // next protocol's cells fail.
+        let prompts = tempfile::tempdir().unwrap();
+        let first = suites[0].protocol.name();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts").join(first);
+        std::fs::create_dir_all(prompts.path().join(first)).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), prompts.path().join(first).join(entry.file_name())).unwrap();
+        }
+        let tools = Tools { prompts: prompts.path(), tshark: None, pool: None, limits: Limits::default() };
+        let one = tempfile::tempdir().unwrap();
+        let mut ran = 0;
+        let error = run(&models, &suites, &tools, one.path(), false, None, 1, |_| ran += 1).unwrap_err().to_string();
+        assert!(ran >= 1, "the first cells succeed");
+        let planned = plan(&models, &suites).len();
+        for jobs in [2, 4] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finished = 0;
+            let got = run(&models, &suites, &tools, dir.path(), false, None, jobs, |_| finished += 1).unwrap_err().to_string();
+            assert_eq!(got, error, "--jobs {jobs}");
+            // No cell starts after the error is seen: at most `jobs` - 1
+            // more than the sequential run got to.
+            let started: usize = std::fs::read_dir(dir.path()).unwrap().map(|m| std::fs::read_dir(m.unwrap().path()).unwrap().count()).sum();
+            assert!(started <= ran + jobs, "--jobs {jobs}: {started} cells started");
+            assert!(started < planned);
+            assert!(finished >= ran);
+        }
+    }
+}
