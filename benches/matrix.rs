@@ -66,7 +66,7 @@ fn main() {
     };
     let models = vec![builtin("reference", &suites).unwrap()];
     let out = dir.path().join("out");
-    let cells = matrix::run(&models, &suites, &tools, &out, false, None, |_| {}).unwrap();
+    let cells = matrix::run(&models, &suites, &tools, &out, false, None, 1, |_| {}).unwrap();
     let cells_s = start.elapsed().as_secs_f64();
 
     // The report stage, as `harness matrix` does it: report.json and the tables.

@@ -230,3 +230,23 @@ fn hostile_suite() {
     }
     assert_eq!(run(&pool, "pkt = IP(dst=\"10.0.0.2\")/ICMP()").status, "ok", "the pool still works");
 }
+
+/// Two callers on one pool (matrix cells side by side) share its workers
+/// and each gets its own outcomes, in order.
+#[test]
+fn concurrent_callers_share_the_pool() {
+    let Some(pool) = pool(2) else { return };
+    let jobs = |tag: &str| -> Vec<Job> {
+        (0..6).map(|i| Job { id: format!("{tag}{i}"), code: format!("pkt = IP(src=\"10.0.0.9\", dst=\"10.0.0.{}\")/ICMP(seq={i})\nsend(pkt)\n", i + 1), seed: i, cpu_s: 2.0 }).collect()
+    };
+    let (a, b) = (jobs("a"), jobs("b"));
+    let (want_a, want_b) = (pool.run_all(&a), pool.run_all(&b));
+    assert!(want_a.iter().all(|o| o.status == "ok" && o.packets.len() == 1), "{want_a:?}");
+    let (got_a, got_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| pool.run_all(&a));
+        let tb = s.spawn(|| pool.run_all(&b));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(got_a, want_a);
+    assert_eq!(got_b, want_b);
+}

@@ -240,3 +240,32 @@ fn ntg_suites_reproduce_llm_ntg() {
     }
     insta::assert_snapshot!("ntg_reference_statistics", text);
 }
+
+/// `--jobs 2` (cells side by side, sharing one tshark and one Scapy pool)
+/// gives the report and tables of `--jobs 1`, byte for byte.
+#[test]
+fn concurrent_cells_equal_sequential_cells() {
+    if common::tshark().is_none() || !scapy_available() {
+        return;
+    }
+    let args = ["--models", "reference,mutant:ack-off-by-one,mutant:fenced", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];
+    let run = |jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = harness().args(["matrix", "--format", "md", "--tshark", "on", "--jobs", jobs, "--out"]).arg(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "--jobs {jobs}: {}", String::from_utf8_lossy(&out.stderr));
+        // One progress line per cell.
+        let progress = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with('[')).count();
+        let report = std::fs::read(dir.path().join("report.json")).unwrap();
+        (out.stdout, report, progress, dir)
+    };
+    let (md1, report1, progress1, _one) = run("1");
+    let (md2, report2, progress2, _two) = run("2");
+    let cells = serde_json::from_slice::<Value>(&report1).unwrap()["cells"].as_array().unwrap().len();
+    assert!(cells >= 6, "{cells} cells");
+    assert_eq!((progress1, progress2), (cells, cells));
+    assert_eq!(String::from_utf8(report2).unwrap(), String::from_utf8(report1).unwrap());
+    assert_eq!(String::from_utf8(md2).unwrap(), String::from_utf8(md1).unwrap());
+    // N = 0 is refused.
+    let zero = harness().args(["matrix", "--jobs", "0"]).output().unwrap();
+    assert_eq!(zero.status.code(), Some(2));
+}

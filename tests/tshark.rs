@@ -212,3 +212,36 @@ fn disjoint_traces_share_a_batch() {
     let plan = harness::tshark::plan(&paths);
     assert_eq!(plan, vec![vec![0, 1, 2, 3, 4, 5], vec![6]]);
 }
+
+/// Two threads batching on one tshark (matrix cells side by side) each
+/// get their own traces' findings: batch files never collide.
+#[test]
+fn concurrent_batches_on_one_instance() {
+    let Some(tshark) = tshark() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Set A: clean conversations; set B: each missing its third segment
+    // (lost-segment warnings). Both batch into one capture per call.
+    let set = |name: &str, cut: bool| -> Vec<PathBuf> {
+        (0..6u8)
+            .map(|i| {
+                let mut frames = http_conversation([10, 0, 0, i + 1], [10, 0, 1, 1], 40000, 1);
+                if cut {
+                    frames.remove(3);
+                }
+                write(&dir.path().join(format!("{name}{i}.pcap")), LinkType::Raw, &frames)
+            })
+            .collect()
+    };
+    let (a, b) = (set("a", false), set("b", true));
+    let (a, b): (Vec<&Path>, Vec<&Path>) = (a.iter().map(PathBuf::as_path).collect(), b.iter().map(PathBuf::as_path).collect());
+    let (want_a, want_b) = (per_trace(&tshark, &a), per_trace(&tshark, &b));
+    assert_ne!(want_a, want_b);
+    for _ in 0..3 {
+        let (got_a, got_b) = std::thread::scope(|s| {
+            let ta = s.spawn(|| batched(&tshark, &a));
+            let tb = s.spawn(|| batched(&tshark, &b));
+            (ta.join().unwrap(), tb.join().unwrap())
+        });
+        assert_eq!((&got_a, &got_b), (&want_a, &want_b));
+    }
+}

@@ -121,7 +121,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     let tshark = tshark(&args.run)?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
-    let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, |_| {})?;
+    let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: tshark.as_ref().map(|t| t.version().to_string()),
@@ -172,7 +172,8 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let total = matrix::plan(&models, &suites).len();
     let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
     let progress = Progress::new(total as u64);
-    let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, |c: &CellResult| progress.cell(c))?;
+    let jobs = args.jobs.map_or_else(matrix::default_jobs, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, jobs, |c: &CellResult| progress.cell(c))?;
     progress.finish();
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),

@@ -353,6 +353,11 @@ pub struct MatrixArgs {
     /// back together with `harness merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Cells run at a time (default: the machine's cores). The report is
+    /// the same for every N; a provider's `concurrency` still bounds the
+    /// requests in flight to it across cells.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     pub format: MatrixFormat,

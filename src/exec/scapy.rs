@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -214,24 +214,42 @@ impl ScapyPool {
     }
 
     /// Run every job; return one outcome per job, in order.
+    ///
+    /// Callers on several threads share the workers: each job takes a free
+    /// worker when there is one, else waits for one, so a worker runs one
+    /// job at a time whoever asked for it.
     pub fn run_all(&self, jobs: &[Job]) -> Vec<Outcome> {
         let next = AtomicUsize::new(0);
         let results: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
-            for slot in &self.workers {
-                scope.spawn(|| loop {
+            for own in 0..self.workers.len().min(jobs.len()) {
+                let (next, results) = (&next, &results);
+                scope.spawn(move || loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(index) else { break };
-                    let outcome = self.run_on(slot, job);
-                    *results[index].lock().expect("not poisoned") = Some(outcome);
+                    let outcome = self.run_on(self.take_worker(own), job);
+                    *results[index].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome);
                 });
             }
         });
-        results.into_iter().map(|r| r.into_inner().expect("not poisoned").expect("every job ran")).collect()
+        results.into_iter().map(|r| r.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).expect("every job ran")).collect()
     }
 
-    fn run_on(&self, slot: &Mutex<Option<Worker>>, job: &Job) -> Outcome {
-        let mut guard = slot.lock().expect("not poisoned");
+    /// A free worker, trying `own` first, then the others; when all are
+    /// busy (another caller's jobs), wait for `own`.
+    fn take_worker(&self, own: usize) -> MutexGuard<'_, Option<Worker>> {
+        let n = self.workers.len();
+        for k in 0..n {
+            match self.workers[(own + k) % n].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return fresh(poisoned),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.workers[own].lock().unwrap_or_else(fresh)
+    }
+
+    fn run_on(&self, mut guard: MutexGuard<'_, Option<Worker>>, job: &Job) -> Outcome {
         if guard.is_none() {
             match Worker::spawn(&self.options, &self.script) {
                 Ok((worker, _)) => *guard = Some(worker),
@@ -252,6 +270,14 @@ impl ScapyPool {
             }
         }
     }
+}
+
+/// A worker whose caller panicked mid-job may hold a stale answer: it is
+/// replaced.
+fn fresh(poisoned: std::sync::PoisonError<MutexGuard<'_, Option<Worker>>>) -> MutexGuard<'_, Option<Worker>> {
+    let mut guard = poisoned.into_inner();
+    *guard = None;
+    guard
 }
 
 impl Drop for ScapyPool {

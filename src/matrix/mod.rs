@@ -16,6 +16,8 @@ pub mod suite;
 pub mod tables;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -160,8 +162,17 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// is I-1 modulo N (so N runners share the matrix evenly and `harness
 /// merge` puts it back together).
 ///
+/// Up to `jobs` cells run at a time (at least one), each on its own
+/// thread, taken in run order; the cells come back in run order whatever
+/// order they finish in, so the report does not depend on `jobs`.
+/// `progress` is called on the calling thread as each cell finishes.
+///
 /// # Errors
-/// A cell that cannot run at all (see [`CellError`]).
+/// A cell that cannot run at all (see [`CellError`]): no further cell
+/// starts, the cells already running finish (their journals stay whole for
+/// `--resume`), and the error of the first such cell in run order is
+/// returned, the one a run with `jobs = 1` stops at.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     models: &[ModelRun<'_>],
     suites: &[Suite],
@@ -169,25 +180,81 @@ pub fn run(
     out: &Path,
     resume: bool,
     shard: Option<(usize, usize)>,
+    jobs: usize,
     mut progress: impl FnMut(&CellResult),
 ) -> Result<Vec<CellResult>, CellError> {
-    let mut cells = Vec::new();
-    for (index, (model_index, suite)) in plan(models, suites).into_iter().enumerate() {
-        if let Some((i, n)) = shard {
-            if index % n != i - 1 {
-                continue;
-            }
-        }
+    let cells: Vec<(usize, &Suite)> = plan(models, suites)
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i - 1))
+        .map(|(_, cell)| cell)
+        .collect();
+    let run_one = |&(model_index, suite): &(usize, &Suite)| {
         let model = &models[model_index];
         let dir = out.join(dir_name(&model.id)).join(&suite.name);
-        let cell = match &suite.ntg {
-            Some(spec) => ntg::run_ntg_cell(&model.id, model.answerer.as_ref(), spec, suite, tools, &dir, resume)?,
-            None => cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume)?,
-        };
-        progress(&cell);
-        cells.push(cell);
+        match &suite.ntg {
+            Some(spec) => ntg::run_ntg_cell(&model.id, model.answerer.as_ref(), spec, suite, tools, &dir, resume),
+            None => cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume),
+        }
+    };
+    let jobs = jobs.clamp(1, cells.len().max(1));
+    if jobs == 1 {
+        let mut done = Vec::with_capacity(cells.len());
+        for c in &cells {
+            let cell = run_one(c)?;
+            progress(&cell);
+            done.push(cell);
+        }
+        return Ok(done);
     }
-    Ok(cells)
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut slots: Vec<Option<CellResult>> = cells.iter().map(|_| None).collect();
+    let mut first_error: Option<(usize, CellError)> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, stop, cells, run_one) = (&next, &stop, &cells, &run_one);
+            scope.spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(c) = cells.get(index) else { break };
+                    let result = run_one(c);
+                    if result.is_err() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    if tx.send((index, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (index, result) in rx {
+            match result {
+                Ok(cell) => {
+                    progress(&cell);
+                    slots[index] = Some(cell);
+                }
+                Err(error) => {
+                    if first_error.as_ref().is_none_or(|(first, _)| index < *first) {
+                        first_error = Some((index, error));
+                    }
+                }
+            }
+        }
+    });
+    if let Some((_, error)) = first_error {
+        return Err(error);
+    }
+    Ok(slots.into_iter().map(|c| c.expect("every cell ran: no error stopped the run")).collect())
+}
+
+/// The cells to run at a time by default: the machine's parallelism (one
+/// when it cannot be read).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// A model id as a directory name (`mutant:fenced` → `mutant-fenced`).
@@ -225,4 +292,82 @@ pub fn merge(reports: Vec<MatrixReport>) -> Result<MatrixReport, String> {
     merged.cells = cells;
     merged.shard = None;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Limits;
+    use crate::exec::extract::Dialect;
+
+    /// The JSON-dialect suites of `harness/suites` (no Scapy needed).
+    fn json_suites() -> Vec<Suite> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites");
+        Suite::load_dir(&dir).unwrap().into_iter().filter(|s| s.dialect == Dialect::Json && s.ntg.is_none()).collect()
+    }
+
+    fn models<'a>(suites: &[Suite]) -> Vec<ModelRun<'a>> {
+        ["reference", "mutant:fenced", "mutant:wrong-ttl"].iter().map(|id| builtin(id, suites).unwrap()).collect()
+    }
+
+    #[test]
+    fn test_run_concurrent_equals_sequential() {
+        let suites = json_suites();
+        let models = models(&suites);
+        let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let tools = Tools { prompts: &prompts, tshark: None, pool: None, limits: Limits::default() };
+        let one = tempfile::tempdir().unwrap();
+        let sequential = run(&models, &suites, &tools, one.path(), false, None, 1, |_| {}).unwrap();
+        assert!(sequential.len() >= 4, "{}", sequential.len());
+        for jobs in [2, 3, 64] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finished = Vec::new();
+            let cells = run(&models, &suites, &tools, dir.path(), false, None, jobs, |c| finished.push((c.model.clone(), c.suite.clone()))).unwrap();
+            assert_eq!(serde_json::to_string(&cells).unwrap(), serde_json::to_string(&sequential).unwrap(), "--jobs {jobs}");
+            // One progress call per cell, whatever order they finished in.
+            finished.sort();
+            let mut planned: Vec<_> = sequential.iter().map(|c| (c.model.clone(), c.suite.clone())).collect();
+            planned.sort();
+            assert_eq!(finished, planned);
+        }
+        // Shards run concurrently too, and keep their run order.
+        let dir = tempfile::tempdir().unwrap();
+        let shard = run(&models, &suites, &tools, dir.path(), false, Some((2, 3)), 2, |_| {}).unwrap();
+        let expected: Vec<&CellResult> = sequential.iter().skip(1).step_by(3).collect();
+        assert_eq!(serde_json::to_string(&shard).unwrap(), serde_json::to_string(&expected).unwrap());
+    }
+
+    #[test]
+    fn test_run_stops_at_the_first_error_in_run_order() {
+        let suites = json_suites();
+        let models = models(&suites);
+        // Prompts for the first suite's protocol only: its cells run, the
+        // next protocol's cells fail.
+        let prompts = tempfile::tempdir().unwrap();
+        let first = suites[0].protocol.name();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts").join(first);
+        std::fs::create_dir_all(prompts.path().join(first)).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), prompts.path().join(first).join(entry.file_name())).unwrap();
+        }
+        let tools = Tools { prompts: prompts.path(), tshark: None, pool: None, limits: Limits::default() };
+        let one = tempfile::tempdir().unwrap();
+        let mut ran = 0;
+        let error = run(&models, &suites, &tools, one.path(), false, None, 1, |_| ran += 1).unwrap_err().to_string();
+        assert!(ran >= 1, "the first cells succeed");
+        let planned = plan(&models, &suites).len();
+        for jobs in [2, 4] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finished = 0;
+            let got = run(&models, &suites, &tools, dir.path(), false, None, jobs, |_| finished += 1).unwrap_err().to_string();
+            assert_eq!(got, error, "--jobs {jobs}");
+            // No cell starts after the error is seen: at most `jobs` - 1
+            // more than the sequential run got to.
+            let started: usize = std::fs::read_dir(dir.path()).unwrap().map(|m| std::fs::read_dir(m.unwrap().path()).unwrap().count()).sum();
+            assert!(started <= ran + jobs, "--jobs {jobs}: {started} cells started");
+            assert!(started < planned);
+            assert!(finished >= ran);
+        }
+    }
 }

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Expert, Tshark, TsharkError};
 use crate::dissect::{dissect, Net};
@@ -118,6 +119,10 @@ impl Tshark {
     /// on a batch is retried per capture, so that one bad file does not
     /// take the others down; the per-capture error is in its slot.
     pub fn expert_many(&self, paths: &[&Path]) -> Result<Vec<Result<Expert, TsharkError>>, TsharkError> {
+        // Calls may run side by side on one instance (matrix cells on
+        // several threads): each call's batch files get a name of their own.
+        static CALL: AtomicU64 = AtomicU64::new(0);
+        let call = CALL.fetch_add(1, Ordering::Relaxed);
         let mut results: Vec<Option<Result<Expert, TsharkError>>> = paths.iter().map(|_| None).collect();
         for (batch_index, members) in plan(paths).into_iter().enumerate() {
             if members.len() == 1 {
@@ -125,7 +130,7 @@ impl Tshark {
                 continue;
             }
             // The private config directory belongs to this instance alone.
-            let merged = self.config_dir.join(format!("batch-{batch_index}.pcap"));
+            let merged = self.config_dir.join(format!("batch-{call}-{batch_index}.pcap"));
             let ranges = merge(paths, &members, &merged).map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
             match self.expert(&merged) {
                 Ok((_, findings)) => {
