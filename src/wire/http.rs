@@ -17,6 +17,8 @@
 //! # Ok::<(), harness::wire::http::HttpError>(())
 //! ```
 
+use std::mem::MaybeUninit;
+
 /// Most header fields one message may carry.
 pub const MAX_HEADERS: usize = 64;
 
@@ -144,7 +146,7 @@ pub fn looks_like_http(payload: &[u8]) -> bool {
 /// [`HttpError::BadContentLength`] or [`HttpError::ConflictingFraming`] when
 /// it is malformed.
 pub fn parse(payload: &[u8]) -> Result<Message, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let (head, fields) = parse_into(payload, &mut headers)?;
     let start = match head.start {
         StartRef::Request { method, target, version } => {
@@ -206,15 +208,22 @@ pub struct Head<'a> {
 /// # Errors
 /// As [`parse`].
 pub fn parse_head(payload: &[u8]) -> Result<Head<'_>, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     parse_into(payload, &mut headers).map(|(head, _)| head)
 }
 
-/// Parse into the caller's header array; return the head and the fields.
-fn parse_into<'b, 'h>(payload: &'b [u8], headers: &'h mut [httparse::Header<'b>]) -> Result<(Head<'b>, &'h [httparse::Header<'b>]), HttpError> {
+/// Parse into the caller's header array (left uninitialised: `httparse`
+/// writes only the fields it finds, and the 64-entry array would cost more
+/// to fill than a short message to parse); return the head and the fields.
+fn parse_into<'b, 'h>(
+    payload: &'b [u8],
+    headers: &'h mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<(Head<'b>, &'h [httparse::Header<'b>]), HttpError> {
+    // The default configuration, as `Request::parse` and `Response::parse` use.
+    let config = httparse::ParserConfig::default();
     let (start, header_len, fields) = if skip_empty_lines(payload).starts_with(b"HTTP/") {
-        let mut response = httparse::Response::new(headers);
-        let header_len = complete(response.parse(payload), payload)?;
+        let mut response = httparse::Response::new(&mut []);
+        let header_len = complete(config.parse_response_with_uninit_headers(&mut response, payload, headers), payload)?;
         let (Some(version), Some(code)) = (response.version, response.code) else {
             return Err(HttpError::Partial);
         };
@@ -227,8 +236,8 @@ fn parse_into<'b, 'h>(payload: &'b [u8], headers: &'h mut [httparse::Header<'b>]
         let reason = response.reason.unwrap_or("");
         (StartRef::Response { version, code, reason }, header_len, response.headers)
     } else {
-        let mut request = httparse::Request::new(headers);
-        let header_len = complete(request.parse(payload), payload)?;
+        let mut request = httparse::Request::new(&mut []);
+        let header_len = complete(config.parse_request_with_uninit_headers(&mut request, payload, headers), payload)?;
         let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version) else {
             return Err(HttpError::Partial);
         };
