@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use super::Sink;
 use crate::dissect::{Frame, Transport, HTTP_PORTS};
 use crate::finding::{Protocol, Severity};
-use crate::wire::http::{self, HttpError, StartLine};
+use crate::wire::http::{self, HttpError, StartRef};
 
 #[derive(Debug, Default)]
 struct Direction {
@@ -90,7 +90,7 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>,
         }
         frame.present.insert(Protocol::Http);
         first = false;
-        let message = match http::parse(rest) {
+        let message = match http::parse_head(rest) {
             Ok(message) => message,
             Err(HttpError::Partial) => {
                 sink.report(
@@ -114,12 +114,12 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>,
             }
         };
         let mut no_body = false;
-        match &message.start {
-            StartLine::Request { method, .. } => {
+        match message.start {
+            StartRef::Request { method, .. } => {
                 flow.requests.push_back((dir, number, method.eq_ignore_ascii_case("HEAD")));
             }
-            StartLine::Response { code, .. } => {
-                let final_response = *code >= 200;
+            StartRef::Response { code, .. } => {
+                let final_response = code >= 200;
                 match flow.requests.iter().position(|(d, _, _)| *d != dir) {
                     Some(index) => {
                         let head = flow.requests[index].2;
@@ -136,7 +136,7 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>,
                     ),
                 }
                 // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
-                no_body |= *code < 200 || *code == 204 || *code == 304;
+                no_body |= code < 200 || code == 204 || code == 304;
             }
         }
         let body = &rest[message.header_len..];

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use pcap_file::pcap::{PcapParser, RawPcapPacket};
+use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{PcapError, TsResolution};
@@ -124,7 +124,7 @@ struct Interface {
 }
 
 enum Format {
-    Pcap { parser: PcapParser, linktype: LinkType, nanos: bool, big_endian: bool },
+    Pcap { linktype: LinkType, nanos: bool, big_endian: bool },
     PcapNg { parser: PcapNgParser, interfaces: Vec<Interface>, big_endian: bool },
 }
 
@@ -180,9 +180,6 @@ impl<R: Read> Reader<R> {
             offset: 0,
             eof: false,
             format: Format::Pcap {
-                parser: PcapParser::new(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0])
-                    .map(|(_, p)| p)
-                    .expect("static header is valid"),
                 linktype: LinkType::Ethernet,
                 nanos: false,
                 big_endian: false,
@@ -199,7 +196,6 @@ impl<R: Read> Reader<R> {
                     linktype: LinkType::from(u32::from(header.datalink)),
                     nanos: header.ts_resolution == TsResolution::NanoSecond,
                     big_endian: header.endianness.is_big(),
-                    parser,
                 };
                 reader.consume(PCAP_HEADER_LEN);
             }
@@ -260,32 +256,33 @@ impl<R: Read> Reader<R> {
 
     fn next_record(&mut self) -> Result<Option<(std::ops::Range<usize>, Meta)>, ReadError> {
         loop {
-            if !self.fill(1)? {
+            // Fast path: a buffered byte needs no refill.
+            if self.start == self.end && !self.fill(1)? {
                 return Ok(None);
             }
             let offset = self.offset;
             match self.format {
                 Format::Pcap { linktype, nanos, big_endian, .. } => {
-                    self.need(PCAP_RECORD_HEADER_LEN as u64, "PCAP record header")?;
-                    let incl_len = u64::from(read_u32(&self.available()[8..12], big_endian));
+                    if self.end - self.start < PCAP_RECORD_HEADER_LEN {
+                        self.need(PCAP_RECORD_HEADER_LEN as u64, "PCAP record header")?;
+                    }
+                    // The record header, read in place (the same fields
+                    // pcap-file's `RawPcapPacket::from_slice` reads).
+                    let header = &self.buf[self.start..self.start + PCAP_RECORD_HEADER_LEN];
+                    let ts_sec = read_u32(&header[0..4], big_endian);
+                    let ts_frac = read_u32(&header[4..8], big_endian);
+                    let incl = read_u32(&header[8..12], big_endian);
+                    let orig = read_u32(&header[12..16], big_endian);
+                    let incl_len = u64::from(incl);
                     if incl_len > MAX_RECORD_LEN {
                         return Err(self.absurd("PCAP record", incl_len));
                     }
                     let total = PCAP_RECORD_HEADER_LEN as u64 + incl_len;
-                    self.need(total, "PCAP record")?;
-                    let Format::Pcap { parser, .. } = &self.format else { unreachable!() };
-                    let avail = &self.buf[self.start..self.end];
-                    let (_, raw): (_, RawPcapPacket) = match parser.next_raw_packet(avail) {
-                        Ok(v) => v,
-                        Err(e) => return Err(self.malformed("PCAP record", &e)),
-                    };
-                    let frac = u64::from(raw.ts_frac) * if nanos { 1 } else { 1000 };
-                    let meta = Meta {
-                        linktype,
-                        ts: u64::from(raw.ts_sec) * 1_000_000_000 + frac,
-                        orig_len: raw.orig_len.max(raw.incl_len),
-                        offset,
-                    };
+                    if ((self.end - self.start) as u64) < total {
+                        self.need(total, "PCAP record")?;
+                    }
+                    let frac = u64::from(ts_frac) * if nanos { 1 } else { 1000 };
+                    let meta = Meta { linktype, ts: u64::from(ts_sec) * 1_000_000_000 + frac, orig_len: orig.max(incl), offset };
                     let data_start = self.start + PCAP_RECORD_HEADER_LEN;
                     let range = data_start..data_start + incl_len as usize;
                     self.consume(total as usize);

@@ -17,6 +17,8 @@
 //! # Ok::<(), harness::wire::http::HttpError>(())
 //! ```
 
+use std::mem::MaybeUninit;
+
 /// Most header fields one message may carry.
 pub const MAX_HEADERS: usize = 64;
 
@@ -144,10 +146,84 @@ pub fn looks_like_http(payload: &[u8]) -> bool {
 /// [`HttpError::BadContentLength`] or [`HttpError::ConflictingFraming`] when
 /// it is malformed.
 pub fn parse(payload: &[u8]) -> Result<Message, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let (head, fields) = parse_into(payload, &mut headers)?;
+    let start = match head.start {
+        StartRef::Request { method, target, version } => {
+            StartLine::Request { method: method.to_string(), target: target.to_string(), version }
+        }
+        StartRef::Response { version, code, reason } => StartLine::Response { version, code, reason: reason_phrase(payload, reason) },
+    };
+    let headers = fields.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
+    let Head { header_len, content_length, chunked, body_len, .. } = head;
+    Ok(Message { start, headers, header_len, content_length, chunked, body_len })
+}
+
+/// The start line of a message as [`parse_head`] sees it, borrowed from the
+/// payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartRef<'a> {
+    /// A request line.
+    Request {
+        /// The method token, e.g. `GET`.
+        method: &'a str,
+        /// The request target, e.g. `/index.html`.
+        target: &'a str,
+        /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+        version: u8,
+    },
+    /// A status line.
+    Response {
+        /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+        version: u8,
+        /// The status code, 100 to 599.
+        code: u16,
+        /// The reason phrase as `httparse` gives it: empty when the phrase
+        /// holds obs-text ([`Message`]'s owned phrase keeps those octets).
+        reason: &'a str,
+    },
+}
+
+/// What [`parse_head`] finds: a [`Message`] without its header fields,
+/// borrowed from the payload and allocation-free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head<'a> {
+    /// The request or status line.
+    pub start: StartRef<'a>,
+    /// Octets from the start of the payload through the empty line that ends
+    /// the header block.
+    pub header_len: usize,
+    /// The `Content-Length` value, if the message has one.
+    pub content_length: Option<u64>,
+    /// Whether the final transfer coding is `chunked` (RFC 9112 §6.1).
+    pub chunked: bool,
+    /// Octets after the header block in this payload.
+    pub body_len: usize,
+}
+
+/// Parse the start line and header block at the front of `payload` as
+/// [`parse`] does, with the same errors, without allocating: for callers
+/// that need the framing but not the header fields.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_head(payload: &[u8]) -> Result<Head<'_>, HttpError> {
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    parse_into(payload, &mut headers).map(|(head, _)| head)
+}
+
+/// Parse into the caller's header array (left uninitialised: `httparse`
+/// writes only the fields it finds, and the 64-entry array would cost more
+/// to fill than a short message to parse); return the head and the fields.
+fn parse_into<'b, 'h>(
+    payload: &'b [u8],
+    headers: &'h mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<(Head<'b>, &'h [httparse::Header<'b>]), HttpError> {
+    // The default configuration, as `Request::parse` and `Response::parse` use.
+    let config = httparse::ParserConfig::default();
     let (start, header_len, fields) = if skip_empty_lines(payload).starts_with(b"HTTP/") {
-        let mut response = httparse::Response::new(&mut headers);
-        let header_len = complete(response.parse(payload), payload)?;
+        let mut response = httparse::Response::new(&mut []);
+        let header_len = complete(config.parse_response_with_uninit_headers(&mut response, payload, headers), payload)?;
         let (Some(version), Some(code)) = (response.version, response.code) else {
             return Err(HttpError::Partial);
         };
@@ -157,30 +233,30 @@ pub fn parse(payload: &[u8]) -> Result<Message, HttpError> {
                 detail: format!("status code {code:03} is outside 100-599 (RFC 9110 §15) in {}", quote_start_line(payload)),
             });
         }
-        let reason = reason_phrase(payload, response.reason.unwrap_or(""));
-        (StartLine::Response { version, code, reason }, header_len, &*response.headers)
+        let reason = response.reason.unwrap_or("");
+        (StartRef::Response { version, code, reason }, header_len, response.headers)
     } else {
-        let mut request = httparse::Request::new(&mut headers);
-        let header_len = complete(request.parse(payload), payload)?;
+        let mut request = httparse::Request::new(&mut []);
+        let header_len = complete(config.parse_request_with_uninit_headers(&mut request, payload, headers), payload)?;
         let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version) else {
             return Err(HttpError::Partial);
         };
-        let start = StartLine::Request { method: method.to_string(), target: target.to_string(), version };
-        (start, header_len, &*request.headers)
+        (StartRef::Request { method, target, version }, header_len, request.headers)
     };
-    let headers: Vec<(String, Vec<u8>)> = fields.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
-    let content_length = content_length(&headers)?;
-    let coding = final_coding(&headers);
+    let fields: &'h [httparse::Header<'b>] = fields;
+    let content_length = content_length(fields)?;
+    let coding = final_coding(fields);
     if coding.is_some() && content_length.is_some() {
         return Err(HttpError::ConflictingFraming);
     }
     let chunked = coding.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
-    if coding.is_some() && !chunked && matches!(start, StartLine::Request { .. }) {
+    if coding.is_some() && !chunked && matches!(start, StartRef::Request { .. }) {
         // RFC 9112 §6.3: a request whose final coding is not chunked has no
         // determinable length.
         return Err(HttpError::BadHeader { detail: "Transfer-Encoding of a request does not end with chunked (RFC 9112 §6.3)".into() });
     }
-    Ok(Message { start, headers, header_len, content_length, chunked, body_len: payload.len() - header_len })
+    let head = Head { start, header_len, content_length, chunked, body_len: payload.len() - header_len };
+    Ok((head, fields))
 }
 
 /// Turn an `httparse` result into the header length or an error.
@@ -280,9 +356,9 @@ fn quote(line: &[u8]) -> String {
 
 /// Return the `Content-Length` (RFC 9110 §8.6): every field and every list
 /// member must be digits, and all must agree.
-fn content_length(headers: &[(String, Vec<u8>)]) -> Result<Option<u64>, HttpError> {
+fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, HttpError> {
     let mut length = None;
-    for (_, value) in headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("content-length")) {
+    for value in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length")).map(|h| h.value) {
         // RFC 9110 §8.6 lets a recipient accept a list of identical values.
         for member in value.split(|&b| b == b',') {
             let member = trim_ows(member);
@@ -308,9 +384,9 @@ fn content_length(headers: &[(String, Vec<u8>)]) -> Result<Option<u64>, HttpErro
 /// Return the last transfer coding named by the `Transfer-Encoding` fields
 /// (RFC 9112 §6.1), without parameters, or `None` when there are none. An
 /// empty field still counts, as an empty coding.
-fn final_coding(headers: &[(String, Vec<u8>)]) -> Option<&[u8]> {
+fn final_coding<'b>(headers: &[httparse::Header<'b>]) -> Option<&'b [u8]> {
     let mut last = None;
-    for (_, value) in headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding")) {
+    for value in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")).map(|h| h.value) {
         last = Some(last.unwrap_or_default());
         for member in value.split(|&b| b == b',') {
             let coding = trim_ows(member.split(|&b| b == b';').next().unwrap_or_default());
@@ -381,6 +457,36 @@ mod test {
         assert_eq!((message.content_length, message.body_len, message.body_complete()), (Some(13), 13, Some(true)));
         assert!(!message.is_request());
         assert_eq!(message.header("CONTENT-TYPE"), Some(&b"text/html; charset=UTF-8"[..]));
+    }
+
+    #[rstest]
+    #[case::get(GET_BYTES)]
+    #[case::ok(OK_BYTES)]
+    #[case::head_request(b"HEAD / HTTP/1.0\r\n\r\n")]
+    #[case::obs_text_reason(b"HTTP/1.1 200 \xe9t\xe9\r\nContent-Length: 0\r\n\r\n")]
+    #[case::chunked(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")]
+    #[case::bad_code(b"HTTP/1.1 700 Odd\r\n\r\n")]
+    #[case::bad_length(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n")]
+    #[case::conflict(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    #[case::partial(b"GET / HTTP/1.1\r\nHost: x\r\n")]
+    fn test_parse_head_agrees_with_parse(#[case] payload: &[u8]) {
+        let owned = parse(payload);
+        let head = parse_head(payload);
+        match (owned, head) {
+            (Ok(message), Ok(head)) => {
+                let (header_len, content_length, chunked, body_len) = (head.header_len, head.content_length, head.chunked, head.body_len);
+                assert_eq!((message.header_len, message.content_length, message.chunked, message.body_len), (header_len, content_length, chunked, body_len));
+                match (message.start, head.start) {
+                    (StartLine::Request { method, target, version }, StartRef::Request { method: m, target: t, version: v }) => {
+                        assert_eq!((method.as_str(), target.as_str(), version), (m, t, v));
+                    }
+                    (StartLine::Response { version, code, .. }, StartRef::Response { version: v, code: c, .. }) => assert_eq!((version, code), (v, c)),
+                    (owned, head) => panic!("start lines differ: {owned:?} vs {head:?}"),
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("parse {a:?} but parse_head {b:?}"),
+        }
     }
 
     #[rstest]
