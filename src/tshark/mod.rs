@@ -60,7 +60,11 @@ pub enum TsharkError {
 pub type Expert = (TsharkSummary, Vec<Finding>);
 
 /// A located tshark binary and its version.
-#[derive(Debug, Clone)]
+///
+/// Not `Clone`: it owns its private configuration folder, which is removed
+/// when it is dropped; share it by reference (it is safe to use from several
+/// threads at once).
+#[derive(Debug)]
 pub struct Tshark {
     path: PathBuf,
     version: String,
