@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::{CheckArgs, Format, Rules, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{file_report, own_pass, OwnPass};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
@@ -21,17 +21,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.rules == Rules::Paper {
         return super::paper::check(args);
     }
-    let tshark = match args.tshark {
-        TsharkMode::Off => None,
-        TsharkMode::Auto => match Tshark::locate(args.tshark_path.as_deref()) {
-            Ok(tshark) => Some(tshark),
-            Err(error) => {
-                eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
-                None
-            }
-        },
-        TsharkMode::On => Some(Tshark::locate(args.tshark_path.as_deref())?),
-    };
+    let tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
     if args.annotate.is_some() && args.files.len() != 1 {
         bail!("--annotate writes one annotated capture: give exactly one FILE");
     }

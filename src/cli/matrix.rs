@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::{ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, TsharkMode, EXIT_FINDINGS, EXIT_OK};
+use super::{ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, EXIT_FINDINGS, EXIT_OK};
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
@@ -14,21 +14,6 @@ use crate::matrix::live::Live;
 use crate::matrix::replay;
 use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
-use crate::tshark::Tshark;
-
-fn tshark(options: &RunOptions) -> anyhow::Result<Option<Tshark>> {
-    Ok(match options.tshark {
-        TsharkMode::Off => None,
-        TsharkMode::Auto => match Tshark::locate(options.tshark_path.as_deref()) {
-            Ok(t) => Some(t),
-            Err(error) => {
-                eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
-                None
-            }
-        },
-        TsharkMode::On => Some(Tshark::locate(options.tshark_path.as_deref())?),
-    })
-}
 
 fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPool>> {
     if !suites.iter().any(|s| s.dialect == Dialect::Scapy) {
@@ -118,7 +103,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         bail!("cannot run model {}: {} (built in: reference, mutant:<fault>)", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
     let model = ModelRun { suites: None, ..model };
-    let tshark = tshark(&args.run)?;
+    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
@@ -164,7 +149,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
-    let tshark = tshark(&args.run)?;
+    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
     let pool = pool(&args.run, &needed)?;
     let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };

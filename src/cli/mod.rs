@@ -384,6 +384,29 @@ pub enum TsharkMode {
     On,
 }
 
+impl TsharkMode {
+    /// The tshark this mode asks for: none when off; the one at `path` (or
+    /// on PATH) when on, failing without it; when auto, that one if it can
+    /// be found, else none with a note on stderr.
+    ///
+    /// # Errors
+    /// `On` and no usable tshark.
+    pub fn tshark(self, path: Option<&std::path::Path>) -> anyhow::Result<Option<crate::tshark::Tshark>> {
+        use crate::tshark::Tshark;
+        Ok(match self {
+            TsharkMode::Off => None,
+            TsharkMode::Auto => match Tshark::locate(path) {
+                Ok(tshark) => Some(tshark),
+                Err(error) => {
+                    eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
+                    None
+                }
+            },
+            TsharkMode::On => Some(Tshark::locate(path)?),
+        })
+    }
+}
+
 /// Arguments of `harness check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {

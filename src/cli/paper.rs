@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::{CheckArgs, Format, PaperArgs, PaperFormat, TsharkMode, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{CheckArgs, Format, PaperArgs, PaperFormat, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{file_report, own_pass};
 use crate::check::Limits;
 use crate::finding::{Protocol, Severity};
@@ -16,20 +16,6 @@ use crate::paper::tables::{build, capture, discover, render_markdown, render_tex
 use crate::paper::{evaluate_file, Notebook};
 use crate::report::{Csv, FileReport, Json, Markdown, Reporter, RunReport, Table};
 use crate::tshark::{Expert, Tshark};
-
-fn locate(mode: TsharkMode, path: Option<&Path>) -> anyhow::Result<Option<Tshark>> {
-    Ok(match mode {
-        TsharkMode::Off => None,
-        TsharkMode::Auto => match Tshark::locate(path) {
-            Ok(tshark) => Some(tshark),
-            Err(error) => {
-                eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
-                None
-            }
-        },
-        TsharkMode::On => Some(Tshark::locate(path)?),
-    })
-}
 
 fn expert_all(tshark: Option<&Tshark>, paths: &[&Path]) -> anyhow::Result<Vec<Option<Expert>>> {
     let Some(tshark) = tshark else {
@@ -69,7 +55,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.annotate.is_some() {
         bail!("--annotate writes the harness's findings: use it with --rules harness");
     }
-    let tshark = locate(args.tshark, args.tshark_path.as_deref())?;
+    let tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
     let mut status = EXIT_OK;
     let mut evaluated = Vec::new();
     for path in &args.files {
@@ -157,7 +143,7 @@ pub fn run(args: &PaperArgs) -> anyhow::Result<u8> {
     if found.is_empty() {
         bail!("{} holds no capture under Packets/, Conversations/, Fine_Tuned/, MOE/ or ADayIn/", dir.display());
     }
-    let tshark = locate(args.tshark, args.tshark_path.as_deref())?;
+    let tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
     let paths: Vec<&Path> = found.iter().map(|(path, ..)| path.as_path()).collect();
     let expert = expert_all(tshark.as_ref(), &paths)?;
     let mut captures = Vec::new();
