@@ -208,12 +208,22 @@ fn part<'p>(cx: &Ctx<'_>, parts: &'p [(String, Fields)], label: &str) -> Result<
     parts.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)).map(|(_, f)| f).ok_or_else(|| cx.err(format!("no {label}: part")))
 }
 
+/// The `Source`, `Destination` and `Others` parts.
+fn sdo<'p>(cx: &Ctx<'_>, parts: &'p [(String, Fields)]) -> Result<(&'p Fields, &'p Fields, &'p Fields), ParseError> {
+    Ok((part(cx, parts, "Source")?, part(cx, parts, "Destination")?, part(cx, parts, "Others")?))
+}
+
+/// `IP=…, port=…, Window: …` of one side of a TCP summary.
+fn endpoint(cx: &Ctx<'_>, fields: &Fields, part: &str) -> Result<(Ipv4Addr, u16, u16), ParseError> {
+    Ok((cx.ip(fields, part, "IP")?, cx.num(fields, part, "port")?, cx.num(fields, part, "Window")?))
+}
+
 fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
     let parts = parts(cx);
     match cx.protocol {
         SuiteProtocol::Zigbee => Err(cx.err("ZigBee suites continue real sample rows; they have no summary lines")),
         SuiteProtocol::Icmp => {
-            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let (s, d, o) = sdo(cx, &parts)?;
             let kind = lookup(o, "type").unwrap_or("Echo");
             Ok(Scenario::IcmpConversation(IcmpConversation {
                 src: cx.ip(s, "Source", "IP")?,
@@ -237,7 +247,7 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }))
         }
         SuiteProtocol::Dns => {
-            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let (s, d, o) = sdo(cx, &parts)?;
             let client_port = if lookup(s, "port").is_some() { Some(cx.num(s, "Source", "port")?) } else { None };
             Ok(Scenario::DnsConversation(DnsConversation {
                 src: cx.ip(s, "Source", "IP")?,
@@ -255,15 +265,16 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }))
         }
         SuiteProtocol::Http => {
-            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let (s, d, o) = sdo(cx, &parts)?;
             let code: u16 = cx.num(o, "Others", "Code")?;
+            let ((client, client_port, client_window), (server, server_port, server_window)) = (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
             Ok(Scenario::HttpConversation(HttpConversation {
-                client: cx.ip(s, "Source", "IP")?,
-                client_port: cx.num(s, "Source", "port")?,
-                client_window: cx.num(s, "Source", "Window")?,
-                server: cx.ip(d, "Destination", "IP")?,
-                server_port: cx.num(d, "Destination", "port")?,
-                server_window: cx.num(d, "Destination", "Window")?,
+                client,
+                client_port,
+                client_window,
+                server,
+                server_port,
+                server_window,
                 host: cx.get(o, "Others", "Host")?.to_string(),
                 path: lookup(o, "Path").unwrap_or("").to_string(),
                 method: lookup(o, "Method").unwrap_or("GET").to_ascii_uppercase(),
@@ -272,14 +283,15 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }))
         }
         SuiteProtocol::Tcp => {
-            let (s, d, o) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Others")?);
+            let (s, d, o) = sdo(cx, &parts)?;
+            let ((client, client_port, client_window), (server, server_port, server_window)) = (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
             Ok(Scenario::TcpConversation(TcpConversation {
-                client: cx.ip(s, "Source", "IP")?,
-                client_port: cx.num(s, "Source", "port")?,
-                client_window: cx.num(s, "Source", "Window")?,
-                server: cx.ip(d, "Destination", "IP")?,
-                server_port: cx.num(d, "Destination", "port")?,
-                server_window: cx.num(d, "Destination", "Window")?,
+                client,
+                client_port,
+                client_window,
+                server,
+                server_port,
+                server_window,
                 request: cx.get(o, "Others", "Request")?.to_string(),
                 reply: cx.get(o, "Others", "Reply")?.to_string(),
             }))
