@@ -513,6 +513,27 @@ fn count(json: &serde_json::Value, pointer: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Names a provider gives the sampling parameters (temperature, top_p,
+/// max_tokens, seed); `None` where it has no such parameter or sets it
+/// itself.
+type SamplingNames = [Option<&'static str>; 4];
+
+/// Insert the sampling values that are set into `map`, under the provider's
+/// `names`; unset values are not sent (the provider's defaults apply).
+fn insert_sampling(map: &mut serde_json::Map<String, serde_json::Value>, sampling: &Sampling, names: SamplingNames) {
+    let values = [
+        sampling.temperature.map(serde_json::Value::from),
+        sampling.top_p.map(serde_json::Value::from),
+        sampling.max_tokens.map(serde_json::Value::from),
+        sampling.seed.map(serde_json::Value::from),
+    ];
+    for (name, value) in names.into_iter().zip(values) {
+        if let (Some(name), Some(value)) = (name, value) {
+            map.insert(name.into(), value);
+        }
+    }
+}
+
 /// Join the system messages (Anthropic and Gemini take them apart).
 fn system_text(messages: &[ChatMessage]) -> Option<String> {
     let parts: Vec<&str> = messages

@@ -36,12 +36,8 @@ pub(super) fn body(model: &str, messages: &[ChatMessage], sampling: &Sampling) -
         "max_tokens".into(),
         json!(sampling.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
     );
-    if let Some(t) = sampling.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = sampling.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    // max_tokens is required (set above); the Messages API has no seed.
+    super::insert_sampling(&mut body, sampling, [Some("temperature"), Some("top_p"), None, None]);
     Value::Object(body)
 }
 

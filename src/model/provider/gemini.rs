@@ -31,18 +31,7 @@ pub(super) fn body(messages: &[ChatMessage], sampling: &Sampling) -> Value {
         .collect();
     body.insert("contents".into(), Value::Array(contents));
     let mut config = Map::new();
-    if let Some(t) = sampling.temperature {
-        config.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = sampling.top_p {
-        config.insert("topP".into(), json!(p));
-    }
-    if let Some(n) = sampling.max_tokens {
-        config.insert("maxOutputTokens".into(), json!(n));
-    }
-    if let Some(seed) = sampling.seed {
-        config.insert("seed".into(), json!(seed));
-    }
+    super::insert_sampling(&mut config, sampling, [Some("temperature"), Some("topP"), Some("maxOutputTokens"), Some("seed")]);
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }

@@ -24,18 +24,7 @@ pub(super) fn body(model: &str, messages: &[ChatMessage], sampling: &Sampling) -
         .map(|m| json!({"role": role(m.role), "content": m.content}))
         .collect();
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = sampling.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = sampling.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
-    if let Some(n) = sampling.max_tokens {
-        body.insert("max_tokens".into(), json!(n));
-    }
-    if let Some(seed) = sampling.seed {
-        body.insert("seed".into(), json!(seed));
-    }
+    super::insert_sampling(&mut body, sampling, [Some("temperature"), Some("top_p"), Some("max_tokens"), Some("seed")]);
     Value::Object(body)
 }
 
