@@ -15,13 +15,15 @@
 //! - Cassettes recorded from llm-katan: replay, offline misses, errors never
 //!   recorded, keys never written.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::server::{read_request, RawRequest as Seen};
 use harness::model::cassette::Cassette;
 use harness::model::live::{LiveModel, ModelError};
 use harness::model::provider::retry::Backoff;
@@ -90,10 +92,6 @@ fn fast(provider: Provider) -> Provider {
     })
 }
 
-fn required() -> bool {
-    std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -102,97 +100,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A running llm-katan (echo backend), killed on drop.
-struct Katan {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
 
-impl Drop for Katan {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start llm-katan with key validation, or `None` (loudly) when it is not
-/// installed outside CI.
-async fn katan() -> Option<Katan> {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.path().join("katan.log")).unwrap();
-    let spawned = Command::new("llm-katan")
-        .args([
-            "--model",
-            "katan-echo",
-            "--backend",
-            "echo",
-            "--providers",
-            "openai,anthropic,vertexai",
-        ])
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--disable-dashboard",
-            "--log-level",
-            "warning",
-        ])
-        .arg("--validate-keys")
-        .arg(format!(
-            "--api-keys=openai={OPENAI_KEY},anthropic={ANTHROPIC_KEY},vertexai={GEMINI_KEY}"
-        ))
-        .arg("--stats-file")
-        .arg(dir.path().join("stats.json"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            assert!(!required(), "llm-katan is required here ({error}); ci/install-deps installs it from ci/requirements.txt");
-            eprintln!("SKIPPED: llm-katan not found ({error}); pip install -r ci/requirements.txt");
-            return None;
-        }
-    };
-    let mut katan = Katan {
-        child,
-        port,
-        _dir: dir,
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-        {
-            if response.status().is_success() {
-                return Some(katan);
-            }
-        }
-        if let Ok(Some(status)) = katan.child.try_wait() {
-            let log =
-                std::fs::read_to_string(katan._dir.path().join("katan.log")).unwrap_or_default();
-            panic!("llm-katan exited ({status}) before it was ready:\n{log}");
-        }
-        assert!(Instant::now() < deadline, "llm-katan not ready after 90 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// One request as the test server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
 
 impl Seen {
     fn header(&self, name: &str) -> Option<&str> {
@@ -293,54 +201,6 @@ impl TestServer {
     }
 }
 
-/// Read one request (headers, then Content-Length bytes of body).
-async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let (head_len, mut seen, length) = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        if let Ok(httparse::Status::Complete(head_len)) = request.parse(&buffer) {
-            let headers: Vec<(String, String)> = request
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_ascii_lowercase(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect();
-            let length = headers
-                .iter()
-                .find(|(n, _)| n == "content-length")
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            let seen = Seen {
-                method: request.method?.to_string(),
-                path: request.path?.to_string(),
-                headers,
-                body: Vec::new(),
-            };
-            break (head_len, seen, length);
-        }
-    };
-    while buffer.len() < head_len + length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    seen.body = buffer[head_len..head_len + length].to_vec();
-    Some(seen)
-}
-
 async fn play(step: Step, stream: &mut TcpStream, request: &Seen) {
     match step {
         Step::Reply(status, headers, body) => {
@@ -400,7 +260,8 @@ fn echo_prompt_tokens(request: &ChatRequest) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_katan_serves_every_provider_format() {
     set_keys();
-    let Some(katan) = katan().await else { return };
+    let keys = format!("openai={OPENAI_KEY},anthropic={ANTHROPIC_KEY},vertexai={GEMINI_KEY}");
+    let Some(katan) = common::server::llm_katan(&keys) else { return };
     let port = katan.port;
     let relay = TestServer::start(vec![Step::RelayGemini(port)]).await;
     let request = conversation("A DNS query for example.com");

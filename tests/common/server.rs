@@ -128,8 +128,22 @@ impl FaultServer {
     }
 }
 
-/// Read one request: head and `Content-Length` bytes of body.
-async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, String)>, Vec<u8>)> {
+/// One HTTP request as a test server read it (header names lower-cased).
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    /// The method.
+    pub method: String,
+    /// The request target.
+    pub path: String,
+    /// Header fields, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
+}
+
+/// Read one request: head and `Content-Length` bytes of body; `None` when
+/// the peer closes first (availability probes send nothing).
+pub async fn read_request(stream: &mut TcpStream) -> Option<RawRequest> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -141,6 +155,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, St
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut request = httparse::Request::new(&mut headers);
         if let Ok(httparse::Status::Complete(head_len)) = request.parse(&buffer) {
+            let method = request.method?.to_string();
             let path = request.path?.to_string();
             let headers: Vec<(String, String)> = request
                 .headers
@@ -155,7 +170,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, St
                 }
                 buffer.extend_from_slice(&chunk[..n]);
             }
-            return Some((path, headers, buffer[head_len..head_len + length].to_vec()));
+            return Some(RawRequest { method, path, headers, body: buffer[head_len..head_len + length].to_vec() });
         }
     }
 }
@@ -212,7 +227,7 @@ async fn reply(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], bo
 
 async fn serve(mut stream: TcpStream, state: &State) {
     // Availability probes connect and send nothing.
-    let Some((path, headers, body)) = read_request(&mut stream).await else { return };
+    let Some(RawRequest { path, headers, body, .. }) = read_request(&mut stream).await else { return };
     let format = if path.ends_with("/chat/completions") {
         Format::OpenAi
     } else if path.ends_with("/v1/messages") {
