@@ -4,23 +4,13 @@
 //! The tables are figures computed from that data (own checks only, tshark
 //! off, so they do not depend on the tshark version).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use harness::analyze::{file_report, own_pass};
 use harness::check::Limits;
 use harness::report::{Reporter, RunReport, Table};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() {
-        panic!("../shared/corpus/pcaps is missing: CI must run with shared/ beside the checkout");
-    }
-    eprintln!("SKIPPED: ../shared/corpus/pcaps not found beside the checkout");
-    None
-}
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -36,7 +26,7 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn corpus_tables() {
-    let Some(dir) = corpus_dir() else { return };
+    let Some(dir) = common::shared("pcaps") else { return };
     let mut files = Vec::new();
     captures(&dir, &mut files);
     assert!(files.len() >= 30, "expected the published captures, found {}", files.len());

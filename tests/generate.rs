@@ -15,11 +15,7 @@ fn harness(args: &[&str]) -> Output {
 }
 
 fn tools() -> bool {
-    let scapy = Command::new("python3").args(["-c", "import scapy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if !scapy && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
-        panic!("Scapy is required here (ci/install-deps installs it)");
-    }
-    common::tshark().is_some() && scapy
+    common::tshark().is_some() && common::scapy()
 }
 
 fn suites() -> Vec<String> {

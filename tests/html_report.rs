@@ -19,10 +19,6 @@ use std::time::{Duration, Instant};
 use harness::matrix::html::{BAR_MAX, HEAT_FULL, PALETTE};
 use serde_json::Value;
 
-fn required() -> bool {
-    std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()
-}
-
 /// The Chromium binary on PATH, or `None` (with a loud message) outside CI.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -31,26 +27,11 @@ fn chromium() -> Option<PathBuf> {
             return Some(found);
         }
     }
-    if required() {
+    if common::required() {
         panic!("Chromium is required here but is not on PATH (ci/install-deps installs it: apt-get install chromium)");
     }
     eprintln!("SKIPPED: Chromium is not on PATH (ci/install-deps installs it)");
     None
-}
-
-fn scapy() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import scapy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if required() {
-            panic!("Scapy is required here (ci/install-deps installs it)");
-        }
-        eprintln!("SKIPPED: Scapy is not installed (ci/install-deps installs it)");
-    }
-    ok
 }
 
 /// What one Chromium run printed.
@@ -222,7 +203,7 @@ fn expected(report: &Value) -> Expected {
 #[test]
 fn matrix_html_renders_in_headless_chromium() {
     let Some(chromium) = chromium() else { return };
-    if !scapy() {
+    if !common::scapy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -17,30 +17,6 @@ fn harness() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
-}
-
-fn corpus() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/completions.jsonl");
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() {
-        panic!("../shared/corpus/completions.jsonl is missing: CI must run with shared/ beside the checkout");
-    }
-    eprintln!("SKIPPED: ../shared/corpus/completions.jsonl not found beside the checkout");
-    None
-}
-
-fn scapy_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import scapy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
-        panic!("Scapy is required here (ci/install-deps installs it)");
-    }
-    ok
 }
 
 fn import(corpus: &Path, out: &Path) -> String {
@@ -75,7 +51,7 @@ fn corpus_lines(corpus: &Path) -> Vec<Value> {
 
 #[test]
 fn import_counts_alignment_and_determinism() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = common::shared("completions.jsonl") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let stdout = import(&corpus, &a);
@@ -186,8 +162,8 @@ fn tables(report: &Value, model: &str) -> String {
 
 #[test]
 fn matrix_replays_gpt35_instruct() {
-    let Some(corpus) = corpus() else { return };
-    if common::tshark().is_none() || !scapy_available() {
+    let Some(corpus) = common::shared("completions.jsonl") else { return };
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -236,7 +212,7 @@ fn matrix_without_import_lists_corpus_models_as_skipped() {
         .arg(tmp.path().join("out"))
         .output()
         .unwrap();
-    if !scapy_available() {
+    if !common::scapy() {
         return;
     }
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));

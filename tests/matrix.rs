@@ -16,14 +16,6 @@ fn harness() -> Command {
     cmd
 }
 
-fn scapy_available() -> bool {
-    let ok = Command::new("python3").args(["-c", "import scapy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if !ok && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
-        panic!("Scapy is required here (ci/install-deps installs it)");
-    }
-    ok
-}
-
 fn run_json(args: &[&str], out: &Path) -> (i32, Value) {
     let output = harness().args(["matrix", "--format", "json", "--tshark", "on", "--out"]).arg(out).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -63,7 +55,7 @@ fn model_tables(report: &Value, model: &str) -> String {
 
 #[test]
 fn offline_matrix_matches_goldens_and_contract() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -107,7 +99,7 @@ fn offline_matrix_matches_goldens_and_contract() {
 
 #[test]
 fn kill_then_resume_gives_identical_tables() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let args = ["--models", "reference,mutant:ack-off-by-one", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];
@@ -141,7 +133,7 @@ fn kill_then_resume_gives_identical_tables() {
 
 #[test]
 fn other_formats() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +150,7 @@ fn other_formats() {
 
 #[test]
 fn shards_merge_to_the_unsharded_tables() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let args = ["--models", "reference,mutant:fenced,mutant:wrong-ttl", "--suites", "icmp-conversation,dns-conversation-json,arp-conversation"];
@@ -190,7 +182,7 @@ fn shards_merge_to_the_unsharded_tables() {
 /// conversations, 11 packets each like ours).
 #[test]
 fn realism_joins_the_cell() {
-    if !scapy_available() || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps").is_dir() {
+    if !common::scapy() || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps").is_dir() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -245,7 +237,7 @@ fn ntg_suites_reproduce_llm_ntg() {
 /// gives the report and tables of `--jobs 1`, byte for byte.
 #[test]
 fn concurrent_cells_equal_sequential_cells() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let args = ["--models", "reference,mutant:ack-off-by-one,mutant:fenced", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use harness::pcap::LinkType;
@@ -12,18 +11,6 @@ use serde_json::Value;
 
 fn harness(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harness")).args(args).output().expect("run harness")
-}
-
-fn gpt35() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps/GPT-on-the-wire/gpt-3.5");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() {
-        panic!("../shared/corpus/pcaps is missing: CI must run with shared/ beside the checkout");
-    }
-    eprintln!("SKIPPED: ../shared/corpus/pcaps not found beside the checkout");
-    None
 }
 
 fn check_json(args: &[&str]) -> Value {
@@ -42,7 +29,7 @@ fn row<'a>(file: &'a Value, protocol: &str) -> &'a Value {
 /// "396 Packets evaluated".
 #[test]
 fn moe_reproduces_the_notebook() {
-    let Some(dir) = gpt35() else { return };
+    let Some(dir) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5") else { return };
     let moe = dir.join("MOE/MOE_Conversations_generated_3_5_turbo-instruct_conv.pcap");
     let json = check_json(&["check", "--rules", "paper", "--tshark", "off", "--format", "json", moe.to_str().unwrap()]);
     let file = &json["files"][0];
@@ -75,7 +62,7 @@ fn moe_reproduces_the_notebook() {
 
 #[test]
 fn harness_rules_stay_the_default() {
-    let Some(dir) = gpt35() else { return };
+    let Some(dir) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5") else { return };
     let moe = dir.join("MOE/MOE_Conversations_generated_3_5_turbo-instruct_conv.pcap");
     let moe = moe.to_str().unwrap();
     let default = harness(&["check", "--tshark", "off", "--format", "json", moe]);
@@ -136,7 +123,7 @@ fn total_carries_over_between_files() {
 
 #[test]
 fn paper_tables_snapshot() {
-    let Some(dir) = gpt35() else { return };
+    let Some(dir) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5") else { return };
     let from = dir.to_str().unwrap();
     for (format, name) in [("table", "paper_tables_gpt35"), ("md", "paper_tables_gpt35_md")] {
         let out = harness(&["paper", "--from", from, "--tshark", "off", "--format", format]);
@@ -152,7 +139,7 @@ fn paper_tables_snapshot() {
 
 #[test]
 fn paper_with_tshark_fills_wireshark_rows() {
-    let Some(dir) = gpt35() else { return };
+    let Some(dir) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5") else { return };
     if common::tshark().is_none() {
         return;
     }

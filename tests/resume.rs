@@ -14,18 +14,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn scapy_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import scapy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok && (std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()) {
-        panic!("Scapy is required here (ci/install-deps installs it)");
-    }
-    ok
-}
-
 /// Suites with several chunks (64 traces each) per cell, in both dialects.
 fn suites(dir: &Path) -> PathBuf {
     let suites = dir.join("suites");
@@ -109,7 +97,7 @@ fn pcaps(out: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn repeated_kills_then_resume_give_identical_cells() {
-    if common::tshark().is_none() || !scapy_available() {
+    if common::tshark().is_none() || !common::scapy() {
         return;
     }
     let seed = std::env::var("HARNESS_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_129u64);

@@ -16,18 +16,6 @@ use harness::pcap::{write_pcap, Reader};
 use harness::zigbee::build::{build, LengthPolicy, Options};
 use harness::zigbee::{decode, describe, ntg};
 
-fn shared(relative: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(relative);
-    if dir.exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() {
-        panic!("../shared/corpus/{relative} is missing: CI must run with shared/ beside the checkout");
-    }
-    eprintln!("SKIPPED: ../shared/corpus/{relative} not found beside the checkout");
-    None
-}
-
 fn sorted(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == extension)).collect();
@@ -86,7 +74,7 @@ fn assert_zigbee_clean(path: &Path, name: &str) {
 
 #[test]
 fn gpt41_traces_convert_and_dissect_as_zigbee() {
-    let Some(dir) = shared("ntg-json") else { return };
+    let Some(dir) = common::shared("ntg-json") else { return };
     let files = sorted(&dir, "json");
     assert_eq!(files.len(), 20, "the 20 GPT-4.1 traces");
     let out = tempfile::tempdir().unwrap();
@@ -114,7 +102,7 @@ fn gpt41_traces_convert_and_dissect_as_zigbee() {
 
 #[test]
 fn real_input_captures_decode_like_tshark() {
-    let Some(dir) = shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files") else { return };
+    let Some(dir) = common::shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files") else { return };
     for path in sorted(&dir, "pcap") {
         assert_zigbee_clean(&path, &path.display().to_string());
     }
@@ -198,7 +186,7 @@ fn cli_convert_ntg_reports_fidelity_and_unknown_rows() {
 
 #[test]
 fn gpt41_realism_against_real_input() {
-    let (Some(dir), Some(real_dir)) = (shared("ntg-json"), shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files")) else { return };
+    let (Some(dir), Some(real_dir)) = (common::shared("ntg-json"), common::shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files")) else { return };
     let out = tempfile::tempdir().unwrap();
     let mut table = String::from("trial | metric | value\n");
     for file in sorted(&dir, "json") {
@@ -220,7 +208,7 @@ fn gpt41_realism_against_real_input() {
 
 #[test]
 fn cli_compare_with_itself_is_zero_and_writes_the_page() {
-    let Some(dir) = shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files") else { return };
+    let Some(dir) = common::shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files") else { return };
     let real = dir.join("Experiment_2_two_way_communication.pcap");
     let out = tempfile::tempdir().unwrap();
     let page = out.path().join("realism.html");
@@ -243,7 +231,7 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
 #[test]
 fn llm_ntg_statistics_against_the_real_sample_input() {
     use harness::zigbee::stats::{ntg_stats, rows_from_capture, trace_stats};
-    let (Some(dir), Some(inputs)) = (shared("ntg-json"), shared("summaries/LLM-NTG/Datasets")) else { return };
+    let (Some(dir), Some(inputs)) = (common::shared("ntg-json"), common::shared("summaries/LLM-NTG/Datasets")) else { return };
     let out = tempfile::tempdir().unwrap();
     let mut table = String::from("trial | packets | types | mean IAT s | JSD timing | JSD size | JSD types\n");
     for file in sorted(&dir, "json") {

@@ -10,6 +10,39 @@ use std::path::{Path, PathBuf};
 use harness::pcap::{LinkType, Writer};
 use harness::tshark::Tshark;
 
+/// Whether the real tools and data must be there (`HARNESS_REQUIRE_TOOLS`
+/// or `CI` set): then a missing one fails the test instead of skipping it.
+pub fn required() -> bool {
+    std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some()
+}
+
+/// Whether Python's Scapy can be imported; outside CI a missing Scapy skips
+/// (loudly), in CI it fails the test.
+pub fn scapy() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import scapy"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(!required(), "Scapy is required here (ci/install-deps installs it)");
+        eprintln!("SKIPPED: Scapy is not installed (ci/install-deps installs it)");
+    }
+    ok
+}
+
+/// `../shared/corpus/<relative>`, or `None` (loudly) outside CI when it is
+/// not beside the checkout; in CI its absence fails the test.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(!required(), "../shared/corpus/{relative} is missing: CI must run with shared/ beside the checkout");
+    eprintln!("SKIPPED: ../shared/corpus/{relative} not found beside the checkout");
+    None
+}
+
 /// Return the real tshark, or `None` (with a loud message) outside CI when
 /// it is not installed. In CI (`HARNESS_REQUIRE_TOOLS` or `CI` set) a
 /// missing tshark fails the test.
@@ -17,7 +50,7 @@ pub fn tshark() -> Option<Tshark> {
     match Tshark::locate(None) {
         Ok(tshark) => Some(tshark),
         Err(error) => {
-            if std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some() {
+            if required() {
                 panic!("tshark is required here: {error} (ci/install-deps installs it)");
             }
             eprintln!("SKIPPED: {error}");
