@@ -179,9 +179,17 @@ impl TestServer {
                     seen.lock().unwrap().push(request.clone());
                     let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
-                    let step = script[index.min(script.len() - 1)].clone();
-                    play(step, &mut stream, &request).await;
+                    let mut step = script[index.min(script.len() - 1)].clone();
+                    // The wait is served while the request counts as in
+                    // flight; the count drops before the first response
+                    // byte, since a client may release its permit (and
+                    // send the next request) as soon as it has read them.
+                    if let Step::Delay(wait, inner) = step {
+                        tokio::time::sleep(wait).await;
+                        step = *inner;
+                    }
                     in_flight.fetch_sub(1, Ordering::SeqCst);
+                    play(step, &mut stream, &request).await;
                 });
             }
         });
