@@ -168,6 +168,68 @@ fn jsonish() -> impl Strategy<Value = String> {
     proptest::collection::vec(packet, 0..5).prop_map(|list| Value::Array(list).to_string())
 }
 
+/// An LLM-NTG summary: rows with the known keys; most rows are valid (info
+/// texts from the builder's vocabulary), some hold values of any shape.
+fn ntgish() -> impl Strategy<Value = String> {
+    const INFOS: [&str; 14] = [
+        "Link Status",
+        "ZCL: Read Attributes, Seq: 7",
+        "ZCL: Read Attributes Response, Seq: 7",
+        "ZCL: Write Attributes, Seq: 300",
+        "ZCL: Default Response, Seq: 1",
+        "ZCL Groups: Get Group Membership",
+        "ZCL Scenes: Get Scene Membership Response",
+        "ZCL OTA: Query Next Image Request",
+        "ZCL: Unknown Command: 0x7f",
+        "Network Status, 0x1de6: Many-to-One Route Failure",
+        "Route Request, Dst: 0x0000, Src: 0x1de6",
+        "Route Reply, Responder: 0xd7a7, Originator: 0x0000",
+        "Node Descriptor Response, Nwk Addr: 0x1de6, Rev: 22, Status: Success",
+        "Simple Descriptor Request, Nwk Addr: 0x1de6, Endpoint: 1",
+    ];
+    const SOURCES: [&str; 4] = ["0x0000", "0x1de6", "0xd7a7", "1de6"];
+    const DESTINATIONS: [&str; 5] = ["0x0000", "0x1de6", "0xd7a7", "Broadcast", "0xfffc"];
+    let object = |fields: Vec<(&str, Value)>| {
+        Value::Object(fields.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), v)).collect())
+    };
+    let valid = (
+        0.0f64..700.0,
+        proptest::sample::select(&SOURCES[..]),
+        proptest::sample::select(&DESTINATIONS[..]),
+        proptest::option::of(0u32..130),
+        proptest::sample::select(&INFOS[..]),
+    )
+        .prop_map(move |(time, src, dst, length, info)| {
+            object(vec![
+                ("time", time.into()),
+                ("src", src.into()),
+                ("dst", dst.into()),
+                ("protocol", "ZigBee".into()),
+                ("length", length.map_or(Value::Null, Value::from)),
+                ("info", info.into()),
+            ])
+        });
+    let any_value = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::from),
+        (-1e3f64..1e3).prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::from),
+        "[0-9a-fx]{0,6}".prop_map(Value::from),
+    ];
+    let wild = proptest::collection::vec(any_value, 6).prop_map(move |values| {
+        object(["time", "src", "dst", "protocol", "length", "info"].into_iter().zip(values).collect())
+    });
+    let row = prop_oneof![6 => valid, 1 => wild];
+    (proptest::collection::vec(row, 0..8), 0u8..3).prop_map(|(rows, form)| {
+        let list = Value::Array(rows).to_string();
+        match form {
+            0 => list,
+            1 => Value::from(format!("```json\n{list}\n```")).to_string(),
+            _ => format!("Here is the traffic:\n```json\n{list}\n```\n"),
+        }
+    })
+}
+
 /// A model answer: prose and fenced blocks in any order.
 fn answerish() -> impl Strategy<Value = String> {
     let part = prop_oneof![
@@ -256,6 +318,16 @@ proptest! {
     #[test]
     fn json_build_dialect_shaped(text in jsonish()) {
         entries::json_build(text.as_bytes());
+    }
+
+    #[test]
+    fn ntg_build_arbitrary_bytes(data in bytes(300)) {
+        entries::ntg_build(&data);
+    }
+
+    #[test]
+    fn ntg_build_summary_shaped(text in ntgish()) {
+        entries::ntg_build(text.as_bytes());
     }
 
     #[test]

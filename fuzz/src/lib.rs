@@ -14,6 +14,7 @@ use harness::check::Limits;
 use harness::exec::extract::{extract, Dialect};
 use harness::pcap::{LinkType, Reader, Writer};
 use harness::wire::{dns, http};
+use harness::zigbee::{build, ntg};
 
 /// Link types the `own_checks` entry point chooses from (first input byte).
 pub const LINKTYPES: [LinkType; 7] = [
@@ -155,6 +156,33 @@ pub fn json_build(data: &[u8]) {
         if let Ok(reader) = Reader::new(out.as_slice(), "fuzz") {
             run_pipeline(reader);
         }
+    }
+}
+
+/// Read `data` as an LLM-NTG ZigBee summary (lossy UTF-8), build its
+/// capture under both length policies, and run the own checks on it.
+pub fn ntg_build(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(summary) = ntg::parse(&text) else {
+        return;
+    };
+    for lengths in [build::LengthPolicy::Honor, build::LengthPolicy::Canonical] {
+        let options = build::Options { lengths, ..build::Options::default() };
+        let Ok(conversion) = build::build(&summary.rows, &options) else {
+            continue;
+        };
+        assert_eq!(conversion.trace.packets.len(), summary.rows.len(), "one frame per row");
+        for finding in &conversion.findings {
+            assert!(finding.frame >= 1 && finding.frame as usize <= summary.rows.len(), "a finding names a row: {finding:?}");
+        }
+        let mut out = Vec::new();
+        let mut writer = Writer::new(&mut out, conversion.trace.linktype).expect("writing to a Vec cannot fail");
+        for packet in &conversion.trace.packets {
+            writer.write(packet.ts, &packet.data).expect("writing to a Vec cannot fail");
+        }
+        writer.into_inner();
+        let reader = Reader::new(out.as_slice(), "fuzz").expect("a capture the Writer wrote must read back");
+        run_pipeline(reader);
     }
 }
 
