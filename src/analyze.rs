@@ -1,8 +1,9 @@
 //! Checking one capture end to end: read, dissect, run the own checks, merge
 //! findings from other sources, compute verdicts.
 //!
-//! Memory stays flat in the capture size apart from a few bytes per frame
-//! (the [`FrameRecord`] the verdict needs) and the findings themselves.
+//! Memory stays flat in the capture size: the few bytes per frame the
+//! verdict needs ([`FrameRecord`]) spill to a temporary file past a bound
+//! ([`FrameLog`]); only the findings and one flag per conversation grow.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -13,7 +14,7 @@ use crate::dissect::dissect;
 use crate::finding::Finding;
 use crate::pcap::{ReadError, Reader};
 use crate::report::{FileReport, TsharkSummary};
-use crate::verdict::{self, agreement, FrameRecord};
+use crate::verdict::{self, agreement, FrameLog, FrameRecord};
 
 /// The own-check pass over one capture, before verdicts.
 #[derive(Debug, Default)]
@@ -21,7 +22,7 @@ pub struct OwnPass {
     /// Link type name of the capture (`ETHERNET`, …; `UNKNOWN` when empty).
     pub linktype: String,
     /// One record per frame.
-    pub frames: Vec<FrameRecord>,
+    pub frames: FrameLog,
     /// Own findings.
     pub findings: Vec<Finding>,
     /// Conversations seen.
@@ -45,7 +46,7 @@ pub fn own_pass(path: &Path, limits: Limits) -> Result<OwnPass, ReadError> {
 pub fn own_pass_from<R: Read>(mut reader: Reader<R>, limits: Limits) -> OwnPass {
     let mut checker = Checker::new(limits);
     let mut sink = Sink::new();
-    let mut pass = OwnPass::default();
+    let mut pass = OwnPass { frames: FrameLog::with_memory_limit(limits.memory_records), ..OwnPass::default() };
     let mut number = 0u64;
     while let Some(raw) = reader.next_frame() {
         let raw = match raw {
@@ -70,7 +71,7 @@ pub fn own_pass_from<R: Read>(mut reader: Reader<R>, limits: Limits) -> OwnPass 
 /// Build the report of one capture from its own pass and, optionally,
 /// tshark's summary and findings.
 pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Finding>)>) -> FileReport {
-    let OwnPass { linktype, frames, mut findings, conversations, error } = pass;
+    let OwnPass { linktype, mut frames, mut findings, conversations, error } = pass;
     let summary = tshark.map(|(summary, more)| {
         findings.extend(more);
         summary
@@ -80,7 +81,10 @@ pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec
     for finding in &findings {
         *checks.entry(finding.check.to_string()).or_default() += 1;
     }
-    let verdicts = verdict::compute(&frames, &findings, conversations);
+    let verdicts = verdict::compute(frames.records(), &findings, conversations);
+    let error = error.map(|e| e.to_string()).or_else(|| {
+        frames.error().map(|e| format!("the per-frame records could not be kept on disk ({e}): verdicts cover the first {} of {} frames", verdicts.packets, frames.len()))
+    });
     let agreement = summary.as_ref().map(|_| agreement::compare(&findings));
     FileReport {
         file: file.to_string(),
@@ -91,7 +95,48 @@ pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec
         checks,
         protocols: verdicts.protocols,
         conversations: verdicts.conversations,
-        error: error.map(|e| e.to_string()),
+        error,
         agreement,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::pcap::{LinkType, Writer};
+    use crate::testkit;
+
+    /// Forty HTTP conversations on raw IP, one segment's ACK broken.
+    fn capture() -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut writer = Writer::new(&mut out, LinkType::Raw).unwrap();
+        let mut ts = 1_700_000_000_000_000_000u64;
+        for i in 0..40u8 {
+            let mut packets = testkit::http_conversation([10, 0, 0, i], 40_000 + u16::from(i), [10, 0, 1, 1], 1_000, 9_000, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n");
+            if i == 17 {
+                packets[2] = testkit::tcp([10, 0, 0, i], [10, 0, 1, 1], 40_017, 80, "A", 1_001, 4_242, b"");
+            }
+            for packet in packets {
+                ts += 1_000;
+                writer.write(ts, &packet).unwrap();
+            }
+        }
+        writer.into_inner();
+        out
+    }
+
+    #[test]
+    fn test_spilled_frame_records_give_the_same_report() {
+        let data = capture();
+        let in_memory = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), Limits::default());
+        assert!(!in_memory.frames.spilled());
+        let spilled = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), Limits { memory_records: 7, ..Limits::default() });
+        assert!(spilled.frames.spilled());
+        let (a, b) = (file_report("t", in_memory, None), file_report("t", spilled, None));
+        assert_eq!(a.packets, 440);
+        assert_eq!(a.conversations.total, 40);
+        assert_eq!(a.conversations.succeeded, 39, "{:?}", a.findings);
+        assert!(a.error.is_none());
+        assert_eq!(a, b);
     }
 }

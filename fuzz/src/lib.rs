@@ -30,6 +30,10 @@ pub const LINKTYPES: [LinkType; 7] = [
 /// Flow-table size while fuzzing: small, so eviction paths run too.
 const FUZZ_FLOWS: usize = 16;
 
+/// Frame records kept in memory while fuzzing: few, so the verdict's
+/// spill file is written and read back too.
+const FUZZ_MEMORY_RECORDS: usize = 4;
+
 /// Read `data` as a capture file (PCAP or pcapng) and run every own check on
 /// it, then build the report.
 pub fn pcap_reader(data: &[u8]) {
@@ -77,10 +81,12 @@ fn run_pipeline(reader: Reader<&[u8]>) {
         reader,
         Limits {
             max_flows: FUZZ_FLOWS,
+            memory_records: FUZZ_MEMORY_RECORDS,
         },
     );
     let frames = pass.frames.len();
     let report = file_report("fuzz", pass, None);
+    assert_eq!(report.packets, frames, "every frame is judged, spilled or not");
     for finding in &report.findings {
         let info = harness::check::catalog::lookup(&finding.check)
             .unwrap_or_else(|| panic!("{} is not in the catalogue", finding.check));

@@ -70,11 +70,14 @@ pub struct Limits {
     /// Most flows (TCP, DNS, ICMP, ARP, HTTP) tracked at once; the least
     /// recently seen are evicted first.
     pub max_flows: usize,
+    /// Per-frame verdict records kept in memory before they spill to a
+    /// temporary file (see [`crate::verdict::FrameLog`]).
+    pub memory_records: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_flows: 65_536 }
+        Limits { max_flows: 65_536, memory_records: crate::verdict::log::MEMORY_RECORDS }
     }
 }
 
@@ -321,7 +324,7 @@ mod test {
         // table: each flow gets its own conversation, and its TCP and HTTP
         // leftovers are reported exactly once, when evicted or at the end.
         use super::testutil::{tcp, A, B, GET};
-        let mut checker = Checker::new(Limits { max_flows: 8 });
+        let mut checker = Checker::new(Limits { max_flows: 8, ..Limits::default() });
         let mut sink = Sink::new();
         let mut conversations = Vec::new();
         let mut number = 0;

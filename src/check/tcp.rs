@@ -949,7 +949,7 @@ mod test {
             frames.push(tcp(A, B, 10_000 + port, 80, "S", C, 0, b""));
             frames.push(tcp(B, A, 80, 10_000 + port, "SA", S, C + 1, b""));
         }
-        let findings = run_tcp(&frames, Limits { max_flows: 8 });
+        let findings = run_tcp(&frames, Limits { max_flows: 8, ..Limits::default() });
         assert!(ids(&findings).is_empty());
         let notes = findings.iter().filter(|f| f.check == "tcp.not_closed").count();
         assert_eq!(notes, 100);
@@ -970,7 +970,7 @@ mod test {
                 let len = frames[packet].len();
                 frames[packet].truncate(at % (len + 1));
             }
-            run_tcp(&frames, Limits { max_flows: 8 });
+            run_tcp(&frames, Limits { max_flows: 8, ..Limits::default() });
             check_frames(LinkType::Raw, &frames);
         }
 
@@ -987,7 +987,7 @@ mod test {
                     if up_dir { up(&f, seq % 8, ack % 8, payload) } else { down(&f, seq, ack, payload) }
                 })
                 .collect();
-            run_tcp(&frames, Limits { max_flows: 8 });
+            run_tcp(&frames, Limits { max_flows: 8, ..Limits::default() });
         }
     }
 }

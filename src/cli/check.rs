@@ -25,7 +25,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.annotate.is_some() && args.files.len() != 1 {
         bail!("--annotate writes one annotated capture: give exactly one FILE");
     }
-    let limits = Limits { max_flows: args.max_flows };
+    let limits = Limits { max_flows: args.max_flows, ..Limits::default() };
     let mut status = EXIT_OK;
     // Own checks first, file by file (streaming); unreadable files drop out.
     let files = expand(&args.files)?;

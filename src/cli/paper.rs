@@ -148,8 +148,8 @@ pub fn run(args: &PaperArgs) -> anyhow::Result<u8> {
     let expert = expert_all(tshark.as_ref(), &paths)?;
     let mut captures = Vec::new();
     for ((path, relative, group, subject), expert) in found.iter().zip(expert) {
-        let pass = own_pass(path, Limits::default()).with_context(|| format!("cannot read {}", path.display()))?;
-        let frames = pass.frames.clone();
+        let mut pass = own_pass(path, Limits::default()).with_context(|| format!("cannot read {}", path.display()))?;
+        let frames = pass.frames.to_vec();
         let report = file_report(relative, pass, expert);
         captures.push(capture(path, relative.clone(), *group, subject.clone(), report, frames).with_context(|| format!("cannot read {}", path.display()))?);
     }

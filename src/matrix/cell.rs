@@ -596,7 +596,7 @@ pub(super) fn judge(
 ) -> Result<bool, CellError> {
     let mut clean = record.status == "ok";
     let Some(path) = pcap else { return Ok(clean) };
-    let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
+    let mut pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
     clean &= pass.error.is_none();
     let mut findings = std::mem::take(&mut record.findings);
     findings.extend(pass.findings.iter().cloned());
@@ -612,7 +612,8 @@ pub(super) fn judge(
         e.apply_waivers(&mut findings);
     }
     findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
-    record.protocols = verdict::compute(&pass.frames, &findings, pass.conversations).protocols;
+    record.protocols = verdict::compute(pass.frames.records(), &findings, pass.conversations).protocols;
+    clean &= pass.frames.error().is_none();
     clean &= !findings.iter().any(|f| f.severity == Severity::Error);
     record.findings = findings;
     Ok(clean)

@@ -10,6 +10,9 @@
 //! concerns any of its packets.
 
 pub mod agreement;
+pub mod log;
+
+pub use log::FrameLog;
 
 use std::collections::BTreeMap;
 
@@ -78,49 +81,59 @@ pub struct Verdicts {
     pub conversations: ConversationStats,
 }
 
-/// Compute the verdicts of a capture from its frame records and findings
-/// (own and tshark's, any order).
-pub fn compute(frames: &[FrameRecord], findings: &[Finding], conversation_count: u32) -> Verdicts {
-    let mut error_layers = vec![Layers::default(); frames.len()];
-    let mut conversation_ok = vec![true; conversation_count as usize];
-    let mut warnings: BTreeMap<Protocol, u64> = BTreeMap::new();
-    let mut errors: BTreeMap<Protocol, u64> = BTreeMap::new();
+/// Compute the verdicts of a capture from its frame records, in frame
+/// order, and its findings (own and tshark's, any order). The records are
+/// streamed: memory grows with the findings and conversations, not with the
+/// frames.
+pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Finding], conversation_count: u32) -> Verdicts {
+    const SLOTS: usize = 16;
+    let layer_mask = Protocol::LAYERS.iter().fold(0u16, |mask, layer| mask | layer.bit());
+    let mut warnings = [0u64; SLOTS];
+    let mut errors = [0u64; SLOTS];
+    // The frames that warn-or-worse findings concern, with their error
+    // layers, in frame order.
+    let mut marks: Vec<(u64, u16)> = Vec::new();
     for finding in findings {
+        let slot = finding.protocol as usize;
         match finding.severity {
-            Severity::Error => *errors.entry(finding.protocol).or_default() += 1,
-            Severity::Warn => *warnings.entry(finding.protocol).or_default() += 1,
+            Severity::Error => errors[slot] += 1,
+            Severity::Warn => warnings[slot] += 1,
             _ => continue,
         }
-        let Some(index) = (finding.frame as usize).checked_sub(1).filter(|i| *i < frames.len()) else { continue };
-        if finding.severity == Severity::Error {
-            error_layers[index].insert(finding.protocol);
-        }
-        if let Some(ok) = conversation_ok.get_mut(frames[index].conversation as usize) {
-            *ok = false;
+        if finding.frame >= 1 {
+            marks.push((finding.frame, if finding.severity == Severity::Error { finding.protocol.bit() } else { 0 }));
         }
     }
-    let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
-    for (record, errs) in frames.iter().zip(&error_layers) {
-        let mut frame_ok = true;
-        for layer in Protocol::LAYERS {
-            let (expected, present) = (record.expected.contains(layer), record.present.contains(layer));
-            if !expected && !present {
-                continue;
-            }
-            let row = protocols.entry(layer).or_default();
+    marks.sort_unstable();
+    let mut marks = marks.into_iter().peekable();
+    let mut conversation_ok = vec![true; conversation_count as usize];
+    let mut rows = [ProtocolStats::default(); SLOTS];
+    let mut total = 0u64;
+    for record in frames {
+        total += 1;
+        let (mut errs, mut flagged) = (0u16, false);
+        while let Some((_, layers)) = marks.next_if(|(frame, _)| *frame <= total) {
+            errs |= layers;
+            flagged = true;
+        }
+        let mut frame_ok = !flagged && errs & Protocol::Frame.bit() == 0;
+        let (expected, present) = (record.expected.0, record.present.0);
+        let mut judged = (expected | present) & layer_mask;
+        while judged != 0 {
+            let slot = judged.trailing_zeros() as usize;
+            let bit = 1u16 << slot;
+            judged &= judged - 1;
+            let row = &mut rows[slot];
             row.packets += 1;
-            if !present {
+            if present & bit == 0 {
                 row.non_existent += 1;
                 frame_ok = false;
-            } else if errs.contains(layer) {
+            } else if errs & bit != 0 {
                 row.malformed += 1;
                 frame_ok = false;
             } else {
                 row.correct += 1;
             }
-        }
-        if errs.contains(Protocol::Frame) {
-            frame_ok = false;
         }
         if !frame_ok {
             if let Some(ok) = conversation_ok.get_mut(record.conversation as usize) {
@@ -128,20 +141,22 @@ pub fn compute(frames: &[FrameRecord], findings: &[Finding], conversation_count:
             }
         }
     }
-    // Layers with findings but no packets still get a row (e.g. tshark
-    // findings on a layer the own dissector does not see).
+    // A row for every layer with packets, and for layers with findings but
+    // no packets (e.g. tshark findings on a layer the own dissector does
+    // not see).
+    let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
     for layer in Protocol::LAYERS {
-        if warnings.contains_key(&layer) || errors.contains_key(&layer) {
-            protocols.entry(layer).or_default();
+        let slot = layer as usize;
+        let mut row = rows[slot];
+        if row.packets == 0 && warnings[slot] == 0 && errors[slot] == 0 {
+            continue;
         }
-    }
-    let total = frames.len() as u64;
-    for (layer, row) in &mut protocols {
         let judged = row.correct + row.malformed + row.non_existent;
         row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
         row.presence = if total == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / total as f64 };
-        row.warnings = warnings.get(layer).copied().unwrap_or(0);
-        row.errors = errors.get(layer).copied().unwrap_or(0);
+        row.warnings = warnings[slot];
+        row.errors = errors[slot];
+        protocols.insert(layer, row);
     }
     Verdicts {
         packets: total,
@@ -179,7 +194,7 @@ mod test {
             Finding::own(4, Severity::Warn, "icmp.unanswered", Icmp, String::new()),
             Finding::own(4, Severity::Note, "x", Icmp, String::new()),
         ];
-        let v = compute(&frames, &findings, 4);
+        let v = compute(frames, &findings, 4);
         assert_eq!(v.packets, 4);
         let dns = v.protocols[&Dns];
         assert_eq!((dns.packets, dns.correct, dns.malformed, dns.non_existent), (2, 1, 0, 1));
