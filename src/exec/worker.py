@@ -535,58 +535,75 @@ class Checker(ast.NodeVisitor):
     visit_Nonlocal = visit_Global
 
 
+# Nodes that open a scope of their own: names bound inside are not the
+# statement's.
+_SCOPES = (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
 def _stored_names(node):
-    """Names bound by a statement (not looking into nested scopes)."""
+    """Names bound by a statement (not looking into nested scopes), in
+    source order (a depth-first walk of the fields, as ast.iter_child_nodes
+    orders them)."""
     out = []
-
-    def add(n):
-        if n not in out:
-            out.append(n)
-
-    def walk(n):
-        if isinstance(n, (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
-                          ast.DictComp, ast.GeneratorExp)):
-            return
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-            add(n.id)
-        for c in ast.iter_child_nodes(n):
-            walk(c)
-
     if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
         return out
-    walk(node)
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        n = pop()
+        if isinstance(n, _SCOPES):
+            continue
+        if isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Store) and n.id not in out:
+                out.append(n.id)
+            continue
+        children = []
+        for field in n._fields:
+            value = getattr(n, field, None)
+            if isinstance(value, ast.AST):
+                children.append(value)
+            elif isinstance(value, list):
+                children.extend(x for x in value if isinstance(x, ast.AST))
+        for child in reversed(children):
+            push(child)
     return out
 
 
-class _BareExcept(ast.NodeTransformer):
-    """`except:` -> `except Exception:` so sandbox exceptions are not swallowed."""
-
-    def visit_ExceptHandler(self, node):
-        self.generic_visit(node)
-        if node.type is None:
-            node.type = ast.Name(id="Exception", ctx=ast.Load())
-        return node
+def _at(node, line):
+    """Give a node made by the rewrite the location of its statement."""
+    node.lineno = node.end_lineno = line
+    node.col_offset = node.end_col_offset = 0
+    return node
 
 
-def rewrite(tree):
+def _collect_call(line, args):
+    """`__collect__(line, ...)` as a located expression statement."""
+    call = _at(ast.Call(func=_at(ast.Name(id=COLLECT, ctx=ast.Load()), line), args=args, keywords=[]), line)
+    return _at(ast.Expr(value=call), line)
+
+
+def rewrite(tree, code):
+    """Report what each top-level statement builds (expression values and
+    bound names) to the collector, and make bare `except:` clauses
+    `except Exception:` so that sandbox exceptions are not swallowed.
+    Only the new nodes get locations; the answer's own keep theirs."""
     body = []
     for stmt in tree.body:
         line = getattr(stmt, "lineno", 0)
         if isinstance(stmt, ast.Expr):
-            call = ast.Call(func=ast.Name(id=COLLECT, ctx=ast.Load()),
-                            args=[ast.Constant(line), ast.Constant(None), stmt.value], keywords=[])
-            body.append(ast.Expr(value=call))
+            body.append(_collect_call(line, [_at(ast.Constant(line), line), _at(ast.Constant(None), line), stmt.value]))
             continue
         body.append(stmt)
         names = _stored_names(stmt)
         if names:
-            call = ast.Call(func=ast.Name(id=COLLECT, ctx=ast.Load()),
-                            args=[ast.Constant(line), ast.Tuple(elts=[ast.Constant(n) for n in names], ctx=ast.Load())],
-                            keywords=[])
-            body.append(ast.Expr(value=call))
+            elts = [_at(ast.Constant(n), line) for n in names]
+            body.append(_collect_call(line, [_at(ast.Constant(line), line), _at(ast.Tuple(elts=elts, ctx=ast.Load()), line)]))
     tree.body = body
-    tree = _BareExcept().visit(tree)
-    ast.fix_missing_locations(tree)
+    if "except" in code:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ExceptHandler) and node.type is None:
+                node.type = ast.copy_location(ast.Name(id="Exception", ctx=ast.Load()), node)
     return tree
 
 
@@ -876,7 +893,7 @@ def run_job(sandbox, timer, req):
     except RecursionError:
         return done("limit", "code nested too deeply")
     try:
-        compiled = compile(rewrite(tree), FILENAME, "exec")
+        compiled = compile(rewrite(tree, code), FILENAME, "exec")
     except SyntaxError as e:
         return done("syntax", "%s: %s (line %s)" % (type(e).__name__, e.msg, e.lineno))
     except (ValueError, RecursionError, MemoryError) as e:
