@@ -219,73 +219,105 @@ pub(crate) fn mac(addr: &[u8]) -> String {
 }
 
 /// A bounded map from flow keys to state, evicting the least recently used
-/// entries when full. Lookups hash once with foldhash (fast, and randomly
-/// seeded, so a hostile capture cannot force collisions); eviction scans the
-/// table, amortised by evicting an eighth of it at a time, oldest first.
+/// entries when full. A lookup hashes once with foldhash (fast, and randomly
+/// seeded, so a hostile capture cannot force collisions) and probes once,
+/// hit or miss; eviction scans the table, amortised by evicting an eighth of
+/// it at a time, oldest first, and reuses its buffers.
 #[derive(Debug)]
 pub(crate) struct FlowTable<K, V> {
-    map: std::collections::HashMap<K, (u64, V), foldhash::fast::RandomState>,
+    table: hashbrown::HashTable<Slot<K, V>>,
+    hasher: foldhash::fast::RandomState,
     capacity: usize,
     clock: u64,
+    /// Eviction scratch: the ages of every entry.
+    ages: Vec<u64>,
+}
+
+/// One entry of a [`FlowTable`]: the key, when it was last used, the state.
+#[derive(Debug)]
+struct Slot<K, V> {
+    key: K,
+    age: u64,
+    value: V,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
     /// Make a table holding at most `capacity` flows.
     pub(crate) fn new(capacity: usize) -> Self {
-        FlowTable { map: std::collections::HashMap::default(), capacity: capacity.max(8), clock: 0 }
+        FlowTable { table: hashbrown::HashTable::new(), hasher: foldhash::fast::RandomState::default(), capacity: capacity.max(8), clock: 0, ages: Vec::new() }
+    }
+
+    /// Return the number of entries.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
     }
 
     /// Return the state for `key`, creating it with `make` if absent; the
     /// evicted entries (if the table was full) are passed to `evicted`,
     /// oldest first.
-    pub(crate) fn entry(&mut self, key: &K, make: impl FnOnce() -> V, mut evicted: impl FnMut(K, V)) -> &mut V {
+    pub(crate) fn entry(&mut self, key: &K, make: impl FnOnce() -> V, evicted: impl FnMut(K, V)) -> &mut V {
+        use std::hash::BuildHasher;
         self.clock += 1;
-        let clock = self.clock;
-        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
-            let mut ages: Vec<u64> = self.map.values().map(|(t, _)| *t).collect();
-            let cut = (ages.len() / 8).max(1) - 1;
-            let (_, threshold, _) = ages.select_nth_unstable(cut);
-            let threshold = *threshold;
-            let mut old: Vec<(u64, K)> = self.map.iter().filter(|(_, (t, _))| *t <= threshold).map(|(k, (t, _))| (*t, k.clone())).collect();
-            old.sort_unstable_by_key(|(t, _)| *t);
-            for (_, k) in old {
-                if let Some((_, v)) = self.map.remove(&k) {
-                    evicted(k, v);
+        let FlowTable { table, hasher, capacity, clock, ages } = self;
+        let hash = hasher.hash_one(key);
+        match table.find_entry(hash, |slot| slot.key == *key) {
+            Ok(found) => {
+                let slot = found.into_mut();
+                slot.age = *clock;
+                &mut slot.value
+            }
+            Err(absent) => {
+                let table = absent.into_table();
+                if table.len() >= *capacity {
+                    evict_oldest(table, ages, evicted);
                 }
+                let slot = Slot { key: key.clone(), age: *clock, value: make() };
+                &mut table.insert_unique(hash, slot, |slot| hasher.hash_one(&slot.key)).into_mut().value
             }
         }
-        let slot = self.map.entry(key.clone()).or_insert_with(|| (clock, make()));
-        slot.0 = clock;
-        &mut slot.1
     }
 
     /// Return the state for `key` without creating it.
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        use std::hash::BuildHasher;
         self.clock += 1;
+        let hash = self.hasher.hash_one(key);
         let clock = self.clock;
-        self.map.get_mut(key).map(|slot| {
-            slot.0 = clock;
-            &mut slot.1
+        self.table.find_mut(hash, |slot| slot.key == *key).map(|slot| {
+            slot.age = clock;
+            &mut slot.value
         })
     }
 
     /// Remove and return the state for `key`.
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key).map(|(_, v)| v)
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(key);
+        self.table.find_entry(hash, |slot| slot.key == *key).ok().map(|found| found.remove().0.value)
     }
 
     /// Remove every entry, oldest first.
     pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        // Sort small (age, index) pairs rather than the entries themselves
-        // (flow states are large); ages are unique, so the order is total.
-        let mut slots: Vec<Option<(K, V)>> = Vec::with_capacity(self.map.len());
-        let mut ages: Vec<(u64, usize)> = Vec::with_capacity(self.map.len());
-        for (k, (t, v)) in self.map.drain() {
-            ages.push((t, slots.len()));
-            slots.push(Some((k, v)));
-        }
-        ages.sort_unstable();
-        ages.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
+        let mut slots: Vec<Slot<K, V>> = self.table.drain().collect();
+        // Ages are unique, so the order is total.
+        slots.sort_unstable_by_key(|slot| slot.age);
+        slots.into_iter().map(|slot| (slot.key, slot.value)).collect()
+    }
+}
+
+/// Evict the oldest eighth of `table` (at least one entry), passing the
+/// entries to `evicted` oldest first. `ages` is scratch space.
+fn evict_oldest<K, V>(table: &mut hashbrown::HashTable<Slot<K, V>>, ages: &mut Vec<u64>, mut evicted: impl FnMut(K, V)) {
+    ages.clear();
+    ages.extend(table.iter().map(|slot| slot.age));
+    let cut = (ages.len() / 8).max(1) - 1;
+    let (_, threshold, _) = ages.select_nth_unstable(cut);
+    let threshold = *threshold;
+    let mut old: Vec<Slot<K, V>> = table.extract_if(|slot| slot.age <= threshold).collect();
+    old.sort_unstable_by_key(|slot| slot.age);
+    for slot in old {
+        evicted(slot.key, slot.value);
     }
 }
 
@@ -313,7 +345,7 @@ mod test {
         table.get_mut(&0);
         table.entry(&100, || 0, |k, _| evicted.push(k));
         assert_eq!(evicted, vec![1]);
-        assert_eq!(table.map.len(), 8);
+        assert_eq!(table.len(), 8);
         let drained: Vec<u32> = table.drain_by_age().into_iter().map(|(k, _)| k).collect();
         assert_eq!(drained, vec![2, 3, 4, 5, 6, 7, 0, 100]);
     }
