@@ -299,10 +299,16 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
 
     /// Remove every entry, oldest first.
     pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        let mut slots: Vec<Slot<K, V>> = self.table.drain().collect();
-        // Ages are unique, so the order is total.
-        slots.sort_unstable_by_key(|slot| slot.age);
-        slots.into_iter().map(|slot| (slot.key, slot.value)).collect()
+        // Sort small (age, index) pairs rather than the entries themselves
+        // (flow states are large); ages are unique, so the order is total.
+        let mut slots: Vec<Option<(K, V)>> = Vec::with_capacity(self.table.len());
+        let mut ages: Vec<(u64, usize)> = Vec::with_capacity(self.table.len());
+        for slot in self.table.drain() {
+            ages.push((slot.age, slots.len()));
+            slots.push(Some((slot.key, slot.value)));
+        }
+        ages.sort_unstable();
+        ages.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
     }
 }
 
@@ -314,10 +320,16 @@ fn evict_oldest<K, V>(table: &mut hashbrown::HashTable<Slot<K, V>>, ages: &mut V
     let cut = (ages.len() / 8).max(1) - 1;
     let (_, threshold, _) = ages.select_nth_unstable(cut);
     let threshold = *threshold;
-    let mut old: Vec<Slot<K, V>> = table.extract_if(|slot| slot.age <= threshold).collect();
-    old.sort_unstable_by_key(|slot| slot.age);
-    for slot in old {
-        evicted(slot.key, slot.value);
+    let mut old: Vec<Option<Slot<K, V>>> = table.extract_if(|slot| slot.age <= threshold).map(Some).collect();
+    // Sort (age, index) pairs, not the large entries.
+    ages.clear();
+    ages.extend(old.iter().flatten().map(|slot| slot.age));
+    let mut order: Vec<(u64, usize)> = ages.iter().copied().zip(0..).collect();
+    order.sort_unstable();
+    for (_, i) in order {
+        if let Some(slot) = old[i].take() {
+            evicted(slot.key, slot.value);
+        }
     }
 }
 
