@@ -3,7 +3,7 @@
 //! so that checking a capture of any size keeps memory flat.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use super::FrameRecord;
 use crate::finding::Layers;
@@ -16,13 +16,27 @@ pub const MEMORY_RECORDS: usize = 1 << 20;
 /// conversation (u32), little-endian.
 const RECORD_BYTES: usize = 8;
 
-/// The frame records of one capture, in frame order.
+/// Encoded records written to the spill file at a time.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The frame records of one capture, in frame order: the first ones in
+/// memory, then (past the memory limit) in an anonymous temporary file,
+/// then, should writing to that file fail, in memory again, so that no
+/// record is ever lost.
 #[derive(Debug)]
 pub struct FrameLog {
     memory: Vec<FrameRecord>,
     memory_limit: usize,
-    spill: Option<BufWriter<File>>,
+    spill: Option<File>,
+    /// Encoded records not yet written to `spill`.
+    pending: Vec<u8>,
+    /// Records in `spill`.
     spilled: u64,
+    /// Records after the spill file failed (or could not be made).
+    tail: Vec<FrameRecord>,
+    /// Whether later records go to `tail`.
+    spill_failed: bool,
+    /// The read error that cost records, if any.
     error: Option<io::Error>,
 }
 
@@ -38,49 +52,63 @@ impl FrameLog {
         FrameLog::with_memory_limit(MEMORY_RECORDS)
     }
 
-    /// Make an empty log that keeps at most `records` records in memory.
+    /// Make an empty log that keeps at most `records` records in memory
+    /// (unless the temporary file fails).
     pub fn with_memory_limit(records: usize) -> FrameLog {
-        FrameLog { memory: Vec::new(), memory_limit: records, spill: None, spilled: 0, error: None }
+        FrameLog { memory: Vec::new(), memory_limit: records, spill: None, pending: Vec::new(), spilled: 0, tail: Vec::new(), spill_failed: false, error: None }
     }
 
     /// Append the record of the next frame.
-    ///
-    /// When the temporary file cannot be made, the records stay in memory;
-    /// when writing to it fails, the error is kept (see [`FrameLog::error`])
-    /// and later records are dropped, so the verdict covers a prefix of the
-    /// capture and says so.
     pub fn push(&mut self, record: FrameRecord) {
         if self.memory.len() < self.memory_limit {
             self.memory.push(record);
-            return;
-        }
-        if self.error.is_some() {
-            return;
-        }
-        if self.spill.is_none() {
-            match tempfile::tempfile() {
-                Ok(file) => self.spill = Some(BufWriter::with_capacity(1 << 16, file)),
-                Err(_) => {
-                    self.memory_limit = usize::MAX;
-                    self.memory.push(record);
-                    return;
+        } else if self.spill_failed {
+            self.tail.push(record);
+        } else {
+            if self.spill.is_none() {
+                match tempfile::tempfile() {
+                    Ok(file) => self.spill = Some(file),
+                    Err(_) => {
+                        self.spill_failed = true;
+                        self.tail.push(record);
+                        return;
+                    }
                 }
             }
+            self.pending.extend_from_slice(&encode(record));
+            if self.pending.len() >= CHUNK_BYTES {
+                self.write_pending();
+            }
         }
-        let mut bytes = [0u8; RECORD_BYTES];
-        bytes[..2].copy_from_slice(&record.expected.0.to_le_bytes());
-        bytes[2..4].copy_from_slice(&record.present.0.to_le_bytes());
-        bytes[4..].copy_from_slice(&record.conversation.to_le_bytes());
-        match self.spill.as_mut().map(|w| w.write_all(&bytes)) {
-            Some(Ok(())) => self.spilled += 1,
-            Some(Err(e)) => self.error = Some(e),
-            None => {}
+    }
+
+    /// Write the pending records to the spill file. On failure, the records
+    /// that did not reach the file move to `tail`, and so do later ones.
+    fn write_pending(&mut self) {
+        let Some(file) = self.spill.as_mut() else { return };
+        if self.pending.is_empty() {
+            return;
         }
+        let start = self.spilled * RECORD_BYTES as u64;
+        // Reading shares the cursor: append after the good records.
+        let written = match file.seek(SeekFrom::Start(start)).and_then(|_| file.write_all(&self.pending)) {
+            Ok(()) => self.pending.len() as u64,
+            // What landed before the failure: whole records only.
+            Err(_) => file.metadata().map_or(0, |m| m.len().saturating_sub(start)).min(self.pending.len() as u64) / RECORD_BYTES as u64 * RECORD_BYTES as u64,
+        };
+        self.spilled += written / RECORD_BYTES as u64;
+        if written < self.pending.len() as u64 {
+            self.spill_failed = true;
+            self.tail.extend(self.pending[written as usize..].chunks_exact(RECORD_BYTES).map(decode));
+            // The file may hold a torn record past the good ones; nothing
+            // is written to it again and only `spilled` records are read.
+        }
+        self.pending.clear();
     }
 
     /// Return the number of frames recorded.
     pub fn len(&self) -> u64 {
-        self.memory.len() as u64 + self.spilled
+        (self.memory.len() + self.pending.len() / RECORD_BYTES + self.tail.len()) as u64 + self.spilled
     }
 
     /// Return whether no frame was recorded.
@@ -90,10 +118,10 @@ impl FrameLog {
 
     /// Return whether part of the log lives on disk.
     pub fn spilled(&self) -> bool {
-        self.spill.is_some()
+        self.spilled > 0 || !self.pending.is_empty()
     }
 
-    /// Return the I/O error that cost records, if any.
+    /// Return the read error that cost records, if any.
     pub fn error(&self) -> Option<&io::Error> {
         self.error.as_ref()
     }
@@ -101,15 +129,16 @@ impl FrameLog {
     /// Return the records in frame order. A read error on the temporary
     /// file ends the iteration early and is kept (see [`FrameLog::error`]).
     pub fn records(&mut self) -> Records<'_> {
-        let reader = match self.spill.as_mut().map(rewound) {
-            Some(Ok(file)) => Some(BufReader::with_capacity(1 << 16, file)),
+        self.write_pending();
+        let reader = match self.spill.as_mut().filter(|_| self.spilled > 0).map(rewound) {
+            Some(Ok(file)) => Some(BufReader::with_capacity(CHUNK_BYTES, file)),
             Some(Err(e)) => {
                 self.error.get_or_insert(e);
                 None
             }
             None => None,
         };
-        Records { memory: self.memory.iter(), reader, remaining: self.spilled, error: &mut self.error }
+        Records { memory: self.memory.iter(), reader, remaining: self.spilled, tail: self.tail.iter(), error: &mut self.error }
     }
 
     /// Return every record in memory (for small captures and random access).
@@ -120,16 +149,32 @@ impl FrameLog {
 
 impl From<Vec<FrameRecord>> for FrameLog {
     fn from(memory: Vec<FrameRecord>) -> FrameLog {
-        FrameLog { memory, memory_limit: usize::MAX, spill: None, spilled: 0, error: None }
+        FrameLog { memory_limit: usize::MAX, memory, ..FrameLog::new() }
     }
 }
 
-/// Flush the spill file and return a handle reading it from the start.
-fn rewound(writer: &mut BufWriter<File>) -> io::Result<File> {
-    writer.flush()?;
-    let mut file = writer.get_ref().try_clone()?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(file)
+fn encode(record: FrameRecord) -> [u8; RECORD_BYTES] {
+    let mut bytes = [0u8; RECORD_BYTES];
+    bytes[..2].copy_from_slice(&record.expected.0.to_le_bytes());
+    bytes[2..4].copy_from_slice(&record.present.0.to_le_bytes());
+    bytes[4..].copy_from_slice(&record.conversation.to_le_bytes());
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> FrameRecord {
+    FrameRecord {
+        expected: Layers(u16::from_le_bytes([bytes[0], bytes[1]])),
+        present: Layers(u16::from_le_bytes([bytes[2], bytes[3]])),
+        conversation: u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+    }
+}
+
+/// Return a handle reading the spill file from the start (it shares the
+/// file's cursor; appends seek back to the end of the good records).
+fn rewound(file: &mut File) -> io::Result<File> {
+    let mut reader = file.try_clone()?;
+    reader.seek(SeekFrom::Start(0))?;
+    Ok(reader)
 }
 
 /// The records of a [`FrameLog`], in frame order.
@@ -138,6 +183,7 @@ pub struct Records<'a> {
     memory: std::slice::Iter<'a, FrameRecord>,
     reader: Option<BufReader<File>>,
     remaining: u64,
+    tail: std::slice::Iter<'a, FrameRecord>,
     error: &'a mut Option<io::Error>,
 }
 
@@ -148,22 +194,24 @@ impl Iterator for Records<'_> {
         if let Some(record) = self.memory.next() {
             return Some(*record);
         }
-        if self.remaining == 0 {
+        if self.remaining > 0 {
+            if let Some(reader) = self.reader.as_mut() {
+                let mut bytes = [0u8; RECORD_BYTES];
+                match reader.read_exact(&mut bytes) {
+                    Ok(()) => {
+                        self.remaining -= 1;
+                        return Some(decode(&bytes));
+                    }
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                        self.reader = None;
+                    }
+                }
+            }
+            // Records lost to a read error: the tail cannot follow them.
             return None;
         }
-        let reader = self.reader.as_mut()?;
-        let mut bytes = [0u8; RECORD_BYTES];
-        if let Err(e) = reader.read_exact(&mut bytes) {
-            self.error.get_or_insert(e);
-            self.reader = None;
-            return None;
-        }
-        self.remaining -= 1;
-        Some(FrameRecord {
-            expected: Layers(u16::from_le_bytes([bytes[0], bytes[1]])),
-            present: Layers(u16::from_le_bytes([bytes[2], bytes[3]])),
-            conversation: u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-        })
+        self.tail.next().copied()
     }
 }
 
@@ -190,6 +238,37 @@ mod test {
         log.push(record(1_000));
         assert_eq!(log.records().last(), Some(record(1_000)));
         assert!(log.error().is_none());
+    }
+
+    #[test]
+    fn test_partial_reads_do_not_disturb_appends() {
+        let mut log = FrameLog::with_memory_limit(3);
+        let count = 3 * CHUNK_BYTES as u32 / RECORD_BYTES as u32 + 17;
+        for i in 0..count {
+            log.push(record(i));
+            if i % 5_000 == 0 {
+                // Read a little, then go on appending.
+                assert_eq!(log.records().nth(4).map(|r| r.conversation), (i >= 4).then(|| record(4).conversation));
+            }
+        }
+        assert_eq!(log.len(), u64::from(count));
+        assert_eq!(log.to_vec(), (0..count).map(record).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn test_a_failing_spill_file_loses_nothing() {
+        // /dev/full refuses every write (ENOSPC), as a full disk would.
+        let Ok(full) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/full") else { return };
+        let mut log = FrameLog::with_memory_limit(2);
+        log.spill = Some(full);
+        let count = CHUNK_BYTES as u32; // several chunks' worth
+        for i in 0..count {
+            log.push(record(i));
+        }
+        assert!(log.spill_failed);
+        assert_eq!(log.len(), u64::from(count));
+        assert_eq!(log.to_vec(), (0..count).map(record).collect::<Vec<_>>());
+        assert!(log.error().is_none(), "a spill failure costs memory, not records");
     }
 
     #[test]
