@@ -299,16 +299,7 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
 
     /// Remove every entry, oldest first.
     pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        // Sort small (age, index) pairs rather than the entries themselves
-        // (flow states are large); ages are unique, so the order is total.
-        let mut slots: Vec<Option<(K, V)>> = Vec::with_capacity(self.table.len());
-        let mut ages: Vec<(u64, usize)> = Vec::with_capacity(self.table.len());
-        for slot in self.table.drain() {
-            ages.push((slot.age, slots.len()));
-            slots.push(Some((slot.key, slot.value)));
-        }
-        ages.sort_unstable();
-        ages.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
+        oldest_first(self.table.drain()).collect()
     }
 }
 
@@ -320,17 +311,23 @@ fn evict_oldest<K, V>(table: &mut hashbrown::HashTable<Slot<K, V>>, ages: &mut V
     let cut = (ages.len() / 8).max(1) - 1;
     let (_, threshold, _) = ages.select_nth_unstable(cut);
     let threshold = *threshold;
-    let mut old: Vec<Option<Slot<K, V>>> = table.extract_if(|slot| slot.age <= threshold).map(Some).collect();
-    // Sort (age, index) pairs, not the large entries.
-    ages.clear();
-    ages.extend(old.iter().flatten().map(|slot| slot.age));
-    let mut order: Vec<(u64, usize)> = ages.iter().copied().zip(0..).collect();
-    order.sort_unstable();
-    for (_, i) in order {
-        if let Some(slot) = old[i].take() {
-            evicted(slot.key, slot.value);
-        }
+    for (key, value) in oldest_first(table.extract_if(|slot| slot.age <= threshold)) {
+        evicted(key, value);
     }
+}
+
+/// Return the entries oldest first. Sorts small (age, index) pairs rather
+/// than the entries themselves (flow states are large); ages are unique, so
+/// the order is total.
+fn oldest_first<K, V>(slots: impl Iterator<Item = Slot<K, V>>) -> impl Iterator<Item = (K, V)> {
+    let mut entries: Vec<Option<(K, V)>> = Vec::with_capacity(slots.size_hint().0);
+    let mut order: Vec<(u64, usize)> = Vec::with_capacity(slots.size_hint().0);
+    for slot in slots {
+        order.push((slot.age, entries.len()));
+        entries.push(Some((slot.key, slot.value)));
+    }
+    order.sort_unstable();
+    order.into_iter().filter_map(move |(_, i)| entries[i].take())
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V> Default for FlowTable<K, V> {
