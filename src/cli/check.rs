@@ -72,10 +72,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         let read_error = pass.error.is_some();
         let file = file_report(&name, pass, tshark_part);
         // An error the report met after the read (the per-frame records'
-        // temporary file) is as fatal as a read error.
-        if let (Some(error), false) = (&file.error, read_error) {
-            eprintln!("harness: {name}: {error}");
-            status = EXIT_ERROR;
+        // temporary file) is as fatal as a read error, reported above.
+        if !read_error {
+            if let Some(error) = &file.error {
+                eprintln!("harness: {name}: {error}");
+                status = EXIT_ERROR;
+            }
         }
         if let Some(out) = &args.annotate {
             match annotate(path, out, &file.findings) {

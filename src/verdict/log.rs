@@ -32,10 +32,9 @@ pub struct FrameLog {
     pending: Vec<u8>,
     /// Records in `spill`.
     spilled: u64,
-    /// Records after the spill file failed (or could not be made).
+    /// Records from the one the spill file failed on (or could not be
+    /// made for) onwards: once it holds any, every later record goes there.
     tail: Vec<FrameRecord>,
-    /// Whether later records go to `tail`.
-    spill_failed: bool,
     /// The read error that cost records, if any.
     error: Option<io::Error>,
 }
@@ -55,21 +54,20 @@ impl FrameLog {
     /// Make an empty log that keeps at most `records` records in memory
     /// (unless the temporary file fails).
     pub fn with_memory_limit(records: usize) -> FrameLog {
-        FrameLog { memory: Vec::new(), memory_limit: records, spill: None, pending: Vec::new(), spilled: 0, tail: Vec::new(), spill_failed: false, error: None }
+        FrameLog { memory: Vec::new(), memory_limit: records, spill: None, pending: Vec::new(), spilled: 0, tail: Vec::new(), error: None }
     }
 
     /// Append the record of the next frame.
     pub fn push(&mut self, record: FrameRecord) {
         if self.memory.len() < self.memory_limit {
             self.memory.push(record);
-        } else if self.spill_failed {
+        } else if !self.tail.is_empty() {
             self.tail.push(record);
         } else {
             if self.spill.is_none() {
                 match tempfile::tempfile() {
                     Ok(file) => self.spill = Some(file),
                     Err(_) => {
-                        self.spill_failed = true;
                         self.tail.push(record);
                         return;
                     }
@@ -98,7 +96,6 @@ impl FrameLog {
         };
         self.spilled += written / RECORD_BYTES as u64;
         if written < self.pending.len() as u64 {
-            self.spill_failed = true;
             self.tail.extend(self.pending[written as usize..].chunks_exact(RECORD_BYTES).map(decode));
             // The file may hold a torn record past the good ones; nothing
             // is written to it again and only `spilled` records are read.
@@ -144,12 +141,6 @@ impl FrameLog {
     /// Return every record in memory (for small captures and random access).
     pub fn to_vec(&mut self) -> Vec<FrameRecord> {
         self.records().collect()
-    }
-}
-
-impl From<Vec<FrameRecord>> for FrameLog {
-    fn from(memory: Vec<FrameRecord>) -> FrameLog {
-        FrameLog { memory_limit: usize::MAX, memory, ..FrameLog::new() }
     }
 }
 
@@ -265,7 +256,7 @@ mod test {
         for i in 0..count {
             log.push(record(i));
         }
-        assert!(log.spill_failed);
+        assert!(!log.tail.is_empty(), "the records went to memory");
         assert_eq!(log.len(), u64::from(count));
         assert_eq!(log.to_vec(), (0..count).map(record).collect::<Vec<_>>());
         assert!(log.error().is_none(), "a spill failure costs memory, not records");
