@@ -12,7 +12,8 @@
 use harness::analyze::{file_report, own_pass_from};
 use harness::check::Limits;
 use harness::exec::extract::{extract, Dialect};
-use harness::pcap::{LinkType, Reader, Writer};
+use harness::exec::Trace;
+use harness::pcap::{write_trace, LinkType, Reader, Writer};
 use harness::wire::{dns, http};
 use harness::zigbee::{build, ntg};
 
@@ -159,19 +160,8 @@ pub fn json_build(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Ok(trace) = harness::exec::json::build(&text) {
         assert!(!trace.packets.is_empty(), "build returned an empty trace");
-        let mut out = Vec::new();
-        let mut writer =
-            Writer::new(&mut out, trace.linktype).expect("writing to a Vec cannot fail");
-        for packet in &trace.packets {
-            writer
-                .write(packet.ts, &packet.data)
-                .expect("writing to a Vec cannot fail");
-        }
-        writer.into_inner();
         // What the builder emits must survive the own checks too.
-        if let Ok(reader) = Reader::new(out.as_slice(), "fuzz") {
-            run_pipeline(reader, data.len());
-        }
+        check_trace(&trace, data.len());
     }
 }
 
@@ -191,15 +181,15 @@ pub fn ntg_build(data: &[u8]) {
         for finding in &conversion.findings {
             assert!(finding.frame >= 1 && finding.frame as usize <= summary.rows.len(), "a finding names a row: {finding:?}");
         }
-        let mut out = Vec::new();
-        let mut writer = Writer::new(&mut out, conversion.trace.linktype).expect("writing to a Vec cannot fail");
-        for packet in &conversion.trace.packets {
-            writer.write(packet.ts, &packet.data).expect("writing to a Vec cannot fail");
-        }
-        writer.into_inner();
-        let reader = Reader::new(out.as_slice(), "fuzz").expect("a capture the Writer wrote must read back");
-        run_pipeline(reader, data.len());
+        check_trace(&conversion.trace, data.len());
     }
+}
+
+/// Write a built trace as a capture and run the own-check pipeline on it.
+fn check_trace(trace: &Trace, input_len: usize) {
+    let out = write_trace(Vec::new(), trace).expect("writing to a Vec cannot fail");
+    let reader = Reader::new(out.as_slice(), "fuzz").expect("a capture the Writer wrote must read back");
+    run_pipeline(reader, input_len);
 }
 
 /// Extract code and JSON from `data` read as a model answer (lossy UTF-8),

@@ -5,7 +5,7 @@ mod reader;
 mod writer;
 
 pub use reader::{Reader, ReadError, RawFrame};
-pub use writer::{write_pcap, Writer};
+pub use writer::{write_pcap, write_trace, Writer};
 
 /// The link-layer type of a capture (the tcpdump.org `LINKTYPE_*` registry).
 ///

@@ -68,12 +68,19 @@ impl<W: Write> Writer<W> {
 /// # Errors
 /// Any I/O error creating or writing the file.
 pub fn write_pcap(path: &Path, trace: &Trace) -> io::Result<()> {
-    let file = File::create(path)?;
-    let mut writer = Writer::new(BufWriter::new(file), trace.linktype)?;
+    write_trace(BufWriter::new(File::create(path)?), trace)?.flush()
+}
+
+/// Write `trace` as a PCAP stream to `out` and return `out`.
+///
+/// # Errors
+/// Any I/O error writing to `out`.
+pub fn write_trace<W: Write>(out: W, trace: &Trace) -> io::Result<W> {
+    let mut writer = Writer::new(out, trace.linktype)?;
     for packet in &trace.packets {
         writer.write(packet.ts, &packet.data)?;
     }
-    writer.into_inner().flush()
+    Ok(writer.into_inner())
 }
 
 fn to_io(error: pcap_file::PcapError) -> io::Error {
