@@ -577,8 +577,9 @@ def _at(node, line):
     return node
 
 
-def _collect_call(line, args):
-    """`__collect__(line, ...)` as a located expression statement."""
+def _collect_call(line, *args):
+    """`__collect__(line, *args)` as a located expression statement."""
+    args = [_at(ast.Constant(line), line), *args]
     call = _at(ast.Call(func=_at(ast.Name(id=COLLECT, ctx=ast.Load()), line), args=args, keywords=[]), line)
     return _at(ast.Expr(value=call), line)
 
@@ -592,13 +593,13 @@ def rewrite(tree, code):
     for stmt in tree.body:
         line = getattr(stmt, "lineno", 0)
         if isinstance(stmt, ast.Expr):
-            body.append(_collect_call(line, [_at(ast.Constant(line), line), _at(ast.Constant(None), line), stmt.value]))
+            body.append(_collect_call(line, _at(ast.Constant(None), line), stmt.value))
             continue
         body.append(stmt)
         names = _stored_names(stmt)
         if names:
             elts = [_at(ast.Constant(n), line) for n in names]
-            body.append(_collect_call(line, [_at(ast.Constant(line), line), _at(ast.Tuple(elts=elts, ctx=ast.Load()), line)]))
+            body.append(_collect_call(line, _at(ast.Tuple(elts=elts, ctx=ast.Load()), line)))
     tree.body = body
     if "except" in code:
         for node in ast.walk(tree):
