@@ -3,7 +3,9 @@
 
 pub mod extract;
 pub mod json;
+pub mod sandbox;
 pub mod scapy;
+pub mod seccomp;
 
 use crate::pcap::{LinkType, Timestamp};
 

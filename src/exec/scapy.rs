@@ -1,55 +1,84 @@
-//! The Scapy dialect: a pool of long-lived, sandboxed Python workers running
-//! real Scapy (`worker.py`, embedded in the binary).
+//! The Scapy dialect: a pool of Python workers running real Scapy
+//! (`worker.py`, embedded in the binary), each inside its own OS sandbox
+//! ([`super::sandbox`]: bubblewrap, namespaces, seccomp).
 //!
-//! Each worker checks the model's code (AST allow-list), runs it with
-//! restricted builtins, recorded `send`/`sendp`/`wrpcap`, a virtual clock and
-//! a seeded `random`, under CPU-time and memory limits, and answers one JSON
-//! line per job. This side adds the wall-clock limit: a worker that does not
-//! answer in time is killed and replaced, and so is one that dies.
+//! A worker is a zygote that imports Scapy once and forks a fresh child for
+//! every answer, so no state crosses answers. The child checks the code (an
+//! AST allow-list that classifies, not the boundary), runs it with
+//! restricted builtins, recorded `send`/`sendp`/`wrpcap`, a virtual clock
+//! and a seeded `random`, under CPU, memory, file-size and process limits,
+//! writes its result to a pipe of its own and exits. The zygote frames that
+//! result with the job's id and a per-job nonce; a frame that does not
+//! carry them is a protocol error. This side adds the wall-clock limit: a
+//! worker that does not answer in time is killed and replaced, and so is one
+//! that dies.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::extract::AnswerFinding;
+use super::sandbox::{self, Sandbox, SandboxError};
 use super::{Trace, TracePacket};
 use crate::pcap::LinkType;
 
 /// The worker program.
 const WORKER: &str = include_str!("worker.py");
+/// The largest result frame a worker may send (the child's own limit is 64 MiB).
+const MAX_FRAME: usize = 65 * 1024 * 1024;
+/// Time a worker has, beyond the job's wall-clock limit, to frame the
+/// result (the zygote enforces the limit on the child itself).
+const FRAME_GRACE: Duration = Duration::from_secs(5);
 
 /// How the pool runs.
 #[derive(Debug, Clone)]
 pub struct ScapyOptions {
     /// The Python interpreter.
     pub python: PathBuf,
+    /// bubblewrap, the sandbox every worker runs in.
+    pub bwrap: PathBuf,
     /// Workers run side by side.
     pub workers: usize,
-    /// CPU seconds one job may use (enforced by the worker).
+    /// CPU seconds one job may use (enforced in the child).
     pub cpu_s: f64,
-    /// Wall-clock time one job may take (enforced here).
+    /// Wall-clock time one job may take (enforced by the zygote, and here).
     pub wall: Duration,
-    /// Address-space limit of a worker, MiB.
+    /// Address-space limit of one answer's process, MiB.
     pub mem_mb: u64,
+    /// Run the AST allow-list before the code. Only tests switch it off, to
+    /// show that the OS sandbox alone contains hostile answers.
+    #[doc(hidden)]
+    pub static_check: bool,
 }
 
 impl Default for ScapyOptions {
     fn default() -> Self {
-        ScapyOptions { python: PathBuf::from("python3"), workers: 2, cpu_s: 5.0, wall: Duration::from_secs(20), mem_mb: 1024 }
+        ScapyOptions {
+            python: PathBuf::from("python3"),
+            bwrap: PathBuf::from("bwrap"),
+            workers: 2,
+            cpu_s: 5.0,
+            wall: Duration::from_secs(20),
+            mem_mb: 1024,
+            static_check: true,
+        }
     }
 }
 
 /// Why the pool could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    /// Python or Scapy is missing or broken.
-    #[error("cannot start the Scapy worker with {python}: {detail} (ci/install-deps installs Python's Scapy; or pass --python)")]
+    /// bubblewrap, Python or Scapy is missing.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A worker did not come up.
+    #[error("cannot start the Scapy worker with {python} in the sandbox: {detail}")]
     Start {
         /// The interpreter.
         python: String,
@@ -69,6 +98,33 @@ pub struct Job {
     pub seed: u64,
     /// CPU seconds.
     pub cpu_s: f64,
+}
+
+/// A job as the worker reads it.
+#[derive(Serialize)]
+struct Request<'a> {
+    id: &'a str,
+    nonce: &'a str,
+    code: &'a str,
+    seed: u64,
+    cpu_s: f64,
+    wall_s: f64,
+    mem_mb: u64,
+    ast: bool,
+}
+
+/// The header of one result frame.
+#[derive(Debug, Deserialize)]
+struct Header {
+    id: String,
+    nonce: String,
+    len: usize,
+    #[serde(default)]
+    timed_out: bool,
+    #[serde(default)]
+    overflow: bool,
+    exit: Option<i32>,
+    signal: Option<i32>,
 }
 
 /// One packet the code produced.
@@ -91,7 +147,8 @@ pub struct Outcome {
     /// The job's id.
     pub id: String,
     /// `ok`, or the error class: `syntax`, `name`, `scapy`, `forbidden`,
-    /// `timeout`, `limit`, `no_packets` (and `internal` for a worker bug).
+    /// `timeout`, `limit`, `no_packets` (and `internal` for a worker bug or
+    /// a broken result).
     pub status: String,
     /// The error message, or empty.
     #[serde(default)]
@@ -108,6 +165,28 @@ impl Outcome {
     fn failed(id: &str, status: &str, message: String) -> Outcome {
         Outcome { id: id.to_string(), status: status.to_string(), message, packets: Vec::new(), findings: Vec::new() }
     }
+
+    /// The outcome a frame stands for.
+    fn from_frame(job: &Job, header: &Header, body: &[u8], wall: Duration) -> Outcome {
+        if header.timed_out {
+            return Outcome::failed(&job.id, "timeout", format!("no answer within the wall-clock limit of {wall:?}; the answer's process was killed"));
+        }
+        if header.overflow {
+            return Outcome::failed(&job.id, "limit", "the answer's result is larger than 64 MiB".into());
+        }
+        if body.is_empty() {
+            return match (header.exit, header.signal) {
+                (Some(70), _) | (_, Some(24)) => Outcome::failed(&job.id, "timeout", "CPU time limit exceeded; the answer's process was stopped".into()),
+                (_, Some(signal)) => Outcome::failed(&job.id, "limit", format!("the answer's process was killed by signal {signal} (memory or resource limit)")),
+                (exit, None) => Outcome::failed(&job.id, "limit", format!("the answer's process exited (code {}) without a result", exit.unwrap_or(-1))),
+            };
+        }
+        match serde_json::from_slice::<Outcome>(body) {
+            Ok(outcome) if outcome.id == job.id => outcome,
+            Ok(outcome) => Outcome::failed(&job.id, "internal", format!("protocol error: the result names job {:?}", outcome.id)),
+            Err(e) => Outcome::failed(&job.id, "internal", format!("protocol error: the answer's result channel holds no valid result ({e})")),
+        }
+    }
 }
 
 /// Why a worker gave no answer.
@@ -115,62 +194,132 @@ impl Outcome {
 enum Lost {
     /// No answer within the wall-clock limit.
     Timeout,
-    /// It exited, closed its pipes or answered garbage.
+    /// It exited, closed its pipes or broke the protocol.
     Died,
 }
+
+/// What the reader thread passes on: a frame, or why there is none.
+type Frame = Result<(Header, Vec<u8>), String>;
 
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    lines: Receiver<String>,
+    frames: Receiver<Frame>,
 }
 
 impl Worker {
-    fn spawn(options: &ScapyOptions, script: &std::path::Path) -> Result<(Worker, String), PoolError> {
+    fn spawn(options: &ScapyOptions, sandbox: &Sandbox) -> Result<(Worker, String), PoolError> {
         let start_error = |detail: String| PoolError::Start { python: options.python.display().to_string(), detail };
-        let mut child = Command::new(&options.python)
-            .arg("-I")
-            .arg(script)
-            .env("HARNESS_WORKER_MEM_MB", options.mem_mb.to_string())
+        let mut child = sandbox
+            .command()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| start_error(e.to_string()))?;
+            .map_err(|e| start_error(format!("cannot run /bin/sh and bwrap: {e}")))?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped");
+        // The worker's stderr: drained so it can never block, the last
+        // 4 KiB kept for a start-up error.
+        let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let keep = Arc::clone(&tail);
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+            let mut stderr = stderr;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
                     break;
                 }
+                let mut t = keep.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                t.extend_from_slice(&buf[..n]);
+                let excess = t.len().saturating_sub(4096);
+                t.drain(..excess);
             }
         });
-        let ready = lines.recv_timeout(Duration::from_secs(120)).map_err(|_| start_error("no ready line within 120 s".into()))?;
-        let value: serde_json::Value = serde_json::from_str(&ready).map_err(|e| start_error(format!("bad ready line {ready:?}: {e}")))?;
+        let (tx, frames) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let ready = read_line(&mut reader);
+            let ok = ready.is_ok();
+            let _ = ready_tx.send(ready);
+            if ok {
+                while tx.send(read_frame(&mut reader)).is_ok() {}
+            }
+        });
+        let stderr_text = || {
+            let t = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            String::from_utf8_lossy(&t).trim().to_string()
+        };
+        let ready = match ready_rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Ok(line)) => line,
+            Ok(Err(_)) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(50));
+                let said = stderr_text();
+                let hint = sandbox::start_hint(&said);
+                return Err(start_error(format!("no ready line ({}){hint}", if said.is_empty() { "it said nothing" } else { said.as_str() })));
+            }
+        };
+        let value: serde_json::Value = serde_json::from_slice(&ready).map_err(|e| start_error(format!("bad ready line {:?}: {e}", String::from_utf8_lossy(&ready))))?;
         if value["ready"] != true {
-            return Err(start_error(format!("unexpected first line {ready:?}")));
+            return Err(start_error(format!("unexpected first line {:?}", String::from_utf8_lossy(&ready))));
         }
         let version = value["scapy"].as_str().unwrap_or("unknown").to_string();
-        Ok((Worker { child, stdin, lines }, version))
+        Ok((Worker { child, stdin, frames }, version))
     }
 
-    /// Send a job and wait for its answer; an error means the worker must
+    /// Send a job and wait for its frame; an error means the worker must
     /// be replaced.
-    fn run(&mut self, job: &Job, wall: Duration) -> Result<Outcome, Lost> {
-        let mut line = serde_json::to_string(job).expect("serialisable");
-        line.push('\n');
-        if self.stdin.write_all(line.as_bytes()).and_then(|()| self.stdin.flush()).is_err() {
+    fn run(&mut self, job: &Job, options: &ScapyOptions) -> Result<Outcome, Lost> {
+        let nonce = format!("{:016x}", fastrand::u64(..));
+        let request = Request {
+            id: &job.id,
+            nonce: &nonce,
+            code: &job.code,
+            seed: job.seed,
+            cpu_s: job.cpu_s,
+            wall_s: options.wall.as_secs_f64(),
+            mem_mb: options.mem_mb,
+            ast: options.static_check,
+        };
+        let mut line = serde_json::to_vec(&request).expect("serialisable");
+        line.push(b'\n');
+        if self.stdin.write_all(&line).and_then(|()| self.stdin.flush()).is_err() {
             return Err(Lost::Died);
         }
-        match self.lines.recv_timeout(wall) {
-            Ok(answer) => serde_json::from_str(&answer).map_err(|_| Lost::Died),
+        match self.frames.recv_timeout(options.wall + FRAME_GRACE) {
+            Ok(Ok((header, body))) if header.id == job.id && header.nonce == nonce => Ok(Outcome::from_frame(job, &header, &body, options.wall)),
+            Ok(_) => Err(Lost::Died),
             Err(RecvTimeoutError::Timeout) => Err(Lost::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(Lost::Died),
         }
     }
+}
+
+/// Read one line of at most 64 KiB, without its newline.
+fn read_line(reader: &mut impl BufRead) -> Result<Vec<u8>, String> {
+    let mut line = Vec::new();
+    let n = reader.take(64 * 1024).read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
+    if n == 0 || line.last() != Some(&b'\n') {
+        return Err("the worker closed its output or sent an overlong line".into());
+    }
+    line.pop();
+    Ok(line)
+}
+
+/// Read one frame: a header line and `len` bytes.
+fn read_frame(reader: &mut impl BufRead) -> Frame {
+    let line = read_line(reader)?;
+    let header: Header = serde_json::from_slice(&line).map_err(|e| format!("bad frame header: {e}"))?;
+    if header.len > MAX_FRAME {
+        return Err(format!("frame of {} bytes", header.len));
+    }
+    let mut body = vec![0; header.len];
+    reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok((header, body))
 }
 
 impl Drop for Worker {
@@ -183,29 +332,27 @@ impl Drop for Worker {
 /// A pool of Scapy workers.
 pub struct ScapyPool {
     options: ScapyOptions,
-    script: PathBuf,
+    sandbox: Sandbox,
     workers: Vec<Mutex<Option<Worker>>>,
     version: String,
 }
 
 impl ScapyPool {
-    /// Start `options.workers` workers.
+    /// Start `options.workers` workers, each in its own sandbox.
     ///
     /// # Errors
-    /// [`PoolError::Start`] when Python or Scapy cannot start.
+    /// [`PoolError`] when bubblewrap, Python or Scapy is missing, or a
+    /// worker does not come up (its words and a hint in the message).
     pub fn start(options: ScapyOptions) -> Result<ScapyPool, PoolError> {
-        static INSTANCE: AtomicUsize = AtomicUsize::new(0);
-        let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
-        let script = std::env::temp_dir().join(format!("harness-worker-{}-{instance}.py", std::process::id()));
-        std::fs::write(&script, WORKER).map_err(|e| PoolError::Start { python: options.python.display().to_string(), detail: e.to_string() })?;
+        let sandbox = Sandbox::prepare(&options.bwrap, &options.python, WORKER)?;
         let mut workers = Vec::new();
         let mut version = String::new();
         for _ in 0..options.workers.max(1) {
-            let (worker, v) = Worker::spawn(&options, &script)?;
+            let (worker, v) = Worker::spawn(&options, &sandbox)?;
             version = v;
             workers.push(Mutex::new(Some(worker)));
         }
-        Ok(ScapyPool { options, script, workers, version })
+        Ok(ScapyPool { options, sandbox, workers, version })
     }
 
     /// Return the Scapy version the workers run.
@@ -251,20 +398,20 @@ impl ScapyPool {
 
     fn run_on(&self, mut guard: MutexGuard<'_, Option<Worker>>, job: &Job) -> Outcome {
         if guard.is_none() {
-            match Worker::spawn(&self.options, &self.script) {
+            match Worker::spawn(&self.options, &self.sandbox) {
                 Ok((worker, _)) => *guard = Some(worker),
                 Err(error) => return Outcome::failed(&job.id, "internal", error.to_string()),
             }
         }
         let worker = guard.as_mut().expect("spawned");
-        match worker.run(job, self.options.wall) {
+        match worker.run(job, &self.options) {
             Ok(outcome) => outcome,
             Err(why) => {
                 // Replace the worker: killed on timeout, or dead.
                 *guard = None;
                 let (status, message) = match why {
                     Lost::Timeout => ("timeout", format!("no answer within the wall-clock limit of {:?}; worker restarted", self.options.wall)),
-                    Lost::Died => ("limit", "the worker died (memory or resource limit); worker restarted".to_string()),
+                    Lost::Died => ("internal", "the worker died or broke its protocol; worker restarted".to_string()),
                 };
                 Outcome::failed(&job.id, status, message)
             }
@@ -282,8 +429,8 @@ fn fresh(poisoned: std::sync::PoisonError<MutexGuard<'_, Option<Worker>>>) -> Mu
 
 impl Drop for ScapyPool {
     fn drop(&mut self) {
+        // Workers first: the sandbox's folder is bound into them.
         self.workers.clear();
-        let _ = std::fs::remove_file(&self.script);
     }
 }
 

@@ -1,13 +1,35 @@
-"""harness Scapy worker: runs model-written Scapy code in a sandbox.
+"""harness Scapy worker: a zygote that runs each model-written Scapy answer in
+a fresh child process.
 
-Protocol (JSON Lines on stdin/stdout):
-  start-up  -> {"ready": true, "scapy": "<version>", "python": "<x.y.z>"}
-  job  <-  {"id": str, "code": str, "seed": int, "cpu_s": float (default 5)}
-  answer -> {"id", "status", "message", "packets": [{"time", "hex", "link",
-             "summary"}], "findings": [{"check", "message"}]}
+The security boundary is the operating system, not this file: the harness
+starts the zygote inside bubblewrap (user, PID, mount, IPC, UTS and network
+namespaces, no capabilities, cleared environment, read-only Python, seccomp).
+What is here is defence in depth and classification: an AST allow-list that
+gives `forbidden` with a clear reason, restricted builtins and module proxies,
+recorded `send`/`sendp`/`wrpcap`, a virtual clock and a seeded `random`.
+
+The zygote imports Scapy once and never runs model code. For every job it
+forks a child that drops to its limits (CPU, address space, file size, open
+files, processes), installs a second seccomp filter (no new processes, no
+signals to others) when one is given, runs the one answer, writes its result
+to a pipe of its own and exits; no state crosses answers.
+
+Protocol on stdin/stdout:
+  start-up -> one line {"ready": true, "scapy": "<version>", "python": "<x.y.z>"}
+  job  <-  one line {"id": str, "nonce": str, "code": str, "seed": int,
+           "cpu_s": float (default 5), "wall_s": float (default 20),
+           "mem_mb": int (default 1024), "ast": bool (default true)}
+  answer -> one frame: a header line {"id", "nonce", "len", "exit", "signal",
+           "timed_out", "overflow"} and then `len` bytes: the child's result,
+           {"id", "status", "message", "packets": [{"time", "hex", "link",
+           "summary"}], "findings": [{"check", "message"}]} as JSON, or
+           nothing when the child died without one.
 status: ok | syntax | name | scapy | forbidden | timeout | limit | no_packets
         | internal (a malformed job line or a worker bug).
-The memory limit comes from env HARNESS_WORKER_MEM_MB (default 512 MiB).
+Options: --answer-filter PATH (a seccomp BPF program for each child),
+         --sweep (kill every other process of the PID namespace after each
+         job; only honoured when the zygote's parent is PID 1, i.e. inside
+         the sandbox's own PID namespace).
 EOF on stdin -> exit 0.
 """
 import ast
@@ -22,6 +44,8 @@ import types
 MAX_PACKETS = 10000
 MAX_BYTES = 16 * 1024 * 1024
 CLOCK_START = 1700000000.0
+PCAP_TIME_END = 4294967296.0
+MAX_RESULT = 64 * 1024 * 1024  # bytes of one encoded result
 FILENAME = "<answer>"
 COLLECT = "_harness_collect_7f3a"
 ALLOWED_PLAIN_MODULES = ("random", "time", "math", "struct", "socket")
@@ -64,7 +88,7 @@ PROTO = None  # protocol output stream (a dup of the original stdout)
 
 
 def emit(obj):
-    PROTO.write(json.dumps(obj, allow_nan=False) + "\n")
+    PROTO.write(json.dumps(obj, allow_nan=False).encode("ascii") + b"\n")
     PROTO.flush()
 
 
@@ -83,25 +107,14 @@ def harden_early():
     except Exception:
         pass
     # Protocol channel: a private copy of stdout; fd 1 then goes to /dev/null
-    # so nothing Scapy or the model prints can corrupt the protocol.
-    PROTO = os.fdopen(os.dup(1), "w", encoding="utf-8", closefd=True)
+    # so nothing Scapy prints can corrupt the protocol.
+    PROTO = os.fdopen(os.dup(1), "wb", closefd=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
     sys.stdout = _Discard()
-    # New network namespace (only lo, down): no network, deterministic routes.
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        HARDENING["netns"] = libc.unshare(0x40000000) == 0
-    except Exception:
-        HARDENING["netns"] = False
     import resource
-    try:
-        mem = int(os.environ.get("HARNESS_WORKER_MEM_MB", "512"))
-    except ValueError:
-        mem = 512
-    for name, lim in (("RLIMIT_AS", mem * 1024 * 1024), ("RLIMIT_NOFILE", 64), ("RLIMIT_FSIZE", 0)):
+    for name, lim in (("RLIMIT_NOFILE", 64), ("RLIMIT_FSIZE", 0), ("RLIMIT_CORE", 0)):
         try:
             res = getattr(resource, name)
             hard = resource.getrlimit(res)[1]
@@ -111,6 +124,42 @@ def harden_early():
             HARDENING[name] = lim
         except Exception:
             HARDENING[name] = None
+    # Not dumpable: a child (same uid) cannot open /proc/<zygote>/fd/1 and
+    # write frames of its own, nor read the zygote's memory.
+    HARDENING["not_dumpable"] = _prctl(PR_SET_DUMPABLE, 0) == 0
+
+
+PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+
+
+def _prctl(option, arg2, arg3=0):
+    """Call prctl(2); return 0 on success, -1 (or None without ctypes)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, arg2, arg3, 0, 0)
+    except Exception:
+        return None
+
+
+def install_filter(program):
+    """Install a seccomp BPF program (bytes of `struct sock_filter`s) on this
+    process; raise OSError when the kernel refuses it."""
+    import ctypes
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
 
 
 class _Discard:
@@ -338,6 +387,33 @@ def make_time_proxy(clock):
     return SandboxModule("time", names)
 
 
+class _VirtualDatetime:
+    """Replaces the `datetime` module inside scapy.layers.http: the Date
+    header Scapy fills in for an HTTPResponse follows the job's virtual
+    clock, not the real one (same answer + same seed => same bytes)."""
+
+    def __init__(self, real, shim):
+        shim_ref = shim
+
+        class VirtualDatetime(real.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                clock = shim_ref.clock
+                if clock is None:
+                    return real.datetime.now(tz)
+                return real.datetime.fromtimestamp(clock.now, tz or real.timezone.utc)
+
+            @classmethod
+            def utcnow(cls):
+                return cls.now(real.timezone.utc).replace(tzinfo=None)
+
+        self._real = real
+        self.datetime = VirtualDatetime
+
+    def __getattr__(self, item):
+        return getattr(self._real, item)
+
+
 class _ScapyTimeShim:
     """Replaces the `time` module inside scapy.packet: Packet.time follows the
     job's virtual clock."""
@@ -392,7 +468,23 @@ class Sandbox:
                 unsafe.append(getattr(sa, n))
         self.unsafe_bases = tuple(unsafe)
         self.time_shim = _ScapyTimeShim(scapy.packet.time)
-        scapy.packet.time = self.time_shim
+        self.shim_time(sys.modules)
+        # ICMP timestamp fields take their default from the clock once, when
+        # the class is defined: make it the virtual clock's start, not the
+        # moment this worker imported Scapy.
+        self.time_shim.clock = VirtualClock()
+        try:
+            inet = sys.modules.get("scapy.layers.inet")
+            stamp = getattr(inet, "ICMPTimeStampField", None)
+            for f in (getattr(inet, "ICMP").fields_desc if stamp is not None else ()):
+                f = getattr(f, "fld", f)  # ConditionalField wraps them
+                if isinstance(f, stamp):
+                    f.default = f.any2i(None, None)
+        finally:
+            self.time_shim.clock = None
+        http = sys.modules.get("scapy.layers.http")
+        if http is not None and hasattr(http, "datetime"):
+            http.datetime = _VirtualDatetime(http.datetime, self.time_shim)
         # Silence Scapy's logging (it would go to stderr).
         import logging
         logging.getLogger("scapy").setLevel(logging.CRITICAL)
@@ -410,9 +502,38 @@ class Sandbox:
                 if s is not None:
                     names[n] = s
         self.scapy_names = names
+        self.base = self.prepare_base()
         self.builtins = {n: getattr(builtins, n) for n in SAFE_BUILTIN_NAMES if hasattr(builtins, n)}
         self.builtins.update({"True": True, "False": False, "None": None, "print": _noop_print})
         self.real_open = builtins.open
+
+    def shim_time(self, modules):
+        """Point every Scapy module's `time` at the job's virtual clock:
+        packet times, ICMP timestamps and time fields follow the answer's
+        sleeps, never the real clock."""
+        import time as real_time
+        for name, mod in list(modules.items()):
+            if name.startswith("scapy") and mod is not None and getattr(mod, "time", None) is real_time:
+                mod.time = self.time_shim
+
+    def prepare_base(self):
+        """Build the job-independent part of every answer's namespace once,
+        in the zygote: Scapy's sanitized names, the `scapy`, `scapy.all`,
+        `scapy.layers` and `scapy.contrib` proxies and the `socket` stand-in.
+        Each child completes (and mutates) it for its one answer."""
+        ns = dict(self.scapy_names)
+        scapy_all = SandboxModule("scapy", dict(ns))
+        layers = SandboxModule("scapy.layers", {})
+        contrib = SandboxModule("scapy.contrib", {})
+        scapy_top = SandboxModule("scapy", dict(ns, all=scapy_all, layers=layers, contrib=contrib))
+        scapy_all.__dict__.update(all=scapy_all, layers=layers, contrib=contrib)
+        # `from scapy.all import *` exports `socket` and `struct`; answers use
+        # them for address conversions. `struct` is pure; `socket` is a
+        # stand-in with the conversion helpers only (no sockets).
+        sock = make_socket_proxy()
+        ns.update({"math": math, "struct": struct, "socket": sock, "scapy": scapy_top, "__name__": "__main__"})
+        return {"ns": ns, "scapy": scapy_top, "scapy.all": scapy_all, "scapy.layers": layers,
+                "scapy.contrib": contrib, "socket": sock}
 
     def layer_module(self, name):
         """Sanitized proxy for scapy.layers.X / scapy.contrib.X (imports it)."""
@@ -421,6 +542,7 @@ class Sandbox:
         import importlib
         mod = importlib.import_module(name)
         harden_late_module(mod)
+        self.shim_time(sys.modules)
         names = {}
         for n, v in vars(mod).items():
             if n.startswith("_"):
@@ -458,6 +580,24 @@ def _allowed_module(name):
             and parts[2].isidentifier())
 
 
+def _walking_format_field(text, depth=0):
+    """Return the first replacement field of a str.format template that
+    walks attributes or items (`{0.x}`, `{a[k]}`), or None."""
+    import string
+    try:
+        parts = list(string.Formatter().parse(text))
+    except (ValueError, TypeError):
+        return None  # not a valid template: .format would raise
+    for _, name, spec, _ in parts:
+        if name and ("." in name or "[" in name):
+            return name
+        if spec and "{" in spec and depth < 2:
+            nested = _walking_format_field(spec, depth + 1)
+            if nested is not None:
+                return nested
+    return None
+
+
 class Checker(ast.NodeVisitor):
     def refuse(self, node, what):
         raise Refusal("%s (line %s)" % (what, getattr(node, "lineno", "?")))
@@ -478,12 +618,7 @@ class Checker(ast.NodeVisitor):
             self.refuse(node, "assigning __name__ is not allowed")
 
     def visit_Attribute(self, node):
-        if _is_dunder(node.attr) or node.attr.startswith("_harness"):
-            self.refuse(node, "dunder attribute %r is not allowed" % node.attr)
-        if node.attr in FORBIDDEN_NAMES:
-            self.refuse(node, "attribute %r is not allowed" % node.attr)
-        if node.attr.startswith(("gi_", "cr_", "ag_", "tb_", "f_", "co_", "func_", "im_")):
-            self.refuse(node, "attribute %r is not allowed" % node.attr)
+        self.check_attr(node, node.attr)
         self.generic_visit(node)
 
     def visit_Import(self, node):
@@ -533,6 +668,39 @@ class Checker(ast.NodeVisitor):
             self.check_ident(node, n)
 
     visit_Nonlocal = visit_Global
+
+    def check_attr(self, node, attr):
+        """An attribute name read or written, however it is spelled."""
+        if _is_dunder(attr) or attr.startswith("_harness"):
+            self.refuse(node, "dunder attribute %r is not allowed" % attr)
+        if attr in FORBIDDEN_NAMES:
+            self.refuse(node, "attribute %r is not allowed" % attr)
+        if attr.startswith(("gi_", "cr_", "ag_", "tb_", "f_", "co_", "func_", "im_")):
+            self.refuse(node, "attribute %r is not allowed" % attr)
+
+    # `match` patterns read attributes (`case T(attr=v)`) and bind names.
+    def visit_MatchClass(self, node):
+        for attr in node.kwd_attrs:
+            self.check_attr(node, attr)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node):
+        self.check_ident(node, node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node):
+        self.check_ident(node, node.name)
+
+    def visit_MatchMapping(self, node):
+        self.check_ident(node, node.rest)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        # `"{0.attr[key]}".format(x)` walks attributes and items of x.
+        if isinstance(node.value, str) and "{" in node.value:
+            field = _walking_format_field(node.value)
+            if field is not None:
+                self.refuse(node, "format field %r reads attributes or items (use an f-string or %%)" % field)
 
 
 # Nodes that open a scope of their own: names bound inside are not the
@@ -703,8 +871,14 @@ class Job:
 
     # -- namespace ----------------------------------------------------------
     def namespace(self, clock):
+        """Return the answer's globals: the zygote's prepared namespace,
+        completed with this job's recorders, `random`, clock and collector.
+
+        The prepared dicts are updated in place, not copied: a copy would
+        touch (and so copy-on-write) every object of Scapy's namespace, and
+        this process is a child that runs one answer and exits."""
         sb = self.sb
-        ns = dict(sb.scapy_names)
+        base = sb.base
         rnd = make_random_proxy(self.seed)
         tim = make_time_proxy(clock)
         overrides = {
@@ -712,23 +886,18 @@ class Job:
             "wrpcap": self._recorder("wrpcap"),
             "load_layer": self._load_layer, "load_contrib": self._load_contrib,
         }
+        ns = base["ns"]
+        scapy_all, scapy_top = base["scapy.all"], base["scapy"]
         ns.update(overrides)
-        scapy_all = SandboxModule("scapy", dict(ns))
-        layers = SandboxModule("scapy.layers", {})
-        contrib = SandboxModule("scapy.contrib", {})
-        scapy_top = SandboxModule("scapy", dict(ns, all=scapy_all, layers=layers, contrib=contrib))
-        scapy_all.__dict__.update(all=scapy_all, layers=layers, contrib=contrib)
-        # `from scapy.all import *` exports `socket` and `struct`; answers use
-        # them for address conversions. `struct` is pure; `socket` is a
-        # stand-in with the conversion helpers only (no sockets).
-        sock = make_socket_proxy()
-        self.mods = {"random": rnd, "time": tim, "math": math, "struct": struct, "socket": sock, "scapy": scapy_top,
-                     "scapy.all": scapy_all, "scapy.layers": layers, "scapy.contrib": contrib}
-        ns.update({"random": rnd, "time": tim, "math": math, "struct": struct, "socket": sock, "scapy": scapy_top})
+        scapy_all.__dict__.update(overrides)
+        scapy_top.__dict__.update(overrides)
+        self.mods = {"random": rnd, "time": tim, "math": math, "struct": struct, "socket": base["socket"],
+                     "scapy": scapy_top, "scapy.all": scapy_all, "scapy.layers": base["scapy.layers"],
+                     "scapy.contrib": base["scapy.contrib"]}
+        ns.update({"random": rnd, "time": tim})
         b = dict(sb.builtins)
         b["__import__"] = self._import
         ns["__builtins__"] = b
-        ns["__name__"] = "__main__"
         ns[COLLECT] = self.collect
         self.ns = ns
         return ns
@@ -886,9 +1055,11 @@ def run_job(sandbox, timer, req):
         return done("syntax", "%s: %s (line %s)" % (type(e).__name__, e.msg, e.lineno))
     except (ValueError, MemoryError, RecursionError) as e:
         return done("syntax", "%s: %s" % (type(e).__name__, e))
-    # 2. static check
+    # 2. static check (a classifier, not the boundary: the harness's tests
+    # switch it off to show that the OS sandbox alone contains an answer)
     try:
-        Checker().visit(tree)
+        if req.get("ast", True) is not False:
+            Checker().visit(tree)
     except Refusal as e:
         return done("forbidden", e.message)
     except RecursionError:
@@ -920,8 +1091,6 @@ def run_job(sandbox, timer, req):
             try:
                 exec(compiled, ns)
             except BaseException as e:  # noqa: B902 -- classified below
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
                 status, message = classify(e)
             if status is None:
                 # 4. collect and build (still under the CPU limit)
@@ -934,12 +1103,15 @@ def run_job(sandbox, timer, req):
                     except (JobTimeout, LimitError, ForbiddenError, MemoryError, RecursionError):
                         raise
                     except BaseException as e:
-                        if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                            raise
                         status, message = "scapy", "%s: building %s: %s" % (type(e).__name__, where, e)
                         break
                     if not math.isfinite(t):
                         status, message = "scapy", "%s has a non-finite time" % where
+                        break
+                    if not (0.0 <= t < PCAP_TIME_END):
+                        # a PCAP record holds unsigned 32-bit seconds: reject, never wrap
+                        status, message = "scapy", "%s has time %r s, outside what a PCAP can hold (0 to 2^32 s since 1970)" % (where, t)
+                        job.findings.append({"check": "answer.time_out_of_range", "message": message})
                         break
                     total += len(raw)
                     if total > MAX_BYTES:
@@ -971,25 +1143,220 @@ def run_job(sandbox, timer, req):
             message = "the code ran but produced no packets"
     else:
         packets = []
-    message = message if len(message) <= 2000 else message[:2000] + "..."
+    message = message if len(message) <= 2000 else message[:2000] + "... (truncated)"
     return done(status, message, packets, job.findings)
 
 
+def safe_text(text, limit=2000):
+    """Return text that JSON and UTF-8 readers accept: lone surrogates and
+    other unencodable code points escaped, at most `limit` characters."""
+    if not isinstance(text, str):
+        text = str(text)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "... (truncated)"
+
+
+def encode_answer(answer):
+    """Encode one job's answer as ASCII JSON that no answer can make invalid."""
+    out = {"id": safe_text(answer.get("id", ""), 200), "status": answer.get("status", "internal"),
+           "message": safe_text(answer.get("message", "")),
+           "packets": [{"time": p["time"], "hex": p["hex"], "link": p["link"], "summary": safe_text(p["summary"], 500)}
+                       for p in answer.get("packets", ())],
+           "findings": [{"check": safe_text(f.get("check", ""), 100), "message": safe_text(f.get("message", ""))}
+                        for f in answer.get("findings", ())]}
+    return json.dumps(out, allow_nan=False).encode("ascii")
+
+
+# --------------------------------------------------------------------------
+# The zygote
+# --------------------------------------------------------------------------
+# The zygote keeps its own references: harden_late() replaces these in `os`.
+_fork, _kill, _waitpid, _pipe = os.fork, os.kill, os.waitpid, os.pipe
+
+
+class Zygote:
+    """Reads jobs, forks one child per job, frames each child's result."""
+
+    def __init__(self, sandbox, answer_filter=None, sweep=False):
+        self.sandbox = sandbox
+        self.answer_filter = answer_filter
+        # Only sweep inside a PID namespace of our own (parent is its init):
+        # outside one, "every other process" would be the host's.
+        self.sweep = sweep and os.getppid() == 1
+
+    def serve(self, req):
+        """Run one job in a child; write its frame."""
+        job_id = req.get("id")
+        job_id = "" if job_id is None else safe_text(job_id, 200)
+        nonce = req.get("nonce", "")
+        nonce = nonce if isinstance(nonce, str) else ""
+        wall_s = req.get("wall_s", 20.0)
+        if isinstance(wall_s, bool) or not isinstance(wall_s, (int, float)) or not (0 < wall_s < 86400):
+            wall_s = 20.0
+        r, w = _pipe()
+        pid = _fork()
+        if pid == 0:  # the child: never returns
+            code = 71
+            try:
+                os.close(r)
+                self.child(req, w)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        data, timed_out, overflow = self.read_result(r, pid, float(wall_s))
+        os.close(r)
+        _, status = _waitpid(pid, 0)
+        if self.sweep:
+            sweep_others()
+        header = {"id": job_id, "nonce": nonce, "len": len(data), "timed_out": timed_out, "overflow": overflow,
+                  "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None}
+        PROTO.write(json.dumps(header).encode("ascii") + b"\n" + data)
+        PROTO.flush()
+
+    def read_result(self, fd, pid, wall_s):
+        """Read the child's pipe to EOF within the wall-clock limit and the
+        size limit; kill the child when either is passed."""
+        import select
+        import time as real_time
+        deadline = real_time.monotonic() + wall_s
+        chunks, size = [], 0
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while True:
+            left = deadline - real_time.monotonic()
+            if left <= 0 or not poller.poll(max(1, int(left * 1000))):
+                if real_time.monotonic() < deadline:
+                    continue
+                _kill(pid, signal.SIGKILL)
+                return b"", True, False
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks), False, False
+            size += len(chunk)
+            if size > MAX_RESULT:
+                _kill(pid, signal.SIGKILL)
+                return b"", False, True
+            chunks.append(chunk)
+
+    def child(self, req, w):
+        """In the child: close everything but the result pipe, take the
+        limits, install the answer filter, run the job, write the result."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, w)
+        os.closerange(w + 1, 4096)
+        import resource
+        mem_mb = req.get("mem_mb", 1024)
+        if isinstance(mem_mb, bool) or not isinstance(mem_mb, int) or mem_mb <= 0:
+            mem_mb = 1024
+        for res, lim in ((resource.RLIMIT_AS, mem_mb * 1024 * 1024), (resource.RLIMIT_NPROC, 0),
+                         (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0)):
+            try:
+                resource.setrlimit(res, (lim, lim))
+            except (ValueError, OSError):
+                pass
+        timer = CpuTimer()
+        job_id = req.get("id")
+        if self.answer_filter is not None:
+            try:
+                install_filter(self.answer_filter)
+            except OSError as e:
+                answer = {"id": "" if job_id is None else str(job_id), "status": "internal", "packets": [], "findings": [],
+                          "message": "cannot install the answer's seccomp filter: %s" % e}
+                write_all(w, encode_answer(answer))
+                return
+        try:
+            answer = run_job(self.sandbox, timer, req)
+        except BaseException as e:  # a worker bug or a limit hit outside the job
+            answer = {"id": "" if job_id is None else str(job_id), "packets": [], "findings": [],
+                      "status": "limit" if isinstance(e, (MemoryError, RecursionError, JobTimeout, LimitError)) else "internal",
+                      "message": "%s: %s" % (type(e).__name__, e)}
+        try:
+            data = encode_answer(answer)
+        except (ValueError, TypeError, MemoryError) as e:
+            data = encode_answer({"id": answer.get("id", ""), "status": "internal", "packets": [], "findings": [],
+                                  "message": "cannot encode the answer: %s" % e})
+        write_all(w, data)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def sweep_others():
+    """Kill every process of this PID namespace but its init and us."""
+    me = os.getpid()
+    for _ in range(100):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not others:
+            return
+        for p in others:
+            try:
+                _kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            while _waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+
+
+# Trusted code run once in the zygote so that Scapy's lazy caches (field
+# lists, route lookups, compiled templates) are filled before the first fork:
+# children then inherit them instead of each building (and copying) them.
+WARM_UP = """
+pkt_1 = Ether()/IP(src='10.0.0.1', dst='10.0.0.2')/TCP(sport=1234, dport=80, flags='S', seq=1)
+pkt_2 = IP(src='10.0.0.1', dst='10.0.0.53')/UDP(sport=5353, dport=53)/DNS(rd=1, qd=DNSQR(qname='example.com'))
+pkt_3 = IP(dst='10.0.0.53')/UDP()/DNS(qr=1, qd=DNSQR(qname='example.com'), an=DNSRR(rrname='example.com', rdata='1.2.3.4'))
+pkt_4 = IP(dst='10.0.0.2')/ICMP(type=8, id=1, seq=1)/Raw(load=b'ping')
+pkt_5 = Ether(src='02:00:00:00:00:01', dst='ff:ff:ff:ff:ff:ff')/ARP(op=1, psrc='10.0.0.1', pdst='10.0.0.2')
+pkt_6 = IP()/TCP(flags='PA')/HTTP()/HTTPRequest(Method='GET', Path='/', Host='example.com')
+pkt_7 = IPv6()/UDP()/Raw(load='x')
+time.sleep(random.uniform(0, 0.1))
+send(pkt_1)
+"""
+
+
+def warm_up(sandbox):
+    """Run WARM_UP in the zygote, then rebuild the prepared namespace it
+    used (so no answer sees anything of it)."""
+    timer = CpuTimer()
+    for seed in range(2):
+        run_job(sandbox, timer, {"id": "warm-up", "code": WARM_UP, "seed": seed})
+    signal.signal(signal.SIGPROF, signal.SIG_IGN)
+    sandbox.base = sandbox.prepare_base()
+
+
 def main():
+    answer_filter, sweep = None, False
+    args = sys.argv[1:]
+    while args:
+        arg = args.pop(0)
+        if arg == "--answer-filter" and args:
+            with open(args.pop(0), "rb") as f:
+                answer_filter = f.read()
+        elif arg == "--sweep":
+            sweep = True
     harden_early()
     sandbox = Sandbox()
     harden_late()
-    timer = CpuTimer()
+    warm_up(sandbox)
+    import gc
+    gc.collect()
+    gc.freeze()  # children do not touch (copy) the zygote's objects to collect them
+    zygote = Zygote(sandbox, answer_filter, sweep)
     emit({"ready": True, "scapy": sandbox.scapy_version,
-          "python": "%d.%d.%d" % sys.version_info[:3]})
-    stdin = sys.stdin
+          "python": "%d.%d.%d" % sys.version_info[:3], "hardening": HARDENING})
+    stdin = sys.stdin.buffer
     while True:
-        try:
-            line = stdin.readline()
-        except (UnicodeDecodeError, ValueError) as e:
-            emit({"id": "", "status": "internal", "message": "unreadable job line: %s" % e,
-                  "packets": [], "findings": []})
-            continue
+        line = stdin.readline()
         if not line:
             break
         if not line.strip():
@@ -999,22 +1366,12 @@ def main():
             if not isinstance(req, dict):
                 raise ValueError("a job must be a JSON object")
         except Exception as e:
-            emit({"id": "", "status": "internal", "message": "malformed job line: %s" % e,
-                  "packets": [], "findings": []})
+            body = encode_answer({"id": "", "status": "internal", "message": "malformed job line: %s" % e})
+            PROTO.write(json.dumps({"id": "", "nonce": "", "len": len(body), "timed_out": False, "overflow": False,
+                                    "exit": 0, "signal": None}).encode("ascii") + b"\n" + body)
+            PROTO.flush()
             continue
-        try:
-            answer = run_job(sandbox, timer, req)
-        except BaseException as e:  # a worker bug or a limit hit outside the job
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            answer = {"id": str(req.get("id", "")), "packets": [], "findings": [],
-                      "status": "limit" if isinstance(e, (MemoryError, RecursionError, JobTimeout, LimitError)) else "internal",
-                      "message": "%s: %s" % (type(e).__name__, e)}
-        try:
-            emit(answer)
-        except (ValueError, MemoryError) as e:
-            emit({"id": answer.get("id", ""), "status": "internal", "message": "cannot encode answer: %s" % e,
-                  "packets": [], "findings": []})
+        zygote.serve(req)
     sys.exit(0)
 
 

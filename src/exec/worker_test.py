@@ -17,29 +17,36 @@ CORPUS = os.path.join(HERE, "..", "..", "..", "shared", "corpus", "completions.j
 
 
 class Worker:
+    """The zygote run directly (the Rust tests run it in bubblewrap)."""
+
     def __init__(self, cwd=None):
         self.proc = subprocess.Popen(
             [sys.executable, "-I", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, cwd=cwd,
-            env=dict(os.environ, HARNESS_WORKER_MEM_MB="1024"))
+            stderr=subprocess.DEVNULL, cwd=cwd)
         self.ready = json.loads(self.proc.stdout.readline())
         self.n = 0
 
     def raw(self, line):
-        self.proc.stdin.write(line + "\n")
+        """Send one job line; return the child's result, or the frame's
+        header when the child gave none."""
+        self.proc.stdin.write(line.encode("utf-8", "surrogatepass") + b"\n")
         self.proc.stdin.flush()
-        out = self.proc.stdout.readline()
-        if not out:
+        head = self.proc.stdout.readline()
+        if not head:
             raise AssertionError("worker died (rc=%s)" % self.proc.poll())
-        return json.loads(out)
+        header = json.loads(head)
+        body = self.proc.stdout.read(header["len"])
+        self.last_header = header
+        return json.loads(body) if body else header
 
     def run(self, code, seed=1, cpu_s=None):
         self.n += 1
-        job = {"id": "j%d" % self.n, "code": code, "seed": seed}
+        job = {"id": "j%d" % self.n, "nonce": "n%d" % self.n, "code": code, "seed": seed}
         if cpu_s is not None:
             job["cpu_s"] = cpu_s
         ans = self.raw(json.dumps(job))
         assert ans["id"] == job["id"], ans
+        assert self.last_header["nonce"] == job["nonce"], self.last_header
         return ans
 
     def alive(self):
@@ -212,6 +219,43 @@ class WorkerTest(unittest.TestCase):
             with self.subTest(line=line):
                 ans = self.w.raw(line)
                 self.assertEqual(ans["status"], "internal")
+
+    def test_attribute_walks_are_forbidden(self):
+        for code in ("match IP():\n    case Packet(__class__=c):\n        pass",
+                     "match IP():\n    case Packet(__dict__=d): pass",
+                     "x = '{0.__class__}'.format(1)", "x = '{0[0]}'.format([1])",
+                     "x = '{:{0.__class__}}'.format(1)"):
+            with self.subTest(code=code):
+                self.check_status(code, "forbidden")
+        self.ok("x = '{} {:>{w}} {name}'.format(1, 2, w=3, name='n')\npkt = IP()/ICMP()")
+
+    def test_results_always_encode(self):
+        ans = self.check_status("raise ValueError('\\udc80 lone \\ud800')", "scapy")
+        self.assertIn("\\udc80", ans["message"])
+        ans = self.check_status("raise ValueError('x' * 10**6)", "scapy")
+        self.assertLess(len(ans["message"]), 2100)
+        self.assertTrue(ans["message"].endswith("(truncated)"))
+
+    def test_extreme_times_are_rejected(self):
+        ans = self.check_status("time.sleep(1e300)\npkt = IP()/ICMP()", "scapy", "outside what a PCAP can hold")
+        self.assertEqual(ans["findings"][0]["check"], "answer.time_out_of_range")
+        self.check_status("pkt = IP()/ICMP()\npkt.time = -1", "scapy", "outside what a PCAP can hold")
+
+    def test_no_state_crosses_answers(self):
+        self.ok("bind_layers(UDP, DNS, dport=9999)\nIP.fields_desc[0].default = 6\n"
+                "math.isinf = lambda x: True\nrandom.Random.randint = lambda s, a, b: 4\npkt = IP()/ICMP()")
+        ans = self.ok("pkt = IP()/UDP(dport=9999)/Raw(b'x')\nx = random.randint(0, 10**9)\ny = math.isinf(1.0)\n"
+                      "pkt2 = IP(id=x % 65536)/ICMP(seq=int(y))")
+        raw = bytes.fromhex(ans["packets"][0]["hex"])
+        self.assertEqual(raw[0] >> 4, 4)
+        self.assertNotIn("DNS", ans["packets"][0]["summary"])
+        self.assertEqual(bytes.fromhex(ans["packets"][1]["hex"])[27], 0)  # isinf(1.0) is False
+
+    def test_deterministic_clock_fields(self):
+        a = self.ok("pkt = IP()/ICMP(type=13)\nr = IP()/TCP()/HTTP()/HTTPResponse()")
+        b = self.ok("pkt = IP()/ICMP(type=13)\nr = IP()/TCP()/HTTP()/HTTPResponse()")
+        self.assertEqual(a["packets"], b["packets"])
+        self.assertIn("Date: Tue, 14 Nov 2023 22:13:20 GMT", bytes.fromhex(a["packets"][1]["hex"]).decode("latin-1"))
 
     def test_main_guard(self):
         ans = self.ok("def main():\n    send(IP()/ICMP())\n\nif __name__ == '__main__':\n    main()\n")
