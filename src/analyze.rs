@@ -153,10 +153,14 @@ pub fn sort_findings(findings: &mut [Finding]) {
 
 /// Attach tshark's findings to table layers: by the protocol prefix of the
 /// expert field (`arp.*` → ARP, `dns.*` → DNS, …; `_ws.malformed` by the
-/// protocol that broke, as parsed from the PDML), and a finding of a
-/// protocol the tables have no row for (`ipv6.hopopts` inside IPv4
-/// protocol 0, `frame.*`) to the deepest layer the own dissector decoded in
-/// that frame, so that every tshark error counts against some row.
+/// protocol that broke, as parsed from the PDML). A finding of a protocol
+/// the tables have no row for (`ipv6.hopopts` inside IPv4 protocol 0,
+/// `frame.*`) goes to the deepest layer the own dissector decoded in that
+/// frame; one on a table layer the own dissector neither found nor
+/// expected in that frame (tshark's IP view of an Ethernet frame stored in
+/// a raw-IP capture) goes to the lowest decoded layer, where the two
+/// readings of the packet part. Either way every tshark error counts
+/// against some row of its packet.
 /// `records` are the capture's frame records in frame order.
 pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item = FrameRecord>) {
     for f in findings.iter_mut() {
@@ -164,18 +168,18 @@ pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item =
             f.protocol = layer;
         }
     }
-    let mut unplaced: Vec<usize> = (0..findings.len()).filter(|i| findings[*i].protocol == Protocol::Frame && findings[*i].frame >= 1).collect();
-    if unplaced.is_empty() {
-        return;
-    }
-    unplaced.sort_by_key(|i| findings[*i].frame);
-    let mut next = unplaced.into_iter().peekable();
+    let mut order: Vec<usize> = (0..findings.len()).filter(|i| findings[*i].frame >= 1).collect();
+    order.sort_by_key(|i| findings[*i].frame);
+    let mut next = order.into_iter().peekable();
     for (index, record) in records.into_iter().enumerate() {
         let number = index as u64 + 1;
         while let Some(i) = next.next_if(|i| findings[*i].frame <= number) {
-            if findings[i].frame == number {
-                if let Some(layer) = deepest(record) {
-                    findings[i].protocol = layer;
+            let f = &mut findings[i];
+            let judged = f.protocol != Protocol::Frame && (record.present.contains(f.protocol) || record.expected.contains(f.protocol));
+            if f.frame == number && !judged {
+                let place = if f.protocol == Protocol::Frame { deepest(record) } else { lowest(record) };
+                if let Some(layer) = place {
+                    f.protocol = layer;
                 }
             }
         }
@@ -183,6 +187,13 @@ pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item =
             break;
         }
     }
+}
+
+/// Return the lowest table layer decoded in a frame (present, else
+/// expected), if any.
+fn lowest(record: FrameRecord) -> Option<Protocol> {
+    let lowest_of = |layers: crate::finding::Layers| Protocol::LAYERS.iter().copied().find(|l| layers.contains(*l));
+    lowest_of(record.present).or_else(|| lowest_of(record.expected))
 }
 
 /// Return the deepest table layer decoded in a frame (present, else
