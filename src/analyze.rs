@@ -11,9 +11,10 @@ use std::path::Path;
 
 use crate::check::{Checker, Limits, Sink};
 use crate::dissect::dissect;
-use crate::finding::Finding;
+use crate::finding::{Finding, Protocol};
 use crate::pcap::{ReadError, Reader};
 use crate::report::{FileReport, TsharkSummary};
+use crate::scenario::expect::{read_trace, waive_pairing, Expectation};
 use crate::verdict::{self, agreement, FrameLog, FrameRecord};
 
 /// The own-check pass over one capture, before verdicts.
@@ -68,15 +69,59 @@ pub fn own_pass_from<R: Read>(mut reader: Reader<R>, limits: Limits) -> OwnPass 
     pass
 }
 
+/// What a capture is judged against besides its own bytes: the summary it
+/// answers, when known (DESIGN.md, "Success rate": a conversation has
+/// exactly the packets the summary asked for).
+#[derive(Debug, Clone, Default)]
+pub struct Judging<'e> {
+    /// What the summary asks for: its waivers apply to every finding.
+    pub expectation: Option<&'e Expectation>,
+    /// The findings of comparing the trace with the expectation
+    /// ([`Expectation::compare`]: `summary.mismatch`).
+    pub summary: Vec<Finding>,
+    /// Packet mode: the capture is several independent packets, so the
+    /// findings that pair packets are not failures
+    /// ([`crate::scenario::expect::waive_pairing`]).
+    pub packet_mode: bool,
+}
+
+impl<'e> Judging<'e> {
+    /// Judge against `expectation`, comparing it with the capture's trace
+    /// read back from `path` (when it can be read).
+    pub fn against(expectation: &'e Expectation, path: &Path, packet_mode: bool) -> Judging<'e> {
+        let summary = read_trace(path).map(|trace| expectation.compare(&trace)).unwrap_or_default();
+        Judging { expectation: Some(expectation), summary, packet_mode }
+    }
+}
+
 /// Build the report of one capture from its own pass and, optionally,
-/// tshark's summary and findings.
+/// tshark's summary and findings, with no summary to judge against (see
+/// [`judge`]).
 pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Finding>)>) -> FileReport {
+    judge(file, pass, tshark, Judging::default())
+}
+
+/// Judge one capture: merge the own pass, tshark's findings (mapped to
+/// layers, see [`attach_tshark`]) and the summary's findings and waivers,
+/// sort the findings, count them per check, compute the verdicts and the
+/// agreement. Every command that gives a verdict (`check`, `paper`, the
+/// matrix and the LLM-NTG cells) calls this one function (DESIGN.md, "One
+/// judge"), so a verdict does not depend on the command.
+pub fn judge(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Finding>)>, judging: Judging<'_>) -> FileReport {
     let OwnPass { linktype, mut frames, mut findings, conversations, error } = pass;
-    let summary = tshark.map(|(summary, more)| {
+    findings.extend(judging.summary);
+    let summary = tshark.map(|(summary, mut more)| {
+        attach_tshark(&mut more, frames.records());
         findings.extend(more);
         summary
     });
-    findings.sort_by(|a, b| (a.frame, a.source, &a.check).cmp(&(b.frame, b.source, &b.check)));
+    if let Some(expectation) = judging.expectation {
+        expectation.apply_waivers(&mut findings);
+    }
+    if judging.packet_mode {
+        waive_pairing(&mut findings);
+    }
+    sort_findings(&mut findings);
     let mut checks: BTreeMap<String, u64> = BTreeMap::new();
     for finding in &findings {
         *checks.entry(finding.check.to_string()).or_default() += 1;
@@ -98,6 +143,64 @@ pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec
         error,
         agreement,
     }
+}
+
+/// Sort findings the one way every report shows them: by frame, source,
+/// check id and message.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
+}
+
+/// Attach tshark's findings to table layers: by the protocol prefix of the
+/// expert field (`arp.*` → ARP, `dns.*` → DNS, …; `_ws.malformed` by the
+/// protocol that broke, as parsed from the PDML). A finding of a protocol
+/// the tables have no row for (`ipv6.hopopts` inside IPv4 protocol 0,
+/// `frame.*`) goes to the deepest layer the own dissector decoded in that
+/// frame; one on a table layer the own dissector neither found nor
+/// expected in that frame (tshark's IP view of an Ethernet frame stored in
+/// a raw-IP capture) goes to the lowest decoded layer, where the two
+/// readings of the packet part. Either way every tshark error counts
+/// against some row of its packet.
+/// `records` are the capture's frame records in frame order.
+pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item = FrameRecord>) {
+    for f in findings.iter_mut() {
+        if let Some(layer) = f.expert.as_deref().and_then(crate::tshark::layer_of_expert) {
+            f.protocol = layer;
+        }
+    }
+    let mut order: Vec<usize> = (0..findings.len()).filter(|i| findings[*i].frame >= 1).collect();
+    order.sort_by_key(|i| findings[*i].frame);
+    let mut next = order.into_iter().peekable();
+    for (index, record) in records.into_iter().enumerate() {
+        let number = index as u64 + 1;
+        while let Some(i) = next.next_if(|i| findings[*i].frame <= number) {
+            let f = &mut findings[i];
+            let judged = f.protocol != Protocol::Frame && (record.present.contains(f.protocol) || record.expected.contains(f.protocol));
+            if f.frame == number && !judged {
+                let place = if f.protocol == Protocol::Frame { deepest(record) } else { lowest(record) };
+                if let Some(layer) = place {
+                    f.protocol = layer;
+                }
+            }
+        }
+        if next.peek().is_none() {
+            break;
+        }
+    }
+}
+
+/// Return the lowest table layer decoded in a frame (present, else
+/// expected), if any.
+fn lowest(record: FrameRecord) -> Option<Protocol> {
+    let lowest_of = |layers: crate::finding::Layers| Protocol::LAYERS.iter().copied().find(|l| layers.contains(*l));
+    lowest_of(record.present).or_else(|| lowest_of(record.expected))
+}
+
+/// Return the deepest table layer decoded in a frame (present, else
+/// expected), if any.
+fn deepest(record: FrameRecord) -> Option<Protocol> {
+    let deepest_of = |layers: crate::finding::Layers| Protocol::LAYERS.iter().rev().copied().find(|l| layers.contains(*l));
+    deepest_of(record.present).or_else(|| deepest_of(record.expected))
 }
 
 #[cfg(test)]

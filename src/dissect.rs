@@ -65,6 +65,10 @@ pub enum Link {
     Unsupported(LinkType),
 }
 
+/// Length of ARP's fixed header: hardware type, protocol type, both sizes,
+/// opcode (RFC 826).
+pub const ARP_FIXED_LEN: usize = 8;
+
 /// The network layer of a frame.
 #[derive(Debug, Clone)]
 pub enum Net<'a> {
@@ -81,6 +85,18 @@ pub enum Net<'a> {
     },
     /// An IPv6 packet (counted, not checked).
     Ipv6,
+    /// An ARP packet whose fixed header (RFC 826: hardware and protocol
+    /// type, sizes, opcode) decodes but whose addresses, at the sizes the
+    /// header declares, do not fit the bytes present: ARP is there, and
+    /// malformed.
+    ArpCut {
+        /// The 8-byte fixed header.
+        header: [u8; ARP_FIXED_LEN],
+        /// Bytes the declared sizes need.
+        needed: usize,
+        /// Bytes present.
+        available: usize,
+    },
     /// A network layer was expected but does not decode.
     Bad {
         /// The expected layer.
@@ -377,7 +393,22 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, bas
                     None
                 };
                 if let Some(protocol) = expected {
-                    frame.net = Net::Bad { protocol, reason: net_error(error, base) };
+                    let reason = net_error(error, base);
+                    // The fixed ARP header is there: ARP decodes, its sizes
+                    // and the bytes present disagree.
+                    let arp_header = match error {
+                        etherparse::err::packet::SliceError::Len(len) if protocol == Protocol::Arp => {
+                            base.get(len.layer_start_offset..len.layer_start_offset + ARP_FIXED_LEN)
+                        }
+                        _ => None,
+                    };
+                    match (arp_header, reason) {
+                        (Some(header), NetError::Truncated { needed, available }) => {
+                            frame.present.insert(Protocol::Arp);
+                            frame.net = Net::ArpCut { header: header.try_into().expect("ARP_FIXED_LEN bytes"), needed, available };
+                        }
+                        _ => frame.net = Net::Bad { protocol, reason },
+                    }
                 }
             }
         }

@@ -38,6 +38,8 @@ checks! {
     "eth.unknown_ethertype" Eth [N] "EtherType not dissected";
     "arp.bad_opcode" Arp [E] "opcode is neither request nor reply";
     "arp.bad_sizes" Arp [E] "hardware or protocol address size wrong";
+    "arp.truncated" Arp [E] "addresses cut short at the declared sizes";
+    "arp.bad_address" Arp [E] "class D/E or broadcast sender or target address";
     "arp.mac_mismatch" Arp [E] "sender MAC differs from the Ethernet source";
     "arp.reply_mismatch" Arp [E] "reply addressed to another MAC than the requester";
     "arp.unsolicited_reply" Arp [W] "reply answering no request";
@@ -49,6 +51,7 @@ checks! {
     "ip.bad_total_length" Ip [E] "total length contradicts the bytes present";
     "ip.bad_checksum" Ip [E] "header checksum wrong";
     "ip.unknown_protocol" Ip [E] "unassigned protocol number";
+    "ip.extension_header_protocol" Ip [E] "IPv6 extension header number as the IPv4 protocol";
     "ip.ttl_zero" Ip [E] "TTL 0";
     "ip.bad_source" Ip [E] "multicast, broadcast or reserved source address";
     "ip.reserved_flag" Ip [W] "reserved flag bit set";
@@ -62,6 +65,7 @@ checks! {
     "tcp.bad_ack" Tcp [E] "acknowledges bytes never sent, or a wrong handshake ACK";
     "tcp.bad_handshake" Tcp [E] "malformed three-way handshake";
     "tcp.data_before_handshake" Tcp [E] "data before the handshake completed";
+    "tcp.syn_data" Tcp [W] "data on a SYN or SYN-ACK (RFC 9293 §3.5, TCP Fast Open)";
     "tcp.missing_ack" Tcp [E] "segment after the handshake without ACK";
     "tcp.seq_gap" Tcp [E] "sequence numbers skip bytes";
     "tcp.retransmission" Tcp [N] "retransmitted or overlapping data";
@@ -82,12 +86,14 @@ checks! {
     "icmp.bad_type_code" Icmp [E] "unassigned type, or code invalid for the type";
     "icmp.deprecated_type" Icmp [W] "type deprecated by RFC 6918";
     "icmp.bad_checksum" Icmp [E] "checksum wrong";
-    "icmp.bad_quoted" Icmp [W] "error message without the quoted header";
+    "icmp.bad_quoted" Icmp [E] "error message without the quoted header and 8 data bytes";
     "icmp.unmatched_echo" Icmp [W] "reply answering no request";
     "icmp.unanswered" Icmp [W] "request without reply";
     "icmp.echo_data_mismatch" Icmp [W] "echo reply data differs from the request";
     "http.malformed" Http [E] "start line or header syntax wrong";
     "http.bad_content_length" Http [E] "body longer than Content-Length";
+    "http.missing_host" Http [E] "HTTP/1.1 request without Host";
+    "http.missing_location" Http [W] "redirect without Location";
     "http.not_http" Http [W] "non-HTTP payload on an HTTP port";
     "http.partial_header" Http [N] "header block continues in another segment";
     "http.response_without_request" Http [W] "response answering no request";

@@ -115,8 +115,13 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>,
         };
         let mut no_body = false;
         match message.start {
-            StartRef::Request { method, .. } => {
+            StartRef::Request { method, version, .. } => {
                 flow.requests.push_back((dir, number, method.eq_ignore_ascii_case("HEAD")));
+                if version == 1 && !message.host {
+                    // RFC 9112 §3.2: "A client MUST send a Host header field
+                    // in all HTTP/1.1 request messages."
+                    sink.report(Severity::Error, "http.missing_host", Protocol::Http, format!("HTTP/1.1 {method} request without a Host header field (RFC 9112 §3.2)"));
+                }
             }
             StartRef::Response { code, .. } => {
                 let final_response = code >= 200;
@@ -134,6 +139,11 @@ pub(crate) fn check(frame: &mut Frame<'_>, flow: Option<&mut Option<Box<Flow>>>,
                         Protocol::Http,
                         format!("status {code} answers no request on this connection"),
                     ),
+                }
+                // RFC 9110 §15.4.2-§15.4.9: the server SHOULD generate a
+                // Location for 301, 302, 303, 307 and 308.
+                if matches!(code, 301 | 302 | 303 | 307 | 308) && !message.location {
+                    sink.report(Severity::Warn, "http.missing_location", Protocol::Http, format!("redirect {code} without a Location header field (RFC 9110 §15.4)"));
                 }
                 // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
                 no_body |= code < 200 || code == 204 || code == 304;
@@ -221,6 +231,29 @@ mod test {
         let found = run(&frames);
         assert!(found.contains(&(4, "http.not_http".into())), "{found:?}");
         assert!(found.contains(&(6, "http.response_without_request".into())), "{found:?}");
+    }
+
+    #[test]
+    fn test_extension_method_is_http() {
+        // RFC 9110 §9.1: SUBSCRIBE (UPnP GENA) is a method like any token.
+        let found = run(&tcp_conversation(b"SUBSCRIBE /evt HTTP/1.1\r\nHost: a\r\n\r\n", OK));
+        assert_eq!(found, vec![]);
+    }
+
+    #[test]
+    fn test_missing_host() {
+        let found = run(&tcp_conversation(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", OK));
+        assert_eq!(found, vec![(4, "http.missing_host".into())]);
+        // HTTP/1.0 has no such rule.
+        assert_eq!(run(&tcp_conversation(b"GET / HTTP/1.0\r\n\r\n", OK)), vec![]);
+    }
+
+    #[test]
+    fn test_redirect_without_location() {
+        let found = run(&tcp_conversation(GET, b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\n\r\n"));
+        assert_eq!(found, vec![(6, "http.missing_location".into())]);
+        let found = run(&tcp_conversation(GET, b"HTTP/1.1 301 Moved Permanently\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n"));
+        assert_eq!(found, vec![]);
     }
 
     #[test]

@@ -82,13 +82,16 @@ pub(crate) fn check_packet(frame: &Frame<'_>, sink: &mut Sink) {
             );
         }
     }
-    // Error messages quote the offending IP header plus 64 bits (RFC 792).
+    // Error messages quote the offending IP header plus 64 bits: RFC 792
+    // makes "Internet Header + 64 bits of Original Data Datagram" a field of
+    // every error message (and RFC 1812 §4.3.2.3 lets routers quote more),
+    // so a message without it is malformed.
     if matches!(icmp_type, 3 | 4 | 5 | 11 | 12) {
         let quoted = icmp.payload();
         let ok = quoted.len() >= 28 && quoted[0] >> 4 == 4 && quoted.len() >= usize::from(quoted[0] & 0xf) * 4 + 8;
         if !ok {
             sink.report(
-                Severity::Warn,
+                Severity::Error,
                 "icmp.bad_quoted",
                 Protocol::Icmp,
                 format!("type {icmp_type} must quote the original IPv4 header and 8 bytes; {} bytes present", quoted.len()),
@@ -210,6 +213,25 @@ mod test {
         request[22] ^= 0x10;
         let frames = vec![request, icmp_echo(B, A, true, 7, 1)];
         assert_eq!(ids(&check_frames(LinkType::Raw, &frames)), vec![(1, "icmp.bad_checksum".into())]);
+    }
+
+    /// An ICMP error message of `icmp_type`/`code` from B to A quoting `quoted`.
+    fn icmp_error(icmp_type: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ipv4(B, A, 64).icmpv4_raw(icmp_type, code, [0; 4]).write(&mut out, quoted).unwrap();
+        out
+    }
+
+    #[test]
+    fn test_error_message_must_quote_the_header() {
+        // RFC 792: the original IP header and 64 bits of its data.
+        let original = icmp_echo(A, B, false, 7, 1);
+        assert_eq!(ids(&check_frames(LinkType::Raw, &[icmp_error(3, 1, &original[..28])])), vec![]);
+        let found = check_frames(LinkType::Raw, &[icmp_error(3, 1, b"")]);
+        assert_eq!(ids(&found), vec![(1, "icmp.bad_quoted".into())]);
+        assert_eq!(found[0].severity, Severity::Error);
+        // 11 (time exceeded) quoting only 20 bytes: the 8 data bytes are missing.
+        assert_eq!(ids(&check_frames(LinkType::Raw, &[icmp_error(11, 0, &original[..20])])), vec![(1, "icmp.bad_quoted".into())]);
     }
 
     #[rstest]

@@ -54,6 +54,18 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
                     format!("protocol number {protocol} is unassigned (IANA protocol numbers)"),
                 );
             }
+            // IANA's protocol-number registry flags 0 (HOPOPT), 43
+            // (IPv6-Route), 44 (IPv6-Frag) and 60 (IPv6-Opts) as IPv6
+            // extension headers (RFC 8200 §4): they only follow an IPv6
+            // header, never an IPv4 one.
+            if matches!(protocol, 0 | 43 | 44 | 60) {
+                sink.report(
+                    Severity::Error,
+                    "ip.extension_header_protocol",
+                    Protocol::Ip,
+                    format!("protocol number {protocol} is an IPv6 extension header (RFC 8200 §4), not an IPv4 payload"),
+                );
+            }
             if header.ttl() == 0 {
                 sink.report(Severity::Error, "ip.ttl_zero", Protocol::Ip, "TTL 0: such a packet is never forwarded nor sent (RFC 1812 §4.2.2.9)".into());
             }
@@ -126,6 +138,8 @@ mod test {
     #[case::checksum(|p: &mut Vec<u8>| p[11] ^= 0xff, false, "ip.bad_checksum")]
     #[case::ttl(|p: &mut Vec<u8>| p[8] = 0, true, "ip.ttl_zero")]
     #[case::protocol(|p: &mut Vec<u8>| p[9] = 200, true, "ip.unknown_protocol")]
+    #[case::hop_by_hop(|p: &mut Vec<u8>| p[9] = 0, true, "ip.extension_header_protocol")]
+    #[case::ipv6_fragment(|p: &mut Vec<u8>| p[9] = 44, true, "ip.extension_header_protocol")]
     #[case::total_length(|p: &mut Vec<u8>| p[3] = p[3].wrapping_add(10), true, "ip.bad_total_length")]
     #[case::short_total(|p: &mut Vec<u8>| { p[2] = 0; p[3] = 12 }, true, "ip.bad_total_length")]
     #[case::version(|p: &mut Vec<u8>| p[0] = 0x55, true, "ip.bad_version")]

@@ -96,12 +96,14 @@ pub(crate) struct Flow {
     sides: [Side; 2],
     /// The latest frame of the flow.
     last_frame: u64,
+    /// The frame of the SYN-ACK, once one was seen.
+    syn_ack: Option<u64>,
 }
 
 impl Flow {
     /// Make the state of a flow with no segment yet.
     pub(crate) fn new() -> Flow {
-        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0 }
+        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, syn_ack: None }
     }
 }
 
@@ -389,11 +391,13 @@ impl Ctx<'_> {
                     return;
                 }
                 if !client && seg.len > 0 && !seg.rst {
-                    self.report(
-                        Severity::Error,
-                        "tcp.data_before_handshake",
-                        format!("server sent {} bytes before the client acknowledged the SYN-ACK", seg.len),
-                    );
+                    // Name only packets that exist: the flow may have had
+                    // no SYN-ACK at all (a reply without the SYN flag).
+                    let message = match self.flow.syn_ack {
+                        Some(frame) => format!("server sent {} bytes before the client acknowledged the SYN-ACK (frame {frame})", seg.len),
+                        None => format!("server sent {} bytes before the handshake completed (no SYN-ACK was sent)", seg.len),
+                    };
+                    self.report(Severity::Error, "tcp.data_before_handshake", message);
                     self.ack_checks(seg, AckContext::Plain);
                     self.sequence(seg);
                     self.close_if_done();
@@ -410,6 +414,7 @@ impl Ctx<'_> {
         let (d, p) = (seg.from, 1 - seg.from);
         if seg.syn {
             if seg.has_ack {
+                self.flow.syn_ack = Some(self.frame);
                 self.report(Severity::Error, "tcp.bad_handshake", "SYN-ACK without a SYN from the other side".to_string());
                 self.flow.client = p;
                 self.flow.sides[p].known = true;
@@ -463,6 +468,7 @@ impl Ctx<'_> {
         side.isn = seg.seq;
         side.nxt = seg.end();
         if seg.has_ack {
+            self.flow.syn_ack = Some(self.frame);
             if self.flow.sides[p].syn_seen {
                 self.ack_checks(seg, AckContext::SynAck);
             } else if self.flow.phase != Phase::SynReceived {
@@ -475,11 +481,15 @@ impl Ctx<'_> {
             }
         }
         if seg.len > 0 {
+            // RFC 9293 §3.5 (and §3.10.7.2): a SYN may carry data, which the
+            // receiver queues until the connection is established; TCP Fast
+            // Open (RFC 7413 §4.2) sends it on the SYN and the SYN-ACK.
+            // Unusual, not wrong.
             let what = if seg.has_ack { "SYN-ACK" } else { "SYN" };
             self.report(
-                Severity::Error,
-                "tcp.data_before_handshake",
-                format!("{} bytes of data on the {what}, before the handshake completed", seg.len),
+                Severity::Warn,
+                "tcp.syn_data",
+                format!("{} bytes of data on the {what} (allowed by RFC 9293 §3.5, as in TCP Fast Open, RFC 7413)", seg.len),
             );
         }
     }
@@ -817,8 +827,8 @@ mod test {
         },
         &[(7, "tcp.port_reuse")]
     )]
-    #[case::data_in_syn(|p: &mut Vec<Vec<u8>>| p[0] = up("S", C, 0, b"hello"), &[(1, "tcp.data_before_handshake")])]
-    #[case::data_in_syn_ack(|p: &mut Vec<Vec<u8>>| p[1] = down("SA", S, C + 1, b"hello"), &[(2, "tcp.data_before_handshake")])]
+    #[case::data_in_syn(|p: &mut Vec<Vec<u8>>| p[0] = up("S", C, 0, b"hello"), &[(1, "tcp.syn_data")])]
+    #[case::data_in_syn_ack(|p: &mut Vec<Vec<u8>>| p[1] = down("SA", S, C + 1, b"hello"), &[(2, "tcp.syn_data")])]
     #[case::client_data_before_syn_ack(|p: &mut Vec<Vec<u8>>| p.insert(1, up("P", C + 1, 0, b"early")), &[(2, "tcp.data_before_handshake")])]
     #[case::server_data_before_third_ack(|p: &mut Vec<Vec<u8>>| p.insert(2, down("PA", S + 1, C + 1, b"early")), &[(3, "tcp.data_before_handshake")])]
     fn test_single_mutation(#[case] mutate: fn(&mut Vec<Vec<u8>>), #[case] expected: &[(u64, &str)]) {
@@ -833,7 +843,7 @@ mod test {
         // The TCP check alone says the same.
         assert_eq!(ids(&run_tcp(&frames, Limits::default())), owned(expected));
         for finding in tcp_findings {
-            let severity = if finding.check == "tcp.port_reuse" || finding.check == "tcp.no_handshake" { Severity::Warn } else { Severity::Error };
+            let severity = if ["tcp.port_reuse", "tcp.no_handshake", "tcp.syn_data"].contains(&&*finding.check) { Severity::Warn } else { Severity::Error };
             assert_eq!(finding.severity, severity, "{finding}");
             assert_eq!(finding.protocol, Protocol::Tcp);
         }
@@ -854,6 +864,23 @@ mod test {
         frames[5] = down("PA", S + 11, C + 1 + Q, OK);
         let findings = run_tcp(&frames, Limits::default());
         assert_eq!(findings[0].message, "SEQ 5011, expected 5001: 10 bytes skipped (previous segment not captured)");
+    }
+
+    #[test]
+    fn test_messages_cite_only_packets_that_exist() {
+        // The server answers the SYN without the SYN flag, then sends data:
+        // there is no SYN-ACK for a message to cite.
+        let mut frames = tcp_conversation(GET, OK);
+        frames[1] = down("A", S, C + 1, b"");
+        frames.insert(2, down("PA", S + 1, C + 1, b"early"));
+        let findings = run_tcp(&frames, Limits::default());
+        let early = findings.iter().find(|f| f.check == "tcp.data_before_handshake").expect("server data before the handshake");
+        assert_eq!(early.message, "server sent 5 bytes before the handshake completed (no SYN-ACK was sent)");
+        // With a SYN-ACK, the message names its frame.
+        let mut frames = tcp_conversation(GET, OK);
+        frames.insert(2, down("PA", S + 1, C + 1, b"early"));
+        let findings = run_tcp(&frames, Limits::default());
+        assert_eq!(findings[0].message, "server sent 5 bytes before the client acknowledged the SYN-ACK (frame 2)");
     }
 
     #[test]

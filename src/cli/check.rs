@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-use crate::analyze::{file_report, own_pass, OwnPass};
+use crate::analyze::{judge, own_pass, Judging, OwnPass};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
-use crate::scenario::expect::{read_trace, Expectation, Sidecar};
-use crate::tshark::{Expert, Tshark};
+use crate::scenario::expect::Sidecar;
+use crate::scenario::Mode;
+use crate::tshark::Tshark;
 use crate::wireshark::annotate;
 
 /// Check every file in `args` and print the report.
@@ -65,12 +66,15 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         };
         // A capture written by `harness generate`/`matrix` is judged
         // against the summary it answers, when its sidecar is there.
-        let (pass, tshark_part) = match Sidecar::expectation_of(path) {
-            Some(expectation) => with_expectation(path, &expectation, pass, tshark_part),
-            None => (pass, tshark_part),
+        let sidecar = Sidecar::read(path);
+        let expectation = sidecar.as_ref().and_then(|_| Sidecar::expectation_of(path));
+        let packet_mode = sidecar.is_some_and(|s| s.mode == Mode::Packet);
+        let judging = match &expectation {
+            Some(expectation) => Judging::against(expectation, path, packet_mode),
+            None => Judging { packet_mode, ..Judging::default() },
         };
         let read_error = pass.error.is_some();
-        let file = file_report(&name, pass, tshark_part);
+        let file = judge(&name, pass, tshark_part, judging);
         // An error the report met after the read (the per-frame records'
         // temporary file) is as fatal as a read error, reported above.
         if !read_error {
@@ -137,18 +141,4 @@ fn expand(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
-}
-
-/// Add the summary's `summary.mismatch` findings to the own pass and
-/// downgrade the findings the summary itself implies.
-fn with_expectation(path: &Path, expectation: &Expectation, mut pass: OwnPass, tshark: Option<Expert>) -> (OwnPass, Option<Expert>) {
-    if let Ok(trace) = read_trace(path) {
-        pass.findings.extend(expectation.compare(&trace));
-    }
-    expectation.apply_waivers(&mut pass.findings);
-    let tshark = tshark.map(|(summary, mut findings)| {
-        expectation.apply_waivers(&mut findings);
-        (summary, findings)
-    });
-    (pass, tshark)
 }

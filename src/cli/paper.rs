@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, PaperArgs, PaperFormat, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-use crate::analyze::{file_report, own_pass};
+use crate::analyze::{file_report, own_pass, sort_findings};
 use crate::check::Limits;
 use crate::finding::{Protocol, Severity};
 use crate::paper::tables::{build, capture, discover, render_markdown, render_text};
@@ -97,7 +97,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             findings.extend(more);
             summary
         });
-        findings.sort_by(|a, b| (a.frame, a.source, &a.check).cmp(&(b.frame, b.source, &b.check)));
+        sort_findings(&mut findings);
         let mut checks: BTreeMap<String, u64> = BTreeMap::new();
         for finding in &findings {
             *checks.entry(finding.check.to_string()).or_default() += 1;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::suite::{Item, Suite};
-use crate::analyze::own_pass;
+use crate::analyze::{own_pass, Judging};
 use crate::check::Limits;
 use crate::exec::extract::{extract, Dialect};
 use crate::exec::scapy::{to_trace, Job, ScapyPool};
@@ -26,8 +26,9 @@ use crate::model::mutant::Fault;
 use crate::pcap::write_pcap;
 use crate::prompt::{Prompt, Template};
 use crate::scenario::expect::{Expectation, Sidecar};
+use crate::scenario::Mode;
 use crate::tshark::Tshark;
-use crate::verdict::{self, ConversationStats, ProtocolStats};
+use crate::verdict::{ConversationStats, ProtocolStats};
 
 /// How an answerer's error starts when the answer is missing from an
 /// offline cassette (the rest explains the miss): such a trace has status
@@ -526,8 +527,8 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
                 record.packets = trace.packets.len() as u64;
                 record.pcap = Some(name);
                 let start = Instant::now();
-                if let Some(s) = &item.scenario {
-                    record.findings = Expectation::of(s).compare(&trace);
+                if let Some(expectation) = item.expectation() {
+                    record.findings = expectation.compare(&trace);
                 }
                 times.checks_ms += ms_since(start);
                 pcaps.push(Some(path));
@@ -551,7 +552,7 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     times.tshark_ms += ms_since(start);
     let start = Instant::now();
     for ((record, pcap), item) in records.iter_mut().zip(&pcaps).zip(chunk) {
-        let expectation = item.scenario.as_ref().map(Expectation::of);
+        let expectation = item.expectation();
         let mut missing: Vec<Layers> = Vec::new();
         if let Some(e) = &expectation {
             let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
@@ -563,7 +564,7 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
             })).collect();
         }
         let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
-        let mut clean = judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref())?;
+        let mut clean = judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref(), suite.mode == Mode::Packet)?;
         let protocols = &mut record.protocols;
         for layers in &missing {
             for layer in Protocol::LAYERS {
@@ -583,39 +584,37 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     Ok((records, times))
 }
 
-/// Judge one built trace: own checks on its capture, tshark's findings for
-/// it, the expectation's waivers; fill the record's findings and protocol
-/// rows and return whether it is clean (it ran, was read whole, and no
-/// finding has error severity).
+/// Judge one built trace through the one judge ([`crate::analyze::judge`]):
+/// own checks on its capture, tshark's findings for it, the summary's
+/// findings (already in the record) and waivers, packet mode; fill the
+/// record's findings and protocol rows and return whether it is clean (it
+/// ran, was read whole, and no finding has error severity).
 pub(super) fn judge(
     record: &mut TraceRecord,
     pcap: Option<&Path>,
     tools: &Tools<'_>,
     tshark: Option<Result<crate::tshark::Expert, crate::tshark::TsharkError>>,
     expectation: Option<&Expectation>,
+    packet_mode: bool,
 ) -> Result<bool, CellError> {
     let mut clean = record.status == "ok";
     let Some(path) = pcap else { return Ok(clean) };
-    let mut pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
-    clean &= pass.error.is_none();
-    let mut findings = std::mem::take(&mut record.findings);
-    findings.extend(pass.findings.iter().cloned());
-    match tshark {
-        Some(Ok((_, more))) => findings.extend(more),
+    let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
+    let tshark = match tshark {
+        Some(Ok(expert)) => Some(expert),
         Some(Err(e)) => {
             record.message = format!("tshark: {e}");
             clean = false;
+            None
         }
-        None => {}
-    }
-    if let Some(e) = expectation {
-        e.apply_waivers(&mut findings);
-    }
-    findings.sort_by(|a, b| (a.frame, a.source, &a.check, &a.message).cmp(&(b.frame, b.source, &b.check, &b.message)));
-    record.protocols = verdict::compute(pass.frames.records(), &findings, pass.conversations).protocols;
-    clean &= pass.frames.error().is_none();
-    clean &= !findings.iter().any(|f| f.severity == Severity::Error);
-    record.findings = findings;
+        None => None,
+    };
+    let judging = Judging { expectation, summary: std::mem::take(&mut record.findings), packet_mode };
+    let report = crate::analyze::judge(&path.display().to_string(), pass, tshark, judging);
+    clean &= report.error.is_none();
+    clean &= !report.has_errors();
+    record.protocols = report.protocols;
+    record.findings = report.findings;
     Ok(clean)
 }
 
@@ -658,13 +657,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
             }
         }
         for (layer, s) in &r.protocols {
-            let row = protocols.entry(*layer).or_default();
-            row.packets += s.packets;
-            row.correct += s.correct;
-            row.malformed += s.malformed;
-            row.non_existent += s.non_existent;
-            row.warnings += s.warnings;
-            row.errors += s.errors;
+            protocols.entry(*layer).or_default().add(s);
         }
         if let Some(check) = &expected {
             let named = r.answer_checks.iter().any(|c| c == check) || r.findings.iter().any(|f| f.check == check.as_str());
@@ -676,9 +669,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         }
     }
     for row in protocols.values_mut() {
-        let judged = row.correct + row.malformed + row.non_existent;
-        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
-        row.presence = if packets == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / packets as f64 };
+        row.finish(packets);
     }
     let dialect = if suite.dialect == Dialect::Json { "json" } else { "scapy" };
     CellResult {

@@ -103,7 +103,7 @@ pub fn run_ntg_cell(
     if !resume {
         let _ = fs::remove_file(&journal_path);
     }
-    let items: Vec<Item> = (0..suite.count).map(|index| Item { index, text: format!("{} trial {}", spec.experiment, index + 1), scenario: None }).collect();
+    let items: Vec<Item> = (0..suite.count).map(|index| Item { index, text: format!("{} trial {}", spec.experiment, index + 1), scenario: None, more: Vec::new() }).collect();
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
     let requests: Vec<Request<'_>> = todo.iter().map(|item| Request { item, prompt: &prompt, dialect: Dialect::Json, protocol: suite.protocol, mode: suite.mode }).collect();
     let answers: Vec<Result<Answer, String>> =
@@ -152,7 +152,7 @@ pub fn run_ntg_cell(
     };
     for (record, pcap) in records.iter_mut().zip(&pcaps) {
         let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
-        record.succeeded = super::cell::judge(record, pcap.as_deref(), tools, tshark_result, None)?;
+        record.succeeded = super::cell::judge(record, pcap.as_deref(), tools, tshark_result, None, false)?;
     }
     super::cell::append_journal(&journal_path, &records)?;
     for r in records {

@@ -764,12 +764,14 @@ mod tests {
             index: 0,
             text: "other".into(),
             scenario: None,
+            more: Vec::new(),
         };
         assert!(model.answerer.answer_all(&[request(&stranger)])[0].as_ref().unwrap_err().contains("another summary"));
         let far = Item {
             index: 9,
             text: "other".into(),
             scenario: None,
+            more: Vec::new(),
         };
         assert!(model.answerer.answer_all(&[request(&far)])[0].as_ref().unwrap_err().contains("no recorded answer 9"));
     }

@@ -126,6 +126,18 @@ pub struct Item {
     /// The parsed summary; `None` for a line the parser cannot read (the
     /// trace is then judged without an expectation).
     pub scenario: Option<Scenario>,
+    /// The further packets of a packet-mode summary that names several
+    /// independent packets (each judged against its own line).
+    pub more: Vec<Scenario>,
+}
+
+impl Item {
+    /// Return what the summary asks for: one digest per packet of every
+    /// scenario, or `None` when the summary cannot be read.
+    pub fn expectation(&self) -> Option<crate::scenario::expect::Expectation> {
+        let first = self.scenario.as_ref()?;
+        Some(crate::scenario::expect::Expectation::of_all(std::iter::once(first).chain(&self.more)))
+    }
 }
 
 impl Suite {
@@ -197,7 +209,7 @@ impl Suite {
             None => Ok(generate(self.protocol, self.mode, self.seed, self.count)
                 .into_iter()
                 .enumerate()
-                .map(|(index, s)| Item { index, text: s.to_string(), scenario: Some(s) })
+                .map(|(index, s)| Item { index, text: s.to_string(), scenario: Some(s), more: Vec::new() })
                 .collect()),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
@@ -207,7 +219,10 @@ impl Suite {
                     .filter(|l| !l.is_empty() && !l.starts_with('#'))
                     .take(self.count)
                     .enumerate()
-                    .map(|(index, line)| Item { index, text: line.to_string(), scenario: Scenario::parse(self.protocol, self.mode, line).ok() })
+                    .map(|(index, line)| {
+                        let mut scenarios = Scenario::parse_all(self.protocol, self.mode, line).unwrap_or_default().into_iter();
+                        Item { index, text: line.to_string(), scenario: scenarios.next(), more: scenarios.collect() }
+                    })
                     .collect())
             }
         }

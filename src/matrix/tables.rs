@@ -108,8 +108,7 @@ pub(super) fn merge<'c>(cells: impl Iterator<Item = &'c CellResult>) -> BTreeMap
         }
     }
     for row in out.values_mut() {
-        let judged = row.correct + row.malformed + row.non_existent;
-        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
+        row.success_rate = row.rate();
     }
     out
 }

@@ -180,20 +180,12 @@ impl Notebook {
                 continue;
             }
             let correct = found.saturating_sub(bad);
-            let judged = correct + bad + missing;
-            table.insert(
-                protocol,
-                ProtocolStats {
-                    packets: found + missing,
-                    correct,
-                    malformed: bad,
-                    non_existent: missing,
-                    success_rate: if judged == 0 { 1.0 } else { correct as f64 / judged as f64 },
-                    presence: if self.total == 0 { 0.0 } else { found as f64 / self.total as f64 },
-                    warnings: 0,
-                    errors: 0,
-                },
-            );
+            let mut row = ProtocolStats { packets: found + missing, correct, malformed: bad, non_existent: missing, ..ProtocolStats::default() };
+            row.success_rate = row.rate();
+            // The notebook's presence: detections / total (detections
+            // count packets whose layer failed too).
+            row.presence = if self.total == 0 { 0.0 } else { found as f64 / self.total as f64 };
+            table.insert(protocol, row);
         }
         table
     }

@@ -263,19 +263,11 @@ fn harness_totals(captures: &[&Capture]) -> (u64, BTreeMap<Protocol, ProtocolSta
     let mut sums: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
     for capture in captures {
         for (protocol, row) in &capture.harness.protocols {
-            let sum = sums.entry(*protocol).or_default();
-            sum.packets += row.packets;
-            sum.correct += row.correct;
-            sum.malformed += row.malformed;
-            sum.non_existent += row.non_existent;
-            sum.warnings += row.warnings;
-            sum.errors += row.errors;
+            sums.entry(*protocol).or_default().add(row);
         }
     }
     for row in sums.values_mut() {
-        let judged = row.correct + row.malformed + row.non_existent;
-        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
-        row.presence = if total == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / total as f64 };
+        row.finish(total);
     }
     (total, sums)
 }

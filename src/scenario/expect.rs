@@ -25,6 +25,41 @@ use crate::wire::{dns, http};
 /// The check id of every expectation finding.
 pub const SUMMARY_MISMATCH: &str = "summary.mismatch";
 
+/// Own checks that pair packets (or compare one packet's claims with
+/// another's): in packet mode every packet stands alone, so what they
+/// report is the summary's own wish, not a fault.
+pub const PAIRING_CHECKS: &[&str] = &[
+    "icmp.unanswered",
+    "icmp.unmatched_echo",
+    "arp.unanswered",
+    "arp.unsolicited_reply",
+    "arp.duplicate_address",
+    "dns.unanswered",
+    "dns.unsolicited_response",
+    "http.unanswered",
+    "http.response_without_request",
+    "tcp.no_handshake",
+    "tcp.not_closed",
+];
+
+/// tshark's Expert Info items that pair packets, the counterparts of
+/// [`PAIRING_CHECKS`]: waived with them in packet mode.
+pub const PAIRING_EXPERTS: &[&str] = &["icmp.resp_not_found", "arp.duplicate-address-detected", "arp.duplicate-address-frame"];
+
+/// Downgrade the pairing findings (own [`PAIRING_CHECKS`] and tshark's
+/// [`PAIRING_EXPERTS`], and tshark's TCP sequence analysis) of a
+/// packet-mode trace to notes: its packets are independent.
+pub fn waive_pairing(findings: &mut [Finding]) {
+    for f in findings.iter_mut() {
+        let pairing = PAIRING_CHECKS.contains(&&*f.check)
+            || f.expert.as_deref().is_some_and(|e| PAIRING_EXPERTS.contains(&e) || e.starts_with("tcp.analysis."));
+        if pairing && f.severity >= Severity::Warn {
+            f.severity = Severity::Note;
+            f.message = format!("{} (packet mode: each packet stands alone)", f.message);
+        }
+    }
+}
+
 /// One field of one packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -68,20 +103,9 @@ impl Expectation {
         let packets = crate::model::reference::packets(scenario);
         let text = crate::model::answer::render_json(&packets);
         let trace = crate::exec::json::build(&text).map_err(|e| e.to_string())?;
-        let waived = match (scenario.mode(), scenario) {
-            (Mode::Packet, _) => vec![
-                "icmp.unanswered",
-                "icmp.unmatched_echo",
-                "arp.unanswered",
-                "arp.unsolicited_reply",
-                "dns.unanswered",
-                "dns.unsolicited_response",
-                "http.unanswered",
-                "http.response_without_request",
-                "tcp.no_handshake",
-                "tcp.not_closed",
-            ],
-            _ => Vec::new(),
+        let waived = match scenario.mode() {
+            Mode::Packet => PAIRING_CHECKS.to_vec(),
+            Mode::Conversation => Vec::new(),
         };
         let mut packets = digests(&trace);
         if let Scenario::DnsConversation(d) = scenario {
@@ -94,6 +118,23 @@ impl Expectation {
             }
         }
         Ok(Expectation { packets, waived })
+    }
+
+    /// The expectation of several summaries in a row (the packet lines of
+    /// one packet-mode answer): their digests one after the other, and
+    /// every waiver any of them has.
+    pub fn of_all<'s>(scenarios: impl IntoIterator<Item = &'s Scenario>) -> Expectation {
+        let mut out = Expectation { packets: Vec::new(), waived: Vec::new() };
+        for scenario in scenarios {
+            let one = Expectation::of(scenario);
+            out.packets.extend(one.packets);
+            for w in one.waived {
+                if !out.waived.contains(&w) {
+                    out.waived.push(w);
+                }
+            }
+        }
+        out
     }
 
     /// Findings for every way `trace` differs from the expectation, frame
@@ -333,13 +374,18 @@ impl Sidecar {
         capture.with_extension("summary.json")
     }
 
+    /// Read the sidecar of `capture`, if there is one.
+    pub fn read(capture: &std::path::Path) -> Option<Sidecar> {
+        let text = std::fs::read_to_string(Self::path_of(capture)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
     /// Read the sidecar of `capture`, if there is one and it holds a summary
     /// that can be read.
     pub fn expectation_of(capture: &std::path::Path) -> Option<Expectation> {
-        let text = std::fs::read_to_string(Self::path_of(capture)).ok()?;
-        let sidecar: Sidecar = serde_json::from_str(&text).ok()?;
-        let scenario = Scenario::parse(sidecar.protocol, sidecar.mode, &sidecar.summary).ok()?;
-        Some(Expectation::of(&scenario))
+        let sidecar = Sidecar::read(capture)?;
+        let scenarios = Scenario::parse_all(sidecar.protocol, sidecar.mode, &sidecar.summary)?;
+        Some(Expectation::of_all(&scenarios))
     }
 }
 

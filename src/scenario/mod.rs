@@ -457,6 +457,16 @@ impl Scenario {
         }
     }
 
+    /// Read the packet lines of a packet-mode summary (one answer, several
+    /// independent packets; imported summaries join the lines with
+    /// spaces), one scenario per packet; `None` unless every line reads.
+    /// A conversation summary, or a packet summary of one line, gives one
+    /// scenario.
+    pub fn parse_all(protocol: SuiteProtocol, mode: Mode, text: &str) -> Option<Vec<Scenario>> {
+        let lines = if mode == Mode::Packet { parse::split_packets(text) } else { vec![text] };
+        lines.into_iter().map(|line| Scenario::parse(protocol, mode, line).ok()).collect()
+    }
+
     /// Read a summary line for `protocol` in `mode`.
     ///
     /// # Errors

@@ -321,6 +321,42 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
 
 /// `SRC → DST PROTO info…` (also `->`; tshark's column layout with runs of
 /// spaces is accepted).
+/// Split a packet-mode summary into its packet lines: the imported answers
+/// join a multi-line summary with spaces, so a new packet starts wherever
+/// tshark's column form does (`SRC [→] DST PROTO LEN`, addresses IPv4 or
+/// MAC). A text with at most one such start comes back whole.
+pub fn split_packets(text: &str) -> Vec<&str> {
+    const PROTOCOLS: [&str; 6] = ["ICMP", "ARP", "DNS", "HTTP", "TCP", "UDP"];
+    let is_ipv4 = |t: &str| t.split('.').count() == 4 && t.split('.').all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
+    let is_mac = |t: &str| t.len() == 17 && t.split(':').count() == 6 && t.split(':').all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()));
+    let is_addr = |t: &str| is_ipv4(t) || is_mac(t);
+    let base = text.as_ptr() as usize;
+    let tokens: Vec<(usize, &str)> = text.split_whitespace().map(|t| (t.as_ptr() as usize - base, t)).collect();
+    let word = |i: usize| tokens.get(i).map_or("", |(_, t)| *t);
+    let mut starts = Vec::new();
+    for (i, (at, token)) in tokens.iter().enumerate() {
+        if !is_addr(token) {
+            continue;
+        }
+        let j = if matches!(word(i + 1), "→" | "->" | "â†’") { i + 2 } else { i + 1 };
+        if (is_addr(word(j)) || word(j) == "Broadcast") && PROTOCOLS.contains(&word(j + 1)) && !word(j + 2).is_empty() && word(j + 2).bytes().all(|b| b.is_ascii_digit()) {
+            starts.push(*at);
+        }
+    }
+    if starts.len() <= 1 {
+        return vec![text];
+    }
+    let mut out = Vec::new();
+    if starts[0] > 0 && !text[..starts[0]].trim().is_empty() {
+        out.push(text[..starts[0]].trim());
+    }
+    for (k, start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(text.len());
+        out.push(text[*start..end].trim());
+    }
+    out
+}
+
 fn split_packet_line<'l>(cx: &Ctx<'l>) -> Result<(&'l str, &'l str, &'l str), ParseError> {
     let line = cx.line;
     let (src, rest) = line.split_once('→').or_else(|| line.split_once("->")).map(|(a, b)| (a.trim(), b.trim_start())).or_else(|| {
@@ -516,5 +552,17 @@ mod tests {
         assert!(err.to_string().contains("no Others: part"), "{err}");
         let err = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, "Source: IP=\"1.2.3\" // Destination: IP=\"5.6.7.8\" // Others: id=1 seq=2").unwrap_err();
         assert!(err.to_string().contains("not an IPv4 address"), "{err}");
+    }
+
+    #[test]
+    fn split_packets_of_a_joined_summary() {
+        let joined = "192.168.42.12         5.35.226.136          ICMP     110    Echo (ping) request  id=0x0456, seq=79/20224, ttl=64 5.35.226.136          192.168.42.12         ICMP     110    Echo (ping) reply    id=0x0456, seq=22/5632, ttl=54";
+        let lines = super::split_packets(joined);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].starts_with("5.35.226.136") && lines[1].ends_with("ttl=54"));
+        let arp = "c2:3d:19:6c:00:01     Broadcast             ARP      60     Who has 10.0.0.2? Tell 10.0.0.1 c2:3c:19:6c:00:01     c2:3d:19:6c:00:01     ARP      60     10.0.0.2 is at c2:3c:19:6c:00:01";
+        assert_eq!(super::split_packets(arp).len(), 2);
+        let one = "10.0.0.1 → 10.0.0.2 ICMP 98 Echo (ping) request id=0x0001, seq=1/256, ttl=64";
+        assert_eq!(super::split_packets(one), vec![one]);
     }
 }

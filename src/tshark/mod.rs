@@ -185,7 +185,7 @@ fn parse_version(text: &str) -> Option<String> {
 fn protocol_of(name: &str) -> Protocol {
     match name.to_ascii_lowercase().as_str() {
         "eth" | "ethernet" | "sll" => Protocol::Eth,
-        "arp" => Protocol::Arp,
+        "arp" | "arp/rarp" => Protocol::Arp,
         "ip" | "ipv4" => Protocol::Ip,
         "icmp" => Protocol::Icmp,
         "udp" => Protocol::Udp,
@@ -200,6 +200,18 @@ fn protocol_of(name: &str) -> Protocol {
         name if name.starts_with("zbee_zdp") || name.starts_with("zigbee zdp") => Protocol::Zdp,
         _ => Protocol::Frame,
     }
+}
+
+/// Return the table layer an Expert Info item belongs to by the protocol
+/// prefix of its field (`arp.duplicate-address-detected` → ARP,
+/// `ipv6.hopopts…` → FRAME, meaning no row: the judge then attaches it to
+/// the deepest layer decoded in its frame); `None` for Wireshark's own
+/// `_ws.*` items (`_ws.malformed` names the broken protocol in the PDML).
+pub fn layer_of_expert(id: &str) -> Option<Protocol> {
+    if id.starts_with("_ws.") || id == "_ws" {
+        return None;
+    }
+    Some(protocol_of(id.split('.').next().unwrap_or(id)))
 }
 
 /// Map Wireshark's severity values (`PI_*` in epan/proto.h) to ours.
@@ -363,6 +375,16 @@ mod test {
         assert_eq!(f.check, "tshark.malformed");
         assert_eq!(f.message, "Malformed Packet (Exception occurred)");
         assert_eq!(f.expert.as_deref(), Some("_ws.malformed.expert"));
+    }
+
+    #[test]
+    fn test_layer_of_expert() {
+        assert_eq!(layer_of_expert("arp.duplicate-address-detected"), Some(Protocol::Arp));
+        assert_eq!(layer_of_expert("dns.retransmit_request"), Some(Protocol::Dns));
+        assert_eq!(layer_of_expert("zbee_zcl_general.onoff.attr"), Some(Protocol::Zcl));
+        assert_eq!(layer_of_expert("ipv6.hopopts.len.invalid"), Some(Protocol::Frame));
+        assert_eq!(layer_of_expert("_ws.malformed.expert"), None);
+        assert_eq!(protocol_of("ARP/RARP"), Protocol::Arp);
     }
 
     #[test]

@@ -55,6 +55,38 @@ pub struct ProtocolStats {
 }
 
 impl ProtocolStats {
+    /// Add the counts of `other` (packets, correct, malformed,
+    /// non-existent, warnings, errors) to this row; the rates are left for
+    /// [`ProtocolStats::finish`].
+    pub fn add(&mut self, other: &ProtocolStats) {
+        self.packets += other.packets;
+        self.correct += other.correct;
+        self.malformed += other.malformed;
+        self.non_existent += other.non_existent;
+        self.warnings += other.warnings;
+        self.errors += other.errors;
+    }
+
+    /// Return the success rate of these counts: correct / (correct +
+    /// malformed + non-existent), 1 when nothing was judged (DESIGN.md,
+    /// "Success rate").
+    pub fn rate(&self) -> f64 {
+        let judged = self.correct + self.malformed + self.non_existent;
+        if judged == 0 {
+            1.0
+        } else {
+            self.correct as f64 / judged as f64
+        }
+    }
+
+    /// Set the success rate from the counts, and the presence against
+    /// `total` packets: packets containing the layer (correct + malformed)
+    /// / total, 0 for an empty total.
+    pub fn finish(&mut self, total: u64) {
+        self.success_rate = self.rate();
+        self.presence = if total == 0 { 0.0 } else { (self.correct + self.malformed) as f64 / total as f64 };
+    }
+
     /// Return the paper's W-E form, e.g. `51W-0E`.
     pub fn we(&self) -> String {
         format!("{}W-{}E", self.warnings, self.errors)
@@ -151,9 +183,7 @@ pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Findin
         if row.packets == 0 && warnings[slot] == 0 && errors[slot] == 0 {
             continue;
         }
-        let judged = row.correct + row.malformed + row.non_existent;
-        row.success_rate = if judged == 0 { 1.0 } else { row.correct as f64 / judged as f64 };
-        row.presence = if total == 0 { 0.0 } else { (row.correct + row.malformed) as f64 / total as f64 };
+        row.finish(total);
         row.warnings = warnings[slot];
         row.errors = errors[slot];
         protocols.insert(layer, row);

@@ -129,10 +129,33 @@ pub enum HttpError {
 }
 
 /// Return whether a TCP payload starts like an HTTP/1.x message: a known
-/// method followed by a space, or `HTTP/1.`.
+/// method followed by a space, `HTTP/1.`, or a request line with any other
+/// method token (RFC 9110 §9.1: the method is a token, and extension methods
+/// such as `SUBSCRIBE` are methods; RFC 9112 §3: `method SP request-target SP
+/// HTTP-version`) that ends in `HTTP/1.x`.
 pub fn looks_like_http(payload: &[u8]) -> bool {
     payload.starts_with(RESPONSE_PREFIX)
         || METHODS.iter().any(|m| payload.len() > m.len() && payload.starts_with(m) && payload[m.len()] == b' ')
+        || extension_request_line(payload)
+}
+
+/// Return whether `payload` starts with a request line whose method is a
+/// token outside [`METHODS`]: `token SP target SP HTTP/1.d` up to the line end.
+fn extension_request_line(payload: &[u8]) -> bool {
+    let line = payload.split(|b| *b == b'\n').next().unwrap_or(payload);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|b| *b == b' ');
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    // RFC 9110 §5.6.2: token = 1*tchar.
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    !method.is_empty()
+        && method.iter().all(tchar)
+        && !target.is_empty()
+        && version.len() == 8
+        && version.starts_with(b"HTTP/1.")
+        && version[7].is_ascii_digit()
 }
 
 /// Parse the start line and header block at the front of `payload`.
@@ -199,6 +222,10 @@ pub struct Head<'a> {
     pub chunked: bool,
     /// Octets after the header block in this payload.
     pub body_len: usize,
+    /// Whether a `Host` header field is present (RFC 9112 §3.2).
+    pub host: bool,
+    /// Whether a `Location` header field is present (RFC 9110 §10.2.2).
+    pub location: bool,
 }
 
 /// Parse the start line and header block at the front of `payload` as
@@ -255,7 +282,8 @@ fn parse_into<'b, 'h>(
         // determinable length.
         return Err(HttpError::BadHeader { detail: "Transfer-Encoding of a request does not end with chunked (RFC 9112 §6.3)".into() });
     }
-    let head = Head { start, header_len, content_length, chunked, body_len: payload.len() - header_len };
+    let has = |name: &str| fields.iter().any(|h| h.name.eq_ignore_ascii_case(name));
+    let head = Head { start, header_len, content_length, chunked, body_len: payload.len() - header_len, host: has("host"), location: has("location") };
     Ok((head, fields))
 }
 
@@ -495,6 +523,13 @@ mod test {
     #[case::http10(b"HTTP/1.0 404 Not Found\r\n\r\n")]
     #[case::patch(b"PATCH /x HTTP/1.1\r\n")]
     #[case::delete(b"DELETE / HTTP/1.1")]
+    #[case::subscribe(b"SUBSCRIBE /AVTransport/evt HTTP/1.1\r\nHost: a\r\n\r\n")]
+    #[case::unsubscribe_lf(b"UNSUBSCRIBE /x HTTP/1.0\n")]
+    #[case::token_chars(b"M-SEARCH * HTTP/1.1\r\n")]
+    // RFC 9110 §9.1: methods are case-sensitive tokens, so `get` and
+    // `GETX` are (unregistered) methods, not garbage.
+    #[case::lowercase(b"get / HTTP/1.1\r\n")]
+    #[case::longer_token(b"GETX / HTTP/1.1\r\n")]
     fn test_looks_like_http(#[case] payload: &[u8]) {
         assert!(looks_like_http(payload));
     }
@@ -502,12 +537,15 @@ mod test {
     #[rstest]
     #[case::empty(b"")]
     #[case::method_only(b"GET")]
-    #[case::lowercase(b"get / HTTP/1.1\r\n")]
-    #[case::no_space(b"GETX / HTTP/1.1\r\n")]
+    #[case::lowercase_without_version(b"get /\r\n")]
+    #[case::no_space(b"GET/ HTTP/1.1\r\n")]
     #[case::http2_preface(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
     #[case::http2(b"HTTP/2 200\r\n")]
     #[case::tls(b"\x16\x03\x01\x02\x00\x01")]
     #[case::ssh(b"SSH-2.0-OpenSSH_9.6\r\n")]
+    #[case::prose(b"hello there world\r\n")]
+    #[case::no_version(b"SUBSCRIBE /x\r\n")]
+    #[case::bad_token(b"SUB(SCRIBE) /x HTTP/1.1\r\n")]
     fn test_not_http(#[case] payload: &[u8]) {
         assert!(!looks_like_http(payload));
     }
