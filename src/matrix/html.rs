@@ -550,8 +550,11 @@ pub fn html(report: &MatrixReport) -> String {
         report.skipped.len()
     );
     out.push_str("<nav><a href=\"#packet-level\">Packet level</a><a href=\"#conversation-level\">Conversation level</a><a href=\"#mutants\">Mutants</a><a href=\"#cells\">Cells</a><a href=\"#quirks-section\">Quirks</a><a href=\"#cost-section\">Time and tokens</a><a href=\"#skipped\">Skipped</a></nav>\n");
-    let regressions = report.regressions();
-    if regressions.is_empty() {
+    let verdict = report.verdict();
+    let regressions = verdict.regressions.clone();
+    if let Some(why) = verdict.nothing_ran() {
+        let _ = writeln!(out, "<p class=\"verdict bad\" id=\"verdict\">No result: {}, nothing was judged.</p>", escape(&why));
+    } else if regressions.is_empty() {
         out.push_str("<p class=\"verdict ok\" id=\"verdict\">No regression: the reference is 100 % clean and every mutant was caught.</p>\n");
     } else {
         let _ = writeln!(out, "<div class=\"verdict bad\" id=\"verdict\"><p>{} regression(s):</p><ul>", regressions.len());
