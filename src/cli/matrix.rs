@@ -209,12 +209,12 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     }
     let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
     let selection = rundir::RunSelection::new("matrix", &args.models, &args.suites, select::suites_source(args.run.suites_dir.as_deref()), args.shard.clone());
+    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
+    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
-    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
-    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
     let pool = pool(&args.run, &needed)?;
     let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };

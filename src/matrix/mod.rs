@@ -197,9 +197,10 @@ impl Verdict {
         if let Some(why) = self.nothing_ran() {
             return format!("NO RESULT: {why}, nothing was judged{tail}");
         }
-        let ran = format!("{} cells of {}", self.cells, models(self.ran.len()));
+        let cells = if self.cells == 1 { "1 cell".to_string() } else { format!("{} cells", self.cells) };
+        let ran = format!("{cells} of {}", models(self.ran.len()));
         if self.regressions.is_empty() {
-            format!("PASS: {ran}, no regression (the reference is 100 % clean and every mutant was caught){tail}")
+            format!("PASS: {ran}, no regression{tail}")
         } else {
             format!("REGRESSION: {} regression(s) in {ran}{tail}", self.regressions.len())
         }
