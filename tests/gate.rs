@@ -256,3 +256,48 @@ fn readme_usage_lines_match_help() {
         }
     }
 }
+
+/// Files that are not captures are named for what they are; a multi-file
+/// check ends with one summary line; an undissected link type is not
+/// reported as succeeded conversations.
+#[test]
+fn check_names_what_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("empty.pcap"), b"").unwrap();
+    std::fs::write(d.join("trace.pcap.gz"), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+    std::fs::write(d.join("trace.json"), b"[{\"protocol\": \"TCP\"}]").unwrap();
+    let good = common::write(&d.join("good.pcap"), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1)]);
+    let out = harness_in(d, &["check", "--tshark", "off", "empty.pcap", "trace.pcap.gz", "trace.json", good.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("empty.pcap: the file is empty"), "{stderr}");
+    assert!(stderr.contains("trace.pcap.gz: the file is gzip-compressed"), "{stderr}");
+    assert!(stderr.contains("trace.json: the file is text") && stderr.contains("harness convert"), "{stderr}");
+    assert!(stderr.lines().last().unwrap().contains("checked 4 files, 1 packets; 3 with errors (3 unreadable)"), "{stderr}");
+    // A link type read but not dissected.
+    let odd = common::write(&d.join("odd.pcap"), harness::pcap::LinkType::Unknown(147), &vec![vec![0x41, 0x88, 1, 2, 3]; 11]);
+    let out = harness_in(d, &["check", "--tshark", "off", odd.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Conversations: not judged") && stdout.contains("link.unsupported"), "{stdout}");
+    assert!(!stdout.contains("11/11 succeeded"), "{stdout}");
+}
+
+/// `convert` rejects the ntg-only options with the json dialect and writes
+/// to standard output with `-o -`.
+#[test]
+fn convert_options_and_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let trace = r#"[{"timestamp": 0.1, "protocol": "ICMP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "icmp": {"type": 8, "code": 0, "id": 1, "seq": 1}}]"#;
+    std::fs::write(d.join("t.json"), trace).unwrap();
+    let lengths = harness_in(d, &["convert", "t.json", "-o", "t.pcap", "--lengths", "canonical"]);
+    assert_eq!(lengths.status.code(), Some(2));
+    assert!(text(&lengths.stderr).contains("--dialect ntg only"), "{}", text(&lengths.stderr));
+    assert!(!d.join("t.pcap").exists());
+    let file = harness_in(d, &["convert", "t.json", "-o", "t.pcap"]);
+    assert_eq!(file.status.code(), Some(0), "{}", text(&file.stderr));
+    let piped = harness_in(d, &["convert", "t.json", "-o", "-"]);
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    assert_eq!(piped.stdout, std::fs::read(d.join("t.pcap")).unwrap());
+}

@@ -40,7 +40,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
                 passes.push((path.as_path(), pass));
             }
             Err(error) => {
-                eprintln!("harness: {error}");
+                eprintln!("harness: {}", super::inputs::explain(path, &error));
                 status = EXIT_ERROR;
             }
         }
@@ -106,6 +106,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
         Err(error) => bail!("cannot write the report: {error}"),
     }
+    super::progress::check_summary(files.len(), &report);
     Ok(status)
 }
 

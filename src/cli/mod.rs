@@ -6,6 +6,7 @@ mod compare;
 mod convert;
 mod exec;
 mod import;
+pub mod inputs;
 mod matrix;
 mod paper;
 pub mod progress;
@@ -517,7 +518,7 @@ pub struct ConvertArgs {
     /// standard input.
     #[arg(value_name = "TRACE.json")]
     pub input: PathBuf,
-    /// Where to write the PCAP.
+    /// Where to write the PCAP (`-` for standard output).
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: PathBuf,
     /// Input dialect: `json` (seed 000's packet list, docs/json-dialect.md)
@@ -528,8 +529,9 @@ pub struct ConvertArgs {
     /// ntg only: `honor` sizes each frame to the row's `length` where its
     /// message type allows; `canonical` writes the fixed sizes of LLM-NTG's
     /// own converter.
-    #[arg(long, value_enum, default_value_t = LengthsArg::Honor)]
-    pub lengths: LengthsArg,
+    /// [default: honor]
+    #[arg(long, value_enum)]
+    pub lengths: Option<LengthsArg>,
     /// ntg only: also write the summary-fidelity findings as JSON here.
     #[arg(long, value_name = "FINDINGS.json")]
     pub findings: Option<PathBuf>,

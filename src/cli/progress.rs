@@ -44,3 +44,16 @@ pub fn spinner(message: String) -> Option<indicatif::ProgressBar> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(bar)
 }
+
+/// The line that ends a multi-file `check` on stderr: files, packets and
+/// files with error-severity findings (or unreadable); nothing for one file.
+pub fn check_summary(files: usize, report: &crate::report::RunReport) {
+    if files < 2 {
+        return;
+    }
+    let packets: u64 = report.files.iter().map(|f| f.packets).sum();
+    let with_errors = report.files.iter().filter(|f| f.has_errors()).count() + (files - report.files.len());
+    let unreadable = files - report.files.len();
+    let unreadable = if unreadable > 0 { format!(" ({unreadable} unreadable)") } else { String::new() };
+    eprintln!("harness: checked {files} files, {packets} packets; {with_errors} with errors{unreadable}");
+}

@@ -569,6 +569,7 @@ pub fn html(report: &MatrixReport) -> String {
     out.push_str("<h2 id=\"conversation-level\">Conversation level: correct / total conversations</h2>\n");
     conversation_level(&mut out, report);
     out.push_str("<h2 id=\"mutants\">Mutant detection matrix</h2>\n");
+    out.push_str("<p class=\"note\">Mutants are meant to fail: each one is the reference answer with one known fault injected, and its row is green when the check named for that fault caught it.</p>\n");
     detection(&mut out, &report.cells);
     out.push_str("<h2 id=\"cells\">Cells</h2>\n");
     if report.cells.is_empty() {
