@@ -12,25 +12,28 @@ pub fn not_a_capture(path: &Path) -> Option<String> {
     std::fs::File::open(path).ok()?.take(512).read_to_end(&mut head).ok()?;
     let name = path.display();
     if head.is_empty() {
-        return Some(format!("{name}: the file is empty (0 bytes), not a capture"));
+        return Some("the file is empty (0 bytes), not a capture".to_string());
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        return Some(format!("{name}: the file is gzip-compressed; decompress it first (gunzip -k {name})"));
+        return Some(format!("the file is gzip-compressed; decompress it first (gunzip -k {name})"));
     }
     let text = std::str::from_utf8(&head).is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_ascii_whitespace()));
     if text {
         let trimmed = String::from_utf8_lossy(&head);
         let json = trimmed.trim_start().starts_with(['[', '{']);
         let hint = if json { "; a JSON packet list becomes a capture with `harness convert`" } else { "" };
-        return Some(format!("{name}: the file is text, not a capture (PCAP or pcapng){hint}"));
+        return Some(format!("the file is text, not a capture (PCAP or pcapng){hint}"));
     }
     None
 }
 
-/// The message for a capture that could not be read: what the file is,
-/// when that explains it, else `error` as it came.
+/// The message for a capture that could not be read: `error`, followed by
+/// what the file is when that explains it.
 pub fn explain(path: &Path, error: &dyn std::fmt::Display) -> String {
-    not_a_capture(path).unwrap_or_else(|| error.to_string())
+    match not_a_capture(path) {
+        Some(what) => format!("{error}; {what}"),
+        None => error.to_string(),
+    }
 }
 
 #[cfg(test)]
