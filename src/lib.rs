@@ -7,6 +7,7 @@
 //! opinion. The `harness` binary is a thin shell over [`cli`].
 
 pub mod analyze;
+pub mod defaults;
 pub mod check;
 pub mod cli;
 pub mod dissect;

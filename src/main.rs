@@ -16,7 +16,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("harness: error: {error:#}");
+            eprintln!("harness: error: {}", harness::cli::error_message(&error));
             ExitCode::from(harness::cli::EXIT_ERROR)
         }
     }

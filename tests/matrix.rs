@@ -87,6 +87,21 @@ fn offline_matrix_matches_goldens_and_contract() {
             }
         }
     }
+    // The main job's tables for the terminal: not Markdown, and within 100
+    // columns (`merge` prints the report.json of the run in any format).
+    let format = |f: &str| {
+        let out = harness().args(["merge", "--format", f]).arg(dir.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (table, md) = (format("table"), format("md"));
+    assert_ne!(table, md);
+    assert!(md.lines().any(|l| l.starts_with("| Model ")) && md.contains("\n## "), "{md}");
+    assert!(!table.lines().any(|l| l.starts_with('|') || l.starts_with('#')), "{table}");
+    assert!(table.contains("Mutant detection matrix\n-----------------------\n"), "{table}");
+    for line in table.lines() {
+        assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+    }
     let mut models: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();
     models.dedup();
     for model in models {

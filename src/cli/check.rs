@@ -41,7 +41,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
                 passes.push((path.as_path(), pass));
             }
             Err(error) => {
-                eprintln!("harness: {error}");
+                eprintln!("harness: {}", super::inputs::explain(path, &error));
                 status = EXIT_ERROR;
             }
         }
@@ -110,6 +110,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
         Err(error) => bail!("cannot write the report: {error}"),
     }
+    super::progress::check_summary(files.len(), &report);
     Ok(status)
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::{ConvertArgs, ConvertDialect, LengthsArg, EXIT_OK};
 use crate::exec::json;
@@ -27,20 +27,34 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<u8> {
     if args.dialect == ConvertDialect::Ntg {
         return run_ntg(args, &name, &text);
     }
+    if args.lengths.is_some() || args.findings.is_some() {
+        bail!("--lengths and --findings apply to --dialect ntg only, not to the json dialect");
+    }
     let trace = json::build(&text).with_context(|| format!("{name}: invalid trace"))?;
-    write_pcap(&args.output, &trace).with_context(|| format!("cannot write {}", args.output.display()))?;
+    write(&args.output, &trace)?;
     eprintln!("wrote {} packets ({}) to {}", trace.packets.len(), trace.linktype.name(), args.output.display());
     Ok(EXIT_OK)
 }
 
+/// Write `trace` to `path`, or to standard output for `-`.
+fn write(path: &std::path::Path, trace: &crate::exec::Trace) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        use std::io::Write as _;
+        let stdout = std::io::stdout().lock();
+        crate::pcap::write_trace(std::io::BufWriter::new(stdout), trace)?.flush()?;
+        return Ok(());
+    }
+    write_pcap(path, trace).with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn run_ntg(args: &ConvertArgs, name: &str, text: &str) -> anyhow::Result<u8> {
     let summary = ntg::parse(text).with_context(|| format!("{name}: invalid ntg summary"))?;
-    let lengths = match args.lengths {
+    let lengths = match args.lengths.unwrap_or(LengthsArg::Honor) {
         LengthsArg::Honor => LengthPolicy::Honor,
         LengthsArg::Canonical => LengthPolicy::Canonical,
     };
     let conversion = build::build(&summary.rows, &Options { lengths, ..Options::default() }).with_context(|| format!("{name}: cannot build"))?;
-    write_pcap(&args.output, &conversion.trace).with_context(|| format!("cannot write {}", args.output.display()))?;
+    write(&args.output, &conversion.trace)?;
     if let Some(path) = &args.findings {
         let document = serde_json::json!({ "file": name, "answer": summary.findings, "findings": conversion.findings });
         std::fs::write(path, serde_json::to_string_pretty(&document)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;

@@ -1,10 +1,11 @@
 //! `harness generate` and `harness matrix`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::{ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, EXIT_FINDINGS, EXIT_OK};
+use super::{rundir, select, ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use crate::defaults;
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
@@ -23,40 +24,74 @@ fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPo
     Ok(Some(ScapyPool::start(options)?))
 }
 
-fn select_suites(dir: &Path, list: &str) -> anyhow::Result<Vec<Suite>> {
-    let all = Suite::load_dir(dir).with_context(|| format!("cannot load the suites of {}", dir.display()))?;
-    if list == "all" {
-        return Ok(all);
-    }
-    let mut out = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match all.iter().find(|s| s.name == name) {
-            Some(s) => out.push(s.clone()),
-            None => bail!("no suite {name} in {} (have: {})", dir.display(), all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+/// The model registry: the file of `--registry`, or the built-in one.
+fn registry(source: &ModelSource) -> anyhow::Result<Registry> {
+    match &source.registry {
+        None => Ok(Registry::parse(defaults::REGISTRY)?),
+        Some(path) => {
+            if !path.is_file() {
+                bail!("--registry {}: no such file (leave --registry out for the built-in registry)", path.display());
+            }
+            Ok(Registry::load(path)?)
         }
     }
-    // Run order is by name, however the list was given, so that shards
-    // merge into the same tables.
-    out.sort_by(|a: &Suite, b: &Suite| a.name.cmp(&b.name));
-    out.dedup_by(|a, b| a.name == b.name);
-    Ok(out)
 }
 
-fn registry(source: &ModelSource) -> anyhow::Result<Registry> {
-    Ok(if source.registry.exists() { Registry::load(&source.registry)? } else { Registry { models: Vec::new() } })
+/// The prompt folder: `--prompts`, or the built-in prompts written to a
+/// temporary folder (kept while the guard lives).
+fn prompts(dir: Option<&Path>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    match dir {
+        Some(dir) => {
+            select::folders(std::slice::from_ref(&dir.to_path_buf()), "the folder of the prompt templates (--prompts)")?;
+            Ok((None, dir.to_path_buf()))
+        }
+        None => {
+            let (guard, dir) = defaults::prompts_dir().context("cannot write the built-in prompts to a temporary folder")?;
+            Ok((Some(guard), dir))
+        }
+    }
 }
 
-/// The models of `ids`: built in, or from the registry when they can run in
-/// the chosen mode; the others skipped with the reason.
-fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow::Result<(Vec<ModelRun<'a>>, Vec<matrix::Skipped>)> {
-    let mode = if source.record {
+fn mode(source: &ModelSource) -> RunMode {
+    if source.record {
         RunMode::Record
     } else if source.live {
         RunMode::Live
     } else {
         RunMode::Offline
-    };
-    let registry = registry(source)?;
+    }
+}
+
+/// Every model id a run may name: built in, in the registry, imported.
+fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
+    let mut ids = builtin_ids();
+    ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+    if let Ok(found) = replay::discover(corpus) {
+        ids.extend(found.into_iter().map(|(m, _)| m.id));
+    }
+    ids.push(replay::ALL.into());
+    ids
+}
+
+/// Check that every id of `ids` names a model.
+///
+/// # Errors
+/// An unknown id, with the one probably meant and the known ids.
+fn check_known(ids: &[String], registry: &Registry, corpus: &Path) -> anyhow::Result<()> {
+    for id in ids {
+        if id.starts_with(replay::PREFIX) || builtin(id, &[]).is_some() || registry.get(id).is_some() {
+            continue;
+        }
+        let known = known_ids(registry, corpus);
+        bail!("unknown model {id}{}; known: {}", select::hint(id, &known), known.join(", "));
+    }
+    Ok(())
+}
+
+/// The models of `ids`: built in, or from the registry when they can run in
+/// the chosen mode; the others skipped with the reason.
+fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite]) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
+    let mode = mode(source);
     // Whatever a server sends back has every key of the registry cut out,
     // not only the key of the model it answers (a server may quote the key
     // it expected).
@@ -73,19 +108,19 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow
             continue;
         }
         let Some(entry) = registry.get(id) else {
-            skipped.push(matrix::Skipped { model: id.clone(), reason: format!("not built in and not in {}", source.registry.display()) });
+            skipped.push(matrix::Skipped { model: id.clone(), reason: "not built in and not in the registry".into() });
             continue;
         };
         if let Availability::Skipped(reason) = registry.availability(entry, mode, &source.cassettes) {
             skipped.push(matrix::Skipped { model: id.clone(), reason });
             continue;
         }
-        match Live::new(&registry, entry, mode, &source.cassettes) {
+        match Live::new(registry, entry, mode, &source.cassettes) {
             Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
     }
-    Ok((models, skipped))
+    (models, skipped)
 }
 
 /// Run `harness generate`.
@@ -93,19 +128,22 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, suites: &[Suite]) -> anyhow
 /// # Errors
 /// Unknown model or suite, missing tools, unwritable output.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
-    let mut suites = select_suites(&args.run.suites_dir, &args.suite)?;
+    let mut suites = select::suites(args.run.suites_dir.as_deref(), &args.suite)?;
     for s in &mut suites {
         s.count = args.count.unwrap_or(s.count);
         s.seed = args.seed.unwrap_or(s.seed);
     }
-    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &suites)?;
+    let registry = registry(&args.source)?;
+    check_known(std::slice::from_ref(&args.model), &registry, Path::new(replay::DEFAULT_DIR))?;
+    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites);
     let Some(model) = models.pop() else {
-        bail!("cannot run model {}: {} (built in: reference, mutant:<fault>)", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
+        bail!("cannot run model {}: {}", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
     let model = ModelRun { suites: None, ..model };
+    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
     let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let pool = pool(&args.run, &suites)?;
-    let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
+    let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
@@ -123,38 +161,63 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     for r in &regressions {
         eprintln!("harness: regression: {r}");
     }
+    let verdict = report.verdict();
+    if let Some(why) = verdict.nothing_ran() {
+        bail!("{} on {}: {why}", model.id, args.suite);
+    }
     Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
 }
 
 /// Run `harness matrix`.
 ///
 /// # Errors
-/// Unknown models or suites, missing tools, unwritable output.
+/// Unknown models or suites, an empty selection, a model named explicitly
+/// that cannot run, an --out holding another run, missing tools,
+/// unwritable output.
 pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
-    let suites = select_suites(&args.run.suites_dir, &args.suites)?;
-    let ids: Vec<String> = if args.models == "all" {
+    let suites = select::suites(args.run.suites_dir.as_deref(), &args.suites)?;
+    let registry = registry(&args.source)?;
+    let explicit = args.models.trim() != "all";
+    let ids: Vec<String> = if explicit {
+        let ids = select::list("--models", &args.models, &known_ids(&registry, &args.corpus_cassettes))?;
+        check_known(&ids, &registry, &args.corpus_cassettes)?;
+        ids
+    } else {
         let mut ids = builtin_ids();
-        let registry = registry(&args.source)?;
         ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
         ids.push(replay::ALL.into());
         ids
-    } else {
-        args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
     };
     let (corpus_ids, ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| id.starts_with(replay::PREFIX));
     let (corpus_models, mut corpus_skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
-    let (mut models, mut skipped) = resolve(&ids, &args.source, &suites)?;
+    let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites);
     models.extend(corpus_models);
     skipped.append(&mut corpus_skipped);
+    if explicit {
+        // A model named on the command line must run: CI would otherwise
+        // pass on a line that runs nothing.
+        if let Some(s) = skipped.first() {
+            bail!("cannot run model {}: {}", s.model, s.reason);
+        }
+        if let Some(m) = models.iter().find(|m| m.suites_of(&suites).is_empty()) {
+            bail!("model {} runs on none of the selected suites ({}); it applies to other suites", m.id, suites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
+        }
+    }
+    let total = matrix::plan(&models, &suites).len();
+    if total == 0 {
+        bail!("nothing to run: no selected model runs on the selected suites");
+    }
+    let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
+    let selection = rundir::RunSelection::new("matrix", &args.models, &args.suites, select::suites_source(args.run.suites_dir.as_deref()), args.shard.clone());
+    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
+    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
+    rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
-    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
     let pool = pool(&args.run, &needed)?;
-    let tools = Tools { prompts: &args.run.prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
-    let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
-    let total = matrix::plan(&models, &suites).len();
+    let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
     let progress = Progress::new(total as u64);
     let jobs = args.jobs.map_or_else(matrix::default_jobs, |n| usize::try_from(n).unwrap_or(usize::MAX));
@@ -169,28 +232,48 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         models: models.iter().map(|m| m.id.clone()).collect(),
         shard: args.shard.clone(),
     };
-    std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
-    std::fs::write(args.out.join("report.html"), html::html(&report))?;
-    finish(&report, args.format)
+    let html_path = args.out.join("report.html");
+    std::fs::write(&html_path, html::html(&report))?;
+    finish(&report, args.format, explicit, Some(&html_path))
 }
 
-/// Print `report` in `format`; the exit status says whether it shows a
-/// regression.
-fn finish(report: &MatrixReport, format: MatrixFormat) -> anyhow::Result<u8> {
+/// Print `report` in `format`, then the regressions and the verdict line
+/// (and where the HTML report is) on stderr; the exit status says whether
+/// it passed: 1 a regression, 2 nothing was judged (no cell, or every
+/// request failed) or, with `explicit` models, one of them had every
+/// request fail.
+fn finish(report: &MatrixReport, format: MatrixFormat, explicit: bool, html_path: Option<&Path>) -> anyhow::Result<u8> {
     let text = match format {
-        MatrixFormat::Table | MatrixFormat::Md => tables::markdown(report),
+        MatrixFormat::Table => tables::terminal(report, tables::WIDTH),
+        MatrixFormat::Md => tables::markdown(report),
         MatrixFormat::Json => serde_json::to_string_pretty(report)? + "\n",
         MatrixFormat::Csv => tables::csv(report),
         MatrixFormat::Junit => tables::junit(report),
         MatrixFormat::Html => html::html(report),
     };
-    print!("{text}");
-    let regressions = report.regressions();
-    for r in &regressions {
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+    }
+    let verdict = report.verdict();
+    for r in &verdict.regressions {
         eprintln!("harness: regression: {r}");
     }
-    Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+    eprintln!("harness: {}", verdict.line());
+    if let Some(path) = html_path {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        eprintln!("harness: report: {}", shown.display());
+    }
+    Ok(if verdict.nothing_ran().is_some() || (explicit && !verdict.failed.is_empty()) {
+        EXIT_ERROR
+    } else if verdict.regressions.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
 }
 
 /// Run `harness merge`.
@@ -200,6 +283,9 @@ fn finish(report: &MatrixReport, format: MatrixFormat) -> anyhow::Result<u8> {
 pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     let mut reports = Vec::new();
     for dir in &args.dirs {
+        if !dir.exists() {
+            bail!("{}: does not exist (expected the --out folder of a `harness matrix --shard` run)", dir.display());
+        }
         let path = if dir.is_dir() { dir.join("report.json") } else { dir.clone() };
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {} (the --out folder of a `harness matrix --shard` run)", path.display()))?;
         reports.push(serde_json::from_str::<MatrixReport>(&text).with_context(|| format!("{} is not a matrix report", path.display()))?);
@@ -209,7 +295,7 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(out)?;
         std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     }
-    finish(&report, args.format)
+    finish(&report, args.format, false, None)
 }
 
 /// Progress of a matrix run on stderr: a bar with counts, ETA and the
@@ -223,13 +309,7 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64) -> Progress {
-        use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cells, ETA {eta} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar
-        });
+        let bar = super::progress::bar(total, "cells");
         Progress { bar, total, state: std::cell::Cell::new((0, 0, 0)) }
     }
 
@@ -243,6 +323,7 @@ impl Progress {
                 bar.set_message(format!("| {} traces, {} not correct | {} on {}", state.1, state.2, c.model, c.suite));
                 bar.inc(1);
             }
+            None if super::progress::quiet() => {}
             None => eprintln!("[{}/{}] {} on {}: {}/{} correct ({} traces, {} not correct so far)", state.0, self.total, c.model, c.suite, c.conversations.succeeded, c.conversations.total, state.1, state.2),
         }
     }
@@ -259,9 +340,20 @@ impl Progress {
 /// # Errors
 /// Unreadable cells, a changed prompt, an unwritable output.
 pub fn export_finetune(args: &ExportArgs) -> anyhow::Result<u8> {
+    select::folders(&args.dirs, "an output folder of `harness generate` or `harness matrix`")?;
+    let (_prompts_guard, prompts) = prompts(args.prompts.as_deref())?;
     let mut buffer = Vec::new();
-    let summary = crate::matrix::finetune::export(&args.dirs, &args.prompts, &mut buffer)?;
-    std::fs::write(&args.out, buffer).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let summary = crate::matrix::finetune::export(&args.dirs, &prompts, &mut buffer)?;
+    if summary.cells == 0 {
+        let dirs: Vec<String> = args.dirs.iter().map(|d| d.display().to_string()).collect();
+        bail!("{}: no cell in it (no <model>/<suite>/cell.json of `harness generate` or `harness matrix`); nothing written", dirs.join(", "));
+    }
+    if args.out.as_os_str() == "-" {
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(&buffer)?;
+    } else {
+        std::fs::write(&args.out, buffer).with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
     eprintln!("harness: {} traces exported to {} from {} cells ({} left out: not fully correct or quirky answers)", summary.exported, args.out.display(), summary.cells, summary.skipped);
     Ok(EXIT_OK)
 }

@@ -6,8 +6,12 @@ mod compare;
 mod convert;
 mod exec;
 mod import;
+pub mod inputs;
 mod matrix;
 mod paper;
+pub mod progress;
+pub mod rundir;
+pub mod select;
 mod wireshark;
 
 use std::path::PathBuf;
@@ -29,6 +33,10 @@ pub const EXIT_ERROR: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about, propagate_version = true)]
 pub struct Args {
+    /// No progress bars or progress lines on stderr (results, the summary
+    /// and the verdict still print).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -238,12 +246,14 @@ pub enum MatrixFormat {
 /// Options shared by `generate` and `matrix`.
 #[derive(Debug, clap::Args)]
 pub struct RunOptions {
-    /// Folder of the suites (`*.toml`).
-    #[arg(long, default_value = "harness/suites", value_name = "DIR")]
-    pub suites_dir: PathBuf,
-    /// Folder of the prompt templates.
-    #[arg(long, default_value = "prompts", value_name = "DIR")]
-    pub prompts: PathBuf,
+    /// Folder of the suites (`*.toml`) [default: the built-in suites, a copy
+    /// of the repository's harness/suites].
+    #[arg(long, value_name = "DIR")]
+    pub suites_dir: Option<PathBuf>,
+    /// Folder of the prompt templates [default: the built-in prompts, a
+    /// copy of the repository's prompts/].
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
     /// Whether to run tshark's Expert Info next to the own checks.
     #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
     pub tshark: TsharkMode,
@@ -275,9 +285,10 @@ pub struct ModelSource {
     /// Call live models for every answer; write no cassette.
     #[arg(long)]
     pub live: bool,
-    /// The model registry.
-    #[arg(long, default_value = "harness/models.toml", value_name = "FILE")]
-    pub registry: PathBuf,
+    /// The model registry [default: the built-in registry, a copy of the
+    /// repository's harness/models.toml].
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
     /// Folder of the cassettes (one JSON Lines file per model).
     #[arg(long, default_value = "golden/cassettes", value_name = "DIR")]
     pub cassettes: PathBuf,
@@ -302,7 +313,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "K")]
     pub seed: Option<u64>,
     /// Output folder: one PCAP per trace, the journal, report.json.
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    #[arg(long = "out", short_alias = 'o', value_name = "DIR")]
     pub out: PathBuf,
     /// Shared options.
     #[command(flatten)]
@@ -329,12 +340,13 @@ pub struct ExportArgs {
     /// Output folders of `harness generate` or `harness matrix`.
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// The JSON Lines file to write.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    /// The JSON Lines file to write (`-` for standard output).
+    #[arg(short = 'o', long = "output", alias = "out", value_name = "FILE")]
     pub out: PathBuf,
-    /// Folder of the prompt templates the runs used.
-    #[arg(long, default_value = "prompts", value_name = "DIR")]
-    pub prompts: PathBuf,
+    /// Folder of the prompt templates the runs used [default: the built-in
+    /// prompts].
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
 }
 
 /// Arguments of `harness matrix`.
@@ -346,9 +358,14 @@ pub struct MatrixArgs {
     /// `all`, or suite names separated by commas.
     #[arg(long, default_value = "all", value_name = "LIST")]
     pub suites: String,
-    /// Output folder (cells, journals, PCAPs, report files).
+    /// Output folder (cells, journals, PCAPs, report files, run.json). A
+    /// folder holding another run is refused (see --force).
     #[arg(long, default_value = "target/matrix", value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace --out when it holds another run: the whole folder, its old
+    /// cells included.
+    #[arg(long)]
+    pub force: bool,
     /// Run only shard I of N (cells I, I+N, …, in run order); put the shards
     /// back together with `harness merge`.
     #[arg(long, value_name = "I/N")]
@@ -501,7 +518,7 @@ pub struct ConvertArgs {
     /// standard input.
     #[arg(value_name = "TRACE.json")]
     pub input: PathBuf,
-    /// Where to write the PCAP.
+    /// Where to write the PCAP (`-` for standard output).
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: PathBuf,
     /// Input dialect: `json` (seed 000's packet list, docs/json-dialect.md)
@@ -512,8 +529,9 @@ pub struct ConvertArgs {
     /// ntg only: `honor` sizes each frame to the row's `length` where its
     /// message type allows; `canonical` writes the fixed sizes of LLM-NTG's
     /// own converter.
-    #[arg(long, value_enum, default_value_t = LengthsArg::Honor)]
-    pub lengths: LengthsArg,
+    /// [default: honor]
+    #[arg(long, value_enum)]
+    pub lengths: Option<LengthsArg>,
     /// ntg only: also write the summary-fidelity findings as JSON here.
     #[arg(long, value_name = "FINDINGS.json")]
     pub findings: Option<PathBuf>,
@@ -576,6 +594,7 @@ pub enum LengthsArg {
 /// # Errors
 /// Anything that stops the command from running at all (exit status 2).
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    progress::set_quiet(args.quiet);
     match args.command {
         Command::Check(check) => check::run(&check),
         Command::Compare(compare) => compare::run(&compare),
@@ -589,4 +608,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Paper(paper) => paper::run(&paper),
         Command::ImportAnswers(import) => import::run(&import),
     }
+}
+
+/// The message of `error` for the user: its chain of causes joined by
+/// ": ", each said once (a cause whose text an outer message already holds
+/// is left out, so an I/O error is not repeated).
+pub fn error_message(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -550,8 +550,11 @@ pub fn html(report: &MatrixReport) -> String {
         report.skipped.len()
     );
     out.push_str("<nav><a href=\"#packet-level\">Packet level</a><a href=\"#conversation-level\">Conversation level</a><a href=\"#mutants\">Mutants</a><a href=\"#cells\">Cells</a><a href=\"#quirks-section\">Quirks</a><a href=\"#cost-section\">Time and tokens</a><a href=\"#skipped\">Skipped</a></nav>\n");
-    let regressions = report.regressions();
-    if regressions.is_empty() {
+    let verdict = report.verdict();
+    let regressions = verdict.regressions.clone();
+    if let Some(why) = verdict.nothing_ran() {
+        let _ = writeln!(out, "<p class=\"verdict bad\" id=\"verdict\">No result: {}, nothing was judged.</p>", escape(&why));
+    } else if regressions.is_empty() {
         out.push_str("<p class=\"verdict ok\" id=\"verdict\">No regression: the reference is 100 % clean and every mutant was caught.</p>\n");
     } else {
         let _ = writeln!(out, "<div class=\"verdict bad\" id=\"verdict\"><p>{} regression(s):</p><ul>", regressions.len());
@@ -566,6 +569,7 @@ pub fn html(report: &MatrixReport) -> String {
     out.push_str("<h2 id=\"conversation-level\">Conversation level: correct / total conversations</h2>\n");
     conversation_level(&mut out, report);
     out.push_str("<h2 id=\"mutants\">Mutant detection matrix</h2>\n");
+    out.push_str("<p class=\"note\">Mutants are meant to fail: each one is the reference answer with one known fault injected, and its row is green when the check named for that fault caught it.</p>\n");
     detection(&mut out, &report.cells);
     out.push_str("<h2 id=\"cells\">Cells</h2>\n");
     if report.cells.is_empty() {

@@ -106,6 +106,22 @@ pub struct MatrixReport {
 }
 
 impl MatrixReport {
+    /// The run's verdict (see [`Verdict`]).
+    pub fn verdict(&self) -> Verdict {
+        let mut ran: Vec<String> = Vec::new();
+        let mut failed: Vec<String> = Vec::new();
+        for c in &self.cells {
+            let answered = c.exec_failures.get("request").copied().unwrap_or(0) < c.traces;
+            if answered && !ran.contains(&c.model) {
+                ran.push(c.model.clone());
+                failed.retain(|m| *m != c.model);
+            } else if !answered && !ran.contains(&c.model) && !failed.contains(&c.model) {
+                failed.push(c.model.clone());
+            }
+        }
+        Verdict { regressions: self.regressions(), cells: self.cells.len(), ran, failed, skipped: self.skipped.iter().map(|s| s.model.clone()).collect() }
+    }
+
     /// Whether the run shows a regression of the harness's own baseline:
     /// the reference below 100 % or with a warning, or a mutant not caught
     /// by its check.
@@ -130,6 +146,64 @@ impl MatrixReport {
             }
         }
         out
+    }
+}
+
+/// What a matrix run amounts to: the regressions, the models that ran and
+/// those that did not (skipped, or every request failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The regressions (see [`MatrixReport::regressions`]).
+    pub regressions: Vec<String>,
+    /// Cells run.
+    pub cells: usize,
+    /// Models with at least one answered request.
+    pub ran: Vec<String>,
+    /// Models whose every request failed.
+    pub failed: Vec<String>,
+    /// Models skipped before the run.
+    pub skipped: Vec<String>,
+}
+
+impl Verdict {
+    /// Whether the run passes: something ran and showed no regression.
+    pub fn pass(&self) -> bool {
+        self.nothing_ran().is_none() && self.regressions.is_empty()
+    }
+
+    /// Why nothing was judged, when no cell ran or every model that ran
+    /// had every request fail.
+    pub fn nothing_ran(&self) -> Option<String> {
+        if self.cells == 0 {
+            return Some("no cell ran".into());
+        }
+        if self.ran.is_empty() {
+            return Some(format!("every request failed ({})", self.failed.join(", ")));
+        }
+        None
+    }
+
+    /// The verdict in one line: `PASS`, `REGRESSION` or `NO RESULT`, with
+    /// the counts and the models skipped or failed.
+    pub fn line(&self) -> String {
+        let models = |n: usize| if n == 1 { "1 model".to_string() } else { format!("{n} models") };
+        let mut tail = String::new();
+        if !self.skipped.is_empty() {
+            tail += &format!("; {} skipped ({})", models(self.skipped.len()), self.skipped.join(", "));
+        }
+        if !self.failed.is_empty() {
+            tail += &format!("; {} with every request failed ({})", models(self.failed.len()), self.failed.join(", "));
+        }
+        if let Some(why) = self.nothing_ran() {
+            return format!("NO RESULT: {why}, nothing was judged{tail}");
+        }
+        let cells = if self.cells == 1 { "1 cell".to_string() } else { format!("{} cells", self.cells) };
+        let ran = format!("{cells} of {}", models(self.ran.len()));
+        if self.regressions.is_empty() {
+            format!("PASS: {ran}, no regression{tail}")
+        } else {
+            format!("REGRESSION: {} regression(s) in {ran}{tail}", self.regressions.len())
+        }
     }
 }
 

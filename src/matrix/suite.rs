@@ -29,6 +29,7 @@ pub enum SuiteError {
         /// The file.
         path: String,
         /// Why.
+        #[source]
         source: std::io::Error,
     },
     /// Not a valid suite.
@@ -148,12 +149,21 @@ impl Suite {
     /// day suite.
     pub fn load(path: &Path) -> Result<Suite, SuiteError> {
         let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
-        let invalid = |message: String| SuiteError::Invalid { path: path.display().to_string(), message };
-        let file: SuiteFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Suite::parse(&path.display().to_string(), path, &text, base)
+    }
+
+    /// Parse suite text: `label` names it in messages, `path`'s stem is the
+    /// default name, and relative paths in it are resolved against `base`.
+    ///
+    /// # Errors
+    /// As [`Suite::load`], without the I/O error.
+    pub fn parse(label: &str, path: &Path, text: &str, base: &Path) -> Result<Suite, SuiteError> {
+        let invalid = |message: String| SuiteError::Invalid { path: label.to_string(), message };
+        let file: SuiteFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         if matches!(file.protocol, SuiteProtocol::Tcp | SuiteProtocol::Day) && file.mode == Mode::Packet {
             return Err(invalid(format!("{} has conversation summaries only", file.protocol)));
         }
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let ntg = match (file.protocol, file.dialect) {
             (SuiteProtocol::Zigbee, DialectName::Ntg) => {
                 let experiment = file.experiment.clone().ok_or_else(|| invalid("a ZigBee suite needs experiment = \"one_way\" or \"two_way\"".into()))?;
@@ -171,11 +181,26 @@ impl Suite {
             dialect: file.dialect.into(),
             count: file.count,
             seed: file.seed,
-            summaries: file.summaries.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
+            summaries: file.summaries.map(|p| base.join(p)),
             description: file.description.unwrap_or_default(),
-            reference_capture: file.reference_capture.map(|p| path.parent().unwrap_or(Path::new(".")).join(p)),
+            reference_capture: file.reference_capture.map(|p| base.join(p)),
             ntg,
         })
+    }
+
+    /// The files this suite reads that are not there (summary lines, an
+    /// LLM-NTG sample, a reference capture), each with what it is for.
+    pub fn missing_inputs(&self) -> Vec<(&'static str, &Path)> {
+        let mut out = Vec::new();
+        let inputs = [("summaries", self.summaries.as_deref()), ("sample", self.ntg.as_ref().map(|n| n.sample.as_path())), ("reference_capture", self.reference_capture.as_deref())];
+        for (what, path) in inputs {
+            if let Some(path) = path {
+                if !path.exists() {
+                    out.push((what, path));
+                }
+            }
+        }
+        out
     }
 
     /// Every `*.toml` suite in `dir`, sorted by name.

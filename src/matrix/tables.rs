@@ -367,3 +367,190 @@ pub fn junit(report: &MatrixReport) -> String {
     out.push_str("</testsuites>\n");
     out
 }
+
+/// The width `--format table` fits its lines to.
+pub const WIDTH: usize = 100;
+
+/// The whole report for the terminal: the tables of [`markdown`] without
+/// Markdown syntax, columns aligned (numbers to the right), headings
+/// underlined, every line fitted to `width` where possible: a table too
+/// wide is split into column groups that each repeat the first column, a
+/// long last column and long prose wrap.
+pub fn terminal(report: &MatrixReport, width: usize) -> String {
+    from_markdown(&markdown(report), width)
+}
+
+/// Split a Markdown table row into its cells.
+fn row_cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    inner.split('|').map(|c| c.trim().to_string()).collect()
+}
+
+fn is_numeric(cell: &str) -> bool {
+    let c = cell.trim();
+    !c.is_empty() && c != "-" && c.chars().next().is_some_and(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit() || " .()/%-".contains(ch))
+}
+
+/// Wrap `text` at spaces to lines of at most `width` characters (a word
+/// longer than that stays whole); the lines after the first start with
+/// `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(indent);
+        } else if !line.is_empty() && !line.ends_with(indent) {
+            line.push(' ');
+        } else if !line.is_empty() && indent.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// One table for the terminal: `rows[0]` is the header.
+fn terminal_table(out: &mut String, rows: &[Vec<String>], width: usize) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    if columns == 0 {
+        return;
+    }
+    let widths: Vec<usize> = (0..columns).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0)).collect();
+    let numeric: Vec<bool> = (0..columns).map(|i| rows.iter().skip(1).all(|r| r.get(i).is_none_or(|c| c == "-" || is_numeric(c))) && rows.len() > 1).collect();
+    // Column groups that fit, each after the first column.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut used = widths[0];
+    for i in 1..columns {
+        match groups.last_mut() {
+            Some(group) if used + 2 + widths[i] <= width => group.push(i),
+            _ => {
+                groups.push(vec![i]);
+                used = widths[0];
+            }
+        }
+        used += 2 + widths[i];
+    }
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    for (g, group) in groups.iter().enumerate() {
+        if g > 0 {
+            out.push('\n');
+        }
+        let cols: Vec<usize> = std::iter::once(0).chain(group.iter().copied()).collect();
+        // A last column that still does not fit wraps within what is left.
+        let last = *cols.last().unwrap_or(&0);
+        let before: usize = cols.iter().take(cols.len() - 1).map(|&i| widths[i] + 2).sum();
+        let last_width = if before + widths[last] > width && cols.len() > 1 { width.saturating_sub(before).max(20) } else { widths[last] };
+        let shown = |i: usize| if i == last { last_width.min(widths[i]) } else { widths[i] };
+        for (r, row) in rows.iter().enumerate() {
+            let cell = |i: usize| row.get(i).map_or("", String::as_str);
+            let wrapped: Vec<String> = if cols.len() > 1 { wrap(cell(last), last_width, "") } else { vec![cell(last).to_string()] };
+            for (k, part) in wrapped.iter().enumerate() {
+                let mut line = String::new();
+                for &i in &cols {
+                    let text = if i == last { part.as_str() } else if k == 0 { cell(i) } else { "" };
+                    let w = shown(i);
+                    if !line.is_empty() {
+                        line.push_str("  ");
+                    }
+                    if numeric[i] && r > 0 {
+                        line.push_str(&format!("{text:>w$}"));
+                    } else {
+                        line.push_str(&format!("{text:<w$}"));
+                    }
+                }
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            if r == 0 {
+                let rule: Vec<String> = cols.iter().map(|&i| "-".repeat(shown(i))).collect();
+                out.push_str(&rule.join("  "));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Markdown (as [`markdown`] writes it) as terminal text, see [`terminal`].
+pub fn from_markdown(md: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let flush = |table: &mut Vec<Vec<String>>, out: &mut String| {
+        if !table.is_empty() {
+            terminal_table(out, table, width);
+            table.clear();
+        }
+    };
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let cells = row_cells(line);
+            if !cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-' || ch == ':')) {
+                table.push(cells);
+            }
+            continue;
+        }
+        flush(&mut table, &mut out);
+        let heading = line.chars().take_while(|&c| c == '#').count();
+        if heading > 0 && line[heading..].starts_with(' ') {
+            let text = line[heading + 1..].trim();
+            let lines = wrap(text, width, "  ");
+            let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            for l in &lines {
+                out.push_str(l);
+                out.push('\n');
+            }
+            match heading {
+                1 => out.push_str(&"=".repeat(longest.min(width))),
+                2 => out.push_str(&"-".repeat(longest.min(width))),
+                _ => {}
+            }
+            if heading <= 2 {
+                out.push('\n');
+            }
+        } else if let Some(item) = line.strip_prefix("- ") {
+            for l in wrap(&format!("- {item}"), width, "  ") {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        } else {
+            for l in wrap(line, width, "") {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+    }
+    flush(&mut table, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn terminal_tables_are_aligned_and_fit() {
+        let md = "## Cross-model\n\n| Model | ETH | IP |\n|-------|-----|----|\n| reference | 100.00 (12) | 99.50 (3) |\n| corpus:x | - | 5.00 (1) |\n\n";
+        let text = from_markdown(md, 100);
+        assert!(!text.contains('|') && !text.contains('#'), "{text}");
+        assert!(text.contains("Cross-model\n-----------\n"), "{text}");
+        assert!(text.contains("reference  100.00 (12)  99.50 (3)\n"), "{text}");
+        assert!(text.contains("corpus:x             -   5.00 (1)\n"), "{text}");
+        // Too wide: column groups, each with the first column.
+        let header: Vec<String> = (0..12).map(|i| format!("Column {i:02}")).collect();
+        let row: Vec<String> = (0..12).map(|i| format!("{}", 1000 * i)).collect();
+        let md = format!("| Model | {} |\n|---|\n| a-long-model-name | {} |\n", header.join(" | "), row.join(" | "));
+        let text = from_markdown(&md, 60);
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        assert!(text.matches("a-long-model-name").count() >= 2, "{text}");
+        assert!(text.contains("Column 11"), "{text}");
+        // A long last column and long prose wrap.
+        let md = format!("| Model | Counts |\n|---|---|\n| m | {} |\n\n{}\n", "answer.fenced 3, ".repeat(20), "word ".repeat(40));
+        let text = from_markdown(&md, 50);
+        assert!(text.lines().all(|l| l.chars().count() <= 50), "{text}");
+    }
+}

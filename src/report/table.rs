@@ -53,7 +53,13 @@ impl Reporter for Table {
                 let cells: Vec<&str> = row.iter().map(String::as_str).collect();
                 writeln!(out, "{}", line(&cells))?;
             }
-            writeln!(out, "  Conversations: {}/{} succeeded", file.conversations.succeeded, file.conversations.total)?;
+            // A link type read but not dissected judges nothing above it:
+            // say so instead of counting its frames as conversations.
+            let undissected = file.findings.iter().find(|f| f.check == "link.unsupported");
+            match undissected {
+                Some(f) => writeln!(out, "  Conversations: not judged: {} (link.unsupported)", f.message)?,
+                None => writeln!(out, "  Conversations: {}/{} succeeded", file.conversations.succeeded, file.conversations.total)?,
+            }
             if let Some(agreement) = &file.agreement {
                 let list = |map: &std::collections::BTreeMap<String, u64>| -> String {
                     if map.is_empty() {
