@@ -1,9 +1,14 @@
-//! Benchmark: answers per second through the Scapy worker pool, after
+//! Benchmark: answers per second through the Scapy worker pool (each
+//! worker in its bubblewrap sandbox, one forked child per answer), after
 //! warm-up, for conversation-sized answers (an 11-packet HTTP conversation
-//! with `time.sleep` between packets, as the paper's answers are written).
+//! with `time.sleep` between packets, as the paper's answers are written);
+//! and, for the cost of the OS sandbox, the same zygote run directly
+//! (no bubblewrap, no seccomp) on the same answers in the same run.
 //! Run: `cargo bench --bench exec`; `cargo test --all-targets` runs a small
 //! smoke version.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use harness::exec::scapy::{Job, ScapyOptions, ScapyPool};
@@ -47,5 +52,64 @@ fn main() {
     let elapsed = start.elapsed().as_secs_f64();
     assert!(outcomes.iter().all(|o| o.status == "ok" && o.packets.len() == 11), "every answer must run");
     println!("scapy {} pool, {workers} workers: {count} answers of 11 packets in {elapsed:.2} s", pool.scapy_version());
-    println!("answers per second : {:.0}  (goal >= 200)", count as f64 / elapsed);
+    let sandboxed = count as f64 / elapsed;
+    println!("answers per second : {sandboxed:.0}  (goal >= 200), in the sandbox");
+    drop(pool);
+    match direct(workers, count) {
+        Ok(rate) => println!(
+            "without bubblewrap : {rate:.0} answers/s (same zygote run directly); the OS sandbox costs {:.2} ms of wall time per answer per worker",
+            (1.0 / sandboxed - 1.0 / rate) * 1e3 * workers as f64
+        ),
+        Err(error) => println!("without bubblewrap : not measured ({error})"),
+    }
+}
+
+/// Answers per second of `workers` zygotes started directly with Python
+/// (the bench's own minimal frame client), on `count` answers.
+fn direct(workers: usize, count: u64) -> Result<f64, String> {
+    let script = std::env::temp_dir().join(format!("harness-bench-worker-{}.py", std::process::id()));
+    std::fs::write(&script, include_str!("../src/exec/worker.py")).map_err(|e| e.to_string())?;
+    let mut children = Vec::new();
+    for _ in 0..workers {
+        let mut child = Command::new("python3")
+            .arg("-I")
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).map_err(|e| e.to_string())?;
+        children.push((child, stdin, stdout));
+    }
+    let run = |stdin: &mut std::process::ChildStdin, stdout: &mut BufReader<std::process::ChildStdout>, i: u64| {
+        let job = serde_json::json!({"id": i.to_string(), "nonce": "n", "code": ANSWER, "seed": i});
+        writeln!(stdin, "{job}").unwrap();
+        let mut header = String::new();
+        stdout.read_line(&mut header).unwrap();
+        let header: serde_json::Value = serde_json::from_str(&header).unwrap();
+        let mut body = vec![0; header["len"].as_u64().unwrap() as usize];
+        stdout.read_exact(&mut body).unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"status\": \"ok\""));
+    };
+    for (_, stdin, stdout) in &mut children {
+        run(stdin, stdout, 0);
+    }
+    let per = count / workers as u64;
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for (_, stdin, stdout) in &mut children {
+            scope.spawn(move || (0..per).for_each(|i| run(stdin, stdout, i)));
+        }
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    for (mut child, stdin, _) in children {
+        drop(stdin);
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_file(&script);
+    Ok((per * workers as u64) as f64 / elapsed)
 }
