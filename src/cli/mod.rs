@@ -427,7 +427,8 @@ impl TsharkMode {
 /// Arguments of `harness check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Captures to check (PCAP or pcapng).
+    /// Captures to check (PCAP or pcapng), or folders of them; `-` reads
+    /// one capture from standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output format.
