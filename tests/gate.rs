@@ -401,3 +401,65 @@ fn piped_output_has_no_progress_bars() {
     assert!(!stderr.lines().any(|l| l.starts_with('[')), "--quiet still prints cell lines: {stderr}");
     assert!(stderr.contains("harness: PASS: "), "--quiet keeps the verdict: {stderr}");
 }
+
+/// `generate --out` adds cells to a folder of generate's cells but refuses
+/// a matrix run's folder (unless --force) and a folder of other files;
+/// `merge --out` replaces its own earlier merge but refuses a shard's
+/// folder (unless --force) and a folder of other files.
+#[test]
+fn generate_and_merge_keep_off_other_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let generate = |suite: &str, out: &str, force: bool| {
+        let mut args = vec!["generate", "--model", "reference", "--suite", suite, "--count", "2", "--tshark", "off", "--out", out];
+        if force {
+            args.push("--force");
+        }
+        harness_in(d, &args)
+    };
+    // Two suites into one folder of generate's.
+    for suite in ["dns-conversation-json", "tcp-conversation-json"] {
+        let out = generate(suite, "gen", false);
+        assert_eq!(out.status.code(), Some(0), "{suite}: {}", text(&out.stderr));
+    }
+    assert!(d.join("gen/reference/dns-conversation-json/cell.json").is_file() && d.join("gen/reference/tcp-conversation-json/cell.json").is_file());
+    // A matrix run's folder.
+    let matrix = harness_in(d, &["matrix", "--tshark", "off", "--format", "json", "--models", "reference", "--suites", "dns-conversation-json", "--out", "m", "--shard", "1/1"]);
+    assert_eq!(matrix.status.code(), Some(0), "{}", text(&matrix.stderr));
+    let report = std::fs::read(d.join("m/report.json")).unwrap();
+    let refused = generate("tcp-conversation-json", "m", false);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("holds another run (matrix") && text(&refused.stderr).contains("--force"), "{}", text(&refused.stderr));
+    assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report, "report.json touched");
+    assert!(!d.join("m/reference/tcp-conversation-json").exists());
+    // A folder of other files, even with --force.
+    std::fs::create_dir(d.join("mine")).unwrap();
+    std::fs::write(d.join("mine/notes.txt"), "mine").unwrap();
+    for force in [false, true] {
+        let refused = generate("tcp-conversation-json", "mine", force);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(text(&refused.stderr).contains("not a harness run"), "{}", text(&refused.stderr));
+    }
+    let merge = |out: &str, force: bool| {
+        let mut args = vec!["merge", "--format", "json", "m", "--out", out];
+        if force {
+            args.push("--force");
+        }
+        harness_in(d, &args)
+    };
+    // merge --out: its own folder twice, not the shard's, not other files.
+    for _ in 0..2 {
+        let merged = merge("merged", false);
+        assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    }
+    let into_shard = merge("m", false);
+    assert_eq!(into_shard.status.code(), Some(2));
+    assert!(text(&into_shard.stderr).contains("holds another run") && text(&into_shard.stderr).contains("--force"), "{}", text(&into_shard.stderr));
+    assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report);
+    assert_eq!(merge("mine", true).status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(d.join("mine/notes.txt")).unwrap(), "mine");
+    // --force replaces a run's folder: the matrix's cells go.
+    let forced = generate("tcp-conversation-json", "m", true);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert!(!d.join("m/reference/dns-conversation-json").exists() && d.join("m/reference/tcp-conversation-json/cell.json").is_file());
+}
