@@ -302,3 +302,164 @@ fn convert_options_and_stdout() {
     assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
     assert_eq!(piped.stdout, std::fs::read(d.join("t.pcap")).unwrap());
 }
+
+/// Run the real binary in `dir` with `stdin` as its standard input.
+fn harness_stdin(dir: &Path, args: &[&str], stdin: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .output()
+        .expect("run harness")
+}
+
+/// `check -` reads the capture from standard input: the same report as the
+/// file (named `<stdin>`), with tshark when it is there, beside other files;
+/// `-` twice is exit 2. `convert -o - | check -` works end to end.
+#[test]
+fn check_reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tshark = if common::tshark().is_some() { "on" } else { "off" };
+    let good = common::write(&d.join("good.pcap"), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1), common::echo([10, 0, 0, 2], [10, 0, 0, 1], true, 1, 1)]);
+    let bad = common::write(&d.join("bad.pcap"), harness::pcap::LinkType::Raw, &[common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000, &common::dns(7, true, Some(3)))]);
+    let json = |out: &Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr))) };
+    for (file, code) in [(&good, 0), (&bad, 1)] {
+        let from_file = harness_in(d, &["check", "--format", "json", "--tshark", tshark, file.to_str().unwrap()]);
+        let from_stdin = harness_stdin(d, &["check", "--format", "json", "--tshark", tshark, "-"], file);
+        assert_eq!(from_stdin.status.code(), Some(code), "{}", text(&from_stdin.stderr));
+        assert_eq!(from_file.status.code(), Some(code));
+        let (mut a, b) = (json(&from_file), json(&from_stdin));
+        assert_eq!(b["files"][0]["file"], "<stdin>");
+        a["files"][0]["file"] = "<stdin>".into();
+        assert_eq!(a, b, "stdin and file reports differ");
+    }
+    // Beside a file, in argument order.
+    let both = harness_stdin(d, &["check", "--format", "json", "--tshark", "off", "good.pcap", "-"], &bad);
+    assert_eq!(both.status.code(), Some(1), "{}", text(&both.stderr));
+    let files: Vec<String> = json(&both)["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap().to_string()).collect();
+    assert_eq!(files, ["good.pcap", "<stdin>"]);
+    let twice = harness_stdin(d, &["check", "--tshark", "off", "-", "-"], &good);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice.stderr).contains("only once"), "{}", text(&twice.stderr));
+    // Not a capture on stdin: named as such, exit 2.
+    std::fs::write(d.join("t.json"), br#"[{"timestamp": 0.1, "protocol": "ICMP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "icmp": {"type": 8, "code": 0, "id": 1, "seq": 1}}]"#).unwrap();
+    let text_in = harness_stdin(d, &["check", "--tshark", "off", "-"], &d.join("t.json"));
+    assert_eq!(text_in.status.code(), Some(2));
+    assert!(text(&text_in.stderr).contains("<stdin>") && text(&text_in.stderr).contains("harness convert"), "{}", text(&text_in.stderr));
+    // convert -o - piped into check -.
+    let pcap = harness_in(d, &["convert", "t.json", "-o", "-"]);
+    assert_eq!(pcap.status.code(), Some(0));
+    std::fs::write(d.join("piped.pcap"), &pcap.stdout).unwrap();
+    let checked = harness_stdin(d, &["check", "--format", "json", "--tshark", tshark, "-"], &d.join("piped.pcap"));
+    assert_eq!(json(&checked)["files"][0]["packets"], 1, "{}", text(&checked.stderr));
+}
+
+/// Piped, stdout holds the report alone (valid JSON over several files) and
+/// stderr holds plain lines: no progress bar, no escape code, no carriage
+/// return. The matrix keeps its one plain line per cell for CI logs, which
+/// `--quiet` silences.
+#[test]
+fn piped_output_has_no_progress_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tshark = if common::tshark().is_some() { "on" } else { "off" };
+    let mut names = Vec::new();
+    for i in 0..5u16 {
+        let name = format!("c{i}.pcap");
+        common::write(&d.join(&name), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, i, 1), common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000 + i, &common::dns(i, true, Some(2)))]);
+        names.push(name);
+    }
+    let mut args = vec!["check", "--format", "json", "--tshark", tshark];
+    args.extend(names.iter().map(String::as_str));
+    let out = harness_in(d, &args);
+    let stderr = text(&out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&out.stdout)));
+    assert_eq!(report["files"].as_array().unwrap().len(), 5);
+    assert!(!stderr.contains('\x1b') && !stderr.contains('\r'), "escape codes on a piped stderr: {stderr:?}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("harness: note:")).collect();
+    assert!(lines.len() == 1 && lines[0].starts_with("harness: checked 5 files, 10 packets; "), "{stderr}");
+    // The matrix: one plain line per cell, or none with --quiet.
+    let run = |quiet: bool, out: &str| {
+        let mut args = vec!["matrix", "--tshark", "off", "--format", "json", "--models", "reference,mutant:dns-count-high", "--suites", "dns-conversation-json", "--out", out];
+        if quiet {
+            args.push("--quiet");
+        }
+        harness_in(d, &args)
+    };
+    let loud = run(false, "loud");
+    let stderr = text(&loud.stderr);
+    assert_eq!(loud.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice::<serde_json::Value>(&loud.stdout).unwrap();
+    assert!(!stderr.contains('\x1b') && !stderr.contains('\r'), "{stderr:?}");
+    let cells: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(cells.len(), 2, "{stderr}");
+    assert!(cells[0].starts_with("[1/2] ") && cells[1].starts_with("[2/2] "), "{stderr}");
+    let quiet = run(true, "quiet");
+    let stderr = text(&quiet.stderr);
+    assert_eq!(quiet.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with('[')), "--quiet still prints cell lines: {stderr}");
+    assert!(stderr.contains("harness: PASS: "), "--quiet keeps the verdict: {stderr}");
+}
+
+/// `generate --out` adds cells to a folder of generate's cells but refuses
+/// a matrix run's folder (unless --force) and a folder of other files;
+/// `merge --out` replaces its own earlier merge but refuses a shard's
+/// folder (unless --force) and a folder of other files.
+#[test]
+fn generate_and_merge_keep_off_other_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let generate = |suite: &str, out: &str, force: bool| {
+        let mut args = vec!["generate", "--model", "reference", "--suite", suite, "--count", "2", "--tshark", "off", "--out", out];
+        if force {
+            args.push("--force");
+        }
+        harness_in(d, &args)
+    };
+    // Two suites into one folder of generate's.
+    for suite in ["dns-conversation-json", "tcp-conversation-json"] {
+        let out = generate(suite, "gen", false);
+        assert_eq!(out.status.code(), Some(0), "{suite}: {}", text(&out.stderr));
+    }
+    assert!(d.join("gen/reference/dns-conversation-json/cell.json").is_file() && d.join("gen/reference/tcp-conversation-json/cell.json").is_file());
+    // A matrix run's folder.
+    let matrix = harness_in(d, &["matrix", "--tshark", "off", "--format", "json", "--models", "reference", "--suites", "dns-conversation-json", "--out", "m", "--shard", "1/1"]);
+    assert_eq!(matrix.status.code(), Some(0), "{}", text(&matrix.stderr));
+    let report = std::fs::read(d.join("m/report.json")).unwrap();
+    let refused = generate("tcp-conversation-json", "m", false);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("holds another run (matrix") && text(&refused.stderr).contains("--force"), "{}", text(&refused.stderr));
+    assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report, "report.json touched");
+    assert!(!d.join("m/reference/tcp-conversation-json").exists());
+    // A folder of other files, even with --force.
+    std::fs::create_dir(d.join("mine")).unwrap();
+    std::fs::write(d.join("mine/notes.txt"), "mine").unwrap();
+    for force in [false, true] {
+        let refused = generate("tcp-conversation-json", "mine", force);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(text(&refused.stderr).contains("not a harness run"), "{}", text(&refused.stderr));
+    }
+    let merge = |out: &str, force: bool| {
+        let mut args = vec!["merge", "--format", "json", "m", "--out", out];
+        if force {
+            args.push("--force");
+        }
+        harness_in(d, &args)
+    };
+    // merge --out: its own folder twice, not the shard's, not other files.
+    for _ in 0..2 {
+        let merged = merge("merged", false);
+        assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    }
+    let into_shard = merge("m", false);
+    assert_eq!(into_shard.status.code(), Some(2));
+    assert!(text(&into_shard.stderr).contains("holds another run") && text(&into_shard.stderr).contains("--force"), "{}", text(&into_shard.stderr));
+    assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report);
+    assert_eq!(merge("mine", true).status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(d.join("mine/notes.txt")).unwrap(), "mine");
+    // --force replaces a run's folder: the matrix's cells go.
+    let forced = generate("tcp-conversation-json", "m", true);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert!(!d.join("m/reference/dns-conversation-json").exists() && d.join("m/reference/tcp-conversation-json/cell.json").is_file());
+}

@@ -327,3 +327,204 @@ fn console_check_catches_a_script_error() {
     );
     assert!(errors.iter().any(|l| l.contains("boom")), "console.error was not seen: {}", run.stderr);
 }
+
+/// A script appended to a copy of a page: it measures every text of the
+/// charts (`selector`) as Chromium laid it out and writes the result into
+/// the DOM as JSON, for `--dump-dom`. A text overflows when it leaves its
+/// SVG's view box, is wider than its `data-room`, or (legend entries)
+/// overlaps another legend entry.
+const MEASURE: &str = r#"<script>
+(() => {
+  const bad = [], texts = [], fonts = [];
+  for (const svg of document.querySelectorAll(SELECTOR)) {
+    const vb = svg.viewBox.baseVal;
+    const legends = [];
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBBox();
+      const cls = t.getAttribute('class') || '';
+      texts.push({cls, text: t.textContent, svg: svg.id || svg.getAttribute('aria-label')});
+      fonts.push(parseFloat(getComputedStyle(t).fontSize));
+      const rotated = t.hasAttribute('transform');
+      if (!rotated && (b.x < -0.5 || b.x + b.width > vb.width + 0.5 || b.y < -0.5 || b.y + b.height > vb.height + 0.5)) {
+        bad.push(`${t.textContent}: [${b.x}, ${b.x + b.width}] outside the view box width ${vb.width}`);
+      }
+      if (rotated) {
+        const r = t.getBoundingClientRect(), s = svg.getBoundingClientRect();
+        if (r.left < s.left - 0.5 || r.right > s.right + 0.5 || r.bottom > s.bottom + 0.5) bad.push(`${t.textContent}: rotated label outside its figure`);
+      }
+      const room = t.getAttribute('data-room');
+      if (room !== null && b.width > parseFloat(room) + 0.5) bad.push(`${t.textContent}: ${b.width} px wide in ${room} px of room`);
+      if (cls === 'legend') legends.push([t.textContent, b]);
+    }
+    for (let i = 0; i < legends.length; i++) for (let j = i + 1; j < legends.length; j++) {
+      const [a, p] = legends[i], [c, q] = legends[j];
+      if (p.x < q.x + q.width && q.x < p.x + p.width && p.y < q.y + q.height && q.y < p.y + p.height) bad.push(`legend ${a} overlaps ${c}`);
+    }
+  }
+  const pre = document.createElement('pre');
+  pre.id = 'measured';
+  pre.textContent = JSON.stringify({bad, texts, fonts});
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// What [`MEASURE`] found on `page` (a copy with the script is written
+/// beside it), with Chromium's console errors.
+fn measure(chromium: &Path, work: &Path, page: &Path, selector: &str) -> (Value, Vec<String>) {
+    let html = std::fs::read_to_string(page).unwrap();
+    let script = MEASURE.replace("SELECTOR", &format!("'{selector}'"));
+    let measured = page.with_extension("measured.html");
+    std::fs::write(&measured, html.replace("</body>", &format!("{script}</body>"))).unwrap();
+    let run = chromium_run(chromium, work, &measured, &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()]);
+    let start = run.stdout.find("<pre id=\"measured\">").expect("the measuring script did not run") + "<pre id=\"measured\">".len();
+    let json = &run.stdout[start..start + run.stdout[start..].find("</pre>").unwrap()];
+    let json = json.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
+    (serde_json::from_str(&json).unwrap(), console_errors(&run.stderr).into_iter().map(str::to_string).collect())
+}
+
+/// Where screenshots for a human go: `<target>/html-report/`.
+fn shots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let dir = target.join("html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The real corpus, cut to its first `per` answers of every model, protocol
+/// and mode (lines kept verbatim), so that every imported model runs fast.
+fn trimmed_corpus(corpus: &Path, out: &Path, per: usize) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept = String::new();
+    for line in std::fs::read_to_string(corpus).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let key = format!("{} {} {} {}", v["model"], v["protocol"], v["mode"], v["notes"]);
+        let n = seen.entry(key).or_default();
+        *n += 1;
+        if *n <= per {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(out, kept).unwrap();
+}
+
+/// The report of the real corpus's models (imported by `harness
+/// import-answers`, replayed through real Scapy) in headless Chromium:
+/// every model's full name is in the heat map and in the bar chart's
+/// legend, no chart text overflows its room or its chart, legend entries
+/// do not overlap, every 0 % bar has its visible stub, every legend swatch
+/// paints; a screenshot is left in `<target>/html-report/` for a human.
+#[test]
+fn corpus_report_names_every_model_in_full() {
+    let Some(chromium) = chromium() else { return };
+    let Some(corpus) = common::shared("completions.jsonl") else { return };
+    if !common::scapy() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("completions.jsonl");
+    trimmed_corpus(&corpus, &small, 2);
+    let cassettes = dir.path().join("cassettes");
+    let harness = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd
+    };
+    let import = harness().arg("import-answers").arg(&small).arg("--out").arg(&cassettes).output().unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", String::from_utf8_lossy(&import.stderr));
+    let out = dir.path().join("matrix");
+    let run = harness()
+        .args(["matrix", "--models", "corpus:*,reference", "--suites", "all", "--tshark", "off", "--format", "json", "--corpus-cassettes"])
+        .arg(&cassettes)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{stderr}");
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let mut models: Vec<String> = report["cells"].as_array().unwrap().iter().map(|c| c["model"].as_str().unwrap().to_string()).collect();
+    models.dedup();
+    let corpus_models: Vec<&String> = models.iter().filter(|m| m.starts_with("corpus:")).collect();
+    assert!(corpus_models.len() >= 6 && corpus_models.iter().any(|m| m.len() > 22), "the fixture changed: {models:?}");
+    let want = expected(&report);
+    let zero_bars = want.bars.iter().filter(|(_, r)| *r == 0.0).count();
+    assert!(zero_bars >= 1, "the fixture has no 0 % bar: {:?}", want.bars);
+
+    let page = out.join("report.html");
+    let (measured, errors) = measure(&chromium, dir.path(), &page, "svg.chart");
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+    let bad: Vec<&str> = measured["bad"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert!(bad.is_empty(), "chart text overflows: {bad:#?}");
+    let texts: Vec<(String, String, String)> = measured["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["svg"].as_str().unwrap().to_string(), t["cls"].as_str().unwrap().to_string(), t["text"].as_str().unwrap().to_string()))
+        .collect();
+    for model in &models {
+        let shown = |svg: &str, cls: &str| texts.iter().any(|t| t.0 == svg && t.1 == cls && t.2 == *model);
+        assert!(shown("heat-map", "label"), "the heat map does not name {model} in full");
+        assert!(shown("conversation-chart", "legend"), "the bar chart's legend does not name {model} in full");
+    }
+    assert!(texts.iter().all(|t| !t.2.contains('…')), "a chart text is cut");
+    assert!(measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 12.0), "chart text under 12 px");
+    // 0 % bars: a visible stub each.
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("<rect class=\"bar-zero\"").count(), zero_bars, "0 % bars without their stub");
+    assert!(svg_attr(&html, "<rect class=\"bar-zero\"", "width") >= 2.0);
+    assert!(html.contains("Mutants are meant to fail"), "the note on mutants");
+
+    // The screenshot, for a human and for the paint: every model's legend
+    // swatch colour is on it (models after the palette's length share colours).
+    let shot_path = shots_dir().join("corpus-report.png");
+    chromium_run(&chromium, dir.path(), &page, &[format!("--screenshot={}", shot_path.display()), "--window-size=1280,2400".into()]);
+    let shot = Shot::load(&shot_path);
+    for (i, model) in models.iter().enumerate().take(PALETTE.len()) {
+        assert!(!shot.rows_with(rgb(PALETTE[i])).is_empty(), "{model}'s colour {} is not painted", PALETTE[i]);
+    }
+}
+
+/// `harness compare --html` on two real corpus captures: every figure's
+/// text is at least 11 px, stays inside its figure and its room, the shown
+/// axis labels of a figure are distinct, categorical labels are complete;
+/// a screenshot is left in `<target>/html-report/`.
+#[test]
+fn compare_page_labels_are_distinct_and_readable() {
+    let Some(chromium) = chromium() else { return };
+    let Some(generated) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5/Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap") else { return };
+    let Some(real) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5/Fine_Tuned/DNS/pcap/Test_DNS_CONV_v2_generated_3_5_turbo-instruct_conv.pcap") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("compare.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&generated).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let (measured, errors) = measure(&chromium, dir.path(), &page, "svg.overlay");
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+    let bad: Vec<&str> = measured["bad"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert!(bad.is_empty(), "figure text overflows: {bad:#?}");
+    assert!(measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 11.0), "figure text under 11 px: {}", measured["fonts"]);
+    let texts = measured["texts"].as_array().unwrap();
+    let overlays = report["overlays"].as_array().unwrap();
+    assert!(overlays.iter().any(|o| o["kind"] == "categorical") && overlays.iter().any(|o| o["kind"] != "categorical"), "the fixture changed");
+    for overlay in overlays {
+        let name = overlay["name"].as_str().unwrap();
+        let of = |cls: &str| -> Vec<&str> { texts.iter().filter(|t| t["svg"] == name && t["cls"] == cls).map(|t| t["text"].as_str().unwrap()).collect() };
+        for cls in ["label", "tick"] {
+            let shown = of(cls);
+            let mut distinct = shown.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), shown.len(), "{name}: {cls} texts repeat: {shown:?}");
+        }
+        assert_eq!(of("legend"), ["generated", "real"], "{name}: legend");
+        if overlay["kind"] == "categorical" {
+            let want: Vec<&str> = overlay["x"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+            assert_eq!(of("label"), want, "{name}: categories not labelled in full");
+        }
+    }
+    let shot_path = shots_dir().join("compare.png");
+    chromium_run(&chromium, dir.path(), &page, &[format!("--screenshot={}", shot_path.display()), "--window-size=1300,3000".into()]);
+    let shot = Shot::load(&shot_path);
+    assert!(!shot.rows_with(rgb("#d95f02")).is_empty() && !shot.rows_with(rgb("#1b9e77")).is_empty(), "the figures did not paint");
+}

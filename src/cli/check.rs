@@ -1,12 +1,13 @@
 //! `harness check`: validate captures and print their tables.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-use crate::analyze::{judge, own_pass, Judging, OwnPass};
+use crate::analyze::{judge, own_pass, own_pass_from, Judging, OwnPass};
+use crate::pcap::{ReadError, Reader};
 use crate::check::Limits;
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
 use crate::scenario::expect::Sidecar;
@@ -29,32 +30,45 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let limits = Limits { max_flows: args.max_flows, ..Limits::default() };
     let mut status = EXIT_OK;
     // Own checks first, file by file (streaming); unreadable files drop out.
-    let files = expand(&args.files)?;
-    let mut passes: Vec<(&Path, OwnPass)> = Vec::new();
-    for path in &files {
-        match own_pass(path, limits) {
+    // `-` is standard input, spooled to a temporary file (tshark and the
+    // annotation read the capture again).
+    let (files, _stdin) = inputs(&args.files)?;
+    let total_bytes = files.iter().filter_map(|(path, _)| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+    let bar = super::progress::bytes_bar(total_bytes);
+    let mut passes: Vec<(&Path, &str, OwnPass)> = Vec::new();
+    for (done, (path, name)) in files.iter().enumerate() {
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{done}/{} files | {name}", files.len()));
+        }
+        match read(path, name, limits, bar.as_ref()) {
             Ok(pass) => {
                 if let Some(error) = &pass.error {
-                    eprintln!("harness: {error} (frames before it are reported)");
+                    super::progress::note(bar.as_ref(), &format!("harness: {error} (frames before it are reported)"));
                     status = EXIT_ERROR;
                 }
-                passes.push((path.as_path(), pass));
+                passes.push((path.as_path(), name.as_str(), pass));
             }
             Err(error) => {
-                eprintln!("harness: {}", super::inputs::explain(path, &error));
+                super::progress::note(bar.as_ref(), &format!("harness: {}", super::inputs::explain(path, &error)));
                 status = EXIT_ERROR;
             }
         }
     }
+    super::progress::clear(bar);
     // tshark second, batched over every readable file.
-    let paths: Vec<&Path> = passes.iter().map(|(path, _)| *path).collect();
+    let paths: Vec<&Path> = passes.iter().map(|(path, _, _)| *path).collect();
     let expert: Vec<Option<_>> = match &tshark {
-        Some(tshark) => tshark.expert_many(&paths)?.into_iter().map(Some).collect(),
+        Some(tshark) => {
+            let spinner = super::progress::spinner(format!("tshark: Expert Info of {} captures", paths.len()));
+            let found = tshark.expert_many(&paths);
+            super::progress::clear(spinner);
+            found?.into_iter().map(Some).collect()
+        }
         None => paths.iter().map(|_| None).collect(),
     };
     let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), tshark: tshark.as_ref().map(Tshark::profile), files: Vec::new() };
-    for ((path, pass), expert) in passes.into_iter().zip(expert) {
-        let name = path.display().to_string();
+    for ((path, name, pass), expert) in passes.into_iter().zip(expert) {
+        let name = name.to_string();
         let tshark_part = match expert {
             Some(Ok(found)) => Some(found),
             Some(Err(error)) => {
@@ -112,6 +126,52 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     super::progress::check_summary(files.len(), &report);
     Ok(status)
+}
+
+/// The name standard input gets in reports and messages.
+const STDIN_NAME: &str = "<stdin>";
+
+/// The captures to check as (path to read, name to report), with the
+/// temporary file that holds standard input when an argument is `-`.
+///
+/// # Errors
+/// As [`expand`]; `-` given twice; standard input that cannot be read.
+fn inputs(args: &[PathBuf]) -> anyhow::Result<(Vec<(PathBuf, String)>, Option<tempfile::NamedTempFile>)> {
+    let mut spool = None;
+    let mut out = Vec::new();
+    for path in expand(args)? {
+        if path.as_os_str() != "-" {
+            let name = path.display().to_string();
+            out.push((path, name));
+            continue;
+        }
+        if spool.is_some() {
+            bail!("`-` (standard input) can be given only once");
+        }
+        if io::stdin().is_terminal() {
+            bail!("`-` reads a capture from standard input, which is a terminal: pipe or redirect one (harness check - < capture.pcap)");
+        }
+        let mut file = tempfile::Builder::new().prefix("harness-stdin-").suffix(".pcap").tempfile().context("cannot create a temporary file for standard input")?;
+        io::copy(&mut io::stdin().lock(), &mut file).context("cannot read standard input")?;
+        file.flush()?;
+        out.push((file.path().to_path_buf(), STDIN_NAME.to_string()));
+        spool = Some(file);
+    }
+    Ok((out, spool))
+}
+
+/// The own pass over `path`, reported as `name`, counting the bytes read on
+/// `bar`.
+fn read(path: &Path, name: &str, limits: Limits, bar: Option<&indicatif::ProgressBar>) -> Result<OwnPass, ReadError> {
+    if bar.is_none() && name == path.display().to_string() {
+        return own_pass(path, limits);
+    }
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Open { path: name.to_string(), source })?;
+    let reader: Box<dyn io::Read> = match bar {
+        Some(bar) => Box::new(bar.wrap_read(file)),
+        None => Box::new(file),
+    };
+    Ok(own_pass_from(Reader::new(reader, name)?, limits))
 }
 
 /// Files to check: each argument, or the captures (`*.pcap`, `*.pcapng`)

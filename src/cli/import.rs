@@ -10,7 +10,10 @@ use crate::matrix::replay;
 /// An unreadable corpus, a line that is not an answer, an unwritable or
 /// foreign output folder.
 pub fn run(args: &ImportArgs) -> anyhow::Result<u8> {
-    let manifest = replay::import(&args.corpus, &args.out)?;
+    let spinner = super::progress::spinner(format!("importing answers from {}", args.corpus.display()));
+    let manifest = replay::import(&args.corpus, &args.out);
+    super::progress::clear(spinner);
+    let manifest = manifest?;
     print!("{}", replay::summary_table(&manifest));
     println!(
         "\nWrote {}; run them with: harness matrix --models '{}' --corpus-cassettes {}",

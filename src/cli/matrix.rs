@@ -144,6 +144,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
+    rundir::claim_output(&args.out, "generate", args.force)?;
     let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
@@ -292,7 +293,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     }
     let report = matrix::merge(reports).map_err(anyhow::Error::msg)?;
     if let Some(out) = &args.out {
-        std::fs::create_dir_all(out)?;
+        rundir::claim_output(out, "merge", args.force)?;
+        rundir::record_merge(out, &report.models)?;
         std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     }
     finish(&report, args.format, false, None)

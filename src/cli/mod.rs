@@ -312,9 +312,15 @@ pub struct GenerateArgs {
     /// Generator seed instead of the suite's.
     #[arg(long, value_name = "K")]
     pub seed: Option<u64>,
-    /// Output folder: one PCAP per trace, the journal, report.json.
+    /// Output folder: one PCAP per trace, the journal, report.json. Cells
+    /// of other models and suites may share it; a folder holding another
+    /// command's run is refused (see --force).
     #[arg(long = "out", short_alias = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace --out when it holds another command's run (a matrix run):
+    /// the whole folder.
+    #[arg(long)]
+    pub force: bool,
     /// Shared options.
     #[command(flatten)]
     pub run: RunOptions,
@@ -329,9 +335,14 @@ pub struct MergeArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     pub format: MatrixFormat,
-    /// Also write the merged report.json into this folder.
+    /// Also write the merged report.json into this folder (empty, or an
+    /// earlier merge's; another run's folder is refused, see --force).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace --out when it holds another run (a shard, a matrix run): the
+    /// whole folder.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `harness export-finetune`.
@@ -427,7 +438,8 @@ impl TsharkMode {
 /// Arguments of `harness check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Captures to check (PCAP or pcapng).
+    /// Captures to check (PCAP or pcapng), or folders of them; `-` reads
+    /// one capture from standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output format.

@@ -34,6 +34,33 @@ pub fn bar(len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// A bar over `total` bytes read, with a message (the file being read), or
+/// `None` when bars are not shown.
+pub fn bytes_bar(total: u64) -> Option<indicatif::ProgressBar> {
+    if !bars() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let template = "{bar:30} {bytes}/{total_bytes}, ETA {eta} {msg}";
+    bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    Some(bar)
+}
+
+/// Print `line` on stderr above `bar` (hiding it meanwhile), or plainly.
+pub fn note(bar: Option<&indicatif::ProgressBar>, line: &str) {
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Clear `bar` from the terminal, if there is one.
+pub fn clear(bar: Option<indicatif::ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
 /// A spinner with a message (work of unknown length), or `None`.
 pub fn spinner(message: String) -> Option<indicatif::ProgressBar> {
     if !bars() {

@@ -98,6 +98,52 @@ pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) ->
     Ok(())
 }
 
+/// Take `out` for the output of `harness generate` or `harness merge`
+/// (`command`): an empty or missing folder, or one of the same command's
+/// (generate adds cells to a folder of generate's cells; merge replaces its
+/// merged report) is taken as it is. Another run's folder (a matrix run, a
+/// shard) is refused unless `force`, which removes it first; a folder of
+/// other files is always refused.
+///
+/// # Errors
+/// `out` is a file, holds another run without `force`, or files that are
+/// not a harness run; I/O errors.
+pub fn claim_output(out: &Path, command: &str, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {}: is a file, not a folder", out.display());
+    }
+    let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+    if !empty {
+        let previous: Option<RunSelection> = std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let run = is_run_folder(out);
+        let ours = match &previous {
+            Some(p) => p.command == command,
+            None => command == "generate" && run,
+        };
+        if !ours {
+            if !run {
+                bail!("--out {} holds files that are not a harness run: nothing was written (choose another --out)", out.display());
+            }
+            if !force {
+                let held = previous.map_or_else(|| "the files of another run".to_string(), |p| format!("another run ({})", p.describe()));
+                bail!("--out {} holds {held}; `harness {command}` writes only into an empty folder or its own: nothing was written. Choose another --out, or add --force to replace that folder", out.display());
+            }
+            std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {} (--force)", out.display()))?;
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create --out {}", out.display()))?;
+    Ok(())
+}
+
+/// Record in `out` that it holds the merged report of `models`.
+///
+/// # Errors
+/// `run.json` cannot be written.
+pub fn record_merge(out: &Path, models: &[String]) -> anyhow::Result<()> {
+    let selection = RunSelection::new("merge", &models.join(","), "", "merged shards".into(), None);
+    std::fs::write(out.join(FILE), serde_json::to_string_pretty(&selection)? + "\n").with_context(|| format!("cannot write {}", out.join(FILE).display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,9 @@ pub const PALETTE: [&str; 8] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#ed
 /// Length in pixels of a bar at 100 % in the conversation chart.
 pub const BAR_MAX: f64 = 320.0;
 
+/// Length in pixels of the stub drawn for a bar at 0 %.
+pub const ZERO_STUB: f64 = 3.0;
+
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222;background:#fff}
 h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .versions{color:#555;margin-top:0}
@@ -82,14 +85,27 @@ fn heat(rate: f64) -> (&'static str, &'static str) {
     (fill, if fill == HEAT_FULL || fill == "#d73027" { "#fff" } else { "#222" })
 }
 
-/// `text` cut to `max` characters, with an ellipsis when cut.
-fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        text.chars().take(max - 1).chain(['…']).collect()
-    }
+/// Return an upper bound of the width in pixels of `text` set at `size` px
+/// in a sans-serif font: charts size their label room from it, so that no
+/// name is cut or runs into the plot (wide letters count wide; checked in
+/// headless Chromium by `tests/html_report.rs`).
+pub fn text_width(text: &str, size: f64) -> f64 {
+    let em: f64 = text
+        .chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' | '(' | ')' | '[' | ']' => 0.34,
+            'f' | 'r' | 't' | '-' | '/' | '1' | '*' => 0.46,
+            'm' | 'w' | 'M' | 'W' | '@' | '%' | '&' => 0.92,
+            c if c.is_ascii_uppercase() => 0.74,
+            c if c.is_ascii() => 0.62,
+            _ => 1.0,
+        })
+        .sum();
+    (em * size).ceil()
 }
+
+/// Font size in pixels of chart text (`.chart text` in the CSS).
+const FONT: f64 = 12.0;
 
 /// Mutant model ids, in order of first appearance.
 fn mutants(cells: &[CellResult]) -> Vec<&str> {
@@ -122,8 +138,9 @@ fn heat_map(out: &mut String, report: &MatrixReport) {
         out.push_str("<p class=\"note\">No packets were judged.</p>\n");
         return;
     }
-    let longest = groups.iter().flat_map(|(_, ids)| ids.iter().map(|id| short(id, 36).chars().count())).max().unwrap_or(0);
-    let (label_w, col_w, row_h, top) = ((longest * 7 + 16).clamp(100, 280) as f64, 72.0, 24.0, 28.0);
+    // Full names: the label column is as wide as the longest one.
+    let longest = groups.iter().flat_map(|(name, ids)| ids.iter().copied().chain([*name])).map(|t| text_width(t, FONT)).fold(0.0, f64::max);
+    let (label_w, col_w, row_h, top) = ((longest + 16.0).max(100.0), 72.0, 24.0, 28.0);
     let rows: usize = groups.iter().map(|(_, ids)| ids.len() + 1).sum();
     let legend_y = top + rows as f64 * row_h + 12.0;
     let width = (label_w + layers.len() as f64 * col_w + 8.0).max(620.0);
@@ -143,11 +160,11 @@ fn heat_map(out: &mut String, report: &MatrixReport) {
     }
     let mut y = top;
     for (name, ids) in &groups {
-        let _ = writeln!(out, r##"<text x="4" y="{}" font-style="italic" fill="#555">{}</text>"##, y + 16.0, escape(name));
+        let _ = writeln!(out, r##"<text class="label" x="4" y="{}" data-room="{}" font-style="italic" fill="#555">{}</text>"##, y + 16.0, label_w - 4.0, escape(name));
         y += row_h;
         for id in ids {
             let merged = merge(report.cells.iter().filter(|c| c.model == *id));
-            let _ = writeln!(out, r#"<text x="4" y="{}"><title>{}</title>{}</text>"#, y + 16.0, escape(id), escape(&short(id, 36)));
+            let _ = writeln!(out, r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#, y + 16.0, label_w - 4.0, escape(id));
             for (i, layer) in layers.iter().enumerate() {
                 let x = label_w + col_w * i as f64;
                 let layer_name = protocol_name(*layer);
@@ -255,9 +272,16 @@ fn conversation_level(out: &mut String, report: &MatrixReport) {
         out.push_str("<p class=\"note\">No model other than the mutants ran.</p>\n");
         return;
     }
-    let (label_w, bar_h, gap, group_gap) = (150.0, 16.0, 4.0, 12.0);
-    // The legend: four models a row above the bars.
-    let top = 4.0 + 18.0 * models.len().div_ceil(4) as f64 + 18.0;
+    let (bar_h, gap, group_gap) = (16.0, 4.0, 12.0);
+    // Full group names: the label column is as wide as the longest one.
+    let label_w = (groups.iter().map(|g| text_width(g, FONT)).fold(0.0, f64::max) + 16.0).max(120.0);
+    let width = label_w + BAR_MAX + 150.0;
+    // The legend: full model names in columns as wide as the longest name,
+    // as many columns as fit the chart's width (at least one).
+    let entry_w = models.iter().map(|id| text_width(id, FONT)).fold(0.0, f64::max) + 16.0 + 12.0;
+    let width = width.max(entry_w + 8.0);
+    let columns = (((width - 4.0) / entry_w).floor() as usize).clamp(1, models.len());
+    let top = 4.0 + 18.0 * models.len().div_ceil(columns) as f64 + 18.0;
     let bars: Vec<(usize, &str, usize, u64, u64)> = groups
         .iter()
         .enumerate()
@@ -283,23 +307,22 @@ fn conversation_level(out: &mut String, report: &MatrixReport) {
         placed.push((y, *bar));
         y += bar_h + gap;
     }
-    let width = label_w + BAR_MAX + 150.0;
     let height = y + 24.0;
     let _ = writeln!(
         out,
         r#"<svg class="chart" id="conversation-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="Correct conversations per model and suite protocol">"#
     );
     for (i, id) in models.iter().enumerate() {
-        let x = 4.0 + 170.0 * (i % 4) as f64;
-        let ly = 4.0 + 18.0 * (i / 4) as f64;
+        let x = 4.0 + entry_w * (i % columns) as f64;
+        let ly = 4.0 + 18.0 * (i / columns) as f64;
         let _ = write!(
             out,
-            r#"<rect x="{x}" y="{ly}" width="12" height="12" fill="{}"/><text x="{}" y="{}"><title>{}</title>{}</text>"#,
+            r#"<rect x="{x}" y="{ly}" width="12" height="12" fill="{}"/><text class="legend" x="{}" y="{}" data-room="{}">{}</text>"#,
             PALETTE[i % PALETTE.len()],
             x + 16.0,
             ly + 11.0,
-            escape(id),
-            escape(&short(id, 22))
+            entry_w - 16.0 - 8.0,
+            escape(id)
         );
     }
     out.push('\n');
@@ -315,19 +338,26 @@ fn conversation_level(out: &mut String, report: &MatrixReport) {
     }
     out.push('\n');
     for (g, y0, y1) in &group_y {
-        let _ = writeln!(out, r#"<text x="4" y="{}">{}</text>"#, (y0 + y1) / 2.0 + 4.0, escape(&short(&groups[*g], 22)));
+        let _ = writeln!(out, r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#, (y0 + y1) / 2.0 + 4.0, label_w - 8.0, escape(&groups[*g]));
     }
     for (y, (g, id, m, ok, total)) in placed {
         let rate = ok as f64 / total as f64;
+        // A bar at 0 % has no length: a stub in the model's colour, outlined,
+        // keeps it visible beside its label.
+        let zero = if ok == 0 {
+            format!(r##"<rect class="bar-zero" x="{label_w}" y="{y}" width="{ZERO_STUB}" height="{bar_h}" fill="{}" stroke="#333" stroke-width="0.5"/>"##, PALETTE[m % PALETTE.len()])
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            r#"<g><title>{} on {}: {ok}/{total} conversations correct ({} %)</title><rect class="bar" x="{label_w}" y="{y}" width="{:.1}" height="{bar_h}" fill="{}" data-rate="{rate:.6}"/><text x="{}" y="{}">{ok}/{total} ({} %)</text></g>"#,
+            r#"<g><title>{} on {}: {ok}/{total} conversations correct ({} %)</title><rect class="bar" x="{label_w}" y="{y}" width="{:.1}" height="{bar_h}" fill="{}" data-rate="{rate:.6}"/>{zero}<text class="value" x="{}" y="{}">{ok}/{total} ({} %)</text></g>"#,
             escape(id),
             escape(&groups[g]),
             pct(rate),
             rate * BAR_MAX,
             PALETTE[m % PALETTE.len()],
-            label_w + rate * BAR_MAX + 6.0,
+            label_w + (rate * BAR_MAX).max(ZERO_STUB) + 6.0,
             y + 12.0,
             pct(rate)
         );

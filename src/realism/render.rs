@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{Overlay, RealismReport};
+use crate::matrix::html::text_width;
 
 fn value(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"))
@@ -96,9 +97,36 @@ fn escape(text: &str) -> String {
 const GENERATED: &str = "#d95f02";
 const REAL: &str = "#1b9e77";
 
-/// Draw one overlay as an SVG figure.
+/// Font size in pixels of the figures' labels and values.
+const FONT: f64 = 12.0;
+
+/// The legend of a figure at (`x`, `y`): generated and real swatches.
+fn legend(s: &mut String, x: f64, y: f64) {
+    let second = x + 24.0 + text_width("generated", FONT) + 16.0;
+    let _ = write!(
+        s,
+        r#"<rect x="{x}" y="{}" width="12" height="12" fill="{GENERATED}"/><text class="legend" x="{}" y="{y}" font-size="{FONT}">generated</text><rect x="{second}" y="{}" width="12" height="12" fill="{REAL}"/><text class="legend" x="{}" y="{y}" font-size="{FONT}">real</text>"#,
+        y - 10.0,
+        x + 16.0,
+        y - 10.0,
+        second + 16.0
+    );
+}
+
+/// The title line of a figure: what it shows, its kind and unit.
+fn title(overlay: &Overlay) -> String {
+    format!("{} ({}{})", overlay.name, overlay.kind, if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) })
+}
+
+/// Draw one overlay as an SVG figure: categorical distributions as
+/// horizontal bars with every category's full label, histograms and CDFs
+/// over a numeric axis whose shown labels are distinct. Text is 12 px.
 fn svg(overlay: &Overlay) -> String {
-    let (width, height, left, bottom, top) = (640.0, 260.0, 48.0, 60.0, 24.0);
+    if overlay.kind == "categorical" {
+        return categorical(overlay);
+    }
+    let title = title(overlay);
+    let (width, height, left, bottom, top) = (text_width(&title, FONT).max(560.0) + 60.0, 300.0, 56.0, 72.0, 44.0);
     let plot_w = width - left - 12.0;
     let plot_h = height - bottom - top;
     let n = overlay.x.len().max(1);
@@ -107,13 +135,13 @@ fn svg(overlay: &Overlay) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="overlay" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
         escape(&overlay.name)
     );
     let _ = write!(s, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##);
     for frac in [0.0, 0.5, 1.0] {
         let v = ymax * frac;
-        let _ = write!(s, r#"<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>"#, left - 4.0, y(v) + 3.0, format_args!("{v:.2}"));
+        let _ = write!(s, r#"<text class="tick" x="{}" y="{}" font-size="{FONT}" text-anchor="end">{}</text>"#, left - 4.0, y(v) + 4.0, format_args!("{v:.2}"));
     }
     let step = plot_w / n as f64;
     if overlay.kind == "cdf" {
@@ -142,24 +170,71 @@ fn svg(overlay: &Overlay) -> String {
             }
         }
     }
-    let label_every = n.div_ceil(12);
+    // At most 10 axis labels, never the same text twice.
+    let label_every = n.div_ceil(10);
+    let mut last: Option<&str> = None;
     for (i, label) in overlay.x.iter().enumerate().filter(|(i, _)| i % label_every == 0) {
+        if last == Some(label.as_str()) {
+            continue;
+        }
+        last = Some(label);
         let x = left + step * (i as f64 + 0.5);
-        let short: String = label.chars().take(18).collect();
         let _ = write!(
             s,
-            r#"<text x="{x:.1}" y="{}" font-size="9" text-anchor="end" transform="rotate(-35 {x:.1} {})">{}</text>"#,
-            top + plot_h + 12.0,
-            top + plot_h + 12.0,
-            escape(&short)
+            r#"<text class="tick" x="{x:.1}" y="{}" font-size="{FONT}" text-anchor="end" transform="rotate(-35 {x:.1} {})">{}</text>"#,
+            top + plot_h + 14.0,
+            top + plot_h + 14.0,
+            escape(label)
         );
     }
+    let _ = write!(s, r#"<text class="title" x="{left}" y="16" font-size="{}" font-weight="bold">{}</text>"#, FONT + 1.0, escape(&title));
+    legend(&mut s, left, 36.0);
+    s.push_str("</svg>");
+    s
+}
+
+/// A categorical overlay as horizontal bars: one row per category with its
+/// full label on the left, the generated and the real bar with their values.
+fn categorical(overlay: &Overlay) -> String {
+    let title = title(overlay);
+    let (row, bar_h, top, plot_w) = (30.0, 11.0, 48.0, 300.0);
+    let left = overlay.x.iter().map(|l| text_width(l, FONT)).fold(0.0, f64::max).max(60.0) + 16.0;
+    let value_w = text_width("0.0000", FONT) + 12.0;
+    let width = (left + plot_w + value_w).max(text_width(&title, FONT + 1.0) + 16.0).max(320.0);
+    let height = top + row * overlay.x.len().max(1) as f64 + 12.0;
+    let vmax = overlay.generated.iter().chain(&overlay.real).copied().fold(0.0, f64::max).max(1e-9);
+    let mut s = String::new();
     let _ = write!(
         s,
-        r#"<text x="{left}" y="14" font-size="12">{} {}</text>"#,
-        escape(&overlay.name),
-        escape(&format!("({}{})", overlay.kind, if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) }))
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="overlay" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
+        escape(&overlay.name)
     );
+    let _ = write!(s, r#"<text class="title" x="8" y="16" font-size="{}" font-weight="bold">{}</text>"#, FONT + 1.0, escape(&title));
+    legend(&mut s, 8.0, 36.0);
+    for (i, label) in overlay.x.iter().enumerate() {
+        let y0 = top + row * i as f64;
+        let _ = write!(
+            s,
+            r#"<text class="label" x="{}" y="{}" font-size="{FONT}" text-anchor="end" data-room="{}">{}</text>"#,
+            left - 8.0,
+            y0 + bar_h + 4.0,
+            left - 12.0,
+            escape(label)
+        );
+        for (k, (series, color)) in [(&overlay.generated, GENERATED), (&overlay.real, REAL)].into_iter().enumerate() {
+            let v = series.get(i).copied().unwrap_or(0.0);
+            let y = y0 + 2.0 + bar_h * k as f64;
+            let w = plot_w * v / vmax;
+            let _ = write!(
+                s,
+                r#"<rect x="{left}" y="{y:.1}" width="{w:.1}" height="{bar_h}" fill="{color}"><title>{}: {v:.4}</title></rect><text class="value" x="{:.1}" y="{:.1}" font-size="{}">{v:.4}</text>"#,
+                escape(label),
+                left + w + 4.0,
+                y + bar_h - 1.0,
+                FONT - 1.0
+            );
+        }
+    }
     s.push_str("</svg>");
     s
 }
