@@ -10,6 +10,7 @@
 //! concerns any of its packets.
 
 pub mod agreement;
+pub mod equivalence;
 pub mod log;
 
 pub use log::FrameLog;
