@@ -127,9 +127,29 @@ pub fn lookup(id: &str) -> Option<&'static CheckInfo> {
     CATALOG.iter().find(|info| info.id == id)
 }
 
+/// Return the catalogue as a Markdown table (id, layer, severities,
+/// meaning), in catalogue order: the table README.md shows between its
+/// `<!-- generated:checks -->` markers (`tests/readme.rs` keeps them equal).
+pub fn markdown() -> String {
+    let mut out = String::from("| id | layer | severity | what |\n|---|---|---|---|\n");
+    for info in CATALOG {
+        let severities: Vec<&str> = info.severities.iter().map(|s| s.as_str()).collect();
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", info.id, info.protocol, severities.join(", "), info.summary));
+    }
+    out
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn test_markdown() {
+        let table = markdown();
+        assert_eq!(table.lines().count(), CATALOG.len() + 2);
+        assert!(table.contains("| `summary.mismatch` | FRAME | error | packet differs from what the summary asked for |"), "{table}");
+        assert!(table.contains("| `udp.bad_length` | UDP | warn, error |"), "{table}");
+    }
 
     #[test]
     fn test_ids_unique_and_well_formed() {

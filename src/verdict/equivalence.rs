@@ -100,6 +100,18 @@ pub fn related(own: &str, expert: &str) -> bool {
     EQUIVALENCES.iter().any(|e| e.own.contains(&own) && e.tshark.contains(&expert))
 }
 
+/// Return the table as Markdown (problem, own checks, tshark items): the
+/// table README.md shows between its `<!-- generated:agreement -->`
+/// markers (`tests/readme.rs` keeps them equal).
+pub fn markdown() -> String {
+    let ids = |list: &[&str]| list.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", ");
+    let mut out = String::from("| problem | own checks | tshark expert items |\n|---|---|---|\n");
+    for e in EQUIVALENCES {
+        out.push_str(&format!("| {} | {} | {} |\n", e.problem, ids(e.own), ids(e.tshark)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
