@@ -293,3 +293,48 @@ fn agreement_pairs_problems_not_places() {
         }
     }
 }
+
+#[test]
+fn misplaced_opt_and_negative_soa_are_found() {
+    // RFC 6891 §6.1.1: one OPT, in the additional section (error otherwise);
+    // RFC 2308 §3: a negative answer's SOA in the authority section (warn
+    // otherwise). Built: a query with EDNS, answered NXDOMAIN with the SOA
+    // and the OPT among the answers; then the same answer done right.
+    use harness::wire::dns::{Flags, Question, Rcode, Record, RecordData, RecordType, Repr};
+    let opt = Record { name: String::new(), rtype: RecordType::Opt, class: 1232, ttl: 0, data: RecordData::Raw(vec![]) };
+    let soa = Record {
+        name: "example.com".into(),
+        rtype: RecordType::Soa,
+        class: 1,
+        ttl: 300,
+        data: RecordData::Soa { mname: "ns.example.com".into(), rname: "hostmaster.example.com".into(), serial: 1, refresh: 7200, retry: 3600, expire: 1_209_600, minimum: 300 },
+    };
+    let query = Repr {
+        id: 0x4242,
+        flags: Flags { recursion_desired: true, ..Flags::default() },
+        questions: vec![Question { name: "nope.example.com".into(), qtype: RecordType::A, qclass: 1 }],
+        answers: vec![],
+        authorities: vec![],
+        additionals: vec![opt.clone()],
+    };
+    let mut wrong = query.clone();
+    wrong.flags.response = true;
+    wrong.flags.rcode = Rcode::NxDomain;
+    wrong.additionals.clear();
+    wrong.answers = vec![soa.clone(), opt.clone()];
+    let mut right = wrong.clone();
+    right.answers.clear();
+    right.authorities = vec![soa];
+    right.additionals = vec![opt];
+    let dir = tempfile::tempdir().unwrap();
+    let exchange = |reply: &Repr| vec![common::udp([10, 0, 0, 1], [10, 0, 0, 53], 40000, 53, &query.to_bytes()), common::udp([10, 0, 0, 53], [10, 0, 0, 1], 53, 40000, &reply.to_bytes())];
+    let report = judged(&common::write(&dir.path().join("wrong.pcap"), LinkType::Raw, &exchange(&wrong)));
+    let frame = at(&report, 2);
+    assert!(frame.iter().any(|f| f.check == "dns.opt_misplaced" && f.severity == Severity::Error), "{frame:#?}");
+    assert!(frame.iter().any(|f| f.check == "dns.soa_misplaced" && f.severity == Severity::Warn), "{frame:#?}");
+    assert_eq!(report.protocols[&Protocol::Dns].malformed, 1);
+    assert_eq!(report.conversations.succeeded, 0);
+    let report = judged(&common::write(&dir.path().join("right.pcap"), LinkType::Raw, &exchange(&right)));
+    assert!(report.findings.iter().all(|f| f.severity < Severity::Warn), "{:#?}", report.findings);
+    assert_eq!(report.conversations.succeeded, 1);
+}

@@ -83,6 +83,8 @@ checks! {
     "dns.question_mismatch" Dns [E] "response does not echo the question";
     "dns.unsolicited_response" Dns [W] "response on a flow with no query";
     "dns.unanswered" Dns [W] "query without response";
+    "dns.opt_misplaced" Dns [E] "OPT record outside the additional section, or more than one (RFC 6891 §6.1.1)";
+    "dns.soa_misplaced" Dns [W] "SOA of a negative answer outside the authority section (RFC 2308 §3)";
     "icmp.bad_type_code" Icmp [E] "unassigned type, or code invalid for the type";
     "icmp.deprecated_type" Icmp [W] "type deprecated by RFC 6918";
     "icmp.bad_checksum" Icmp [E] "checksum wrong";
