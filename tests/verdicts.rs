@@ -338,3 +338,21 @@ fn misplaced_opt_and_negative_soa_are_found() {
     assert!(report.findings.iter().all(|f| f.severity < Severity::Warn), "{:#?}", report.findings);
     assert_eq!(report.conversations.succeeded, 1);
 }
+
+#[test]
+fn undissected_link_type_judges_no_conversation() {
+    // A link type the harness reads but does not dissect (`link.unsupported`):
+    // its 11 frames are counted, but no conversation is judged, let alone
+    // succeeded, in the verdict that every command shares and in
+    // `harness check --format json`.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = common::write(&dir.path().join("odd.pcap"), LinkType::Unknown(147), &vec![vec![0x41, 0x88, 1, 2, 3]; 11]);
+    let report = judged(&odd);
+    assert!(report.findings.iter().any(|f| f.check == "link.unsupported"), "{:#?}", report.findings);
+    assert_eq!(report.packets, 11);
+    assert_eq!((report.conversations.total, report.conversations.succeeded), (0, 0));
+    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(["check", "--tshark", "off", "--format", "json"]).arg(&odd).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["files"][0]["conversations"]["succeeded"], 0, "{json:#}");
+    assert_eq!(json["files"][0]["conversations"]["total"], 0, "{json:#}");
+}
