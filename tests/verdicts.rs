@@ -203,3 +203,156 @@ fn ones_complement(bytes: &[u8]) -> u16 {
     }
     sum as u16
 }
+
+#[test]
+fn equivalence_table_names_real_tshark_experts() {
+    // Every tshark id the agreement pairs through is an expert field of the
+    // installed tshark (`tshark -G fields`), so no row of the table can
+    // silently never match.
+    if common::tshark().is_none() {
+        return;
+    }
+    let out = Command::new("tshark").args(["-G", "fields"]).env("LC_ALL", "C").output().unwrap();
+    let fields: std::collections::HashSet<String> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split('\t').nth(2).map(str::to_string)).collect();
+    assert!(fields.len() > 10_000, "tshark -G fields listed {} fields", fields.len());
+    for row in harness::verdict::equivalence::EQUIVALENCES {
+        for id in row.tshark {
+            assert!(fields.contains(*id), "{}: {id} is not a field of this tshark", row.problem);
+        }
+    }
+}
+
+/// Return the `both` keys of a capture's agreement.
+fn pairs(report: &FileReport) -> Vec<String> {
+    report.agreement.as_ref().expect("judged with tshark").both.keys().cloned().collect()
+}
+
+#[test]
+fn agreement_pairs_problems_not_places() {
+    // Item 4 of issue 14: tshark's "Malformed Packet" inside an IPv6
+    // hop-by-hop header and `time.not_monotonic` on the same frame used to
+    // "agree". Built: IPv4 protocol 0 with a hop-by-hop header that does not
+    // fit, stamped before the frame ahead of it, beside an ICMP echo.
+    let Some(tshark) = common::tshark() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut hop = harness::testkit::icmp_echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1);
+    hop[9] = 0;
+    hop[20..24].copy_from_slice(&[17, 200, 0, 0]);
+    hop[10..12].copy_from_slice(&[0, 0]);
+    let sum = !ones_complement(&hop[..20]);
+    hop[10..12].copy_from_slice(&sum.to_be_bytes());
+    let echo = harness::testkit::icmp_echo([10, 0, 0, 1], [10, 0, 0, 2], false, 7, 7);
+    let mut out = Vec::new();
+    let mut writer = harness::pcap::Writer::new(&mut out, LinkType::Raw).unwrap();
+    writer.write(1_700_000_001_000_000_000, &echo).unwrap();
+    writer.write(1_700_000_000_000_000_000, &hop).unwrap();
+    writer.into_inner();
+    let path = dir.path().join("synthetic.pcap");
+    std::fs::write(&path, out).unwrap();
+    let report = file_report("synthetic", own_pass(&path, Limits::default()).unwrap(), Some(tshark.expert(&path).unwrap()));
+    let frame = at(&report, 2);
+    assert!(frame.iter().any(|f| f.check == "time.not_monotonic"), "{frame:#?}");
+    assert!(frame.iter().any(|f| f.source == Source::Tshark && f.severity == Severity::Error), "{frame:#?}");
+    let agreement = report.agreement.clone().unwrap();
+    assert_eq!(agreement.only_harness.get("time.not_monotonic"), Some(&1), "{agreement:#?}");
+    // The echo request has no reply: both say so, on frame 1.
+    assert_eq!(
+        pairs(&report),
+        ["icmp.unanswered = icmp.resp_not_found", "ip.extension_header_protocol = _ws.malformed.expert", "ip.extension_header_protocol = ipv6.hopopts.not_first"],
+        "{agreement:#?}"
+    );
+    assert!(agreement.only_tshark.is_empty(), "{agreement:#?}");
+    // The published captures: every pair names one problem. The MOE run
+    // (Ethernet frames stored in a raw-IP capture, DNS replies with copied
+    // ids) pairs only the link-type confusion; the DNS packet capture pairs
+    // tshark's malformed DNS with the own parse and count checks, never
+    // with `dns.id_mismatch` on the same frame.
+    let Some(moe) = corpus("MOE/MOE_Conversations_generated_3_5_turbo-instruct_conv.pcap") else { return };
+    let report = judged(&moe);
+    assert_eq!(
+        pairs(&report),
+        ["link.ethernet_in_raw_ip = _ws.malformed.expert", "link.ethernet_in_raw_ip = ip.bogus_ip_version", "link.ethernet_in_raw_ip = ipv6.plen_exceeds_framing"],
+        "{:#?}",
+        report.agreement
+    );
+    let Some(dns) = corpus("Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap") else { return };
+    let report = judged(&dns);
+    assert_eq!(pairs(&report), ["dns.count_mismatch = _ws.malformed.expert", "dns.malformed = _ws.malformed.expert"], "{:#?}", report.agreement);
+    assert!(report.agreement.as_ref().unwrap().only_harness.contains_key("dns.id_mismatch"));
+    // The paper's synthetic_traffic.pcap, wherever the corpus holds it.
+    let mut files = Vec::new();
+    if let Some(all) = common::shared("pcaps") {
+        walk(&all, &mut files);
+    }
+    for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n == "synthetic_traffic.pcap")) {
+        let report = judged(path);
+        for pair in pairs(&report) {
+            let (own, expert) = pair.split_once(" = ").unwrap();
+            assert!(harness::verdict::equivalence::related(own, expert), "{}: {pair}", path.display());
+            assert_ne!(own, "time.not_monotonic", "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn misplaced_opt_and_negative_soa_are_found() {
+    // RFC 6891 §6.1.1: one OPT, in the additional section (error otherwise);
+    // RFC 2308 §3: a negative answer's SOA in the authority section (warn
+    // otherwise). Built: a query with EDNS, answered NXDOMAIN with the SOA
+    // and the OPT among the answers; then the same answer done right.
+    use harness::wire::dns::{Flags, Question, Rcode, Record, RecordData, RecordType, Repr};
+    let opt = Record { name: String::new(), rtype: RecordType::Opt, class: 1232, ttl: 0, data: RecordData::Raw(vec![]) };
+    let soa = Record {
+        name: "example.com".into(),
+        rtype: RecordType::Soa,
+        class: 1,
+        ttl: 300,
+        data: RecordData::Soa { mname: "ns.example.com".into(), rname: "hostmaster.example.com".into(), serial: 1, refresh: 7200, retry: 3600, expire: 1_209_600, minimum: 300 },
+    };
+    let query = Repr {
+        id: 0x4242,
+        flags: Flags { recursion_desired: true, ..Flags::default() },
+        questions: vec![Question { name: "nope.example.com".into(), qtype: RecordType::A, qclass: 1 }],
+        answers: vec![],
+        authorities: vec![],
+        additionals: vec![opt.clone()],
+    };
+    let mut wrong = query.clone();
+    wrong.flags.response = true;
+    wrong.flags.rcode = Rcode::NxDomain;
+    wrong.additionals.clear();
+    wrong.answers = vec![soa.clone(), opt.clone()];
+    let mut right = wrong.clone();
+    right.answers.clear();
+    right.authorities = vec![soa];
+    right.additionals = vec![opt];
+    let dir = tempfile::tempdir().unwrap();
+    let exchange = |reply: &Repr| vec![common::udp([10, 0, 0, 1], [10, 0, 0, 53], 40000, 53, &query.to_bytes()), common::udp([10, 0, 0, 53], [10, 0, 0, 1], 53, 40000, &reply.to_bytes())];
+    let report = judged(&common::write(&dir.path().join("wrong.pcap"), LinkType::Raw, &exchange(&wrong)));
+    let frame = at(&report, 2);
+    assert!(frame.iter().any(|f| f.check == "dns.opt_misplaced" && f.severity == Severity::Error), "{frame:#?}");
+    assert!(frame.iter().any(|f| f.check == "dns.soa_misplaced" && f.severity == Severity::Warn), "{frame:#?}");
+    assert_eq!(report.protocols[&Protocol::Dns].malformed, 1);
+    assert_eq!(report.conversations.succeeded, 0);
+    let report = judged(&common::write(&dir.path().join("right.pcap"), LinkType::Raw, &exchange(&right)));
+    assert!(report.findings.iter().all(|f| f.severity < Severity::Warn), "{:#?}", report.findings);
+    assert_eq!(report.conversations.succeeded, 1);
+}
+
+#[test]
+fn undissected_link_type_judges_no_conversation() {
+    // A link type the harness reads but does not dissect (`link.unsupported`):
+    // its 11 frames are counted, but no conversation is judged, let alone
+    // succeeded, in the verdict that every command shares and in
+    // `harness check --format json`.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = common::write(&dir.path().join("odd.pcap"), LinkType::Unknown(147), &vec![vec![0x41, 0x88, 1, 2, 3]; 11]);
+    let report = judged(&odd);
+    assert!(report.findings.iter().any(|f| f.check == "link.unsupported"), "{:#?}", report.findings);
+    assert_eq!(report.packets, 11);
+    assert_eq!((report.conversations.total, report.conversations.succeeded), (0, 0));
+    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(["check", "--tshark", "off", "--format", "json"]).arg(&odd).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["files"][0]["conversations"]["succeeded"], 0, "{json:#}");
+    assert_eq!(json["files"][0]["conversations"]["total"], 0, "{json:#}");
+}

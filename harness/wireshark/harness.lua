@@ -90,6 +90,8 @@ local _ = {
   expert_item("dns.question_mismatch", "error", "response does not echo the question (dns.question_mismatch)"),
   expert_item("dns.unsolicited_response", "warn", "response on a flow with no query (dns.unsolicited_response)"),
   expert_item("dns.unanswered", "warn", "query without response (dns.unanswered)"),
+  expert_item("dns.opt_misplaced", "error", "OPT record outside the additional section, or more than one (RFC 6891 §6.1.1) (dns.opt_misplaced)"),
+  expert_item("dns.soa_misplaced", "warn", "SOA of a negative answer outside the authority section (RFC 2308 §3) (dns.soa_misplaced)"),
   expert_item("icmp.bad_type_code", "error", "unassigned type, or code invalid for the type (icmp.bad_type_code)"),
   expert_item("icmp.deprecated_type", "warn", "type deprecated by RFC 6918 (icmp.deprecated_type)"),
   expert_item("icmp.bad_checksum", "error", "checksum wrong (icmp.bad_checksum)"),

@@ -83,6 +83,8 @@ checks! {
     "dns.question_mismatch" Dns [E] "response does not echo the question";
     "dns.unsolicited_response" Dns [W] "response on a flow with no query";
     "dns.unanswered" Dns [W] "query without response";
+    "dns.opt_misplaced" Dns [E] "OPT record outside the additional section, or more than one (RFC 6891 §6.1.1)";
+    "dns.soa_misplaced" Dns [W] "SOA of a negative answer outside the authority section (RFC 2308 §3)";
     "icmp.bad_type_code" Icmp [E] "unassigned type, or code invalid for the type";
     "icmp.deprecated_type" Icmp [W] "type deprecated by RFC 6918";
     "icmp.bad_checksum" Icmp [E] "checksum wrong";
@@ -127,9 +129,29 @@ pub fn lookup(id: &str) -> Option<&'static CheckInfo> {
     CATALOG.iter().find(|info| info.id == id)
 }
 
+/// Return the catalogue as a Markdown table (id, layer, severities,
+/// meaning), in catalogue order: the table README.md shows between its
+/// `<!-- generated:checks -->` markers (`tests/readme.rs` keeps them equal).
+pub fn markdown() -> String {
+    let mut out = String::from("| id | layer | severity | what |\n|---|---|---|---|\n");
+    for info in CATALOG {
+        let severities: Vec<&str> = info.severities.iter().map(|s| s.as_str()).collect();
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", info.id, info.protocol, severities.join(", "), info.summary));
+    }
+    out
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn test_markdown() {
+        let table = markdown();
+        assert_eq!(table.lines().count(), CATALOG.len() + 2);
+        assert!(table.contains("| `summary.mismatch` | FRAME | error | packet differs from what the summary asked for |"), "{table}");
+        assert!(table.contains("| `udp.bad_length` | UDP | warn, error |"), "{table}");
+    }
 
     #[test]
     fn test_ids_unique_and_well_formed() {

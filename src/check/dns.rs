@@ -1,11 +1,13 @@
 //! DNS checks (RFC 1035): header counts against the records really present,
 //! malformed names and records, query/response direction, pairing of
-//! responses with queries by flow and id, and the question echoed back.
+//! responses with queries by flow and id, and the question echoed back;
+//! where the OPT pseudo-record (RFC 6891) and a negative answer's SOA (RFC
+//! 2308) may stand.
 
 use super::{ip4, FlowTable, Limits, Sink};
 use crate::dissect::{Frame, Transport, DNS_PORTS};
 use crate::finding::{Protocol, Severity};
-use crate::wire::dns::{self, Question};
+use crate::wire::dns::{self, Question, Rcode, RecordType};
 
 /// A flow as (client address, client port, server address, server port).
 type FlowKey = ([u8; 4], u16, [u8; 4], u16);
@@ -52,6 +54,7 @@ impl DnsCheck {
         let walk = dns::walk(message);
         let Some(header) = &walk.header else { return };
         report_structure(&walk, message.len(), sink);
+        report_placement(&walk, sink);
         let response = header.flags.response;
         let server_src = DNS_PORTS.contains(&sport);
         let server_dst = DNS_PORTS.contains(&dport);
@@ -179,6 +182,45 @@ fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
     }
 }
 
+/// Report records in sections where their RFCs do not put them.
+fn report_placement(walk: &dns::Walk, sink: &mut Sink) {
+    let Some(header) = &walk.header else { return };
+    const SECTIONS: [&str; 4] = ["question", "answer", "authority", "additional"];
+    // RFC 6891 §6.1.1: "The OPT RR MAY be placed anywhere within the
+    // additional data section. When an OPT RR is included within any DNS
+    // message, it MUST be the only OPT RR in that message."
+    let [_, an, ns, ar] = walk.opt;
+    if an + ns > 0 {
+        let (slot, n) = if an > 0 { (1, an) } else { (2, ns) };
+        sink.report(Severity::Error, "dns.opt_misplaced", Protocol::Dns, format!("{n} OPT record(s) in the {} section; RFC 6891 allows it only in the additional section", SECTIONS[slot]));
+    } else if ar > 1 {
+        sink.report(Severity::Error, "dns.opt_misplaced", Protocol::Dns, format!("{ar} OPT records; RFC 6891 allows one per message"));
+    }
+    // RFC 2308 §3: a negative answer (NXDOMAIN, or NODATA: no answer of the
+    // type asked) carries the zone's SOA in the authority section. An SOA
+    // asked for (or ANY) is a positive answer.
+    if !header.flags.response {
+        return;
+    }
+    let asked = walk.questions.first().map(|q| q.qtype);
+    if matches!(asked, Some(RecordType::Soa | RecordType::Any)) {
+        return;
+    }
+    let [_, an, _, ar] = walk.soa;
+    let nodata = header.flags.rcode == Rcode::NoError && walk.present[1] == an;
+    let negative = header.flags.rcode == Rcode::NxDomain || nodata;
+    if negative && an + ar > 0 {
+        let slot = if an > 0 { 1 } else { 3 };
+        let answer = if header.flags.rcode == Rcode::NxDomain { "NXDOMAIN" } else { "NODATA" };
+        sink.report(
+            Severity::Warn,
+            "dns.soa_misplaced",
+            Protocol::Dns,
+            format!("SOA of a negative ({answer}) answer in the {} section; RFC 2308 §3 puts it in the authority section", SECTIONS[slot]),
+        );
+    }
+}
+
 fn unanswered_all(sink: &mut Sink, (client, cport, server, sport): FlowKey, pending: Vec<PendingQuery>) {
     for query in pending {
         sink.report_at(
@@ -195,7 +237,7 @@ fn unanswered_all(sink: &mut Sink, (client, cport, server, sport): FlowKey, pend
 mod test {
     use super::super::testutil::*;
     use crate::pcap::LinkType;
-    use crate::wire::dns::{Flags, Question, Record, RecordData, RecordType, Repr};
+    use crate::wire::dns::{Flags, Question, Rcode, Record, RecordData, RecordType, Repr};
 
     fn query(id: u16) -> Repr {
         Repr {
@@ -264,6 +306,62 @@ mod test {
         q.flags.response = true;
         let found = run(&[udp(A, B, 40000, 53, &q.to_bytes())]);
         assert!(found.contains(&(1, "dns.qr_direction".into())), "{found:?}");
+    }
+
+    fn opt() -> Record {
+        // RFC 6891 §6.1.2: root name, CLASS = UDP payload size, no options.
+        Record { name: String::new(), rtype: RecordType::Opt, class: 1232, ttl: 0, data: RecordData::Raw(vec![]) }
+    }
+
+    fn soa() -> Record {
+        let data = RecordData::Soa { mname: "ns.example.com".into(), rname: "hostmaster.example.com".into(), serial: 1, refresh: 7200, retry: 3600, expire: 1_209_600, minimum: 300 };
+        Record { name: "example.com".into(), rtype: RecordType::Soa, class: 1, ttl: 300, data }
+    }
+
+    #[test]
+    fn test_opt_placement() {
+        // RFC 6891 §6.1.1: one OPT, in the additional section.
+        let (mut q, mut r) = (query(7), response(7));
+        q.additionals.push(opt());
+        r.additionals.push(opt());
+        assert_eq!(run(&frames(&q, &r)), vec![]);
+        let mut in_answers = response(7);
+        in_answers.answers.push(opt());
+        assert_eq!(run(&frames(&q, &in_answers)), vec![(2, "dns.opt_misplaced".into())]);
+        let mut twice = query(7);
+        twice.additionals.extend([opt(), opt()]);
+        assert_eq!(run(&frames(&twice, &r)), vec![(1, "dns.opt_misplaced".into())]);
+    }
+
+    #[test]
+    fn test_negative_answer_soa_placement() {
+        // RFC 2308 §3: the SOA of NXDOMAIN / NODATA goes in the authority
+        // section.
+        let q = query(9);
+        let mut nx = response(9);
+        nx.flags.rcode = Rcode::NxDomain;
+        nx.answers.clear();
+        nx.authorities.push(soa());
+        assert_eq!(run(&frames(&q, &nx)), vec![]);
+        let mut nx_in_answer = nx.clone();
+        nx_in_answer.authorities.clear();
+        nx_in_answer.answers.push(soa());
+        assert_eq!(run(&frames(&q, &nx_in_answer)), vec![(2, "dns.soa_misplaced".into())]);
+        let mut nodata_in_additional = response(9);
+        nodata_in_additional.answers.clear();
+        nodata_in_additional.additionals.push(soa());
+        assert_eq!(run(&frames(&q, &nodata_in_additional)), vec![(2, "dns.soa_misplaced".into())]);
+        // An SOA asked for is a positive answer; an SOA beside real answers
+        // is no negative answer.
+        let mut soa_query = query(9);
+        soa_query.questions[0].qtype = RecordType::Soa;
+        let mut soa_answer = soa_query.clone();
+        soa_answer.flags.response = true;
+        soa_answer.answers.push(soa());
+        assert_eq!(run(&frames(&soa_query, &soa_answer)), vec![]);
+        let mut positive = response(9);
+        positive.additionals.push(soa());
+        assert_eq!(run(&frames(&q, &positive)), vec![]);
     }
 
     #[test]

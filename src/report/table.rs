@@ -67,7 +67,7 @@ impl Reporter for Table {
                     }
                     map.iter().map(|(id, n)| format!("{id} x{n}")).collect::<Vec<_>>().join(", ")
                 };
-                writeln!(out, "  Agreement (warn and above, same frame and layer):")?;
+                writeln!(out, "  Agreement (warn and above, same frame and problem):")?;
                 writeln!(out, "    both         : {}", list(&agreement.both))?;
                 writeln!(out, "    only tshark  : {}", list(&agreement.only_tshark))?;
                 writeln!(out, "    only harness : {}", list(&agreement.only_harness))?;

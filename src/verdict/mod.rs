@@ -7,9 +7,13 @@
 //! *malformed* when it decodes with such a finding, *non_existent* when it
 //! was expected but does not decode. A conversation succeeds when every one
 //! of its packets is correct at every layer and no finding at `warn` or above
-//! concerns any of its packets.
+//! concerns any of its packets. A conversation none of whose packets has a
+//! layer the harness dissects (a link type it reads but does not dissect,
+//! `link.unsupported`) is not judged: it counts neither as succeeded nor in
+//! the total.
 
 pub mod agreement;
+pub mod equivalence;
 pub mod log;
 
 pub use log::FrameLog;
@@ -96,7 +100,8 @@ impl ProtocolStats {
 /// Conversation-level result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConversationStats {
-    /// Conversations seen.
+    /// Conversations judged: seen, with at least one packet in which a
+    /// layer is present or expected.
     pub total: u64,
     /// Conversations whose every packet is correct and whose state checks pass.
     pub succeeded: u64,
@@ -139,6 +144,7 @@ pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Findin
     marks.sort_unstable();
     let mut marks = marks.into_iter().peekable();
     let mut conversation_ok = vec![true; conversation_count as usize];
+    let mut conversation_judged = vec![false; conversation_count as usize];
     let mut rows = [ProtocolStats::default(); SLOTS];
     let mut total = 0u64;
     for record in frames {
@@ -151,6 +157,11 @@ pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Findin
         let mut frame_ok = !flagged && errs & Protocol::Frame.bit() == 0;
         let (expected, present) = (record.expected.0, record.present.0);
         let mut judged = (expected | present) & layer_mask;
+        if judged != 0 {
+            if let Some(seen) = conversation_judged.get_mut(record.conversation as usize) {
+                *seen = true;
+            }
+        }
         while judged != 0 {
             let slot = judged.trailing_zeros() as usize;
             let bit = 1u16 << slot;
@@ -192,8 +203,8 @@ pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Findin
         packets: total,
         protocols,
         conversations: ConversationStats {
-            total: u64::from(conversation_count),
-            succeeded: conversation_ok.iter().filter(|ok| **ok).count() as u64,
+            total: conversation_judged.iter().filter(|judged| **judged).count() as u64,
+            succeeded: conversation_ok.iter().zip(&conversation_judged).filter(|(ok, judged)| **ok && **judged).count() as u64,
         },
     }
 }
@@ -235,7 +246,21 @@ mod test {
         assert_eq!(icmp.we(), "1W-1E");
         assert_eq!(v.protocols[&Ip].success_rate, 1.0);
         assert!(!v.protocols.contains_key(&Tcp));
-        // Conversation 3 has no frames and nothing against it.
-        assert_eq!(v.conversations, ConversationStats { total: 4, succeeded: 1 });
+        // Conversations 0-2 each have a failing packet; conversation 3 has
+        // no frames: not judged.
+        assert_eq!(v.conversations, ConversationStats { total: 3, succeeded: 0 });
+    }
+
+    #[test]
+    fn test_undissected_frames_judge_no_conversation() {
+        // A link type read but not dissected: frames without any layer,
+        // each in its own conversation, with only the `link.unsupported`
+        // note against them.
+        let frames = (0..11).map(|c| FrameRecord { expected: Layers::default(), present: Layers::default(), conversation: c });
+        let findings = vec![Finding::own(1, Severity::Note, "link.unsupported", Protocol::Frame, String::new())];
+        let v = compute(frames, &findings, 11);
+        assert_eq!(v.packets, 11);
+        assert!(v.protocols.is_empty());
+        assert_eq!(v.conversations, ConversationStats { total: 0, succeeded: 0 });
     }
 }

@@ -1199,7 +1199,7 @@ fn question(msg: &[u8], pos: usize) -> Result<(Question, usize), ErrorKind> {
 
 /// Check the record at `pos`, building it if `build`; return it and the
 /// offset past it.
-fn record(msg: &[u8], pos: usize, build: bool) -> Result<(Option<Record>, usize), ErrorKind> {
+fn record(msg: &[u8], pos: usize, build: bool) -> Result<(Option<Record>, RecordType, usize), ErrorKind> {
     let mut name = String::new();
     let end = read_name(msg, pos, build.then_some(&mut name))?;
     let fixed = fixed(msg, end, field::RR_FIXED_LEN, "record type, class, TTL and rdata length")?;
@@ -1213,7 +1213,7 @@ fn record(msg: &[u8], pos: usize, build: bool) -> Result<(Option<Record>, usize)
         return Err(ErrorKind::RdataPastEnd { at: start, length, available: msg.len() - start });
     }
     let data = rdata(&msg[..rdata_end], start, rtype, build)?;
-    Ok((data.map(|data| Record { name, rtype, class, ttl, data }), rdata_end))
+    Ok((data.map(|data| Record { name, rtype, class, ttl, data }), rtype, rdata_end))
 }
 
 /// Check the RDATA that runs from `start` to the end of `msg` (the message cut
@@ -1331,6 +1331,12 @@ pub struct Walk {
     pub trailing: usize,
     /// Where and why the walk stopped early, if it did.
     pub error: Option<WalkError>,
+    /// OPT pseudo-records parsed in each section (QD, AN, NS, AR): RFC 6891
+    /// §6.1.1 allows one, in the additional section.
+    pub opt: [u16; 4],
+    /// SOA records parsed in each section (QD, AN, NS, AR): RFC 2308 §3
+    /// puts a negative answer's SOA in the authority section.
+    pub soa: [u16; 4],
 }
 
 /// Walk every section of an untrusted message and count what is there.
@@ -1372,7 +1378,12 @@ fn walk_into(bytes: &[u8], mut repr: Option<&mut Repr>) -> Walk {
     for (slot, &count) in counts.iter().enumerate().skip(1) {
         for index in 0..count {
             match record(bytes, pos, repr.is_some()) {
-                Ok((record, end)) => {
+                Ok((record, rtype, end)) => {
+                    match rtype {
+                        RecordType::Opt => walk.opt[slot] += 1,
+                        RecordType::Soa => walk.soa[slot] += 1,
+                        _ => {}
+                    }
                     if let (Some(repr), Some(record)) = (repr.as_deref_mut(), record) {
                         repr.section_mut(slot).push(record);
                     }
@@ -1648,6 +1659,8 @@ mod test {
                 consumed: RESPONSE_BYTES.len(),
                 trailing: 0,
                 error: None,
+                opt: [0; 4],
+                soa: [0; 4],
             }
         );
     }
@@ -1657,6 +1670,7 @@ mod test {
         let walk = walk(&MIXED_BYTES);
         assert_eq!(walk.error, None);
         assert_eq!(walk.present, [1, 3, 1, 1]);
+        assert_eq!((walk.opt, walk.soa), ([0; 4], [0, 0, 1, 0]));
         assert_eq!((walk.consumed, walk.trailing), (MIXED_BYTES.len(), 0));
     }
 

@@ -261,7 +261,11 @@ impl ZigbeeCheck {
                     return;
                 }
                 let queue = self.pending.entry(key).or_default();
-                match queue.iter().position(|(_, t)| *t == tsn) {
+                // A response answers the most recent pending request with
+                // its sequence number: a repeated sequence number starts a
+                // new transaction (a retry, or a counter that wrapped), so
+                // an older one is the request left unanswered.
+                match queue.iter().rposition(|(_, t)| *t == tsn) {
                     Some(at) => {
                         queue.remove(at);
                     }
@@ -471,6 +475,20 @@ mod test {
     fn test_response_with_other_sequence_number() {
         let frames = frames(&TWO_WAY.replace("Read Attributes Response, Seq: 5", "Read Attributes Response, Seq: 9"));
         assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![(3, "zcl.unmatched_response".into()), (2, "zcl.unanswered".into())]);
+    }
+
+    #[test]
+    fn test_response_answers_the_latest_request_with_its_number() {
+        // Two requests with sequence number 5, one response: the response
+        // answers the second (frame 3); the first (frame 2) is unanswered.
+        let rows = TWO_WAY.replace(
+            r#"{"time": "2", "src": "0x1de6""#,
+            r#"{"time": "1.5", "src": "0xd7a7", "dst": "0x1de6", "protocol": "ZigBee HA", "info": "ZCL: Read Attributes, Seq: 5"},
+        {"time": "2", "src": "0x1de6""#,
+        );
+        let frames = frames(&rows);
+        assert_eq!(frames.len(), 6);
+        assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![(2, "zcl.unanswered".into())]);
     }
 
     #[test]
