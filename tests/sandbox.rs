@@ -106,9 +106,9 @@ fn cases() -> Vec<Case> {
         escape("file", &leak("[g['listdir'](d) for d in ('/tmp', '/proc/1/root', '/proc/1/cwd') if g['path'].isdir(d)]"), OK_OR_ERR),
         case("file", "pkt = IP()/ICMP()\nwrpcap('{DIR}/out.pcap', pkt)", OK, OK),
         // processes: subprocess, fork, exec, background, fork bomb
-        escape("process", "rc = posix.system('touch {DIR}/pwned; sleep 300 &')\nassert rc != 0, rc\n", OK),
+        escape("process", "rc = posix.system('touch {DIR}/pwned; sleep 2718.28 &')\nassert rc != 0, rc\n", OK),
         escape("process", "posix.fork()\n", ERR),
-        escape("process", "posix.posix_spawn('/bin/sh', ['sh', '-c', 'sleep 300 &'], {})\n", ERR),
+        escape("process", "posix.posix_spawn('/bin/sh', ['sh', '-c', 'sleep 2718.28 &'], {})\n", ERR),
         escape("process", "posix.execv('/bin/sh', ['sh', '-c', 'touch {DIR}/pwned'])\n", ERR),
         escape("process", "for i in range(1000):\n    posix.fork()\n", ERR),
         escape_libc("process", "pid = libc.syscall(56, 17, 0, 0, 0, 0)\nassert pid < 0, pid\n", OK),
@@ -220,13 +220,13 @@ fn assert_no_sandbox_processes() {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains("/harness/worker.py") || cmdline.contains("sleep 300") {
+            if cmdline.contains("/harness/worker.py") || cmdline.contains("sleep 2718.28") {
                 left.push(cmdline);
             }
         }
         // Other tests of this binary may run pools of their own.
         if left.is_empty() || Instant::now() > deadline {
-            assert!(left.iter().all(|c| !c.contains("sleep 300")), "processes left: {left:?}");
+            assert!(left.iter().all(|c| !c.contains("sleep 2718.28")), "processes left: {left:?}");
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
