@@ -1,7 +1,8 @@
 //! README.md's result and catalogue tables cannot drift: each block between
 //! `<!-- generated:NAME -->` and `<!-- /generated -->` is the output of the
 //! tool (the check catalogue, the agreement table, `harness check --rules
-//! paper` and `harness paper` on the published captures), and this test
+//! paper` and `harness paper` on the published captures, the cross-model
+//! tables of the corpus matrix), and this test
 //! fails when the README differs. Regenerate with
 //! `HARNESS_UPDATE_README=1 HARNESS_REQUIRE_TOOLS=1 cargo test --test readme`.
 
@@ -39,6 +40,23 @@ fn generate(name: &str) -> Option<String> {
             let md = harness(&["paper", "--from", GPT35, "--tshark", "on", "--format", "md"]);
             // Headings two levels down: the tables sit under a README section.
             Some(md.lines().map(|l| if l.starts_with('#') { format!("##{l}\n") } else { format!("{l}\n") }).collect())
+        }
+        "corpus-matrix" => {
+            // Every published answer imported as a replay model and run
+            // beside the reference, tshark on: the cross-model tables.
+            let corpus = common::shared("completions.jsonl")?;
+            common::tshark()?;
+            if !common::scapy() {
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let cassettes = dir.path().join("cassettes");
+            let (corpus, cassettes_arg) = (corpus.display().to_string(), cassettes.display().to_string());
+            harness(&["import-answers", &corpus, "--out", &cassettes_arg, "--quiet"]);
+            let out = dir.path().join("run").display().to_string();
+            let md = harness(&["matrix", "--models", "reference,corpus:*", "--tshark", "on", "--corpus-cassettes", &cassettes_arg, "--out", &out, "--format", "md", "--quiet"]);
+            let start = md.find("## Cross-model, packet level").expect("the matrix prints its cross-model tables");
+            Some(md[start..].lines().map(|l| if let Some(h) = l.strip_prefix("## ") { format!("**{h}**\n") } else { format!("{l}\n") }).collect())
         }
         other => panic!("README.md has a generated block `{other}` this test does not know"),
     }
