@@ -145,21 +145,28 @@ def _prctl(option, arg2, arg3=0):
         return None
 
 
-def install_filter(program):
-    """Install a seccomp BPF program (bytes of `struct sock_filter`s) on this
-    process; raise OSError when the kernel refuses it."""
-    import ctypes
+class SeccompFilter:
+    """A seccomp BPF program (bytes of `struct sock_filter`s), prepared once
+    in the zygote so that each child only makes the two prctl calls."""
 
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    def __init__(self, program):
+        import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.buf = ctypes.create_string_buffer(program, len(program))
+        self.prog = SockFprog(len(program) // 8, ctypes.cast(self.buf, ctypes.c_void_p))
+
+    def install(self):
+        """Install it on this process; raise OSError when the kernel refuses."""
+        libc, ctypes = self.libc, self.ctypes
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.prog), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
 
 
 class _Discard:
@@ -1275,7 +1282,7 @@ class Zygote:
         job_id = req.get("id")
         if self.answer_filter is not None:
             try:
-                install_filter(self.answer_filter)
+                self.answer_filter.install()
             except OSError as e:
                 answer = {"id": "" if job_id is None else str(job_id), "status": "internal", "packets": [], "findings": [],
                           "message": "cannot install the answer's seccomp filter: %s" % e}
@@ -1390,7 +1397,7 @@ def main():
         arg = args.pop(0)
         if arg == "--answer-filter" and args:
             with open(args.pop(0), "rb") as f:
-                answer_filter = f.read()
+                answer_filter = SeccompFilter(f.read())
         elif arg == "--sweep":
             sweep = True
     harden_early()
