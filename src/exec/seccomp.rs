@@ -134,6 +134,16 @@ fn table() -> Result<&'static Table, UnsupportedArch> {
 struct Program(Vec<Insn>);
 
 impl Program {
+    /// The architecture check, then `deny` and `clone3` refused.
+    fn denying(table: &Table, deny: &[u32]) -> Program {
+        let mut p = Program::new(table);
+        for &call in deny {
+            p.deny(call, RET_ERRNO | EPERM);
+        }
+        p.deny(table.clone3, RET_ERRNO | ENOSYS);
+        p
+    }
+
     fn new(table: &Table) -> Program {
         let mut p = Program(Vec::new());
         p.ld(ARCH);
@@ -197,11 +207,7 @@ const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> Insn {
 /// [`UnsupportedArch`] on an architecture without a system call table.
 pub fn sandbox_filter() -> Result<Vec<u8>, UnsupportedArch> {
     let t = table()?;
-    let mut p = Program::new(t);
-    for &call in t.sandbox_deny {
-        p.deny(call, RET_ERRNO | EPERM);
-    }
-    p.deny(t.clone3, RET_ERRNO | ENOSYS);
+    let mut p = Program::denying(t, t.sandbox_deny);
     // clone with any CLONE_NEW* flag
     p.when(t.clone, &[insn(LD_W_ABS, 0, 0, arg_low(0)), insn(JSET_K, 0, 1, CLONE_NEW_ANY), insn(RET_K, 0, 0, RET_ERRNO | EPERM)]);
     // socket(AF_PACKET, …) and raw IP sockets, socket(AF_INET[6], SOCK_RAW, …)
@@ -231,12 +237,7 @@ pub fn sandbox_filter() -> Result<Vec<u8>, UnsupportedArch> {
 /// [`UnsupportedArch`] on an architecture without a system call table.
 pub fn answer_filter() -> Result<Vec<u8>, UnsupportedArch> {
     let t = table()?;
-    let mut p = Program::new(t);
-    for &call in t.answer_deny {
-        p.deny(call, RET_ERRNO | EPERM);
-    }
-    p.deny(t.clone3, RET_ERRNO | ENOSYS);
-    Ok(p.finish())
+    Ok(Program::denying(t, t.answer_deny).finish())
 }
 
 #[cfg(test)]

@@ -1227,11 +1227,9 @@ class Zygote:
         _, status = _waitpid(pid, 0)
         if self.sweep:
             sweep_others()
-        header = {"id": job_id, "nonce": nonce, "len": len(data), "timed_out": timed_out, "overflow": overflow,
-                  "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None}
-        PROTO.write(json.dumps(header).encode("ascii") + b"\n" + data)
-        PROTO.flush()
+        write_frame(job_id, nonce, data, timed_out=timed_out, overflow=overflow,
+                    exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                    signum=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
 
     def read_result(self, fd, pid, wall_s):
         """Read the child's pipe to EOF within the wall-clock limit and the
@@ -1332,6 +1330,14 @@ def collapse_heap():
         return 0
 
 
+def write_frame(job_id, nonce, data, timed_out=False, overflow=False, exit_code=None, signum=None):
+    """Write one frame on the protocol channel: its header line, then `data`."""
+    header = {"id": job_id, "nonce": nonce, "len": len(data), "timed_out": timed_out, "overflow": overflow,
+              "exit": exit_code, "signal": signum}
+    PROTO.write(json.dumps(header).encode("ascii") + b"\n" + data)
+    PROTO.flush()
+
+
 def write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -1424,9 +1430,7 @@ def main():
                 raise ValueError("a job must be a JSON object")
         except Exception as e:
             body = encode_answer({"id": "", "status": "internal", "message": "malformed job line: %s" % e})
-            PROTO.write(json.dumps({"id": "", "nonce": "", "len": len(body), "timed_out": False, "overflow": False,
-                                    "exit": 0, "signal": None}).encode("ascii") + b"\n" + body)
-            PROTO.flush()
+            write_frame("", "", body, exit_code=0)
             continue
         zygote.serve(req)
     sys.exit(0)
