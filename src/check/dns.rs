@@ -4,6 +4,7 @@
 //! where the OPT pseudo-record (RFC 6891) and a negative answer's SOA (RFC
 //! 2308) may stand.
 
+use super::reassembly::{Budget, Buf, Piece};
 use super::{ip4, FlowTable, Limits, Sink};
 use crate::dissect::{Frame, Transport, DNS_PORTS};
 use crate::finding::{Protocol, Severity};
@@ -17,6 +18,15 @@ struct PendingQuery {
     id: u16,
     frame: u64,
     question: Option<Question>,
+    /// Whether a response came: a zone transfer (AXFR, IXFR) stays pending
+    /// after its first message, as its answer spans several (RFC 5936 §2.2).
+    answered: bool,
+}
+
+/// QTYPEs whose answer may span several messages with the query's id:
+/// IXFR (RFC 1995) and AXFR (RFC 5936).
+fn is_transfer(question: Option<&Question>) -> bool {
+    question.is_some_and(|q| matches!(q.qtype, RecordType::Unknown(251 | 252)))
 }
 
 /// Pairs responses with queries.
@@ -31,26 +41,23 @@ impl DnsCheck {
         DnsCheck { flows: FlowTable::new(limits.max_flows) }
     }
 
-    /// Check one frame carrying DNS.
+    /// Check one UDP datagram carrying DNS (DNS over TCP comes reassembled,
+    /// through [`TcpFlow`]).
     pub(crate) fn check(&mut self, frame: &Frame<'_>, sink: &mut Sink) {
-        if !frame.present.contains(Protocol::Dns) {
+        if !frame.present.contains(Protocol::Dns) || !matches!(frame.transport, Transport::Udp(_)) {
             return;
         }
         let (Some((src, dst)), Some((sport, dport))) = (frame.ipv4_addrs(), frame.ports()) else { return };
-        let mut message = frame.app_payload();
-        if let Transport::Tcp(_) = frame.transport {
-            // RFC 1035 §4.2.2: a two-byte length prefix.
-            let declared = usize::from(u16::from_be_bytes([message[0], message[1]]));
-            message = &message[2..];
-            if declared != message.len() {
-                sink.report(
-                    Severity::Warn,
-                    "dns.bad_length",
-                    Protocol::Dns,
-                    format!("TCP length prefix {declared} but {} bytes follow", message.len()),
-                );
-            }
-        }
+        self.message(frame.app_payload(), (src, sport, dst, dport), frame.number, 0, sink);
+    }
+
+    /// Check one DNS message sent from `(src, sport)` to `(dst, dport)`,
+    /// found in frame `number` (over TCP: completed in it, started in
+    /// `started` when that is another frame, else 0).
+    fn message(&mut self, message: &[u8], (src, sport, dst, dport): FlowKey, number: u64, started: u64, sink: &mut Sink) {
+        let from = if started != 0 && started != number { format!(" (message from frame {started})") } else { String::new() };
+        let mut sink = Tagged { sink, suffix: &from };
+        let sink = &mut sink;
         let walk = dns::walk(message);
         let Some(header) = &walk.header else { return };
         report_structure(&walk, message.len(), sink);
@@ -83,13 +90,12 @@ impl DnsCheck {
             );
         }
         let question = walk.questions.first().cloned();
-        let number = frame.number;
         if !response {
             let key = (src, sport, dst, dport);
-            let pending = self.flows.entry(&key, Vec::new, |key, old| unanswered_all(sink, key, old));
+            let pending = self.flows.entry(&key, Vec::new, |key, old| unanswered_all(sink.sink, key, old));
             // A retransmitted query replaces the older one with the same id.
             pending.retain(|q| q.id != header.id);
-            pending.push(PendingQuery { id: header.id, frame: number, question });
+            pending.push(PendingQuery { id: header.id, frame: if started != 0 { started } else { number }, question, answered: false });
             return;
         }
         let key = (dst, dport, src, sport);
@@ -103,8 +109,18 @@ impl DnsCheck {
             return;
         };
         match pending.iter().position(|q| q.id == header.id) {
+            Some(index) if pending[index].answered && question.is_none() => {
+                // A later message of a zone transfer: RFC 5936 §2.2 lets
+                // it omit the question.
+            }
             Some(index) => {
-                let query = pending.remove(index);
+                let transfer = is_transfer(pending[index].question.as_ref());
+                let query = if transfer {
+                    pending[index].answered = true;
+                    PendingQuery { id: pending[index].id, frame: pending[index].frame, question: pending[index].question.clone(), answered: true }
+                } else {
+                    pending.remove(index)
+                };
                 if let (Some(asked), Some(echoed)) = (&query.question, &question) {
                     if !dns::names_equal(&asked.name, &echoed.name) || asked.qtype != echoed.qtype || asked.qclass != echoed.qclass {
                         sink.report(
@@ -147,8 +163,120 @@ impl DnsCheck {
     }
 }
 
+/// A sink that names, in each message, the frame where a reassembled DNS
+/// message started (empty suffix for a message in one frame).
+struct Tagged<'a> {
+    sink: &'a mut Sink,
+    suffix: &'a str,
+}
+
+impl Tagged<'_> {
+    /// Report a finding about the frame being checked.
+    fn report(&mut self, severity: Severity, check: &'static str, protocol: Protocol, message: String) {
+        let message = if self.suffix.is_empty() { message } else { message + self.suffix };
+        self.sink.report(severity, check, protocol, message);
+    }
+}
+
+/// One direction of a DNS-over-TCP stream: length-prefixed messages (RFC
+/// 1035 §4.2.2, RFC 7766 §8).
+#[derive(Debug, Default)]
+struct TcpDirection {
+    /// The partial message, length prefix included.
+    buf: Buf,
+    /// Frame where the partial message started.
+    started: u64,
+    /// Out of step after a gap: the rest of the stream is not parsed.
+    lost: bool,
+}
+
+/// The DNS state of one TCP flow (kept in the checker's shared TCP flow
+/// table).
+#[derive(Debug, Default)]
+pub(crate) struct TcpFlow {
+    /// Per direction: 0 = from the lower endpoint, 1 = from the higher.
+    dirs: [TcpDirection; 2],
+}
+
+impl TcpFlow {
+    /// Feed one piece of the direction sent from `from` to `to`; return
+    /// whether its bytes belong to DNS messages.
+    pub(crate) fn piece(&mut self, dir: usize, piece: Piece<'_>, (from, to): (([u8; 4], u16), ([u8; 4], u16)), now: u64, dns: &mut DnsCheck, budget: &mut Budget, sink: &mut Sink) -> bool {
+        let d = &mut self.dirs[dir];
+        let (frame, mut data) = match piece {
+            Piece::Gap(_) => {
+                d.lost = true;
+                d.buf.clear(budget);
+                return false;
+            }
+            Piece::Bytes { .. } if d.lost => return false,
+            Piece::Bytes { frame, data } => (frame, data),
+        };
+        let key = (from.0, from.1, to.0, to.1);
+        while !data.is_empty() {
+            if d.buf.is_empty() {
+                d.started = frame;
+                // The whole message in this piece: no copy.
+                if let [a, b, rest @ ..] = data {
+                    let len = usize::from(u16::from_be_bytes([*a, *b]));
+                    if rest.len() >= len {
+                        dns.message(&rest[..len], key, now, d.started, sink);
+                        data = &rest[len..];
+                        continue;
+                    }
+                }
+            }
+            // Complete the prefix, then the message, from the buffer.
+            let have = d.buf.len();
+            let need = if have < 2 {
+                2 - have
+            } else {
+                2 + usize::from(u16::from_be_bytes([d.buf.bytes()[0], d.buf.bytes()[1]])) - have
+            };
+            let take = need.min(data.len());
+            if !d.buf.append(&data[..take], 2 + usize::from(u16::MAX), budget) {
+                // Out of reassembly memory: give the stream up.
+                d.lost = true;
+                d.buf.clear(budget);
+                return true;
+            }
+            data = &data[take..];
+            let bytes = d.buf.bytes();
+            if bytes.len() >= 2 && bytes.len() == 2 + usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) {
+                let message = d.buf.take(budget);
+                dns.message(&message[2..], key, now, d.started, sink);
+            }
+        }
+        true
+    }
+
+    /// Return whether direction `dir` is in step.
+    pub(crate) fn in_sync(&self, dir: usize) -> bool {
+        !self.dirs[dir].lost
+    }
+
+    /// Report messages cut short by the end of the flow, and give back the
+    /// buffered bytes.
+    pub(crate) fn finish(&mut self, budget: &mut Budget, sink: &mut Sink) {
+        for d in &mut self.dirs {
+            let bytes = d.buf.bytes();
+            if bytes.len() >= 2 {
+                let declared = u16::from_be_bytes([bytes[0], bytes[1]]);
+                sink.report_at(
+                    d.started,
+                    Severity::Warn,
+                    "dns.bad_length",
+                    Protocol::Dns,
+                    format!("TCP length prefix announces a {declared}-byte message; {} bytes arrived before the flow ended", bytes.len() - 2),
+                );
+            }
+            d.buf.clear(budget);
+        }
+    }
+}
+
 /// Report count mismatches and malformed records found by the walk.
-fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
+fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Tagged<'_>) {
     let Some(header) = &walk.header else { return };
     if let Some(error) = &walk.error {
         // Nothing left where a declared record should start: the header
@@ -183,7 +311,7 @@ fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Sink) {
 }
 
 /// Report records in sections where their RFCs do not put them.
-fn report_placement(walk: &dns::Walk, sink: &mut Sink) {
+fn report_placement(walk: &dns::Walk, sink: &mut Tagged<'_>) {
     let Some(header) = &walk.header else { return };
     const SECTIONS: [&str; 4] = ["question", "answer", "authority", "additional"];
     // RFC 6891 §6.1.1: "The OPT RR MAY be placed anywhere within the
@@ -222,7 +350,7 @@ fn report_placement(walk: &dns::Walk, sink: &mut Sink) {
 }
 
 fn unanswered_all(sink: &mut Sink, (client, cport, server, sport): FlowKey, pending: Vec<PendingQuery>) {
-    for query in pending {
+    for query in pending.into_iter().filter(|q| !q.answered) {
         sink.report_at(
             query.frame,
             Severity::Warn,
@@ -367,5 +495,63 @@ mod test {
     #[test]
     fn test_unanswered() {
         assert_eq!(run(&[udp(A, B, 40000, 53, &query(1).to_bytes())]), vec![(1, "dns.unanswered".into())]);
+    }
+
+    /// A DNS message framed for TCP: the two-byte length, then the message.
+    fn framed(repr: &Repr) -> Vec<u8> {
+        let bytes = repr.to_bytes();
+        [&(bytes.len() as u16).to_be_bytes()[..], &bytes].concat()
+    }
+
+    #[test]
+    fn test_tcp_message_split_across_segments() {
+        let q = framed(&query(0x1234));
+        let r = framed(&response(0x1234));
+        // The length prefix alone, then the rest; the response cut inside
+        // a name.
+        let frames = segmented(53, &[&q[..2], &q[2..]], &[&r[..20], &r[20..]]);
+        assert_eq!(run(&frames), vec![]);
+        let present = presence(LinkType::Raw, &frames, crate::finding::Protocol::Dns);
+        assert_eq!(present.iter().filter(|p| **p).count(), 4, "every data segment carries DNS: {present:?}");
+    }
+
+    #[test]
+    fn test_tcp_several_messages_per_segment() {
+        // Two queries pipelined in one segment (RFC 7766 §6.2.1.1), the
+        // answers in another, out of order.
+        let queries = [framed(&query(1)), framed(&query(2))].concat();
+        let answers = [framed(&response(2)), framed(&response(1))].concat();
+        assert_eq!(run(&segmented(53, &[&queries], &[&answers])), vec![]);
+        // A wrong id among them is still caught, on its frame.
+        let answers = [framed(&response(2)), framed(&response(7))].concat();
+        assert_eq!(run(&segmented(53, &[&queries], &[&answers])), vec![(4, "dns.unanswered".into()), (6, "dns.id_mismatch".into())]);
+    }
+
+    #[test]
+    fn test_zone_transfer_spans_messages() {
+        let axfr = |id| {
+            let mut repr = query(id);
+            repr.questions[0].qtype = RecordType::Unknown(252);
+            repr.flags.recursion_desired = false;
+            repr
+        };
+        let first = {
+            let mut r = response(9);
+            r.questions[0].qtype = RecordType::Unknown(252);
+            r
+        };
+        // Later messages carry no question (RFC 5936 §2.2).
+        let mut next = response(9);
+        next.questions.clear();
+        let answers = [framed(&first), framed(&next), framed(&next)].concat();
+        let frames = segmented(53, &[&framed(&axfr(9))], &[&answers[..30], &answers[30..]]);
+        assert_eq!(run(&frames), vec![]);
+    }
+
+    #[test]
+    fn test_tcp_message_cut_by_the_end() {
+        let q = framed(&query(0x1234));
+        let found = run(&segmented(53, &[&q[..q.len() - 3]], &[]));
+        assert_eq!(found, vec![(4, "dns.bad_length".into())]);
     }
 }

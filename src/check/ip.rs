@@ -1,11 +1,11 @@
 //! IPv4 header checks (RFC 791, RFC 1812 §4.2.2).
 
-use super::{ip4, Sink};
+use super::{ip4, Checksums, Sink};
 use crate::dissect::{Frame, Net, NetError};
 use crate::finding::{Protocol, Severity};
 
 /// Check the IPv4 header of one frame.
-pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
+pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
     match &frame.net {
         Net::Bad { protocol: Protocol::Ip, reason } => report_bad(*reason, sink),
         Net::Ipv4 { slice, offset } => {
@@ -14,7 +14,16 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
             let total = usize::from(header.total_len());
             let available = frame.data.len() - offset;
             let captured_whole = frame.is_whole();
-            if total < header_len {
+            if total == 0 && checksums == Checksums::OffloadAware {
+                // TCP segmentation offload (and Linux BIG TCP) hand the
+                // NIC one large segment whose total length it fills in.
+                sink.report(
+                    Severity::Note,
+                    "ip.length_offload",
+                    Protocol::Ip,
+                    format!("total length 0 on a {available}-byte packet: left for segmentation offload to fill in"),
+                );
+            } else if total < header_len {
                 sink.report(
                     Severity::Error,
                     "ip.bad_total_length",
@@ -32,7 +41,9 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
             // Verified over the header bytes as they are: etherparse's
             // Ipv4Header drops the reserved flag, so recomputing from it
             // would call such headers bad.
-            if checksum(header.slice()) != 0 {
+            if checksums == Checksums::OffloadAware && header.header_checksum() == 0 {
+                sink.report(Severity::Note, "ip.checksum_offload", Protocol::Ip, "header checksum 0: left for checksum offload to fill in".into());
+            } else if checksums != Checksums::Off && checksum(header.slice()) != 0 {
                 let mut zeroed = [0u8; 60];
                 zeroed[..header_len].copy_from_slice(header.slice());
                 zeroed[10] = 0;
@@ -96,6 +107,28 @@ fn report_bad(reason: NetError, sink: &mut Sink) {
         NetError::Truncated { needed, available } => ("ip.truncated", format!("IPv4 header needs {needed} bytes, {available} present")),
     };
     sink.report(Severity::Error, check, Protocol::Ip, message);
+}
+
+/// Return the folded ones' complement sum of the IPv4 pseudo-header of a
+/// TCP or UDP segment (RFC 9293 §3.1, RFC 768): what Linux leaves in the
+/// checksum field of a packet whose checksum the NIC completes
+/// (CHECKSUM_PARTIAL), not complemented.
+pub(crate) fn pseudo_header_sum(src: [u8; 4], dst: [u8; 4], protocol: u8, length: usize) -> u16 {
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&src);
+    bytes[4..8].copy_from_slice(&dst);
+    bytes[9] = protocol;
+    bytes[10..].copy_from_slice(&(length as u16).to_be_bytes());
+    ones_complement_sum(&bytes)
+}
+
+/// Return whether a wrong TCP/UDP checksum is what checksum offload leaves
+/// before the NIC fills it in: 0, or the pseudo-header partial sum.
+pub(crate) fn offloaded(stored: u16, src: [u8; 4], dst: [u8; 4], protocol: u8, length: usize) -> bool {
+    let partial = pseudo_header_sum(src, dst, protocol, length);
+    // Ones' complement has two zeros.
+    let same = |a: u16, b: u16| a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
+    stored == 0 || same(stored, partial)
 }
 
 /// Return the ones' complement sum of `bytes` (RFC 1071), folded to 16 bits.

@@ -19,13 +19,14 @@ mod http;
 mod icmp;
 mod ip;
 mod link;
+mod reassembly;
 mod tcp;
 mod time;
 mod udp;
 
 pub use conversation::ConversationId;
 
-use crate::dissect::{Frame, Transport};
+use crate::dissect::{Frame, Net, Transport};
 use crate::finding::{Finding, Protocol, Severity};
 
 /// Where checks put their findings.
@@ -64,7 +65,45 @@ impl Sink {
     }
 }
 
-/// Limits that keep memory flat whatever the capture size.
+/// How checksums (and IPv4 total lengths) are judged: the fields a network
+/// card fills in after the capture point saw the packet.
+///
+/// A capture taken on the sending host shows outgoing packets before the
+/// NIC (or the kernel, for virtual devices) completes them: Linux leaves the
+/// TCP/UDP checksum field holding the folded pseudo-header sum
+/// (CHECKSUM_PARTIAL), some drivers leave 0, and TCP segmentation offload
+/// can leave an IPv4 total length of 0. Wireshark switches checksum
+/// validation off by default for this reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checksums {
+    /// Every wrong checksum or length is an error: what generated traces
+    /// get (Scapy and the JSON builder compute every field; nothing
+    /// offloads them).
+    #[default]
+    Strict,
+    /// A TCP/UDP checksum of 0 or equal to the pseudo-header partial sum,
+    /// an IPv4 header checksum of 0 and an IPv4 total length of 0 are
+    /// offload notes (`*.checksum_offload`, `ip.length_offload`) and do not
+    /// make their layer malformed; any other wrong checksum stays an error.
+    OffloadAware,
+    /// Checksums are not verified (lengths still are).
+    Off,
+}
+
+impl Checksums {
+    /// Return the name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checksums::Strict => "strict",
+            Checksums::OffloadAware => "offload-aware",
+            Checksums::Off => "off",
+        }
+    }
+}
+
+/// Settings of a check pass: limits that keep memory flat whatever the
+/// capture size, and the checksum rule.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Most flows (TCP, DNS, ICMP, ARP, HTTP) tracked at once; the least
@@ -73,11 +112,13 @@ pub struct Limits {
     /// Per-frame verdict records kept in memory before they spill to a
     /// temporary file (see [`crate::verdict::FrameLog`]).
     pub memory_records: usize,
+    /// How checksums and IPv4 total lengths are judged.
+    pub checksums: Checksums,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_flows: 65_536, memory_records: crate::verdict::log::MEMORY_RECORDS }
+        Limits { max_flows: 65_536, memory_records: crate::verdict::log::MEMORY_RECORDS, checksums: Checksums::Strict }
     }
 }
 
@@ -105,27 +146,151 @@ pub(crate) fn tcp_key(frame: &Frame<'_>) -> Option<TcpKey> {
 }
 
 /// What the checks keep about one TCP flow, in one table entry so that a
-/// segment costs one lookup: the TCP state machine, the HTTP messages (once
-/// the flow carries HTTP; boxed, so that the table's entries stay small) and
-/// the conversation the flow belongs to.
+/// segment costs one lookup: the TCP state machine, the protocol above it
+/// (once the flow carries HTTP or DNS; boxed, so that the table's entries
+/// stay small) and the conversation the flow belongs to.
 #[derive(Debug)]
 pub(crate) struct TcpFlowState {
     tcp: tcp::Flow,
-    http: Option<Box<http::Flow>>,
+    app: Option<Box<App>>,
     conversation: Option<conversation::State>,
 }
 
 impl TcpFlowState {
     fn new() -> TcpFlowState {
-        TcpFlowState { tcp: tcp::Flow::new(), http: None, conversation: None }
+        TcpFlowState { tcp: tcp::Flow::new(), app: None, conversation: None }
     }
 
-    /// Report what an evicted flow left unfinished.
-    fn evicted(key: &TcpKey, state: &TcpFlowState, sink: &mut Sink) {
+    /// Report what an evicted (or, at the end, unfinished) flow left
+    /// unfinished, and give its reassembly memory back.
+    fn evicted(key: &TcpKey, mut state: TcpFlowState, budget: &mut reassembly::Budget, sink: &mut Sink) {
         tcp::note_not_closed(sink, key, &state.tcp);
-        if let Some(http) = &state.http {
-            http::incomplete(sink, http);
+        if let Some(app) = &mut state.app {
+            app.end(budget, sink);
         }
+    }
+}
+
+/// The protocol a TCP flow carries above TCP, parsed from its two
+/// reassembled directions.
+#[derive(Debug)]
+struct App {
+    /// Indexed like [`tcp::Flow`]'s sides: 0 is sent by the lower endpoint.
+    streams: [reassembly::Stream; 2],
+    kind: AppKind,
+}
+
+/// What an [`App`] parses.
+#[derive(Debug)]
+enum AppKind {
+    Http(http::Flow),
+    Dns(dns::TcpFlow),
+}
+
+impl App {
+    /// Report unfinished messages and give the held bytes back. Bytes
+    /// still held past a hole are dropped unparsed: findings about them
+    /// would land on another frame than theirs.
+    fn end(&mut self, budget: &mut reassembly::Budget, sink: &mut Sink) {
+        for stream in &mut self.streams {
+            stream.release(budget);
+        }
+        match &mut self.kind {
+            AppKind::Http(flow) => {
+                http::incomplete(sink, flow);
+                flow.release(budget);
+            }
+            AppKind::Dns(flow) => flow.finish(budget, sink),
+        }
+    }
+
+    /// Return the protocol parsed.
+    fn protocol(&self) -> Protocol {
+        match self.kind {
+            AppKind::Http(_) => Protocol::Http,
+            AppKind::Dns(_) => Protocol::Dns,
+        }
+    }
+
+    /// Return whether direction `dir` is parsed in step.
+    fn in_sync(&self, dir: usize) -> bool {
+        match &self.kind {
+            AppKind::Http(flow) => flow.in_sync(dir),
+            AppKind::Dns(flow) => flow.in_sync(dir),
+        }
+    }
+}
+
+/// Reassemble one TCP segment into its flow's stream and parse what is now
+/// in order as HTTP or DNS; mark the layer present on a segment that
+/// carries bytes of its messages (a header continued from an earlier
+/// segment, a body, a DNS message's tail).
+fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns: &mut dns::DnsCheck, budget: &mut reassembly::Budget, sink: &mut Sink) {
+    let Transport::Tcp(tcp) = &frame.transport else { return };
+    let Net::Ipv4 { slice, .. } = &frame.net else { return };
+    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+    let dir = usize::from((slice.header().source(), sport) > (slice.header().destination(), dport));
+    let payload = tcp.payload();
+    let (seq, syn) = (tcp.sequence_number(), tcp.syn());
+    if syn && !tcp.ack() {
+        // A new session on the 4-tuple (port reuse): start over.
+        if let Some(mut old) = state.app.take() {
+            old.end(budget, sink);
+        }
+    }
+    if state.app.is_none() {
+        let kind = if payload.is_empty() {
+            return;
+        } else if frame.expected.contains(Protocol::Http) {
+            AppKind::Http(http::Flow::default())
+        } else if frame.expected.contains(Protocol::Dns) {
+            AppKind::Dns(dns::TcpFlow::default())
+        } else {
+            return;
+        };
+        let mut app = App { streams: Default::default(), kind };
+        for (side, stream) in app.streams.iter_mut().enumerate() {
+            if let Some(isn) = state.tcp.isn(side) {
+                stream.syn(isn);
+            }
+        }
+        state.app = Some(Box::new(app));
+    }
+    let Some(app) = state.app.as_deref_mut() else { return };
+    if syn {
+        app.streams[dir].syn(seq);
+    }
+    if payload.is_empty() || slice.payload().fragmented {
+        return;
+    }
+    let protocol = app.protocol();
+    // Bytes the segment carried beyond what was captured (a snap length).
+    let ip_payload = slice.payload();
+    let sent = if ip_payload.incomplete {
+        usize::from(slice.header().total_len()).saturating_sub(slice.header().slice().len() + tcp.header_len())
+    } else {
+        payload.len()
+    };
+    let start = seq.wrapping_add(u32::from(syn));
+    let ends = |a: TcpKey| if dir == 0 { ((a.0, a.1), (a.2, a.3)) } else { ((a.2, a.3), (a.0, a.1)) };
+    let (from, to) = ends(*key);
+    let http_ctx = http::Ctx { frame: frame.number, port: if crate::dissect::HTTP_PORTS.contains(&dport) { dport } else { sport } };
+    let now = frame.number;
+    let App { streams, kind } = app;
+    let mut carried = false;
+    let mut deliver = |piece: reassembly::Piece<'_>, budget: &mut reassembly::Budget| {
+        carried |= match kind {
+            AppKind::Http(flow) => flow.piece(dir, piece, http_ctx, budget, sink),
+            AppKind::Dns(flow) => flow.piece(dir, piece, (from, to), now, dns, budget, sink),
+        };
+    };
+    streams[dir].push(start, payload, now, budget, &mut deliver);
+    if sent > payload.len() {
+        streams[dir].skip_to(start.wrapping_add(sent as u32), budget, &mut deliver);
+    }
+    if carried || app.in_sync(dir) {
+        frame.expected.insert(protocol);
+        frame.present.insert(protocol);
     }
 }
 
@@ -141,6 +306,10 @@ pub struct Checker {
     time: time::TimeCheck,
     conversations: conversation::Conversations,
     zigbee: crate::zigbee::check::ZigbeeCheck,
+    /// The checksum rule.
+    checksums: Checksums,
+    /// Memory the TCP reassembly may still use, across every flow.
+    budget: reassembly::Budget,
 }
 
 impl Checker {
@@ -152,6 +321,7 @@ impl Checker {
             dns: dns::DnsCheck::new(limits),
             icmp: icmp::IcmpCheck::new(limits),
             conversations: conversation::Conversations::new(limits),
+            checksums: limits.checksums,
             ..Checker::default()
         }
     }
@@ -165,16 +335,20 @@ impl Checker {
         self.link.check(frame, sink);
         arp::check_packet(frame, sink);
         self.arp.check(frame, sink);
-        ip::check(frame, sink);
-        udp::check(frame, sink);
+        ip::check(frame, self.checksums, sink);
+        udp::check(frame, self.checksums, sink);
         // One lookup per TCP segment, shared by the TCP, HTTP and
         // conversation checks.
-        let mut flow = tcp_key(frame).map(|key| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, &old, sink)));
-        tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), sink);
+        let key = tcp_key(frame);
+        let budget = &mut self.budget;
+        let mut flow = key.map(|key| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, old, budget, sink)));
+        tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), self.checksums, sink);
         icmp::check_packet(frame, sink);
         self.icmp.check(frame, sink);
         self.dns.check(frame, sink);
-        http::check(frame, flow.as_deref_mut().map(|f| &mut f.http), sink);
+        if let (Some(state), Some(key)) = (flow.as_deref_mut(), &key) {
+            check_app(frame, state, key, &mut self.dns, &mut self.budget, sink);
+        }
         self.zigbee.check(frame, sink);
         self.conversations.assign(frame, flow.map(|f| &mut f.conversation))
     }
@@ -183,14 +357,21 @@ impl Checker {
     /// unfinished flows).
     pub fn finish(&mut self, sink: &mut Sink) {
         self.arp.finish(sink);
-        let flows = self.tcp_flows.drain_by_age();
+        let mut flows = self.tcp_flows.drain_by_age();
         for (key, state) in &flows {
             tcp::note_not_closed(sink, key, &state.tcp);
         }
+        // The unfinished DNS-over-TCP messages before the queries left
+        // unanswered, as when a flow is evicted.
+        for app in flows.iter_mut().filter_map(|(_, state)| state.app.as_deref_mut()) {
+            if let AppKind::Dns(flow) = &mut app.kind {
+                flow.finish(&mut self.budget, sink);
+            }
+        }
         self.icmp.finish(sink);
         self.dns.finish(sink);
-        for state in flows.iter().filter_map(|(_, state)| state.http.as_ref()) {
-            http::incomplete(sink, state);
+        for app in flows.iter_mut().filter_map(|(_, state)| state.app.as_deref_mut()) {
+            app.end(&mut self.budget, sink);
         }
         self.zigbee.finish(sink);
     }

@@ -26,7 +26,7 @@
 
 use etherparse::{LenSource, TcpSlice};
 
-use super::{ip4, Sink, TcpKey};
+use super::{ip4, Checksums, Sink, TcpKey};
 use crate::dissect::{Frame, Net, Transport};
 use crate::finding::{Protocol, Severity};
 
@@ -82,6 +82,9 @@ struct Side {
     ack: u32,
     /// Sequence number of this side's FIN.
     fin: Option<u32>,
+    /// The frame where this side acknowledged the peer's FIN's own sequence
+    /// number (the FIN not counted), while no later ACK covers the FIN.
+    fin_short_ack: Option<u64>,
 }
 
 /// The state of one flow (kept in the checker's shared TCP flow table,
@@ -98,12 +101,24 @@ pub(crate) struct Flow {
     last_frame: u64,
     /// The frame of the SYN-ACK, once one was seen.
     syn_ack: Option<u64>,
+    /// Whether the flow was picked up mid-stream (its first segment was
+    /// not a SYN or SYN-ACK): what was sent before the capture began is
+    /// unknown, so ACKs of unseen bytes and gaps are warnings.
+    midstream: bool,
 }
 
 impl Flow {
     /// Make the state of a flow with no segment yet.
     pub(crate) fn new() -> Flow {
-        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, syn_ack: None }
+        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, syn_ack: None, midstream: false }
+    }
+}
+
+impl Flow {
+    /// Return the ISN of side `side` (0: the lower endpoint of the key), if
+    /// its SYN was seen.
+    pub(crate) fn isn(&self, side: usize) -> Option<u32> {
+        self.sides[side].syn_seen.then_some(self.sides[side].isn)
     }
 }
 
@@ -148,7 +163,7 @@ impl Segment {
 /// `flow` is the frame's entry in the shared TCP flow table (looked up once
 /// per segment by [`super::Checker`]; `None` when the frame has no TCP over
 /// IPv4). Frames without TCP are ignored.
-pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, sink: &mut Sink) {
+pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Checksums, sink: &mut Sink) {
     let tcp = match &frame.transport {
         Transport::Tcp(tcp) => tcp,
         Transport::Bad { protocol: Protocol::Tcp, .. } => {
@@ -162,9 +177,10 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, sink: &mut Sink)
     let ip_payload = slice.payload();
     let (src, dst) = (header.source(), header.destination());
     let flags_bad = check_flags(tcp, sink);
-    let complete = !ip_payload.incomplete && !ip_payload.fragmented && ip_payload.len_source == LenSource::Ipv4HeaderTotalLen;
-    if complete && frame.is_whole() {
-        check_checksum(tcp, src, dst, sink);
+    let offload_length = checksums == Checksums::OffloadAware && header.total_len() == 0;
+    let complete = !ip_payload.incomplete && !ip_payload.fragmented && (ip_payload.len_source == LenSource::Ipv4HeaderTotalLen || offload_length);
+    if complete && frame.is_whole() && checksums != Checksums::Off {
+        check_checksum(tcp, src, dst, checksums, sink);
     }
     let len = if ip_payload.incomplete {
         // The capture cut the segment: its length is what the IP header
@@ -202,8 +218,11 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, sink: &mut Sink)
     }
 }
 
-/// Note a flow that ends (or is evicted) without FIN exchange or RST.
+/// Note a flow that ends (or is evicted) without FIN exchange or RST, and
+/// report FINs whose own sequence number was acknowledged but never the one
+/// after it.
 pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
+    report_uncounted_fins(sink, flow);
     if matches!(flow.phase, Phase::Closed(_) | Phase::Reset(_) | Phase::New) {
         return;
     }
@@ -215,6 +234,27 @@ pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
         Protocol::Tcp,
         format!("flow {}:{} -> {}:{} ends without FIN exchange or RST", ip4(client.0), client.1, ip4(server.0), server.1),
     );
+}
+
+/// Report, at the frame of the short ACK, each FIN the peer acknowledged
+/// only up to the FIN's own sequence number and never beyond. One such ACK
+/// is normal (a simultaneous close, or an ACK that crossed the FIN); a FIN
+/// that no ACK ever covers is the FIN not counted (RFC 9293 §3.4). Known
+/// only at the end of the flow, so a warning (see the module docs).
+fn report_uncounted_fins(sink: &mut Sink, flow: &Flow) {
+    for (acker, peer) in [(flow.sides[0], flow.sides[1]), (flow.sides[1], flow.sides[0])] {
+        let (Some(frame), Some(fin)) = (acker.fin_short_ack, peer.fin) else { continue };
+        sink.report_at(
+            frame,
+            Severity::Warn,
+            "tcp.fin_accounting",
+            Protocol::Tcp,
+            format!(
+                "ACK {fin} acknowledges the FIN's own SEQ and no later ACK covers the FIN; a FIN consumes one sequence number, expected {} (RFC 9293 §3.4)",
+                fin.wrapping_add(1)
+            ),
+        );
+    }
 }
 
 /// Report a TCP header the dissector refused for its data offset.
@@ -264,11 +304,21 @@ fn check_flags(tcp: &TcpSlice<'_>, sink: &mut Sink) -> bool {
 }
 
 /// Verify the checksum over the IPv4 pseudo-header and the whole segment.
-fn check_checksum(tcp: &TcpSlice<'_>, src: [u8; 4], dst: [u8; 4], sink: &mut Sink) {
+fn check_checksum(tcp: &TcpSlice<'_>, src: [u8; 4], dst: [u8; 4], checksums: Checksums, sink: &mut Sink) {
     let Ok(expected) = tcp.calc_checksum_ipv4(src, dst) else { return };
     let stored = tcp.checksum();
     // Ones' complement has two zeros; either verifies.
     if stored == expected || (stored == 0 && expected == 0xffff) || (stored == 0xffff && expected == 0) {
+        return;
+    }
+    let length = tcp.slice().len();
+    if checksums == Checksums::OffloadAware && super::ip::offloaded(stored, src, dst, 6, length) {
+        sink.report(
+            Severity::Note,
+            "tcp.checksum_offload",
+            Protocol::Tcp,
+            format!("checksum 0x{stored:04x} is what checksum offload leaves before the NIC completes it (expected 0x{expected:04x})"),
+        );
         return;
     }
     sink.report(Severity::Error, "tcp.bad_checksum", Protocol::Tcp, format!("checksum 0x{stored:04x}, expected 0x{expected:04x}"));
@@ -298,6 +348,7 @@ impl Ctx<'_> {
             Phase::Reset(at) => {
                 if new_syn {
                     self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session was reset in frame {at}"));
+                    report_uncounted_fins(self.sink, self.flow);
                     *self.flow = Flow::new();
                 } else if seg.rst {
                     return;
@@ -310,6 +361,7 @@ impl Ctx<'_> {
             Phase::Closed(at) => {
                 if new_syn {
                     self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session closed in frame {at}"));
+                    report_uncounted_fins(self.sink, self.flow);
                     *self.flow = Flow::new();
                 } else if seg.len > 0 && self.flow.sides[d].fin.is_none_or(|f| seq_gt(seg.seq.wrapping_add(seg.len), f)) {
                     self.report(
@@ -336,6 +388,7 @@ impl Ctx<'_> {
                         format!("new SYN with ISN {} on an open session", seg.seq)
                     };
                     self.report(Severity::Warn, "tcp.port_reuse", message);
+                    report_uncounted_fins(self.sink, self.flow);
                     *self.flow = Flow::new();
                 }
             }
@@ -434,6 +487,7 @@ impl Ctx<'_> {
         );
         self.flow.client = d;
         self.flow.phase = Phase::Established;
+        self.flow.midstream = true;
         self.flow.sides[d].known = true;
         self.flow.sides[d].nxt = seg.seq;
         if seg.has_ack {
@@ -529,21 +583,36 @@ impl Ctx<'_> {
         }
         let ack = seg.ack;
         if let Some(fin) = peer.fin {
+            // An ACK of the FIN's own SEQ is a valid cumulative ACK of the
+            // data before it (it crossed the FIN, as in a simultaneous
+            // close, RFC 9293 §3.6); only a FIN that no ACK ever covers is
+            // wrong, reported when the flow ends.
+            let side = &mut self.flow.sides[seg.from];
             if ack == fin {
-                self.report(
-                    Severity::Error,
-                    "tcp.fin_accounting",
-                    format!(
-                        "ACK {ack} acknowledges the FIN's own SEQ; a FIN consumes one sequence number, expected {} (RFC 9293 §3.4)",
-                        fin.wrapping_add(1)
-                    ),
-                );
-                return;
+                side.fin_short_ack.get_or_insert(self.frame);
+            } else if seq_gt(ack, fin) {
+                side.fin_short_ack = None;
             }
         }
         let below = peer.syn_seen && seq_lt(ack, peer.isn.wrapping_add(1));
         let beyond = seq_gt(ack, peer.nxt);
         if !below && !beyond {
+            self.record_ack(seg);
+            return;
+        }
+        if beyond && self.flow.midstream && !peer.syn_seen && peer.fin.is_none() {
+            // Bytes the peer sent before the capture began (or that it did
+            // not capture): tshark's "ACKed segment that wasn't captured".
+            self.report(
+                Severity::Warn,
+                "tcp.acked_unseen",
+                format!(
+                    "ACK {ack} acknowledges {} bytes not in the capture (the flow started before it; the peer's next SEQ seen was {})",
+                    ack.wrapping_sub(peer.nxt),
+                    peer.nxt
+                ),
+            );
+            self.flow.sides[1 - seg.from].nxt = ack;
             self.record_ack(seg);
             return;
         }
@@ -616,11 +685,15 @@ impl Ctx<'_> {
         }
         if !checked {
             if seq_gt(seq, nxt) {
-                self.report(
-                    Severity::Error,
-                    "tcp.seq_gap",
-                    format!("SEQ {seq}, expected {nxt}: {} bytes skipped (previous segment not captured)", seq.wrapping_sub(nxt)),
-                );
+                // A generated capture is complete: skipped bytes are an
+                // error. A flow picked up mid-stream shows the capture is
+                // partial: a gap is then a segment it missed.
+                let (severity, why) = if self.flow.midstream {
+                    (Severity::Warn, "previous segment not captured; the flow started before the capture")
+                } else {
+                    (Severity::Error, "previous segment not captured")
+                };
+                self.report(severity, "tcp.seq_gap", format!("SEQ {seq}, expected {nxt}: {} bytes skipped ({why})", seq.wrapping_sub(nxt)));
             } else if seq_lt(seq, nxt) {
                 let keep_alive = seg.len <= 1 && !seg.fin && !seg.rst && seq == nxt.wrapping_sub(1);
                 let message = if keep_alive {
@@ -710,7 +783,7 @@ mod test {
             let frame = dissect(i as u64 + 1, raw);
             sink.frame = frame.number;
             let flow = tcp_key(&frame).map(|key| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
-            check(&frame, flow, &mut sink);
+            check(&frame, flow, Checksums::Strict, &mut sink);
         }
         for (key, flow) in flows.drain_by_age() {
             note_not_closed(&mut sink, &key, &flow);
@@ -784,7 +857,10 @@ mod test {
     #[case::ack_of_zero(|p: &mut Vec<Vec<u8>>| p[3] = up("PA", C + 1, 0, GET), &[(4, "tcp.bad_ack")])]
     #[case::fin_ack_acks_unsent_byte(|p: &mut Vec<Vec<u8>>| p[7] = up("FA", C + 1 + Q, S + 2 + R, b""), &[(8, "tcp.bad_ack")])]
     #[case::response_ack_beyond_request(|p: &mut Vec<Vec<u8>>| p[5] = down("PA", S + 1, C + 2 + Q, OK), &[(6, "tcp.bad_ack")])]
-    #[case::server_acks_fin_seq(|p: &mut Vec<Vec<u8>>| p[8] = down("A", S + 1 + R, C + 1 + Q, b""), &[(9, "tcp.fin_accounting")])]
+    #[case::server_acks_fin_seq(|p: &mut Vec<Vec<u8>>| { p[8] = down("A", S + 1 + R, C + 1 + Q, b""); p[9] = down("FA", S + 1 + R, C + 1 + Q, b"") }, &[(9, "tcp.fin_accounting")])]
+    // One ACK of the FIN's own SEQ, then the FIN covered: a window update
+    // that crossed the FIN, not an error.
+    #[case::server_acks_fin_seq_once(|p: &mut Vec<Vec<u8>>| p[8] = down("A", S + 1 + R, C + 1 + Q, b""), &[])]
     #[case::client_acks_fin_seq(|p: &mut Vec<Vec<u8>>| p[10] = up("A", C + 2 + Q, S + 1 + R, b""), &[(11, "tcp.fin_accounting")])]
     #[case::last_ack_reuses_fin_seq(|p: &mut Vec<Vec<u8>>| p[10] = up("A", C + 1 + Q, S + 2 + R, b""), &[(11, "tcp.fin_accounting")])]
     #[case::data_after_fin(|p: &mut Vec<Vec<u8>>| p.insert(8, up("PA", C + 2 + Q, S + 1 + R, b"more")), &[(9, "tcp.fin_accounting")])]
@@ -843,7 +919,12 @@ mod test {
         // The TCP check alone says the same.
         assert_eq!(ids(&run_tcp(&frames, Limits::default())), owned(expected));
         for finding in tcp_findings {
-            let severity = if ["tcp.port_reuse", "tcp.no_handshake", "tcp.syn_data"].contains(&&*finding.check) { Severity::Warn } else { Severity::Error };
+            // Warnings: what may be normal, what the end of the flow
+            // revealed, and what a flow picked up mid-stream cannot know.
+            let warn = ["tcp.port_reuse", "tcp.no_handshake", "tcp.syn_data"].contains(&&*finding.check)
+                || (finding.check == "tcp.fin_accounting" && finding.message.contains("no later ACK covers the FIN"))
+                || (finding.check == "tcp.seq_gap" && finding.message.contains("the flow started before the capture"));
+            let severity = if warn { Severity::Warn } else { Severity::Error };
             assert_eq!(finding.severity, severity, "{finding}");
             assert_eq!(finding.protocol, Protocol::Tcp);
         }
@@ -889,6 +970,7 @@ mod test {
         // finding at warn or above to these.
         let mut frames = tcp_conversation(GET, OK);
         frames[8] = down("A", S + 1 + R, C + 1 + Q, b"");
+        frames[9] = down("FA", S + 1 + R, C + 1 + Q, b"");
         assert_eq!(ids(&check_frames(LinkType::Raw, &frames)), vec![(9, "tcp.fin_accounting".to_string())]);
         let mut frames = tcp_conversation(GET, OK);
         frames.extend(tcp_conversation(GET, OK));

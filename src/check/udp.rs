@@ -1,6 +1,6 @@
 //! UDP checks (RFC 768): length field and checksum.
 
-use super::Sink;
+use super::{Checksums, Sink};
 use crate::dissect::{Frame, Net, Transport};
 use crate::finding::{Protocol, Severity};
 
@@ -8,11 +8,17 @@ use crate::finding::{Protocol, Severity};
 const HEADER_LEN: usize = 8;
 
 /// Check the UDP header of one frame.
-pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
+pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
     let (Transport::Udp(udp), Net::Ipv4 { slice, .. }) = (&frame.transport, &frame.net) else { return };
     let length = usize::from(udp.length());
     let ip_payload = slice.payload().payload;
-    let ip_payload_len = usize::from(slice.header().total_len()).saturating_sub(slice.header().slice().len());
+    let ip_payload_len = if slice.header().total_len() == 0 && checksums == Checksums::OffloadAware {
+        // Left for offload to fill in (noted by the IP check): the bytes
+        // present are the payload.
+        ip_payload.len()
+    } else {
+        usize::from(slice.header().total_len()).saturating_sub(slice.header().slice().len())
+    };
     let captured = ip_payload.len() >= ip_payload_len;
     if length < HEADER_LEN {
         sink.report(Severity::Error, "udp.bad_length", Protocol::Udp, format!("length {length} is below the 8-byte header"));
@@ -36,7 +42,7 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
         );
     }
     let stored = udp.checksum();
-    if stored == 0 || !captured {
+    if stored == 0 || !captured || checksums == Checksums::Off {
         // RFC 768: zero means "no checksum"; a snap-length cut hides the rest.
         return;
     }
@@ -45,6 +51,15 @@ pub(crate) fn check(frame: &Frame<'_>, sink: &mut Sink) {
     // The pseudo-header sum over the datagram as it is (RFC 768).
     let Ok(expected) = udp.to_header().calc_checksum_ipv4_raw(header.source(), header.destination(), &datagram[HEADER_LEN..]) else { return };
     if expected != stored {
+        if checksums == Checksums::OffloadAware && super::ip::offloaded(stored, header.source(), header.destination(), 17, length) {
+            sink.report(
+                Severity::Note,
+                "udp.checksum_offload",
+                Protocol::Udp,
+                format!("checksum 0x{stored:04x} is the pseudo-header partial sum: left for checksum offload to complete (expected 0x{expected:04x})"),
+            );
+            return;
+        }
         sink.report(
             Severity::Error,
             "udp.bad_checksum",

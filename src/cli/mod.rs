@@ -454,6 +454,17 @@ pub struct CheckArgs {
     /// Most flows tracked at once by the stateful checks (memory bound).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_flows: usize,
+    /// How checksums are judged. `offload-aware`: a TCP/UDP checksum of 0
+    /// or equal to the pseudo-header partial sum, an IPv4 header checksum
+    /// of 0 and an IPv4 total length of 0 (what a capture on the sending
+    /// host shows before the NIC fills them in) are notes, not errors, and
+    /// tshark's checksum validation is off, as in Wireshark's defaults;
+    /// `strict`: every wrong checksum is an error (tshark validates too);
+    /// `off`: not verified. Captures written by `harness generate`/`matrix`
+    /// (with their sidecar) are always judged strictly: nothing offloads
+    /// their checksums.
+    #[arg(long, value_enum, default_value_t = ChecksumArg::OffloadAware, value_name = "RULE")]
+    pub checksums: ChecksumArg,
     /// List every finding in the table output, not just the first 20.
     #[arg(long)]
     pub all_findings: bool,
@@ -467,6 +478,27 @@ pub struct CheckArgs {
     /// notebook, the packet total and the non-existent counters carry over).
     #[arg(long, value_enum, default_value_t = Rules::Harness)]
     pub rules: Rules,
+}
+
+/// The values of `harness check --checksums` (see [`crate::check::Checksums`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChecksumArg {
+    /// Every wrong checksum is an error.
+    Strict,
+    /// Checksums left for offload (0, the pseudo-header sum) are notes.
+    OffloadAware,
+    /// Checksums are not verified.
+    Off,
+}
+
+impl From<ChecksumArg> for crate::check::Checksums {
+    fn from(arg: ChecksumArg) -> Self {
+        match arg {
+            ChecksumArg::Strict => crate::check::Checksums::Strict,
+            ChecksumArg::OffloadAware => crate::check::Checksums::OffloadAware,
+            ChecksumArg::Off => crate::check::Checksums::Off,
+        }
+    }
 }
 
 /// Output formats of `harness exec`.

@@ -76,7 +76,12 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     let paths: Vec<&Path> = evaluated.iter().map(|(path, _)| *path).collect();
     let expert = expert_all(tshark.as_ref(), &paths)?;
     let mut notebook = Notebook::new();
-    let mut report = RunReport { harness: env!("CARGO_PKG_VERSION").to_string(), tshark: tshark.as_ref().map(Tshark::profile), files: Vec::new() };
+    let mut report = RunReport {
+        harness: env!("CARGO_PKG_VERSION").to_string(),
+        checksums: crate::check::Checksums::Strict.as_str(),
+        tshark: tshark.as_ref().map(Tshark::profile),
+        files: Vec::new(),
+    };
     for ((path, verdicts), expert) in evaluated.into_iter().zip(expert) {
         let mut protocols = notebook.run([&verdicts]);
         let mut findings = verdicts.findings();

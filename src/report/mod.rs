@@ -89,6 +89,10 @@ pub struct TsharkProfile {
 pub struct RunReport {
     /// Harness version that made the report.
     pub harness: String,
+    /// The checksum rule (`strict`, `offload-aware`, `off`; see
+    /// [`crate::check::Checksums`]); captures with a harness sidecar are
+    /// always judged strictly.
+    pub checksums: &'static str,
     /// How tshark ran; absent when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tshark: Option<TsharkProfile>,
@@ -153,6 +157,7 @@ pub(crate) mod test {
         checks.insert("tshark.sequence".to_string(), 1);
         RunReport {
             harness: "0.0.0-test".into(),
+            checksums: "strict",
             tshark: None,
             files: vec![FileReport {
                 file: "dns.pcap".into(),

@@ -2,7 +2,7 @@
 //! Expert Info into findings.
 //!
 //! tshark runs with an empty private configuration directory and explicit
-//! preferences ([`PROFILE`]), in two-pass mode, and prints PDML only for the
+//! preferences ([`profile_preferences`]), in two-pass mode, and prints PDML only for the
 //! frames that carry Expert Info (`-Y _ws.expert`), so a clean capture costs
 //! one dissection pass and almost no output. PDML is the only output that
 //! names each item's expert field (e.g. `tcp.analysis.lost_segment`); it is
@@ -21,14 +21,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::finding::{Finding, Protocol, Severity, Source};
 use crate::report::TsharkSummary;
 
-/// The preferences every run uses, recorded in reports.
-pub const PROFILE: [(&str, &str); 5] = [
-    ("ip.check_checksum", "TRUE"),
-    ("tcp.check_checksum", "TRUE"),
-    ("udp.check_checksum", "TRUE"),
-    ("tcp.analyze_sequence_numbers", "TRUE"),
-    ("tcp.relative_sequence_numbers", "TRUE"),
-];
+/// The preferences every run uses, recorded in reports: with
+/// `checksums`, tshark validates IPv4, TCP and UDP checksums (the default
+/// for generated traces; Wireshark's own default is off, because of
+/// checksum offload).
+pub fn profile_preferences(checksums: bool) -> [(&'static str, &'static str); 5] {
+    let check = if checksums { "TRUE" } else { "FALSE" };
+    [
+        ("ip.check_checksum", check),
+        ("tcp.check_checksum", check),
+        ("udp.check_checksum", check),
+        ("tcp.analyze_sequence_numbers", "TRUE"),
+        ("tcp.relative_sequence_numbers", "TRUE"),
+    ]
+}
 
 /// Why tshark could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,8 @@ pub struct Tshark {
     path: PathBuf,
     version: String,
     config_dir: PathBuf,
+    /// Whether tshark validates checksums (see [`profile_preferences`]).
+    checksums: bool,
 }
 
 impl Tshark {
@@ -93,7 +101,13 @@ impl Tshark {
         let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let config_dir = std::env::temp_dir().join(format!("harness-tshark-{}-{instance}", std::process::id()));
         std::fs::create_dir_all(&config_dir).map_err(|source| TsharkError::Spawn { path: config_dir.display().to_string(), source })?;
-        Ok(Tshark { path, version, config_dir })
+        Ok(Tshark { path, version, config_dir, checksums: true })
+    }
+
+    /// Set whether tshark validates IPv4, TCP and UDP checksums (on by
+    /// default).
+    pub fn set_checksum_validation(&mut self, on: bool) {
+        self.checksums = on;
     }
 
     /// Return how this tshark runs: version and options, for reports.
@@ -104,7 +118,7 @@ impl Tshark {
     /// Return the analysis options of every run (the capture comes after).
     fn options(&self) -> Vec<String> {
         let mut options: Vec<String> = ["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"].iter().map(|s| s.to_string()).collect();
-        for (name, value) in PROFILE {
+        for (name, value) in profile_preferences(self.checksums) {
             options.push("-o".into());
             options.push(format!("{name}:{value}"));
         }

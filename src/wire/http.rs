@@ -139,6 +139,14 @@ pub fn looks_like_http(payload: &[u8]) -> bool {
         || extension_request_line(payload)
 }
 
+/// Return whether `bytes`, too short to decide, may be the start of an
+/// HTTP/1.x message (a prefix of `HTTP/1.` or of a known method and its
+/// space): a stream reassembler waits for more before it decides.
+pub fn may_start_http(bytes: &[u8]) -> bool {
+    let prefix_of = |whole: &[u8]| bytes.len() < whole.len() && whole.starts_with(bytes);
+    !bytes.is_empty() && (prefix_of(RESPONSE_PREFIX) || METHODS.iter().any(|m| prefix_of(m) || (bytes.len() == m.len() && bytes == *m)))
+}
+
 /// Return whether `payload` starts with a request line whose method is a
 /// token outside [`METHODS`]: `token SP target SP HTTP/1.d` up to the line end.
 fn extension_request_line(payload: &[u8]) -> bool {
