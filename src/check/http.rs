@@ -43,6 +43,10 @@ enum State {
     /// Not HTTP (any more): bytes are ignored until a segment starts a
     /// message again.
     Lost,
+    /// The flow was picked up mid-stream: its first bytes may continue a
+    /// message the capture missed; like `Lost`, but counted as HTTP and
+    /// not reported.
+    Unsynced,
 }
 
 /// What the framing decision needs from a parsed header block (copied out
@@ -123,6 +127,7 @@ impl Flow {
                     State::Body { remaining } if u64::from(bytes) < remaining => State::Body { remaining: remaining - u64::from(bytes) },
                     State::Body { .. } => State::Start,
                     State::UntilClose => State::UntilClose,
+                    State::Unsynced => State::Unsynced,
                     _ => State::Lost,
                 };
                 d.buf.clear(budget);
@@ -132,9 +137,20 @@ impl Flow {
         }
     }
 
+    /// Make the state of a flow picked up mid-stream (see
+    /// [`State::Unsynced`]).
+    pub(crate) fn midstream() -> Flow {
+        let mut flow = Flow::default();
+        for d in &mut flow.dirs {
+            d.state = State::Unsynced;
+        }
+        flow
+    }
+
     /// Return whether direction `dir` is reading HTTP (not lost).
     pub(crate) fn in_sync(&self, dir: usize) -> bool {
-        self.dirs[dir].seen && self.dirs[dir].state != State::Lost
+        let d = &self.dirs[dir];
+        d.state == State::Unsynced || (d.seen && d.state != State::Lost)
     }
 
     /// Give back every buffered byte (the flow is dropped).
@@ -147,9 +163,9 @@ impl Flow {
     /// Parse the bytes `data` (first sent in `frame`) of direction `dir`.
     fn bytes(&mut self, dir: usize, frame: u64, mut data: &[u8], ctx: Ctx, budget: &mut Budget, sink: &mut Sink) -> bool {
         let mut http = false;
-        if self.dirs[dir].state == State::Lost {
+        if matches!(self.dirs[dir].state, State::Lost | State::Unsynced) {
             if !http::looks_like_http(data) {
-                return false;
+                return self.dirs[dir].state == State::Unsynced;
             }
             self.dirs[dir].state = State::Start;
         }
@@ -246,7 +262,7 @@ impl Flow {
                         }
                     }
                 }
-                State::UntilClose => return true,
+                State::UntilClose | State::Unsynced => return true,
                 State::Lost => return http,
             }
         }

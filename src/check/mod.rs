@@ -242,7 +242,7 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
         let kind = if payload.is_empty() {
             return;
         } else if frame.expected.contains(Protocol::Http) {
-            AppKind::Http(http::Flow::default())
+            AppKind::Http(if state.tcp.midstream() { http::Flow::midstream() } else { http::Flow::default() })
         } else if frame.expected.contains(Protocol::Dns) {
             AppKind::Dns(dns::TcpFlow::default())
         } else {

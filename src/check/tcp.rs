@@ -120,6 +120,11 @@ impl Flow {
     pub(crate) fn isn(&self, side: usize) -> Option<u32> {
         self.sides[side].syn_seen.then_some(self.sides[side].isn)
     }
+
+    /// Return whether the flow was picked up mid-stream.
+    pub(crate) fn midstream(&self) -> bool {
+        self.midstream
+    }
 }
 
 /// The fields of one segment the state machine needs.
