@@ -15,6 +15,7 @@ pub mod exec;
 pub mod finding;
 pub mod matrix;
 pub mod model;
+pub mod netns;
 pub mod paper;
 pub mod pcap;
 pub mod prompt;
