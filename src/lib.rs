@@ -16,6 +16,7 @@ pub mod finding;
 pub mod matrix;
 pub mod model;
 pub mod netns;
+pub mod onwire;
 pub mod paper;
 pub mod pcap;
 pub mod prompt;
