@@ -175,7 +175,38 @@ pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, Conversatio
         Ok(c) => c.frames[0].0.number,
         Err(r) => r.frames[0],
     });
-    Ok(out)
+    Ok(merge_dns_replies(out))
+}
+
+/// `check` keys DNS exchanges by id, so a reply whose id is not the query's
+/// (the corpus's few-shot `0x0aba`) is a conversation of its own. For the
+/// replay it is the model's reply to the latest earlier unanswered query of
+/// the same client, server and ports: it joins that conversation, so the
+/// difference shows as `dns.id`.
+fn merge_dns_replies(list: Vec<Result<Conversation, ConversationReport>>) -> Vec<Result<Conversation, ConversationReport>> {
+    let mut out: Vec<Result<Conversation, ConversationReport>> = Vec::with_capacity(list.len());
+    for item in list {
+        if let Ok(reply) = &item {
+            let only_replies = reply.proto == Proto::Dns && reply.frames.iter().all(|(_, from_client)| !from_client);
+            let query = out.iter_mut().rev().find_map(|c| match c {
+                Ok(q) if only_replies
+                    && q.proto == Proto::Dns
+                    && (q.client, q.server, q.client_port, q.server_port) == (reply.client, reply.server, reply.client_port, reply.server_port)
+                    && q.frames.iter().all(|(_, from_client)| *from_client) =>
+                {
+                    Some(q)
+                }
+                _ => None,
+            });
+            if let Some(query) = query {
+                query.frames.extend(reply.frames.iter().cloned());
+                query.frames.sort_by_key(|(f, _)| f.number);
+                continue;
+            }
+        }
+        out.push(item);
+    }
+    out
 }
 
 /// The summary `NNNN.summary.json` written by `generate` beside `NNNN.pcap`.
