@@ -15,6 +15,8 @@ pub mod exec;
 pub mod finding;
 pub mod matrix;
 pub mod model;
+pub mod netns;
+pub mod onwire;
 pub mod paper;
 pub mod pcap;
 pub mod prompt;

@@ -190,7 +190,7 @@ fn read(path: &Path, name: &str, mut limits: Limits, bar: Option<&indicatif::Pro
 
 /// Files to check: each argument, or the captures (`*.pcap`, `*.pcapng`)
 /// under a directory argument, recursively, sorted.
-fn expand(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn expand(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();

@@ -8,6 +8,7 @@ mod exec;
 mod import;
 pub mod inputs;
 mod matrix;
+pub mod onwire;
 mod paper;
 pub mod progress;
 pub mod rundir;
@@ -140,6 +141,16 @@ pub enum Command {
     ///
     /// Example: harness import-answers && harness matrix --models corpus:gpt-3.5-turbo-instruct
     ImportAnswers(ImportArgs),
+    /// Replay each conversation's client side against real network stacks
+    /// (the kernel for ARP, ICMP and TCP; dnsmasq for DNS; hyper for HTTP)
+    /// in private network namespaces, and compare the model's replies with
+    /// the real ones, semantic fields only. Needs root (CAP_NET_ADMIN).
+    ///
+    /// Exit status: 0 every replayed conversation matched, 1 some did not,
+    /// 2 error.
+    ///
+    /// Example: harness onwire --format json out/reference/icmp-conversation
+    Onwire(onwire::OnwireArgs),
 }
 
 /// Arguments of `harness import-answers`.
@@ -651,6 +662,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Merge(m) => matrix::merge(&m),
         Command::Paper(paper) => paper::run(&paper),
         Command::ImportAnswers(import) => import::run(&import),
+        Command::Onwire(args) => onwire::run(&args),
     }
 }
 
