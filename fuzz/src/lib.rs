@@ -93,6 +93,12 @@ fn run_pipeline(reader: Reader<&[u8]>, input_len: usize) {
         Limits {
             max_flows: FUZZ_FLOWS,
             memory_records: memory_records(input_len),
+            // Both checksum rules' paths, chosen by the input.
+            checksums: if input_len % 2 == 0 {
+                harness::check::Checksums::Strict
+            } else {
+                harness::check::Checksums::OffloadAware
+            },
         },
     );
     let frames = pass.frames.len();

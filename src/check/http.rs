@@ -53,7 +53,6 @@ enum State {
 /// of the parser's borrow of the buffered bytes).
 struct Framing {
     start: Start,
-    host: bool,
     location: bool,
     chunked: bool,
     content_length: Option<u64>,
@@ -61,17 +60,21 @@ struct Framing {
 
 /// A start line, reduced to what the checks use.
 enum Start {
-    Request { method: String, version: u8 },
+    /// A request: HEAD or not; the method when an HTTP/1.1 request lacks
+    /// its Host (for the message; no allocation otherwise).
+    Request { head: bool, missing_host: Option<String> },
     Response { code: u16 },
 }
 
 impl Framing {
     fn of(head: &http::Head<'_>) -> Framing {
         let start = match head.start {
-            StartRef::Request { method, version, .. } => Start::Request { method: method.to_string(), version },
+            StartRef::Request { method, version, .. } => {
+                Start::Request { head: method.eq_ignore_ascii_case("HEAD"), missing_host: (version == 1 && !head.host).then(|| method.to_string()) }
+            }
             StartRef::Response { code, .. } => Start::Response { code },
         };
-        Framing { start, host: head.host, location: head.location, chunked: head.chunked, content_length: head.content_length }
+        Framing { start, location: head.location, chunked: head.chunked, content_length: head.content_length }
     }
 }
 
@@ -362,10 +365,9 @@ impl Flow {
         let started = self.dirs[dir].started;
         let mut no_body = false;
         match &head.start {
-            Start::Request { method, version } => {
-                let (method, version) = (method.as_str(), *version);
-                self.requests.push_back((dir, started, method.eq_ignore_ascii_case("HEAD")));
-                if version == 1 && !head.host {
+            Start::Request { head: is_head, missing_host } => {
+                self.requests.push_back((dir, started, *is_head));
+                if let Some(method) = missing_host {
                     // RFC 9112 §3.2: "A client MUST send a Host header field
                     // in all HTTP/1.1 request messages."
                     report(sink, ctx, Severity::Error, "http.missing_host", started, format!("HTTP/1.1 {method} request without a Host header field (RFC 9112 §3.2)"));

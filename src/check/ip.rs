@@ -196,4 +196,52 @@ mod test {
         let packet = icmp_echo(A, B, false, 1, 1);
         assert_eq!(super::checksum(&packet[..20]), 0);
     }
+
+    /// The checks at `warn` and above, and the notes, under a checksum rule.
+    fn under(rule: super::Checksums, frames: &[Vec<u8>]) -> (Vec<(u64, String)>, Vec<String>) {
+        let limits = super::super::Limits { checksums: rule, ..Default::default() };
+        let findings = check_frames_with(limits, LinkType::Raw, frames);
+        let notes = findings.iter().filter(|f| f.severity == crate::finding::Severity::Note).map(|f| f.check.to_string()).collect();
+        (ids(&findings), notes)
+    }
+
+    #[test]
+    fn test_offload_rules() {
+        use super::Checksums::{Off, OffloadAware, Strict};
+        // The pseudo-header partial sum in a TCP checksum (Linux
+        // CHECKSUM_PARTIAL), and 0.
+        let mut partial = tcp(A, B, 40000, 80, "S", 1, 0, b"");
+        let sum = super::pseudo_header_sum(A, B, 6, 20);
+        partial[20 + 16..20 + 18].copy_from_slice(&sum.to_be_bytes());
+        let mut zero = tcp(A, B, 40001, 80, "S", 1, 0, b"");
+        zero[20 + 16..20 + 18].copy_from_slice(&[0, 0]);
+        // Any other wrong value.
+        let mut wrong = tcp(A, B, 40002, 80, "S", 1, 0, b"");
+        wrong[20 + 17] ^= 0x40;
+        // IPv4 total length 0 (segmentation offload), header checksum
+        // recomputed; and an IPv4 header checksum of 0.
+        let mut length = fixed({
+            let mut p = tcp(A, B, 40003, 80, "S", 1, 0, b"");
+            p[2] = 0;
+            p[3] = 0;
+            p
+        });
+        length.truncate(40);
+        let mut ip_zero = tcp(A, B, 40004, 80, "S", 1, 0, b"");
+        ip_zero[10] = 0;
+        ip_zero[11] = 0;
+        let frames = [partial, zero, wrong, length, ip_zero];
+        let (errors, notes) = under(OffloadAware, &frames);
+        let errors: Vec<_> = errors.into_iter().filter(|(_, c)| c != "tcp.not_closed").collect();
+        assert_eq!(errors, vec![(3, "tcp.bad_checksum".to_string())]);
+        for id in ["tcp.checksum_offload", "ip.length_offload", "ip.checksum_offload"] {
+            assert!(notes.iter().any(|n| n == id), "{id} in {notes:?}");
+        }
+        assert_eq!(notes.iter().filter(|n| *n == "tcp.checksum_offload").count(), 2);
+        let (errors, _) = under(Strict, &frames);
+        let strict: Vec<&str> = errors.iter().map(|(_, c)| c.as_str()).collect();
+        assert_eq!(strict, ["tcp.bad_checksum", "tcp.bad_checksum", "tcp.bad_checksum", "ip.bad_total_length", "ip.bad_checksum"]);
+        let (errors, _) = under(Off, &frames);
+        assert_eq!(errors, vec![(4, "ip.bad_total_length".to_string())]);
+    }
 }

@@ -82,9 +82,17 @@ struct Side {
     ack: u32,
     /// Sequence number of this side's FIN.
     fin: Option<u32>,
+    /// The frame of this side's FIN.
+    fin_frame: u64,
+    /// This side's latest segment: (frame, ACK number if it had one,
+    /// window).
+    last: Option<(u64, Option<u32>, u16)>,
     /// The frame where this side acknowledged the peer's FIN's own sequence
     /// number (the FIN not counted), while no later ACK covers the FIN.
     fin_short_ack: Option<u64>,
+    /// Whether this side's failure to count the peer's FIN was already
+    /// reported (as a duplicate ACK answering it).
+    fin_uncounted: bool,
 }
 
 /// The state of one flow (kept in the checker's shared TCP flow table,
@@ -146,6 +154,8 @@ struct Segment {
     rst: bool,
     /// Payload length (as sent, even if the capture cut it).
     len: u32,
+    /// Window field.
+    window: u16,
     /// Whether the flags were already reported as impossible.
     flags_bad: bool,
     /// Whether the segment is an IP fragment (its length is unknown).
@@ -210,12 +220,14 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Check
         fin,
         rst: tcp.rst() && !syn && !fin,
         len: u32::try_from(len).unwrap_or(u32::MAX),
+        window: tcp.window_size(),
         flags_bad,
         fragment: ip_payload.fragmented,
     };
     let Some(flow) = flow else { return };
     let mut ctx = Ctx { flow, sink, frame: frame.number };
     ctx.segment(segment);
+    ctx.flow.sides[from].last = Some((frame.number, segment.has_ack.then_some(segment.ack), segment.window));
     if segment.fragment {
         // Later fragments carry the rest of the segment: re-learn this
         // side's next SEQ from its next segment.
@@ -248,7 +260,7 @@ pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
 /// only at the end of the flow, so a warning (see the module docs).
 fn report_uncounted_fins(sink: &mut Sink, flow: &Flow) {
     for (acker, peer) in [(flow.sides[0], flow.sides[1]), (flow.sides[1], flow.sides[0])] {
-        let (Some(frame), Some(fin)) = (acker.fin_short_ack, peer.fin) else { continue };
+        let (Some(frame), Some(fin), false) = (acker.fin_short_ack, peer.fin, acker.fin_uncounted) else { continue };
         sink.report_at(
             frame,
             Severity::Warn,
@@ -590,10 +602,32 @@ impl Ctx<'_> {
         if let Some(fin) = peer.fin {
             // An ACK of the FIN's own SEQ is a valid cumulative ACK of the
             // data before it (it crossed the FIN, as in a simultaneous
-            // close, RFC 9293 §3.6); only a FIN that no ACK ever covers is
-            // wrong, reported when the flow ends.
+            // close, RFC 9293 §3.6, or a window update did); only a FIN that
+            // no ACK ever covers is wrong, reported when the flow ends. But
+            // a duplicate ACK (nothing new: no data, no FIN, same ACK and
+            // window as this side's previous segment) sent after the FIN
+            // arrived answers the FIN itself: a receiver sends one only for
+            // a segment it did not accept in order (RFC 9293 §3.10.7.4,
+            // RFC 5681 §4.2), so the FIN was not counted.
             let side = &mut self.flow.sides[seg.from];
             if ack == fin {
+                let duplicate = seg.len == 0
+                    && !seg.fin
+                    && !seg.rst
+                    && side.last.is_some_and(|(frame, last_ack, window)| frame < peer.fin_frame && last_ack == Some(ack) && window == seg.window);
+                if duplicate {
+                    side.fin_uncounted = true;
+                    self.report(
+                        Severity::Error,
+                        "tcp.fin_accounting",
+                        format!(
+                            "duplicate ACK {ack} answers the FIN of frame {}: it acknowledges the FIN's own SEQ; a FIN consumes one sequence number, expected {} (RFC 9293 §3.4)",
+                            peer.fin_frame,
+                            fin.wrapping_add(1)
+                        ),
+                    );
+                    return;
+                }
                 side.fin_short_ack.get_or_insert(self.frame);
             } else if seq_gt(ack, fin) {
                 side.fin_short_ack = None;
@@ -657,6 +691,7 @@ impl Ctx<'_> {
             side.nxt = seg.end();
             if seg.fin {
                 side.fin = Some(seg.seq.wrapping_add(seg.len));
+                side.fin_frame = self.frame;
             }
             return;
         }
@@ -717,6 +752,7 @@ impl Ctx<'_> {
         }
         if seg.fin && side.fin.is_none() {
             side.fin = Some(seq.wrapping_add(seg.len));
+            side.fin_frame = self.frame;
         }
     }
 
@@ -806,6 +842,15 @@ mod test {
         expected.iter().map(|(frame, check)| (*frame, check.to_string())).collect()
     }
 
+    /// Set the window of an IPv4/TCP packet, keeping its checksum right.
+    fn with_window(mut packet: Vec<u8>, window: u16) -> Vec<u8> {
+        packet[20 + 14..20 + 16].copy_from_slice(&window.to_be_bytes());
+        let (src, dst) = (packet[12..16].try_into().unwrap(), packet[16..20].try_into().unwrap());
+        let sum = TcpSlice::from_slice(&packet[20..]).unwrap().calc_checksum_ipv4(src, dst).unwrap();
+        packet[20 + 16..20 + 18].copy_from_slice(&sum.to_be_bytes());
+        packet
+    }
+
     /// Cut an IPv4/TCP packet to `tcp_len` bytes of TCP, keeping its IP
     /// header consistent (total length and checksum).
     fn shorten(packet: &mut Vec<u8>, tcp_len: usize) {
@@ -863,9 +908,12 @@ mod test {
     #[case::fin_ack_acks_unsent_byte(|p: &mut Vec<Vec<u8>>| p[7] = up("FA", C + 1 + Q, S + 2 + R, b""), &[(8, "tcp.bad_ack")])]
     #[case::response_ack_beyond_request(|p: &mut Vec<Vec<u8>>| p[5] = down("PA", S + 1, C + 2 + Q, OK), &[(6, "tcp.bad_ack")])]
     #[case::server_acks_fin_seq(|p: &mut Vec<Vec<u8>>| { p[8] = down("A", S + 1 + R, C + 1 + Q, b""); p[9] = down("FA", S + 1 + R, C + 1 + Q, b"") }, &[(9, "tcp.fin_accounting")])]
-    // One ACK of the FIN's own SEQ, then the FIN covered: a window update
-    // that crossed the FIN, not an error.
-    #[case::server_acks_fin_seq_once(|p: &mut Vec<Vec<u8>>| p[8] = down("A", S + 1 + R, C + 1 + Q, b""), &[])]
+    // A duplicate ACK of the FIN's own SEQ right after it: the FIN was
+    // not counted, even if a later ACK covers it.
+    #[case::server_dup_acks_fin_seq(|p: &mut Vec<Vec<u8>>| p[8] = down("A", S + 1 + R, C + 1 + Q, b""), &[(9, "tcp.fin_accounting")])]
+    // One ACK of the FIN's own SEQ with a new window, then the FIN
+    // covered: a window update that crossed the FIN, not an error.
+    #[case::window_update_crosses_fin(|p: &mut Vec<Vec<u8>>| p[8] = with_window(down("A", S + 1 + R, C + 1 + Q, b""), 1234), &[])]
     #[case::client_acks_fin_seq(|p: &mut Vec<Vec<u8>>| p[10] = up("A", C + 2 + Q, S + 1 + R, b""), &[(11, "tcp.fin_accounting")])]
     #[case::last_ack_reuses_fin_seq(|p: &mut Vec<Vec<u8>>| p[10] = up("A", C + 1 + Q, S + 2 + R, b""), &[(11, "tcp.fin_accounting")])]
     #[case::data_after_fin(|p: &mut Vec<Vec<u8>>| p.insert(8, up("PA", C + 2 + Q, S + 1 + R, b"more")), &[(9, "tcp.fin_accounting")])]

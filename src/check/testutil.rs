@@ -14,7 +14,12 @@ pub const B: [u8; 4] = [10, 0, 0, 2];
 
 /// Run every check on `frames` (1 ms apart) and return all findings.
 pub fn check_frames(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<Finding> {
-    let mut checker = Checker::new(Limits::default());
+    check_frames_with(Limits::default(), linktype, frames)
+}
+
+/// As [`check_frames`], with `limits` (e.g. another checksum rule).
+pub fn check_frames_with(limits: Limits, linktype: LinkType, frames: &[Vec<u8>]) -> Vec<Finding> {
+    let mut checker = Checker::new(limits);
     let mut sink = Sink::new();
     for (i, data) in frames.iter().enumerate() {
         let raw = RawFrame { linktype, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 };

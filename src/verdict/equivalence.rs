@@ -59,7 +59,7 @@ pub const EQUIVALENCES: &[Equivalence] = &[
     Equivalence { problem: "TCP header length", own: &["tcp.bad_header_length"], tshark: &["tcp.bogus_header_length", MALFORMED] },
     Equivalence {
         problem: "sequence or acknowledgment numbers that skip bytes",
-        own: &["tcp.seq_gap", "tcp.bad_ack", "tcp.fin_accounting"],
+        own: &["tcp.seq_gap", "tcp.bad_ack", "tcp.fin_accounting", "tcp.acked_unseen"],
         tshark: &["tcp.analysis.lost_segment", "tcp.analysis.ack_lost_segment", "tcp.analysis.out_of_order"],
     },
     Equivalence {
