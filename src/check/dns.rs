@@ -48,13 +48,16 @@ impl DnsCheck {
             return;
         }
         let (Some((src, dst)), Some((sport, dport))) = (frame.ipv4_addrs(), frame.ports()) else { return };
-        self.message(frame.app_payload(), (src, sport, dst, dport), frame.number, 0, sink);
+        self.message(frame.app_payload(), (src, sport, dst, dport), frame.number, 0, false, sink);
     }
 
     /// Check one DNS message sent from `(src, sport)` to `(dst, dport)`,
     /// found in frame `number` (over TCP: completed in it, started in
-    /// `started` when that is another frame, else 0).
-    fn message(&mut self, message: &[u8], (src, sport, dst, dport): FlowKey, number: u64, started: u64, sink: &mut Sink) {
+    /// `started` when that is another frame, else 0). `partial`: the flow
+    /// began before the capture, so a response may answer a query the
+    /// capture missed.
+    #[allow(clippy::too_many_arguments)]
+    fn message(&mut self, message: &[u8], (src, sport, dst, dport): FlowKey, number: u64, started: u64, partial: bool, sink: &mut Sink) {
         let from = if started != 0 && started != number { format!(" (message from frame {started})") } else { String::new() };
         let mut sink = Tagged { sink, suffix: &from };
         let sink = &mut sink;
@@ -142,6 +145,12 @@ impl DnsCheck {
                     );
                 }
             }
+            None if partial => sink.report(
+                Severity::Warn,
+                "dns.unsolicited_response",
+                Protocol::Dns,
+                format!("response id 0x{:04x} matches no query seen on this flow (it began before the capture)", header.id),
+            ),
             None => {
                 let ids: Vec<String> = pending.iter().map(|q| format!("0x{:04x}", q.id)).collect();
                 let detail = if ids.is_empty() { "no query is outstanding".to_string() } else { format!("outstanding query ids: {}", ids.join(", ")) };
@@ -188,6 +197,9 @@ struct TcpDirection {
     started: u64,
     /// Out of step after a gap: the rest of the stream is not parsed.
     lost: bool,
+    /// Picked up mid-stream: where a message starts is unknown, so the
+    /// stream is not parsed, but its bytes count as DNS.
+    unsynced: bool,
 }
 
 /// The DNS state of one TCP flow (kept in the checker's shared TCP flow
@@ -196,9 +208,22 @@ struct TcpDirection {
 pub(crate) struct TcpFlow {
     /// Per direction: 0 = from the lower endpoint, 1 = from the higher.
     dirs: [TcpDirection; 2],
+    /// Whether the flow began before the capture.
+    midstream: bool,
 }
 
 impl TcpFlow {
+    /// Make the state of a flow picked up mid-stream: its messages'
+    /// boundaries are unknown, so nothing is parsed (there is no marker to
+    /// find the next message by).
+    pub(crate) fn midstream() -> TcpFlow {
+        let mut flow = TcpFlow { midstream: true, ..TcpFlow::default() };
+        for d in &mut flow.dirs {
+            d.unsynced = true;
+        }
+        flow
+    }
+
     /// Feed one piece of the direction sent from `from` to `to`; return
     /// whether its bytes belong to DNS messages.
     pub(crate) fn piece(&mut self, dir: usize, piece: Piece<'_>, (from, to): (([u8; 4], u16), ([u8; 4], u16)), now: u64, dns: &mut DnsCheck, budget: &mut Budget, sink: &mut Sink) -> bool {
@@ -212,6 +237,13 @@ impl TcpFlow {
             Piece::Bytes { .. } if d.lost => return false,
             Piece::Bytes { frame, data } => (frame, data),
         };
+        if d.unsynced {
+            // Synchronise on a segment that holds whole messages only.
+            if !whole_messages(data) {
+                return true;
+            }
+            d.unsynced = false;
+        }
         let key = (from.0, from.1, to.0, to.1);
         while !data.is_empty() {
             if d.buf.is_empty() {
@@ -220,7 +252,7 @@ impl TcpFlow {
                 if let [a, b, rest @ ..] = data {
                     let len = usize::from(u16::from_be_bytes([*a, *b]));
                     if rest.len() >= len {
-                        dns.message(&rest[..len], key, now, d.started, sink);
+                        dns.message(&rest[..len], key, now, d.started, self.midstream, sink);
                         data = &rest[len..];
                         continue;
                     }
@@ -244,7 +276,7 @@ impl TcpFlow {
             let bytes = d.buf.bytes();
             if bytes.len() >= 2 && bytes.len() == 2 + usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) {
                 let message = d.buf.take(budget);
-                dns.message(&message[2..], key, now, d.started, sink);
+                dns.message(&message[2..], key, now, d.started, self.midstream, sink);
             }
         }
         true
@@ -252,7 +284,7 @@ impl TcpFlow {
 
     /// Return whether direction `dir` is in step.
     pub(crate) fn in_sync(&self, dir: usize) -> bool {
-        !self.dirs[dir].lost
+        self.dirs[dir].unsynced || !self.dirs[dir].lost
     }
 
     /// Report messages cut short by the end of the flow, and give back the
@@ -273,6 +305,19 @@ impl TcpFlow {
             d.buf.clear(budget);
         }
     }
+}
+
+/// Return whether `data` is one or more whole length-prefixed DNS messages,
+/// each of which parses.
+fn whole_messages(mut data: &[u8]) -> bool {
+    while let [a, b, rest @ ..] = data {
+        let len = usize::from(u16::from_be_bytes([*a, *b]));
+        if rest.len() < len || len < dns::HEADER_LEN || dns::walk(&rest[..len]).error.is_some() {
+            return false;
+        }
+        data = &rest[len..];
+    }
+    data.is_empty()
 }
 
 /// Report count mismatches and malformed records found by the walk.
@@ -553,5 +598,22 @@ mod test {
         let q = framed(&query(0x1234));
         let found = run(&segmented(53, &[&q[..q.len() - 3]], &[]));
         assert_eq!(found, vec![(4, "dns.bad_length".into())]);
+    }
+
+    #[test]
+    fn test_tcp_picked_up_mid_stream() {
+        let q = framed(&query(1));
+        let r = framed(&response(1));
+        let q2 = framed(&query(2));
+        let wrong = framed(&response(3));
+        // The capture starts inside the first query: its tail is not
+        // parsed; the messages after the first whole-message segment are.
+        let frames = segmented(53, &[&q[..9], &q[9..], &q2], &[&r, &wrong]);
+        let found = run(&frames[4..]);
+        assert!(found.contains(&(1, "tcp.no_handshake".into())), "{found:?}");
+        // The response to the query whose start was missed is a warning;
+        // the wrong id after a query seen whole stays an error.
+        assert_eq!(found.iter().filter(|(_, c)| c.starts_with("dns.")).cloned().collect::<Vec<_>>(), [(2, "dns.unanswered".to_string()), (4, "dns.unsolicited_response".to_string()), (5, "dns.unsolicited_response".to_string())]);
+        assert!(!found.iter().any(|(_, c)| c == "dns.malformed"), "{found:?}");
     }
 }

@@ -244,7 +244,7 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
         } else if frame.expected.contains(Protocol::Http) {
             AppKind::Http(if state.tcp.midstream() { http::Flow::midstream() } else { http::Flow::default() })
         } else if frame.expected.contains(Protocol::Dns) {
-            AppKind::Dns(dns::TcpFlow::default())
+            AppKind::Dns(if state.tcp.midstream() { dns::TcpFlow::midstream() } else { dns::TcpFlow::default() })
         } else {
             return;
         };
