@@ -82,18 +82,25 @@ struct Side {
     ack: u32,
     /// Sequence number of this side's FIN.
     fin: Option<u32>,
-    /// The frame of this side's FIN.
-    fin_frame: u64,
-    /// This side's latest segment: (frame, ACK number if it had one,
-    /// window).
-    last: Option<(u64, Option<u32>, u16)>,
     /// The frame where this side acknowledged the peer's FIN's own sequence
-    /// number (the FIN not counted), while no later ACK covers the FIN.
-    fin_short_ack: Option<u64>,
-    /// Whether this side's failure to count the peer's FIN was already
-    /// reported (as a duplicate ACK answering it).
-    fin_uncounted: bool,
+    /// number, while no later ACK covers the FIN (0: none).
+    fin_short_ack: u64,
+    /// The ACK number of this side's latest segment (see `LAST_HAD_ACK`).
+    last_ack: u32,
+    /// The window of this side's latest segment.
+    last_window: u16,
+    /// `LAST_HAD_ACK`, `PEER_FIN_SINCE_LAST`, `FIN_UNCOUNTED` (kept in one
+    /// byte: the flow table holds 65 536 of these).
+    marks: u8,
 }
+
+/// [`Side::marks`]: this side's latest segment carried an ACK.
+const LAST_HAD_ACK: u8 = 1;
+/// [`Side::marks`]: the peer's FIN came after this side's latest segment.
+const PEER_FIN_SINCE_LAST: u8 = 2;
+/// [`Side::marks`]: this side's failure to count the peer's FIN was
+/// already reported (as a duplicate ACK answering it).
+const FIN_UNCOUNTED: u8 = 4;
 
 /// The state of one flow (kept in the checker's shared TCP flow table,
 /// [`super::TcpFlowState`]).
@@ -227,7 +234,13 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Check
     let Some(flow) = flow else { return };
     let mut ctx = Ctx { flow, sink, frame: frame.number };
     ctx.segment(segment);
-    ctx.flow.sides[from].last = Some((frame.number, segment.has_ack.then_some(segment.ack), segment.window));
+    let side = &mut ctx.flow.sides[from];
+    side.last_ack = segment.ack;
+    side.last_window = segment.window;
+    side.marks = (side.marks & FIN_UNCOUNTED) | if segment.has_ack { LAST_HAD_ACK } else { 0 };
+    if segment.fin {
+        ctx.flow.sides[1 - from].marks |= PEER_FIN_SINCE_LAST;
+    }
     if segment.fragment {
         // Later fragments carry the rest of the segment: re-learn this
         // side's next SEQ from its next segment.
@@ -260,7 +273,8 @@ pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
 /// only at the end of the flow, so a warning (see the module docs).
 fn report_uncounted_fins(sink: &mut Sink, flow: &Flow) {
     for (acker, peer) in [(flow.sides[0], flow.sides[1]), (flow.sides[1], flow.sides[0])] {
-        let (Some(frame), Some(fin), false) = (acker.fin_short_ack, peer.fin, acker.fin_uncounted) else { continue };
+        let (Some(fin), false) = (peer.fin, acker.fin_short_ack == 0 || acker.marks & FIN_UNCOUNTED != 0) else { continue };
+        let frame = acker.fin_short_ack;
         sink.report_at(
             frame,
             Severity::Warn,
@@ -614,23 +628,26 @@ impl Ctx<'_> {
                 let duplicate = seg.len == 0
                     && !seg.fin
                     && !seg.rst
-                    && side.last.is_some_and(|(frame, last_ack, window)| frame < peer.fin_frame && last_ack == Some(ack) && window == seg.window);
+                    && side.marks & (LAST_HAD_ACK | PEER_FIN_SINCE_LAST) == LAST_HAD_ACK | PEER_FIN_SINCE_LAST
+                    && side.last_ack == ack
+                    && side.last_window == seg.window;
                 if duplicate {
-                    side.fin_uncounted = true;
+                    side.marks |= FIN_UNCOUNTED;
                     self.report(
                         Severity::Error,
                         "tcp.fin_accounting",
                         format!(
-                            "duplicate ACK {ack} answers the FIN of frame {}: it acknowledges the FIN's own SEQ; a FIN consumes one sequence number, expected {} (RFC 9293 §3.4)",
-                            peer.fin_frame,
+                            "duplicate ACK {ack} answers the FIN: it acknowledges the FIN's own SEQ; a FIN consumes one sequence number, expected {} (RFC 9293 §3.4)",
                             fin.wrapping_add(1)
                         ),
                     );
                     return;
                 }
-                side.fin_short_ack.get_or_insert(self.frame);
+                if side.fin_short_ack == 0 {
+                    side.fin_short_ack = self.frame;
+                }
             } else if seq_gt(ack, fin) {
-                side.fin_short_ack = None;
+                side.fin_short_ack = 0;
             }
         }
         let below = peer.syn_seen && seq_lt(ack, peer.isn.wrapping_add(1));
@@ -691,7 +708,6 @@ impl Ctx<'_> {
             side.nxt = seg.end();
             if seg.fin {
                 side.fin = Some(seg.seq.wrapping_add(seg.len));
-                side.fin_frame = self.frame;
             }
             return;
         }
@@ -752,7 +768,6 @@ impl Ctx<'_> {
         }
         if seg.fin && side.fin.is_none() {
             side.fin = Some(seq.wrapping_add(seg.len));
-            side.fin_frame = self.frame;
         }
     }
 
