@@ -14,6 +14,7 @@
 mod arp;
 pub mod catalog;
 mod conversation;
+mod cross;
 mod dns;
 mod http;
 mod icmp;
@@ -140,6 +141,9 @@ pub struct Checker {
     icmp: icmp::IcmpCheck,
     time: time::TimeCheck,
     conversations: conversation::Conversations,
+    /// Checks across protocols (ARP against Ethernet, DNS against
+    /// connections).
+    cross: cross::CrossCheck,
     zigbee: crate::zigbee::check::ZigbeeCheck,
 }
 
@@ -152,6 +156,7 @@ impl Checker {
             dns: dns::DnsCheck::new(limits),
             icmp: icmp::IcmpCheck::new(limits),
             conversations: conversation::Conversations::new(limits),
+            cross: cross::CrossCheck::new(limits),
             ..Checker::default()
         }
     }
@@ -176,6 +181,7 @@ impl Checker {
         self.dns.check(frame, sink);
         http::check(frame, flow.as_deref_mut().map(|f| &mut f.http), sink);
         self.zigbee.check(frame, sink);
+        self.cross.check(frame, sink);
         self.conversations.assign(frame, flow.map(|f| &mut f.conversation))
     }
 
@@ -193,6 +199,7 @@ impl Checker {
             http::incomplete(sink, state);
         }
         self.zigbee.finish(sink);
+        self.cross.finish(sink);
     }
 
     /// Return how many conversations were seen.
