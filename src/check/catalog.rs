@@ -108,6 +108,10 @@ checks! {
     "http.unanswered" Http [W] "request without response";
     "time.not_monotonic" Frame [W] "timestamp going backwards";
     "summary.mismatch" Frame [E] "packet differs from what the summary asked for";
+    "host.mac_conflict" Eth [E] "on-link address carried with another MAC than ARP bound it to";
+    "arp.missing_resolution" Arp [W] "first frame to a next hop that no earlier ARP resolved";
+    "flow.unresolved_destination" Ip [W] "connection to a name's server going to an address no DNS answer gave";
+    "dns.unused_answer" Dns [N] "DNS answer bypassed by the connection to its name";
     "zigbee.malformed" Zigbee [E] "IEEE 802.15.4 MAC header cut short or reserved addressing mode";
     "zigbee.bad_fcs" Zigbee [E] "IEEE 802.15.4 FCS wrong";
     "zigbee.addressing" Zigbee [E] "frame control contradicts the addresses";

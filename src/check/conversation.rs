@@ -53,6 +53,7 @@ impl Conversations {
     /// Return the conversation of `frame`. `tcp` is the conversation slot of
     /// the frame's TCP flow when the caller already looked the flow up (see
     /// [`super::TcpFlowState`]); other frames use this tracker's own table.
+    #[inline]
     pub(crate) fn assign(&mut self, frame: &Frame<'_>, tcp: Option<&mut Option<State>>) -> ConversationId {
         let slot = match tcp {
             Some(slot) => slot,

@@ -14,6 +14,7 @@
 mod arp;
 pub mod catalog;
 mod conversation;
+mod cross;
 mod dns;
 mod http;
 mod icmp;
@@ -305,6 +306,9 @@ pub struct Checker {
     icmp: icmp::IcmpCheck,
     time: time::TimeCheck,
     conversations: conversation::Conversations,
+    /// Checks across protocols (ARP against Ethernet, DNS against
+    /// connections).
+    cross: cross::CrossCheck,
     zigbee: crate::zigbee::check::ZigbeeCheck,
     /// The checksum rule.
     checksums: Checksums,
@@ -322,6 +326,7 @@ impl Checker {
             icmp: icmp::IcmpCheck::new(limits),
             conversations: conversation::Conversations::new(limits),
             checksums: limits.checksums,
+            cross: cross::CrossCheck::new(limits),
             ..Checker::default()
         }
     }
@@ -350,6 +355,7 @@ impl Checker {
             check_app(frame, state, key, &mut self.dns, &mut self.budget, sink);
         }
         self.zigbee.check(frame, sink);
+        self.cross.check(frame, sink);
         self.conversations.assign(frame, flow.map(|f| &mut f.conversation))
     }
 
@@ -374,6 +380,7 @@ impl Checker {
             app.end(&mut self.budget, sink);
         }
         self.zigbee.finish(sink);
+        self.cross.finish(sink);
     }
 
     /// Return how many conversations were seen.

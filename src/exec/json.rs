@@ -17,8 +17,9 @@
 //! - **One link type per trace** (DESIGN.md, "PCAPs the harness writes"): if
 //!   any packet carries Ethernet information (`src_mac`, `dst_mac`, or
 //!   protocol `ARP`), every packet is written as an Ethernet II frame and
-//!   packets without MACs get a deterministic locally administered pair;
-//!   otherwise every packet is a bare IP packet under `LINKTYPE_RAW`.
+//!   packets without MACs get those the trace's ARP gave ([`ArpBook`]), else
+//!   a deterministic locally administered pair; otherwise every packet is a
+//!   bare IP packet under `LINKTYPE_RAW`.
 //! - **Exact errors.** The text is parsed into a [`serde_json::Value`] and
 //!   walked by hand, so every error names the offending field by its JSON
 //!   path (`$[3].flags`, `$.packets[0].dns.answers[1].data`) and says what
@@ -118,7 +119,11 @@ pub fn build(text: &str) -> Result<Trace> {
     let frames = list.iter().map(parse_packet).collect::<Result<Vec<_>>>()?;
     let ethernet = frames.iter().any(|f| f.wants_ethernet);
     let linktype = if ethernet { LinkType::Ethernet } else { LinkType::Raw };
-    let packets = frames.into_iter().map(|f| f.emit(ethernet)).collect();
+    let mut book = ArpBook::default();
+    for frame in frames.iter().filter(|f| f.ether_type == EtherType::ARP) {
+        book.learn(&frame.body);
+    }
+    let packets = frames.into_iter().map(|f| f.emit(ethernet, &book)).collect();
     Ok(Trace { linktype, packets })
 }
 
@@ -259,10 +264,13 @@ fn describe(value: &Value) -> String {
 struct Frame {
     ts: Timestamp,
     ether_type: EtherType,
-    /// Ethernet source: given, or derived from the source address.
-    src_mac: [u8; 6],
-    /// Ethernet destination: given, or derived from the destination address.
-    dst_mac: [u8; 6],
+    /// Ethernet source, when given.
+    src_mac: Option<[u8; 6]>,
+    /// Ethernet destination, when given.
+    dst_mac: Option<[u8; 6]>,
+    /// The IP source and destination, from which missing MACs come
+    /// ([`ArpBook::macs`]); ARP frames have both MACs.
+    addrs: Option<(IpAddr, IpAddr)>,
     /// Whether this packet carries Ethernet information (a MAC or ARP).
     wants_ethernet: bool,
     /// The network-layer packet (IPv4, IPv6 or ARP).
@@ -270,9 +278,13 @@ struct Frame {
 }
 
 impl Frame {
-    fn emit(self, ethernet: bool) -> TracePacket {
+    fn emit(self, ethernet: bool, book: &ArpBook) -> TracePacket {
         let data = if ethernet {
-            let eth = Ethernet2Header { source: self.src_mac, destination: self.dst_mac, ether_type: self.ether_type };
+            let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+            let (src, dst) = self.addrs.unwrap_or((unspecified, unspecified));
+            let (from_src, from_dst) = book.macs(src, dst);
+            let (source, destination) = (self.src_mac.unwrap_or(from_src), self.dst_mac.unwrap_or(from_dst));
+            let eth = Ethernet2Header { source, destination, ether_type: self.ether_type };
             let mut data = eth.to_bytes().to_vec();
             data.extend_from_slice(&self.body);
             data
@@ -331,8 +343,9 @@ fn parse_packet(node: &Node) -> Result<Frame> {
     Ok(Frame {
         ts,
         ether_type,
-        src_mac: src_mac.unwrap_or_else(|| derived_mac(src.ip(), false)),
-        dst_mac: dst_mac.unwrap_or_else(|| derived_mac(dst.ip(), true)),
+        src_mac,
+        dst_mac,
+        addrs: Some((src.ip(), dst.ip())),
         wants_ethernet: src_mac.is_some() || dst_mac.is_some(),
         body,
     })
@@ -432,6 +445,72 @@ fn addresses(node: &Node, protocol: Protocol) -> Result<(Addr, Addr)> {
         (IpAddr::V6(s), IpAddr::V6(d)) => Ok((Addr::V6(s), Addr::V6(d))),
         (IpAddr::V4(_), IpAddr::V6(_)) => Err(dst_node.expected("an IPv4 address, like src_ip")),
         (IpAddr::V6(_), IpAddr::V4(_)) => Err(dst_node.expected("an IPv6 address, like src_ip")),
+    }
+}
+
+/// What a trace's ARP packets say about MACs: the MAC each sender's IPv4
+/// address was bound to (its first claim, RFC 826), and the addresses each
+/// host asked for. A packet written without MACs gets, so that the capture
+/// agrees with the model's own ARP (`host.mac_conflict`,
+/// `arp.missing_resolution`): for an address ARP bound, that MAC; for one
+/// it did not bind, the MAC of the one next hop the host at the other end
+/// resolved (its gateway, which forwards the packet), if it resolved
+/// exactly one; else a [`derived_mac`].
+#[derive(Debug, Default)]
+pub(crate) struct ArpBook {
+    bound: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
+    asked: std::collections::HashMap<Ipv4Addr, Vec<Ipv4Addr>>,
+}
+
+impl ArpBook {
+    /// Learn from `arp`, if it is an Ethernet/IPv4 ARP packet whose sender
+    /// is one station at one host address.
+    pub(crate) fn learn(&mut self, arp: &[u8]) {
+        let Ok(packet) = etherparse::ArpPacketSlice::from_slice(arp) else { return };
+        if packet.hw_addr_type() != etherparse::ArpHardwareId::ETHERNET || packet.proto_addr_type() != EtherType::IPV4 {
+            return;
+        }
+        let (Ok(mac), Ok(ip), Ok(target)) = (
+            <[u8; 6]>::try_from(packet.sender_hw_addr()),
+            <[u8; 4]>::try_from(packet.sender_protocol_addr()),
+            <[u8; 4]>::try_from(packet.target_protocol_addr()),
+        ) else {
+            return;
+        };
+        let (ip, target) = (Ipv4Addr::from(ip), Ipv4Addr::from(target));
+        if mac[0] & 1 != 0 || mac == [0; 6] || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+            return;
+        }
+        self.bound.entry(ip).or_insert(mac);
+        if packet.operation() == etherparse::ArpOperation::REQUEST && target != ip {
+            let asked = self.asked.entry(ip).or_default();
+            if !asked.contains(&target) {
+                asked.push(target);
+            }
+        }
+    }
+
+    /// Return the source and destination MACs of a packet from `src` to
+    /// `dst` written without them.
+    pub(crate) fn macs(&self, src: IpAddr, dst: IpAddr) -> ([u8; 6], [u8; 6]) {
+        let bound = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => self.bound.get(&v4).copied(),
+            IpAddr::V6(_) => None,
+        };
+        // The one next hop `host` resolved: the gateway its off-link
+        // packets go through, and come back from.
+        let gateway = |host: IpAddr| match host {
+            IpAddr::V4(v4) => match self.asked.get(&v4).map(Vec::as_slice) {
+                Some([next_hop]) => self.bound.get(next_hop).copied(),
+                _ => None,
+            },
+            IpAddr::V6(_) => None,
+        };
+        let source = bound(src).or_else(|| gateway(dst)).unwrap_or_else(|| derived_mac(src, false));
+        // A group destination has its group MAC (RFC 1112 §6.4).
+        let group = derived_mac(dst, true);
+        let destination = if group[0] & 1 == 1 { group } else { bound(dst).or_else(|| gateway(src)).unwrap_or(group) };
+        (source, destination)
     }
 }
 
@@ -940,8 +1019,9 @@ fn arp_frame(node: &Node, ts: Timestamp, src_mac: Option<[u8; 6]>, dst_mac: Opti
     Ok(Frame {
         ts,
         ether_type: EtherType::ARP,
-        src_mac: src_mac.unwrap_or(sender_mac),
-        dst_mac: dst_mac.unwrap_or(if reply { target_mac } else { BROADCAST_MAC }),
+        src_mac: Some(src_mac.unwrap_or(sender_mac)),
+        dst_mac: Some(dst_mac.unwrap_or(if reply { target_mac } else { BROADCAST_MAC })),
+        addrs: None,
         wants_ethernet: true,
         body: packet.to_bytes().to_vec(),
     })
@@ -1599,7 +1679,37 @@ mod test {
         assert_eq!(tcp(10).acknowledgment_number, tcp(9).sequence_number + 97);
         assert_eq!(tcp(11).acknowledgment_number, tcp(10).sequence_number + 1);
         assert_eq!(tcp(12).acknowledgment_number, tcp(11).sequence_number + 1);
-        assert_eq!(&trace.packets[4].data[..6], &[0x02, 0x00, 93, 184, 216, 34], "derived MAC");
+        // The packets without MACs take those the trace's ARP gave: the
+        // client's, and the gateway's for the server behind it.
+        let (client, gateway) = ([0x00, 0x16, 0x3e, 0, 0, 0x01], [0x00, 0x16, 0x3e, 0, 0, 0xfe]);
+        assert_eq!(trace.packets[4].data[..12], [gateway, client].concat(), "SYN to the server through the gateway");
+        assert_eq!(trace.packets[5].data[..12], [client, gateway].concat(), "SYN-ACK from the server through the gateway");
+    }
+
+    #[test]
+    fn test_missing_macs_follow_the_traces_arp() {
+        // 10.0.0.1 resolves only 10.0.0.254 (its gateway); 10.0.0.2 answers
+        // a gratuitous ARP only.
+        let text = r#"[
+          {"timestamp": 0, "protocol": "ARP", "arp": {"op": "request", "sender_mac": "00:00:5e:00:00:01", "sender_ip": "10.0.0.1", "target_ip": "10.0.0.254"}},
+          {"timestamp": 0, "protocol": "ARP", "arp": {"op": "reply", "sender_mac": "00:00:5e:00:00:fe", "sender_ip": "10.0.0.254", "target_mac": "00:00:5e:00:00:01", "target_ip": "10.0.0.1"}},
+          {"timestamp": 0, "protocol": "ARP", "arp": {"op": "request", "sender_mac": "00:00:5e:00:00:02", "sender_ip": "10.0.0.2", "target_ip": "10.0.0.2"}},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "src_port": 1, "dst_port": 2},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.1", "dst_ip": "192.0.2.9", "src_port": 1, "dst_port": 2},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "192.0.2.9", "dst_ip": "10.0.0.1", "src_port": 2, "dst_port": 1},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.2", "dst_ip": "192.0.2.9", "src_port": 1, "dst_port": 2},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.1", "dst_ip": "255.255.255.255", "src_port": 68, "dst_port": 67},
+          {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "src_port": 1, "dst_port": 2, "dst_mac": "00:00:5e:00:00:99"}
+        ]"#;
+        let trace = build(text).expect("builds");
+        let macs = |i: usize| -> (Vec<u8>, Vec<u8>) { (trace.packets[i].data[6..12].to_vec(), trace.packets[i].data[..6].to_vec()) };
+        let m = |last: u8| vec![0x00, 0x00, 0x5e, 0x00, 0x00, last];
+        assert_eq!(macs(3), (m(1), m(2)), "both bound");
+        assert_eq!(macs(4), (m(1), m(0xfe)), "off-link: through the one next hop the sender resolved");
+        assert_eq!(macs(5), (m(0xfe), m(1)), "and back from it");
+        assert_eq!(macs(6), (m(2), vec![0x02, 0x00, 192, 0, 2, 9]), "a host that resolved nothing: derived");
+        assert_eq!(macs(7).1, vec![0xff; 6], "a group destination keeps its group MAC");
+        assert_eq!(macs(8), (m(1), m(0x99)), "a MAC the model wrote stays");
     }
 
     #[test]
@@ -1699,8 +1809,8 @@ mod test {
         assert_eq!(&reply[20..22], &[0x00, 0x02]);
 
         let tcp = &trace.packets[2].data;
-        assert_eq!(&tcp[..6], &[0x02, 0x00, 192, 168, 1, 1], "derived destination MAC");
-        assert_eq!(&tcp[6..12], &[0x02, 0x00, 192, 168, 1, 10], "derived source MAC");
+        assert_eq!(&tcp[..6], &[0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb], "destination MAC from the ARP reply");
+        assert_eq!(&tcp[6..12], &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55], "source MAC from the ARP request");
         assert_eq!(&tcp[12..14], &[0x08, 0x00]);
         assert_ipv4_checksums(&tcp[14..]);
         assert_eq!(tcp[14 + 33], 0x02);

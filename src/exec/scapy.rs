@@ -442,12 +442,19 @@ impl Drop for ScapyPool {
 /// A packet whose hex does not decode, or a non-IP packet without Ethernet.
 pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
     let ethernet = outcome.packets.iter().any(|p| p.link == "ether");
+    let decoded = outcome.packets.iter().enumerate().map(|(i, packet)| hex(&packet.hex).ok_or_else(|| format!("packet {}: bad hex from the worker", i + 1))).collect::<Result<Vec<_>, _>>()?;
+    // Bare IP packets take the MACs the answer's own ARP gave.
+    let mut book = super::json::ArpBook::default();
+    for (packet, data) in outcome.packets.iter().zip(&decoded) {
+        if packet.link == "ether" && data.get(12..14) == Some(&[0x08, 0x06][..]) {
+            book.learn(&data[14..]);
+        }
+    }
     let mut packets = Vec::with_capacity(outcome.packets.len());
-    for (i, packet) in outcome.packets.iter().enumerate() {
-        let data = hex(&packet.hex).ok_or_else(|| format!("packet {}: bad hex from the worker", i + 1))?;
+    for (i, (packet, data)) in outcome.packets.iter().zip(decoded).enumerate() {
         let ts = if packet.time.is_finite() && packet.time >= 0.0 { (packet.time * 1e9).round() as u64 } else { 0 };
         let data = match (ethernet, packet.link.as_str()) {
-            (true, "ip") => wrap_ethernet(&data),
+            (true, "ip") => wrap_ethernet(&data, &book),
             (true, "ether") | (false, "ip") => data,
             (false, "ether") => unreachable!("ethernet is true when any packet is"),
             (_, other) => return Err(format!("packet {} starts with a non-IP layer ({other}) and has no Ethernet header", i + 1)),
@@ -457,17 +464,18 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
     Ok(Trace { linktype: if ethernet { LinkType::Ethernet } else { LinkType::Raw }, packets })
 }
 
-/// Put a bare IPv4/IPv6 packet in Ethernet II with MACs derived from its
-/// addresses (the rule of the JSON dialect).
-fn wrap_ethernet(ip: &[u8]) -> Vec<u8> {
+/// Put a bare IPv4/IPv6 packet in Ethernet II with the MACs of its
+/// addresses (the rule of the JSON dialect, [`super::json::ArpBook`]).
+fn wrap_ethernet(ip: &[u8], book: &super::json::ArpBook) -> Vec<u8> {
     let (ether_type, src, dst): (u16, std::net::IpAddr, std::net::IpAddr) = match ip.first().map(|b| b >> 4) {
         Some(4) if ip.len() >= 20 => (0x0800, <[u8; 4]>::try_from(&ip[12..16]).unwrap().into(), <[u8; 4]>::try_from(&ip[16..20]).unwrap().into()),
         Some(6) if ip.len() >= 40 => (0x86dd, <[u8; 16]>::try_from(&ip[8..24]).unwrap().into(), <[u8; 16]>::try_from(&ip[24..40]).unwrap().into()),
         _ => (0x0800, [0, 0, 0, 0].into(), [0, 0, 0, 0].into()),
     };
     let mut out = Vec::with_capacity(14 + ip.len());
-    out.extend_from_slice(&super::json::derived_mac(dst, true));
-    out.extend_from_slice(&super::json::derived_mac(src, false));
+    let (source, destination) = book.macs(src, dst);
+    out.extend_from_slice(&destination);
+    out.extend_from_slice(&source);
     out.extend_from_slice(&ether_type.to_be_bytes());
     out.extend_from_slice(ip);
     out
@@ -503,5 +511,11 @@ mod test {
         assert_eq!(trace.packets[1].data, ether);
         outcome.packets.push(packet("zz".into(), "ip"));
         assert!(to_trace(&outcome).is_err());
+        // With ARP binding 10.0.0.1, its bare IP packets take that MAC.
+        let who_has = [&[0, 1, 8, 0, 6, 4, 0, 1][..], &[2, 0, 0, 0, 0, 9], &[10, 0, 0, 1], &[0; 6], &[10, 0, 0, 2]].concat();
+        let arp = crate::testkit::ethernet([2, 0, 0, 0, 0, 9], [0xff; 6], 0x0806, &who_has);
+        outcome.packets = vec![packet(to_hex(&arp), "ether"), packet(to_hex(&ip), "ip")];
+        let trace = to_trace(&outcome).unwrap();
+        assert_eq!(&trace.packets[1].data[6..12], &[2, 0, 0, 0, 0, 9]);
     }
 }

@@ -56,11 +56,21 @@ pub enum Fault {
     TimeBackwards,
     /// The three-way handshake left out.
     MissingHandshake,
+    /// The DNS answer gives another address than the server the HTTP
+    /// connection to the name goes to.
+    DnsHttpMismatch,
+    /// The client's IP frames come from (and go to) another MAC than the
+    /// one its ARP request announced.
+    ArpMacConflict,
+    /// The ARP exchange comes after the traffic that needed it.
+    MissingArp,
+    /// The ARP reply gives the gateway another MAC than the frames go to.
+    GatewayMacMismatch,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 21] = [
+    pub const ALL: [Fault; 25] = [
         Fault::Fenced,
         Fault::ProseAfter,
         Fault::EscapedUnderscores,
@@ -82,6 +92,10 @@ impl Fault {
         Fault::InventedArgument,
         Fault::TimeBackwards,
         Fault::MissingHandshake,
+        Fault::DnsHttpMismatch,
+        Fault::ArpMacConflict,
+        Fault::MissingArp,
+        Fault::GatewayMacMismatch,
     ];
 
     /// The name in `mutant:<name>`.
@@ -108,6 +122,10 @@ impl Fault {
             Fault::InventedArgument => "invented-argument",
             Fault::TimeBackwards => "time-backwards",
             Fault::MissingHandshake => "missing-handshake",
+            Fault::DnsHttpMismatch => "dns-http-mismatch",
+            Fault::ArpMacConflict => "arp-mac-conflict",
+            Fault::MissingArp => "missing-arp",
+            Fault::GatewayMacMismatch => "gateway-mac-mismatch",
         }
     }
 
@@ -148,6 +166,9 @@ impl Fault {
             Fault::InventedArgument => "exec.scapy",
             Fault::TimeBackwards => "time.not_monotonic",
             Fault::MissingHandshake => "tcp.no_handshake",
+            Fault::DnsHttpMismatch => "flow.unresolved_destination",
+            Fault::ArpMacConflict => "host.mac_conflict",
+            Fault::MissingArp | Fault::GatewayMacMismatch => "arp.missing_resolution",
         }
     }
 
@@ -160,6 +181,13 @@ impl Fault {
             Fault::TruncatedCode => &["exec.json", "exec.syntax", "exec.scapy"],
             Fault::Window65536 => &["exec.json", "exec.scapy"],
             Fault::DnsCopiedId => &["dns.unanswered", "dns.unsolicited_response", "summary.mismatch"],
+            // A day's response then gives no address, as its summary asks.
+            Fault::DnsCountLow => &["summary.mismatch"],
+            Fault::DnsHttpMismatch => &["dns.unused_answer", "summary.mismatch"],
+            Fault::ArpMacConflict | Fault::MissingArp => &["summary.mismatch"],
+            // When the resolver is the gateway, its address is carried to
+            // the MAC the reply did not give.
+            Fault::GatewayMacMismatch => &["summary.mismatch", "host.mac_conflict"],
             Fault::ReplyNotSwapped => &["dns.unanswered", "dns.unsolicited_response", "icmp.unanswered", "icmp.unmatched_echo"],
             Fault::ArpMacMismatch => &["arp.reply_mismatch", "summary.mismatch"],
             Fault::GroupSourceMac => &["arp.mac_mismatch", "summary.mismatch"],
@@ -191,6 +219,7 @@ impl Fault {
             Fault::WrongIcmpCode => protocol == P::Icmp && conversation,
             Fault::ArpMacMismatch | Fault::GroupSourceMac => matches!(protocol, P::Arp | P::Day),
             Fault::Window65536 => tcp || (protocol == P::Http),
+            Fault::DnsHttpMismatch | Fault::ArpMacConflict | Fault::MissingArp | Fault::GatewayMacMismatch => protocol == P::Day && conversation,
         }
     }
 
@@ -281,6 +310,54 @@ impl Fault {
                 if let Some(i) = first_tcp(pkts) {
                     pkts.drain(i..(i + 3).min(pkts.len()));
                 }
+            }
+            Fault::DnsHttpMismatch => {
+                // The neighbouring address: what a model writes when it
+                // invents the answer and the connection separately.
+                if let Some(d) = pkts.iter_mut().filter_map(dns_mut).find(|d| d.response) {
+                    for (_, _, _, data) in d.answers.iter_mut().filter(|a| a.1 == "A") {
+                        if let Ok(address) = data.parse::<std::net::Ipv4Addr>() {
+                            let mut octets = address.octets();
+                            octets[3] ^= 1;
+                            *data = std::net::Ipv4Addr::from(octets).to_string();
+                        }
+                    }
+                }
+            }
+            Fault::ArpMacConflict => {
+                let client = pkts.iter().find_map(|p| match &p.body {
+                    Body::Arp(a) if a.op == 1 => Some(a.sender_mac),
+                    _ => None,
+                });
+                if let Some(client) = client {
+                    let mut other = client;
+                    other[5] ^= 0x5a;
+                    for (src, dst) in pkts.iter_mut().filter(|p| matches!(p.body, Body::Ip(_))).filter_map(|p| p.eth.as_mut()) {
+                        for mac in [src, dst] {
+                            if *mac == client {
+                                *mac = other;
+                            }
+                        }
+                    }
+                }
+            }
+            Fault::GatewayMacMismatch => {
+                if let Some(p) = pkts.iter_mut().find(|p| matches!(&p.body, Body::Arp(a) if a.op == 2)) {
+                    if let Body::Arp(a) = &mut p.body {
+                        let gateway = a.sender_mac;
+                        a.sender_mac[5] ^= 0x5a;
+                        if let Some((src, _)) = p.eth.as_mut().filter(|(src, _)| *src == gateway) {
+                            *src = a.sender_mac;
+                        }
+                    }
+                }
+            }
+            Fault::MissingArp => {
+                let (arp, mut rest): (Vec<Pkt>, Vec<Pkt>) = pkts.drain(..).partition(|p| matches!(p.body, Body::Arp(_)));
+                let start = arp.first().map_or(0.0, |p| p.time);
+                let end = rest.last().map_or(0.0, |p| p.time) + 0.010;
+                rest.extend(arp.into_iter().map(|p| Pkt { time: end + (p.time - start), ..p }));
+                *pkts = rest;
             }
             Fault::Fenced | Fault::ProseAfter | Fault::EscapedUnderscores | Fault::TruncatedCode | Fault::InventedArgument => {}
         }

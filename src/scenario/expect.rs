@@ -25,6 +25,13 @@ use crate::wire::{dns, http};
 /// The check id of every expectation finding.
 pub const SUMMARY_MISMATCH: &str = "summary.mismatch";
 
+/// The fields that name a day in the life's server in each protocol: the
+/// DNS answer's addresses and the HTTP `Host` (the TCP destination is
+/// `ip.dst`). Only [`Scenario::Day`] expectations keep them: its summary
+/// names one server, and the answer, the connection and the request must
+/// all refer to it.
+const SERVER_FIELDS: [&str; 2] = ["dns.answers", "http.host"];
+
 /// Own checks that pair packets (or compare one packet's claims with
 /// another's): in packet mode every packet stands alone, so what they
 /// report is the summary's own wish, not a fault.
@@ -108,6 +115,12 @@ impl Expectation {
             Mode::Conversation => Vec::new(),
         };
         let mut packets = digests(&trace);
+        if !matches!(scenario, Scenario::Day(_)) {
+            // Only a day in the life asks for one server across protocols.
+            for p in &mut packets {
+                p.retain(|f| !SERVER_FIELDS.contains(&f.name));
+            }
+        }
         if let Scenario::DnsConversation(d) = scenario {
             if d.client_port.is_none() {
                 // The paper's DNS summaries leave the client port free
@@ -251,10 +264,13 @@ pub fn digest(linktype: LinkType, data: &[u8]) -> Digest {
             let payload = t.payload();
             if !payload.is_empty() {
                 if let Ok(m) = http::parse(payload) {
-                    match m.start {
+                    match &m.start {
                         http::StartLine::Request { method, target, .. } => {
                             field(&mut out, "http.method", Protocol::Http, method);
                             field(&mut out, "http.target", Protocol::Http, target);
+                            if let Some(host) = m.header("host") {
+                                field(&mut out, SERVER_FIELDS[1], Protocol::Http, String::from_utf8_lossy(host).trim().to_ascii_lowercase());
+                            }
                         }
                         http::StartLine::Response { code, .. } => field(&mut out, "http.status", Protocol::Http, code),
                     }
@@ -273,6 +289,11 @@ pub fn digest(linktype: LinkType, data: &[u8]) -> Digest {
                 if let Some(q) = w.questions.first() {
                     field(&mut out, "dns.qname", Protocol::Dns, q.name.trim_end_matches('.').to_ascii_lowercase());
                     field(&mut out, "dns.qtype", Protocol::Dns, q.qtype.name());
+                }
+                if h.flags.response {
+                    let answers = dns::Repr::parse_lenient(u.payload()).map(|r| r.answers).unwrap_or_default();
+                    let addresses: Vec<String> = answers.iter().filter_map(|a| if let dns::RecordData::A(address) = a.data { Some(address.to_string()) } else { None }).collect();
+                    field(&mut out, SERVER_FIELDS[0], Protocol::Dns, addresses.join(","));
                 }
             }
         }
@@ -334,6 +355,27 @@ mod tests {
         let found = Expectation::of(&fixed).compare(&trace);
         assert!(found.len() == 1 && found[0].message.contains("udp.sport is 4444"), "{found:?}");
         assert!(Expectation::of(&free).packets.iter().all(|p| p.iter().any(|f| f.value == "53")));
+    }
+
+    #[test]
+    fn day_answer_connection_and_host_name_one_server() {
+        let s = &generate(SuiteProtocol::Day, Mode::Conversation, 1, 3)[0];
+        let Scenario::Day(day) = s else { unreachable!() };
+        let e = Expectation::of(s);
+        let server = day.server_ip.to_string();
+        assert!(e.packets.iter().any(|p| p.iter().any(|f| f.name == "dns.answers" && f.value == server)), "{e:?}");
+        assert!(e.packets.iter().any(|p| p.iter().any(|f| f.name == "http.host" && f.value == day.host)), "{e:?}");
+        // The DNS answer names another server: a mismatch on the response.
+        let mut pkts = crate::model::reference::packets(s);
+        crate::model::mutant::Fault::DnsHttpMismatch.apply_packets(&mut pkts);
+        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
+        let found = e.compare(&trace);
+        assert!(found.len() == 1 && found[0].protocol == Protocol::Dns && found[0].message.starts_with("dns.answers is "), "{found:?}");
+        // Other suites do not compare them.
+        for protocol in [SuiteProtocol::Dns, SuiteProtocol::Http] {
+            let e = Expectation::of(&generate(protocol, Mode::Conversation, 1, 3)[0]);
+            assert!(e.packets.iter().flatten().all(|f| !SERVER_FIELDS.contains(&f.name)), "{e:?}");
+        }
     }
 
     #[test]

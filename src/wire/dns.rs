@@ -857,14 +857,7 @@ impl Repr {
     /// [`Error::TrailingBytes`] when octets follow the last declared record.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, Error> {
         let bytes = packet.buffer.as_ref();
-        let mut repr = Repr {
-            id: 0,
-            flags: Flags::default(),
-            questions: Vec::new(),
-            answers: Vec::new(),
-            authorities: Vec::new(),
-            additionals: Vec::new(),
-        };
+        let mut repr = Repr::empty();
         let walk = walk_into(bytes, Some(&mut repr));
         let Some(header) = walk.header else {
             return Err(Error::Malformed(WalkError::header(bytes.len())));
@@ -888,6 +881,26 @@ impl Repr {
         repr.flags = header.flags;
         repr.questions = walk.questions;
         Ok(repr)
+    }
+
+    /// Read `bytes` as far as they parse: the header, the questions and
+    /// every record before the first malformed or missing one. A lenient
+    /// [`Repr::parse`] for readers that want what a message says even when
+    /// its counts or a later record are wrong (the DNS checks report
+    /// those). `None` without a whole header.
+    pub fn parse_lenient(bytes: &[u8]) -> Option<Repr> {
+        let mut repr = Repr::empty();
+        let walk = walk_into(bytes, Some(&mut repr));
+        let header = walk.header?;
+        repr.id = header.id;
+        repr.flags = header.flags;
+        repr.questions = walk.questions;
+        Some(repr)
+    }
+
+    /// Return a message with no entries, id 0 and no flags.
+    fn empty() -> Repr {
+        Repr { id: 0, flags: Flags::default(), questions: Vec::new(), answers: Vec::new(), authorities: Vec::new(), additionals: Vec::new() }
     }
 
     /// Return the length of the message [`Repr::emit`] writes.

@@ -190,6 +190,18 @@ pub fn parse(payload: &[u8]) -> Result<Message, HttpError> {
     Ok(Message { start, headers, header_len, content_length, chunked, body_len })
 }
 
+/// Return the request target and the `Host` field value of the request at
+/// the front of `payload`, without allocating: `None` for a response, a
+/// request without `Host` (RFC 9112 §3.2), or a header block that does not
+/// parse whole.
+pub fn request_host(payload: &[u8]) -> Option<(&str, &[u8])> {
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let (head, fields) = parse_into(payload, &mut headers).ok()?;
+    let StartRef::Request { target, .. } = head.start else { return None };
+    let host = fields.iter().find(|h| h.name.eq_ignore_ascii_case("host"))?;
+    Some((target, host.value))
+}
+
 /// The start line of a message as [`parse_head`] sees it, borrowed from the
 /// payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
