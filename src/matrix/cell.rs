@@ -38,6 +38,11 @@ pub const CASSETTE_MISS: &str = "not in the cassette: ";
 /// Traces checked per tshark batch and journaled together.
 const CHUNK: usize = 64;
 
+/// How a built-in model's error starts when it cannot read the summary
+/// (the summary's fault, not a failed request): such a trace has status
+/// `unreadable` and counts as a failed conversation.
+pub const UNREADABLE: &str = "unreadable summary: ";
+
 /// The status of a trace whose request failed (the model never answered:
 /// a server down, a timeout, an HTTP error after the retries). Such a
 /// trace is kept apart from the model's failures: it is in no packet or
@@ -110,7 +115,7 @@ impl Answerer for Reference {
             .iter()
             .map(|r| match &r.item.scenario {
                 Some(s) => Ok(Answer { text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect), ..Answer::default() }),
-                None => Err(format!("the reference model cannot read summary {}", r.item.index)),
+                None => Err(format!("{UNREADABLE}the reference model cannot read summary {}", r.item.index)),
             })
             .collect()
     }
@@ -126,7 +131,7 @@ impl Answerer for Mutant {
             .iter()
             .map(|r| match &r.item.scenario {
                 Some(s) => Ok(Answer { text: crate::model::mutant::answer(self.0, s, r.dialect), ..Answer::default() }),
-                None => Err(format!("the mutant model cannot read summary {}", r.item.index)),
+                None => Err(format!("{UNREADABLE}the mutant model cannot read summary {}", r.item.index)),
             })
             .collect()
     }
@@ -154,7 +159,8 @@ pub struct TraceRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     /// `ok`, `request` (the request failed: no answer), `cassette` (not in
-    /// an offline cassette), or the executor's error class.
+    /// an offline cassette), `unreadable` (a built-in model could not read
+    /// the summary), or the executor's error class.
     pub status: String,
     /// The error message, or empty.
     pub message: String,
@@ -232,7 +238,14 @@ impl TraceRecord {
                 record.finish_reason = a.finish_reason;
             }
             Err(message) => {
-                record.status = if message.starts_with(CASSETTE_MISS) { "cassette" } else { REQUEST_FAILED }.into();
+                record.status = if message.starts_with(CASSETTE_MISS) {
+                    "cassette"
+                } else if message.starts_with(UNREADABLE) {
+                    "unreadable"
+                } else {
+                    REQUEST_FAILED
+                }
+                .into();
                 record.answer_checks.push(format!("exec.{}", record.status));
                 record.message = message;
             }
@@ -782,6 +795,19 @@ mod tests {
         assert!(line.get("finish_reason").is_none());
         line["finish_reason"] = "length".into();
         assert_eq!(serde_json::from_value::<TraceRecord>(line).unwrap().finish_reason.as_deref(), Some("length"));
+    }
+
+    #[test]
+    fn unreadable_summaries_are_failed_conversations_not_failed_requests() {
+        let item = crate::matrix::suite::Item { index: 4, text: "not a summary".into(), scenario: None, more: Vec::new() };
+        let prompt = Prompt { system: String::new(), user: String::new(), version: "v1".into(), name: String::new() };
+        let request = Request { item: &item, prompt: &prompt, dialect: Dialect::Json, protocol: crate::scenario::SuiteProtocol::Dns, mode: Mode::Packet };
+        let answer = Reference.answer_all(std::slice::from_ref(&request)).remove(0);
+        let record = TraceRecord::from_answer(4, &item.text, "v1", answer);
+        assert_eq!((record.status.as_str(), record.answer_checks.as_slice()), ("unreadable", ["exec.unreadable".to_string()].as_slice()));
+        let suite = Suite::built(crate::scenario::SuiteProtocol::Dns, Mode::Packet, Dialect::Json, 1, 1);
+        let cell = aggregate("reference", &suite, None, std::iter::once(&record));
+        assert_eq!((cell.requests_failed, cell.conversations.total, cell.conversations.succeeded), (0, 1, 0));
     }
 
     #[test]
