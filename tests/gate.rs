@@ -151,8 +151,8 @@ fn verdict_line_counts_skipped_models() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let verdict = stderr.lines().find(|l| l.starts_with("harness: PASS: ")).unwrap_or_else(|| panic!("no verdict line: {stderr}"));
-    assert!(verdict.contains("skipped (gpt-4o, claude, gemini, local-llama, experts, corpus:*)"), "{verdict}");
-    assert!(verdict.contains("6 models skipped"), "{verdict}");
+    assert!(verdict.contains("skipped (gpt-4o, claude, gemini, local-llama, smollm2-135m, experts, corpus:*)"), "{verdict}");
+    assert!(verdict.contains("7 models skipped"), "{verdict}");
     let report = stderr.lines().last().unwrap();
     let path = report.strip_prefix("harness: report: ").unwrap_or_else(|| panic!("{report}"));
     assert!(Path::new(path).is_absolute() && Path::new(path).ends_with("out/report.html") && Path::new(path).is_file(), "{path}");

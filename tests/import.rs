@@ -1,9 +1,8 @@
 //! `harness import-answers` on the real corpus (`../shared/corpus`): counts
 //! per model match the corpus, two imports are byte-identical, every answer
-//! is kept verbatim and aligned with its summary line, and
-//! `harness matrix --models corpus:gpt-3.5-turbo-instruct` replays the real
-//! answers through real Scapy and tshark into tables that are a named
-//! snapshot (figures computed from the corpus).
+//! is kept verbatim and aligned with its summary line; `harness matrix
+//! --models all` imports the corpus by itself. The tables of the imported
+//! models are goldens (`golden/corpus-*.snap`, `tests/matrix.rs`).
 
 mod common;
 
@@ -129,77 +128,17 @@ fn import_counts_alignment_and_determinism() {
     }
 }
 
-/// The per-protocol numbers of each cell of `model`.
-fn tables(report: &Value, model: &str) -> String {
-    let mut text = format!("tshark {}, Scapy {}\n\n", report["tshark"].as_str().unwrap_or("?"), report["scapy"].as_str().unwrap_or("?"));
-    for c in report["cells"].as_array().unwrap().iter().filter(|c| c["model"] == model) {
-        text.push_str(&format!(
-            "## {}: {} traces, {}/{} conversations correct\n",
-            c["suite"].as_str().unwrap(),
-            c["traces"],
-            c["conversations"]["succeeded"],
-            c["conversations"]["total"]
-        ));
-        for (layer, row) in c["protocols"].as_object().unwrap() {
-            text.push_str(&format!(
-                "{layer:<5} packets {:>4} correct {:>4} malformed {:>4} non-existent {:>3} success {:.2}% W-E {}W-{}E\n",
-                row["packets"],
-                row["correct"],
-                row["malformed"],
-                row["non_existent"],
-                row["success_rate"].as_f64().unwrap() * 100.0,
-                row["warnings"],
-                row["errors"]
-            ));
-        }
-        let failures: Vec<String> = c["exec_failures"].as_object().unwrap().iter().map(|(k, v)| format!("{k} {v}")).collect();
-        text.push_str(&format!("executor failures: {}\n", failures.join(", ")));
-        let checks: Vec<String> = c["checks"].as_object().unwrap().iter().map(|(k, v)| format!("{k} {v}")).collect();
-        text.push_str(&format!("checks: {}\n\n", checks.join(", ")));
-    }
-    text
-}
-
-#[test]
-fn matrix_replays_gpt35_instruct() {
-    let Some(corpus) = common::shared("completions.jsonl") else { return };
-    if common::tshark().is_none() || !common::scapy() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let cassettes = tmp.path().join("cassettes");
-    import(&corpus, &cassettes);
-    let model = "corpus:gpt-3.5-turbo-instruct";
-    let output = harness()
-        .args(["matrix", "--models", model, "--tshark", "on", "--format", "json", "--corpus-cassettes"])
-        .arg(&cassettes)
-        .arg("--out")
-        .arg(tmp.path().join("out"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    let manifest = harness::matrix::replay::manifest(&cassettes).unwrap();
-    let groups = &manifest.models.iter().find(|m| m.id == model).unwrap().groups;
-    let cells = report["cells"].as_array().unwrap();
-    // One cell per group, every recorded answer judged once.
-    let got: Vec<(String, u64)> = cells.iter().map(|c| (c["suite"].as_str().unwrap().to_string(), c["traces"].as_u64().unwrap())).collect();
-    let want: Vec<(String, u64)> = groups.iter().map(|g| (g.suite.clone(), g.answers as u64)).collect();
-    assert_eq!(got, want);
-    assert!(report["skipped"].as_array().unwrap().is_empty());
-    insta::assert_snapshot!("corpus_gpt-3.5-turbo-instruct", tables(&report, model));
-}
-
-/// Without an import, corpus models named on the command line cannot run
-/// (exit 2, saying how to import); under `--models all` they are listed as
-/// skipped with the same reason.
+/// Without an import (and no corpus to import), corpus models named on
+/// the command line cannot run (exit 2, saying how to import); under
+/// `--models all` they are listed as skipped with the same reason.
 #[test]
 fn matrix_without_import_lists_corpus_models_as_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |models: &str, out: &str| {
         harness()
-            .args(["matrix", "--models", models, "--suites", "icmp-conversation", "--tshark", "off", "--format", "json", "--corpus-cassettes"])
+            .args(["matrix", "--models", models, "--suites", "icmp-conversation", "--tshark", "off", "--format", "json", "--corpus"])
+            .arg(tmp.path().join("no-corpus.jsonl"))
+            .arg("--corpus-cassettes")
             .arg(tmp.path().join("none"))
             .arg("--out")
             .arg(tmp.path().join(out))
@@ -227,4 +166,63 @@ fn matrix_without_import_lists_corpus_models_as_skipped() {
     assert_eq!(skipped.iter().map(|s| s.0).collect::<Vec<_>>(), ["corpus:*"]);
     assert!(skipped.iter().all(|s| s.1.contains("run `harness import-answers` first")), "{skipped:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("skipped (") , "the verdict line counts the skipped models");
+}
+
+/// `--models all` imports the corpus (`--corpus`, by default
+/// `../shared/corpus/completions.jsonl`) into `--corpus-cassettes` by itself
+/// when that folder holds no import of it, runs its models beside the
+/// others, and imports again only when the corpus changed.
+#[test]
+fn models_all_imports_the_corpus_without_a_separate_step() {
+    let Some(corpus) = common::shared("completions.jsonl") else { return };
+    if !common::scapy() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The first ICMP conversation answers of each model (a small corpus).
+    let mut lines: Vec<String> = Vec::new();
+    for line in std::fs::read_to_string(&corpus).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let taken = lines.iter().filter(|l| serde_json::from_str::<Value>(l).unwrap()["model"] == v["model"]).count();
+        if v["protocol"] == "ICMP" && v["mode"] == "conversation" && taken < 2 {
+            lines.push(line.to_string());
+        }
+    }
+    let small = tmp.path().join("completions.jsonl");
+    std::fs::write(&small, lines.join("\n") + "\n").unwrap();
+    let cassettes = tmp.path().join("cassettes");
+    let run = |out: &str| {
+        let output = harness()
+            .args(["matrix", "--models", "all", "--suites", "icmp-conversation", "--tshark", "off", "--format", "json", "--corpus"])
+            .arg(&small)
+            .arg("--corpus-cassettes")
+            .arg(&cassettes)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (report, stderr)
+    };
+    let (report, stderr) = run("first");
+    let manifest = harness::matrix::replay::manifest(&cassettes).unwrap();
+    let imported: Vec<&str> = manifest.models.iter().map(|m| m.id.as_str()).collect();
+    assert!(imported.len() >= 3 && imported.contains(&"corpus:gpt-3.5-turbo-instruct"), "{imported:?}");
+    let said = format!("harness: imported {} answers of {} models from {}", lines.len(), imported.len(), small.display());
+    assert!(stderr.contains(&said), "{stderr}");
+    let ran: Vec<&str> = report["cells"].as_array().unwrap().iter().map(|c| c["model"].as_str().unwrap()).collect();
+    for id in &imported {
+        assert!(ran.contains(id), "{id} did not run: {ran:?}");
+    }
+    assert!(ran.contains(&"reference"));
+    // Imported once: the next run replays the same import.
+    let (again, stderr) = run("second");
+    assert!(!stderr.contains("harness: imported"), "{stderr}");
+    assert_eq!(again["cells"], report["cells"]);
+    // The corpus changed: imported again.
+    std::fs::write(&small, lines[1..].join("\n") + "\n").unwrap();
+    let (_, stderr) = run("third");
+    assert!(stderr.contains(&format!("harness: imported {} answers", lines.len() - 1)), "{stderr}");
 }

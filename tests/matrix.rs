@@ -1,6 +1,8 @@
 //! `harness matrix` end to end with the real tshark and Scapy: the offline
-//! matrix against its goldens, the JSON contract, the no-false-positive
-//! baseline, every mutant caught, and kill -9 then `--resume`.
+//! matrix of the main job (the built-in models, the recorded local model,
+//! the published answers of ../shared/corpus) against its goldens, the
+//! JSON contract, the no-false-positive baseline, every mutant caught, and
+//! kill -9 then `--resume`.
 
 mod common;
 
@@ -59,10 +61,14 @@ fn offline_matrix_matches_goldens_and_contract() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // Hermetic: corpus answers imported under target/ are not part of this golden.
-    let no_corpus = dir.path().join("no-corpus-cassettes");
-    let (code, report) = run_json(&["--models", "all", "--corpus-cassettes", no_corpus.to_str().unwrap()], dir.path());
-    assert_eq!(code, 0, "reference not clean or a mutant not caught: {report:#}");
+    // The main job's run: every model that can run offline, the published
+    // answers of ../shared/corpus imported by the run itself (into a folder
+    // of this test's own).
+    let corpus = common::shared("completions.jsonl");
+    let imported = dir.path().join("corpus-cassettes");
+    let out = dir.path().join("out");
+    let (code, report) = run_json(&["--models", "all", "--corpus-cassettes", imported.to_str().unwrap()], &out);
+    assert_eq!(code, 0, "reference not clean, a mutant not caught or an answer missing from a cassette: {report:#}");
     let cells = report["cells"].as_array().unwrap();
     assert!(cells.len() > 30);
     for c in cells {
@@ -75,22 +81,42 @@ fn offline_matrix_matches_goldens_and_contract() {
             for row in c["protocols"].as_object().unwrap().values() {
                 assert_eq!((row["success_rate"].as_f64(), row["warnings"].as_u64(), row["errors"].as_u64()), (Some(1.0), Some(0), Some(0)), "{c}");
             }
-        } else {
+        } else if let Some(expected) = c["expected_check"].as_str() {
             assert_eq!(c["caught"], true, "{c}");
             // Caught by its check and by nothing unrelated among the own
             // checks, the answer checks and the executor.
             let fault = harness::model::mutant::Fault::from_name(c["model"].as_str().unwrap()).unwrap();
-            let expected = c["expected_check"].as_str().unwrap();
             for check in c["checks"].as_object().unwrap().keys() {
                 let allowed = check == expected || check.starts_with("tshark.") || fault.related().contains(&check.as_str());
                 assert!(allowed, "{} fired {check}, unrelated to the fault", c["model"]);
             }
+        } else {
+            // A real model replayed: every answer there, every trace judged.
+            assert_eq!((c.get("requests_failed"), c.get("cassette_miss")), (None, None), "{c}");
+            assert_eq!(c["conversations"]["total"], c["traces"], "{c}");
+        }
+    }
+    let traces = |model: &str| -> Vec<(String, u64)> {
+        cells.iter().filter(|c| c["model"] == model).map(|c| (c["suite"].as_str().unwrap().to_string(), c["traces"].as_u64().unwrap())).collect()
+    };
+    // The recorded local model: every default suite, every summary.
+    let suites = harness::defaults::suites().unwrap();
+    let want: Vec<(String, u64)> = suites.iter().map(|s| (s.name.clone(), s.count as u64)).collect();
+    assert_eq!(traces("smollm2-135m"), want, "golden/cassettes/smollm2-135m.jsonl replays on every default suite");
+    // The published answers: one cell per imported group, every answer judged once.
+    if corpus.is_some() {
+        let manifest = harness::matrix::replay::manifest(&imported).unwrap();
+        let ids: Vec<&str> = manifest.models.iter().map(|m| m.id.as_str()).collect();
+        assert!(ids.len() >= 6, "{ids:?}");
+        for model in &manifest.models {
+            let want: Vec<(String, u64)> = model.groups.iter().map(|g| (g.suite.clone(), g.answers as u64)).collect();
+            assert_eq!(traces(&model.id), want, "{}", model.id);
         }
     }
     // The main job's tables for the terminal: not Markdown, and within 100
     // columns (`merge` prints the report.json of the run in any format).
     let format = |f: &str| {
-        let out = harness().args(["merge", "--format", f]).arg(dir.path()).output().unwrap();
+        let out = harness().args(["merge", "--format", f]).arg(&out).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };

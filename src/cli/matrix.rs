@@ -14,6 +14,7 @@ use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
 use crate::matrix::replay;
 use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
+use crate::model::cassette::Rerecord;
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 
 fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPool>> {
@@ -50,6 +51,49 @@ fn prompts(dir: Option<&Path>) -> anyhow::Result<(Option<tempfile::TempDir>, Pat
             Ok((Some(guard), dir))
         }
     }
+}
+
+/// The options of a run that change its requests or where their answers
+/// are kept, as arguments for the re-record command: `--suites-dir`,
+/// `--prompts`, `--registry`, `--cassettes` when given.
+fn file_args(run: &RunOptions, source: &ModelSource) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut push = |flag: &str, path: Option<&Path>| {
+        if let Some(path) = path {
+            args.extend([flag.to_string(), path.display().to_string()]);
+        }
+    };
+    push("--suites-dir", run.suites_dir.as_deref());
+    push("--prompts", run.prompts.as_deref());
+    push("--registry", source.registry.as_deref());
+    push("--cassettes", (source.cassettes != Path::new(super::DEFAULT_CASSETTES)).then_some(source.cassettes.as_path()));
+    args
+}
+
+/// How `harness matrix` re-records a model: the same suites and files,
+/// `--models ID --record`.
+fn matrix_rerecord(args: &MatrixArgs) -> Rerecord {
+    let mut extra = Vec::new();
+    if args.suites.trim() != "all" {
+        extra.extend(["--suites".to_string(), args.suites.clone()]);
+    }
+    extra.extend(file_args(&args.run, &args.source));
+    Rerecord { subcommand: "matrix".into(), model_flag: "--models".into(), args: extra }
+}
+
+/// How `harness generate` re-records its model: the same suite, count,
+/// seed, output folder and files, `--record`.
+fn generate_rerecord(args: &GenerateArgs) -> Rerecord {
+    let mut extra = vec!["--suite".to_string(), args.suite.clone()];
+    if let Some(n) = args.count {
+        extra.extend(["--count".to_string(), n.to_string()]);
+    }
+    if let Some(k) = args.seed {
+        extra.extend(["--seed".to_string(), k.to_string()]);
+    }
+    extra.extend(["--out".to_string(), args.out.display().to_string()]);
+    extra.extend(file_args(&args.run, &args.source));
+    Rerecord { subcommand: "generate".into(), model_flag: "--model".into(), args: extra }
 }
 
 fn mode(source: &ModelSource) -> RunMode {
@@ -90,7 +134,7 @@ fn check_known(ids: &[String], registry: &Registry, corpus: &Path) -> anyhow::Re
 
 /// The models of `ids`: built in, or from the registry when they can run in
 /// the chosen mode; the others skipped with the reason.
-fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite]) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
+fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite], rerecord: &Rerecord) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
     let mode = mode(source);
     // Whatever a server sends back has every key of the registry cut out,
     // not only the key of the model it answers (a server may quote the key
@@ -111,11 +155,11 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites
             skipped.push(matrix::Skipped { model: id.clone(), reason: "not built in and not in the registry".into() });
             continue;
         };
-        if let Availability::Skipped(reason) = registry.availability(entry, mode, &source.cassettes) {
+        if let Availability::Skipped(reason) = registry.availability_naming(entry, mode, &source.cassettes, rerecord) {
             skipped.push(matrix::Skipped { model: id.clone(), reason });
             continue;
         }
-        match Live::new(registry, entry, mode, &source.cassettes) {
+        match Live::new(registry, entry, mode, &source.cassettes, rerecord) {
             Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
@@ -135,7 +179,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     }
     let registry = registry(&args.source)?;
     check_known(std::slice::from_ref(&args.model), &registry, Path::new(replay::DEFAULT_DIR))?;
-    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites);
+    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites, &generate_rerecord(args));
     let Some(model) = models.pop() else {
         bail!("cannot run model {}: {}", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
@@ -169,6 +213,25 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     Ok(if regressions.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
 }
 
+/// Import the corpus `corpus` into `dir` when `dir` holds no import of it
+/// (see [`replay::ensure_imported`]), saying so on stderr.
+///
+/// # Errors
+/// A corpus that cannot be imported.
+fn refresh_corpus(corpus: &Path, dir: &Path) -> anyhow::Result<()> {
+    let spinner = super::progress::spinner(format!("importing answers from {}", corpus.display()));
+    let refreshed = replay::ensure_imported(corpus, dir);
+    super::progress::clear(spinner);
+    match refreshed.with_context(|| format!("cannot import the answers of {} into --corpus-cassettes {}", corpus.display(), dir.display()))? {
+        replay::Refresh::Imported(manifest) => {
+            let answers: usize = manifest.models.iter().map(replay::ImportedModel::answers).sum();
+            eprintln!("harness: imported {answers} answers of {} models from {} into {}", manifest.models.len(), corpus.display(), dir.display());
+        }
+        replay::Refresh::Kept | replay::Refresh::NoCorpus => {}
+    }
+    Ok(())
+}
+
 /// Run `harness matrix`.
 ///
 /// # Errors
@@ -190,8 +253,11 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         ids
     };
     let (corpus_ids, ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| id.starts_with(replay::PREFIX));
+    if !corpus_ids.is_empty() {
+        refresh_corpus(&args.corpus, &args.corpus_cassettes)?;
+    }
     let (corpus_models, mut corpus_skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
-    let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites);
+    let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args));
     models.extend(corpus_models);
     skipped.append(&mut corpus_skipped);
     if explicit {

@@ -26,6 +26,10 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// Exit status: the harness could not do what was asked.
 pub const EXIT_ERROR: u8 = 2;
 
+/// Where the cassettes of registry models are when `--cassettes` is not
+/// given.
+pub const DEFAULT_CASSETTES: &str = "golden/cassettes";
+
 /// Measure how well LLMs generate network traffic.
 ///
 /// `harness` turns model answers into captures and judges them with tshark's
@@ -301,7 +305,7 @@ pub struct ModelSource {
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
     /// Folder of the cassettes (one JSON Lines file per model).
-    #[arg(long, default_value = "golden/cassettes", value_name = "DIR")]
+    #[arg(long, default_value = DEFAULT_CASSETTES, value_name = "DIR")]
     pub cassettes: PathBuf,
 }
 
@@ -407,6 +411,13 @@ pub struct MatrixArgs {
     /// real answers on their own suites (`--models all` includes them).
     #[arg(long, default_value = crate::matrix::replay::DEFAULT_DIR, value_name = "DIR")]
     pub corpus_cassettes: PathBuf,
+    /// The corpus of published answers that a run of `corpus:` models
+    /// (`--models all` included) imports into --corpus-cassettes first when
+    /// that folder holds no import of it, or an outdated one; a folder
+    /// holding another corpus's import is kept. A missing file imports
+    /// nothing.
+    #[arg(long, default_value = crate::matrix::replay::DEFAULT_CORPUS, value_name = "FILE")]
+    pub corpus: PathBuf,
     /// Shared options.
     #[command(flatten)]
     pub run: RunOptions,

@@ -38,6 +38,27 @@ pub const CASSETTE_MISS: &str = "not in the cassette: ";
 /// Traces checked per tshark batch and journaled together.
 const CHUNK: usize = 64;
 
+/// How a built-in model's error starts when it cannot read the summary
+/// (the summary's fault, not a failed request): such a trace has status
+/// `unreadable` and counts as a failed conversation.
+pub const UNREADABLE: &str = "unreadable summary: ";
+
+/// The status of a trace whose request failed (the model never answered:
+/// a server down, a timeout, an HTTP error after the retries). Such a
+/// trace is kept apart from the model's failures: it is in no packet or
+/// conversation total and in no time per trace.
+pub const REQUEST_FAILED: &str = "request";
+
+/// The answer check of an answer cut at `max_tokens` (see [`is_cut`]).
+pub const TRUNCATED: &str = "answer.truncated";
+
+/// Whether a provider's stop reason says the answer was cut at
+/// `max_tokens`: `length` (OpenAI-compatible servers: OpenAI, llama.cpp,
+/// vLLM, …), `max_tokens` (Anthropic), `MAX_TOKENS` (Gemini).
+pub fn is_cut(finish_reason: &str) -> bool {
+    matches!(finish_reason, "length" | "max_tokens" | "MAX_TOKENS")
+}
+
 /// Token counts of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
@@ -58,6 +79,8 @@ pub struct Answer {
     pub latency_ms: u64,
     /// Cost in US dollars, when prices are known.
     pub cost_usd: Option<f64>,
+    /// The provider's stop reason (`stop`, `length`, …), when it says.
+    pub finish_reason: Option<String>,
 }
 
 /// One request to a model.
@@ -92,7 +115,7 @@ impl Answerer for Reference {
             .iter()
             .map(|r| match &r.item.scenario {
                 Some(s) => Ok(Answer { text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect), ..Answer::default() }),
-                None => Err(format!("the reference model cannot read summary {}", r.item.index)),
+                None => Err(format!("{UNREADABLE}the reference model cannot read summary {}", r.item.index)),
             })
             .collect()
     }
@@ -108,7 +131,7 @@ impl Answerer for Mutant {
             .iter()
             .map(|r| match &r.item.scenario {
                 Some(s) => Ok(Answer { text: crate::model::mutant::answer(self.0, s, r.dialect), ..Answer::default() }),
-                None => Err(format!("the mutant model cannot read summary {}", r.item.index)),
+                None => Err(format!("{UNREADABLE}the mutant model cannot read summary {}", r.item.index)),
             })
             .collect()
     }
@@ -131,7 +154,13 @@ pub struct TraceRecord {
     pub latency_ms: u64,
     /// Cost, if known.
     pub cost_usd: Option<f64>,
-    /// `ok`, `request` (the model failed), or the executor's error class.
+    /// The provider's stop reason (`length`: cut at `max_tokens`, see
+    /// [`is_cut`]), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// `ok`, `request` (the request failed: no answer), `cassette` (not in
+    /// an offline cassette), `unreadable` (a built-in model could not read
+    /// the summary), or the executor's error class.
     pub status: String,
     /// The error message, or empty.
     pub message: String,
@@ -186,6 +215,7 @@ impl TraceRecord {
             usage: None,
             latency_ms: 0,
             cost_usd: None,
+            finish_reason: None,
             status: "ok".into(),
             message: String::new(),
             packets: 0,
@@ -202,9 +232,20 @@ impl TraceRecord {
                 record.usage = a.usage;
                 record.latency_ms = a.latency_ms;
                 record.cost_usd = a.cost_usd;
+                if a.finish_reason.as_deref().is_some_and(is_cut) {
+                    record.answer_checks.push(TRUNCATED.into());
+                }
+                record.finish_reason = a.finish_reason;
             }
             Err(message) => {
-                record.status = if message.starts_with(CASSETTE_MISS) { "cassette" } else { "request" }.into();
+                record.status = if message.starts_with(CASSETTE_MISS) {
+                    "cassette"
+                } else if message.starts_with(UNREADABLE) {
+                    "unreadable"
+                } else {
+                    REQUEST_FAILED
+                }
+                .into();
                 record.answer_checks.push(format!("exec.{}", record.status));
                 record.message = message;
             }
@@ -238,12 +279,21 @@ pub struct CellResult {
     pub mode: String,
     /// Dialect of the suite.
     pub dialect: String,
-    /// Traces in the cell.
+    /// Traces in the cell, failed requests included.
     pub traces: u64,
+    /// Traces whose request failed (status `request`): the model never
+    /// answered them, so they are in no packet or conversation total and in
+    /// no time per trace.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests_failed: u64,
     /// Per-protocol success rates over every packet of the cell.
     pub protocols: BTreeMap<Protocol, ProtocolStats>,
-    /// Traces that are correct conversations.
+    /// Traces that are correct conversations, out of the answered ones.
     pub conversations: ConversationStats,
+    /// The providers' stop reasons, per reason (`stop`, `length`, …), over
+    /// the answers that carried one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub finish_reasons: BTreeMap<String, u64>,
     /// Findings (and answer/executor findings) per check id.
     pub checks: BTreeMap<String, u64>,
     /// Executor outcomes other than `ok`, per status.
@@ -281,6 +331,18 @@ pub struct CellResult {
     /// Not serialised: timings differ between runs, the report must not.
     #[serde(skip)]
     pub timings: StageTimes,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl CellResult {
+    /// Return the traces the model answered (every trace but the failed
+    /// requests): what the conversation total and the time per trace count.
+    pub fn answered(&self) -> u64 {
+        self.traces - self.requests_failed
+    }
 }
 
 /// Wall time per stage of the traces a run processed, in milliseconds.
@@ -554,7 +616,9 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     for ((record, pcap), item) in records.iter_mut().zip(&pcaps).zip(chunk) {
         let expectation = item.expectation();
         let mut missing: Vec<Layers> = Vec::new();
-        if let Some(e) = &expectation {
+        // A failed request has no answer to miss packets: the model is not
+        // judged on it.
+        if let Some(e) = expectation.as_ref().filter(|_| record.status != REQUEST_FAILED) {
             let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
             missing = e.packets.iter().skip(have).map(|d| d.iter().fold(Layers::default(), |mut l, f| {
                 if f.layer != Protocol::Frame {
@@ -623,7 +687,8 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
     let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
     let mut checks: BTreeMap<String, u64> = BTreeMap::new();
     let mut exec_failures: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency, mut requests_failed) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut finish_reasons: BTreeMap<String, u64> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut cost: Option<f64> = None;
     let mut first_miss: Option<String> = None;
@@ -631,6 +696,10 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
     let (mut caught_all, mut by_own, mut by_tshark, mut by_exec, mut by_named) = (true, 0u64, 0u64, 0u64, 0u64);
     for r in records {
         traces += 1;
+        requests_failed += u64::from(r.status == REQUEST_FAILED);
+        if let Some(reason) = &r.finish_reason {
+            *finish_reasons.entry(reason.clone()).or_default() += 1;
+        }
         packets += r.packets;
         succeeded += u64::from(r.succeeded);
         latency += r.latency_ms;
@@ -679,8 +748,10 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         mode: suite.mode.name().to_string(),
         dialect: dialect.to_string(),
         traces,
+        requests_failed,
         protocols,
-        conversations: ConversationStats { total: traces, succeeded },
+        conversations: ConversationStats { total: traces - requests_failed, succeeded },
+        finish_reasons,
         checks,
         exec_failures,
         tshark_findings,
@@ -696,5 +767,65 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         }),
         expected_check: expected,
         timings: StageTimes::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(finish_reason: Option<&str>) -> TraceRecord {
+        let answer = Answer { text: "IP()".into(), finish_reason: finish_reason.map(str::to_string), ..Answer::default() };
+        TraceRecord::from_answer(0, "summary", "v1", Ok(answer))
+    }
+
+    #[test]
+    fn answers_cut_at_max_tokens_are_truncated_in_every_provider_vocabulary() {
+        for cut in ["length", "max_tokens", "MAX_TOKENS"] {
+            let record = answered(Some(cut));
+            assert_eq!((record.answer_checks.as_slice(), record.finish_reason.as_deref()), ([TRUNCATED.to_string()].as_slice(), Some(cut)));
+        }
+        for whole in [Some("stop"), Some("end_turn"), Some("STOP"), None] {
+            let record = answered(whole);
+            assert!(record.answer_checks.is_empty(), "{whole:?}");
+            assert_eq!(record.finish_reason.as_deref(), whole);
+        }
+        // Journals without the field (older runs) still read.
+        let mut line: serde_json::Value = serde_json::to_value(answered(None)).unwrap();
+        assert!(line.get("finish_reason").is_none());
+        line["finish_reason"] = "length".into();
+        assert_eq!(serde_json::from_value::<TraceRecord>(line).unwrap().finish_reason.as_deref(), Some("length"));
+    }
+
+    #[test]
+    fn unreadable_summaries_are_failed_conversations_not_failed_requests() {
+        let item = crate::matrix::suite::Item { index: 4, text: "not a summary".into(), scenario: None, more: Vec::new() };
+        let prompt = Prompt { system: String::new(), user: String::new(), version: "v1".into(), name: String::new() };
+        let request = Request { item: &item, prompt: &prompt, dialect: Dialect::Json, protocol: crate::scenario::SuiteProtocol::Dns, mode: Mode::Packet };
+        let answer = Reference.answer_all(std::slice::from_ref(&request)).remove(0);
+        let record = TraceRecord::from_answer(4, &item.text, "v1", answer);
+        assert_eq!((record.status.as_str(), record.answer_checks.as_slice()), ("unreadable", ["exec.unreadable".to_string()].as_slice()));
+        let suite = Suite::built(crate::scenario::SuiteProtocol::Dns, Mode::Packet, Dialect::Json, 1, 1);
+        let cell = aggregate("reference", &suite, None, std::iter::once(&record));
+        assert_eq!((cell.requests_failed, cell.conversations.total, cell.conversations.succeeded), (0, 1, 0));
+    }
+
+    #[test]
+    fn failed_requests_are_in_no_total() {
+        let suite = Suite::built(crate::scenario::SuiteProtocol::Icmp, Mode::Conversation, Dialect::Json, 3, 1);
+        let mut ok = answered(Some("stop"));
+        ok.succeeded = true;
+        ok.latency_ms = 3000;
+        let failed = TraceRecord::from_answer(1, "summary", "v1", Err("model 'm': gave up after 3 attempts; last error: connection failed".into()));
+        let cut = TraceRecord { index: 2, latency_ms: 1000, ..answered(Some("length")) };
+        assert_eq!(failed.status, REQUEST_FAILED);
+        let cell = aggregate("m", &suite, None, [&ok, &failed, &cut].into_iter());
+        assert_eq!((cell.traces, cell.requests_failed, cell.answered()), (3, 1, 2));
+        assert_eq!((cell.conversations.total, cell.conversations.succeeded), (2, 1));
+        assert_eq!(cell.finish_reasons, BTreeMap::from([("length".to_string(), 1), ("stop".to_string(), 1)]));
+        assert_eq!(cell.checks.get(TRUNCATED), Some(&1));
+        let mut text = String::new();
+        super::super::tables::cost(&mut text, std::slice::from_ref(&cell));
+        assert!(text.contains("| m     | 2      | 4.00   | 2.000   |"), "s/trace over the answered traces: {text}");
     }
 }

@@ -11,11 +11,10 @@
 //! models. Every text from the report is escaped; the output has no
 //! timestamp, so the same report gives the same bytes.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::cell::CellResult;
-use super::tables::{is_mutant, merge, models, protocol_name};
+use super::cell::{CellResult, REQUEST_FAILED};
+use super::tables::{cell_heading, is_mutant, merge, model_cost, models, protocol_name, quirk_counts};
 use super::MatrixReport;
 use crate::finding::Protocol;
 
@@ -466,16 +465,9 @@ fn cell(out: &mut String, c: &CellResult) {
     };
     let _ = writeln!(
         out,
-        r#"<details class="cell"><summary><span style="color:{}">●</span> {} on {} ({} {}, {}): {} traces, {}/{} conversations correct</summary>"#,
+        r#"<details class="cell"><summary><span style="color:{}">●</span> {}</summary>"#,
         if good { HEAT_FULL } else { "#d73027" },
-        escape(&c.model),
-        escape(&c.suite),
-        escape(&c.protocol),
-        escape(&c.mode),
-        escape(&c.dialect),
-        c.traces,
-        c.conversations.succeeded,
-        c.conversations.total
+        escape(&cell_heading(c))
     );
     out.push_str("<table><tr><th>Protocol</th><th>Packets</th><th>Correct</th><th>Malformed</th><th>Non-existent</th><th>Success %</th><th>Presence %</th><th>W-E</th></tr>\n");
     for (p, s) in &c.protocols {
@@ -494,9 +486,13 @@ fn cell(out: &mut String, c: &CellResult) {
         );
     }
     out.push_str("</table>\n");
-    if !c.exec_failures.is_empty() {
-        let list: Vec<String> = c.exec_failures.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
-        let _ = writeln!(out, "<p>Executor failures: {}</p>", list.join(", "));
+    let failures: Vec<String> = c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{} {v}", escape(k))).collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "<p>Executor failures: {}</p>", failures.join(", "));
+    }
+    if !c.finish_reasons.is_empty() {
+        let list: Vec<String> = c.finish_reasons.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
+        let _ = writeln!(out, "<p>Finish reasons: {}</p>", list.join(", "));
     }
     if !c.checks.is_empty() {
         let list: Vec<String> = c.checks.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
@@ -507,14 +503,7 @@ fn cell(out: &mut String, c: &CellResult) {
 
 /// Answer quirks (`answer.*`) and executor outcomes (`exec.*`) per model.
 fn quirks(out: &mut String, cells: &[CellResult]) {
-    let mut per: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| !is_mutant(c)) {
-        for (k, v) in &c.checks {
-            if k.starts_with("answer.") || k.starts_with("exec.") {
-                *per.entry(&c.model).or_default().entry(k).or_default() += v;
-            }
-        }
-    }
+    let per = quirk_counts(cells);
     if per.is_empty() {
         out.push_str("<p class=\"note\">No answer quirk and no executor failure.</p>\n");
         return;
@@ -536,22 +525,17 @@ fn cost(out: &mut String, cells: &[CellResult]) {
     }
     out.push_str("<table id=\"cost\"><tr><th>Model</th><th>Traces</th><th>Time s</th><th>s/trace</th><th>Prompt tokens</th><th>Completion tokens</th><th>Cost USD</th></tr>\n");
     for m in models {
-        let own: Vec<&CellResult> = cells.iter().filter(|c| c.model == m).collect();
-        let traces: u64 = own.iter().map(|c| c.traces).sum();
-        let ms: u64 = own.iter().map(|c| c.latency_ms).sum();
-        let (pt, ct) = own.iter().fold((0, 0), |(a, b), c| (a + c.usage.prompt_tokens, b + c.usage.completion_tokens));
-        let cost: Option<f64> = own.iter().filter_map(|c| c.cost_usd).reduce(|a, b| a + b);
+        let c = model_cost(cells, m);
         let _ = writeln!(
             out,
-            r#"<tr><td>{}</td><td class="n">{traces}</td><td class="n">{:.2}</td><td class="n">{}</td><td class="n">{pt}</td><td class="n">{ct}</td><td class="n">{}</td></tr>"#,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             escape(m),
-            ms as f64 / 1000.0,
-            if traces == 0 {
-                "-".into()
-            } else {
-                format!("{:.3}", ms as f64 / 1000.0 / traces as f64)
-            },
-            cost.map_or("-".into(), |c| format!("{c:.4}"))
+            c.traces,
+            c.seconds,
+            c.per_trace,
+            c.prompt_tokens,
+            c.completion_tokens,
+            c.cost
         );
     }
     out.push_str("</table>\n");
@@ -592,6 +576,11 @@ pub fn html(report: &MatrixReport) -> String {
             let _ = writeln!(out, "<li>{}</li>", escape(r));
         }
         out.push_str("</ul></div>\n");
+    }
+    if !verdict.requests_failed.is_empty() {
+        let total: u64 = verdict.requests_failed.iter().map(|(_, n)| n).sum();
+        let each: Vec<String> = verdict.requests_failed.iter().map(|(m, n)| format!("{} {n}", escape(m))).collect();
+        let _ = writeln!(out, "<p class=\"note\" id=\"requests-failed\">{} ({}): the models never answered them; they are in no table.</p>", super::tables::requests_failed(total), each.join(", "));
     }
     out.push_str("<h2 id=\"packet-level\">Packet level: success rate % per protocol</h2>\n");
     heat_map(&mut out, report);
@@ -638,6 +627,7 @@ mod tests {
     use super::*;
     use crate::matrix::cell::Usage;
     use crate::matrix::Skipped;
+    use std::collections::BTreeMap;
     use crate::verdict::{ConversationStats, ProtocolStats};
 
     fn stats(correct: u64, malformed: u64) -> ProtocolStats {
@@ -660,8 +650,10 @@ mod tests {
             mode: "conversation".into(),
             dialect: dialect.into(),
             traces: total,
+            requests_failed: 0,
             protocols: rows.iter().map(|(p, c, m)| (*p, stats(*c, *m))).collect(),
             conversations: ConversationStats { total, succeeded: ok },
+            finish_reasons: BTreeMap::new(),
             checks: BTreeMap::new(),
             exec_failures: BTreeMap::new(),
             tshark_findings: 0,

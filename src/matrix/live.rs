@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::cell::{Answer, Answerer, Request, Usage};
+use crate::model::cassette::Rerecord;
 use crate::model::live::{LiveModel, ModelError};
 use crate::model::provider::{ChatMessage, ChatRequest, Role};
 use crate::model::registry::{ModelEntry, Registry, RunMode, Sampling};
@@ -20,18 +21,22 @@ pub struct Live {
 }
 
 impl Live {
-    /// Prepare `entry` (and the models it routes protocols to).
+    /// Prepare `entry` (and the models it routes protocols to); a
+    /// cassette miss names `rerecord`'s command for `entry` (a routed
+    /// model's answers are recorded by running the entry that routes them).
     ///
     /// # Errors
     /// What [`LiveModel::new`] reports, as text naming the model.
-    pub fn new(registry: &Registry, entry: &ModelEntry, mode: RunMode, cassettes: &Path) -> Result<Live, String> {
+    pub fn new(registry: &Registry, entry: &ModelEntry, mode: RunMode, cassettes: &Path, rerecord: &Rerecord) -> Result<Live, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
-        let default = LiveModel::new(entry, mode, cassettes).map_err(|e| format!("{}: {e}", entry.id))?;
+        let command = rerecord.command(&entry.id);
+        let default = LiveModel::new(entry, mode, cassettes).map_err(|e| format!("{}: {e}", entry.id))?.with_rerecord(command.clone());
         let mut routes = BTreeMap::new();
         for protocol in SuiteProtocol::ALL {
             let routed = registry.route(entry, protocol.name());
             if routed.id != entry.id {
-                routes.insert(protocol, LiveModel::new(routed, mode, cassettes).map_err(|e| format!("{} (route {protocol}): {e}", routed.id))?);
+                let model = LiveModel::new(routed, mode, cassettes).map_err(|e| format!("{} (route {protocol}): {e}", routed.id))?;
+                routes.insert(protocol, model.with_rerecord(command.clone()));
             }
         }
         Ok(Live { default, routes, runtime })
@@ -52,6 +57,7 @@ impl Answerer for Live {
                     text: c.text,
                     usage: Some(Usage { prompt_tokens: c.usage.prompt_tokens, completion_tokens: c.usage.completion_tokens }),
                     latency_ms: c.latency_ms,
+                    finish_reason: c.finish_reason,
                 }),
                 Err(ModelError::NotRecorded(why)) => Err(format!("{}{why}", super::cell::CASSETTE_MISS)),
                 Err(e) => Err(e.to_string()),

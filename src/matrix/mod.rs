@@ -110,8 +110,15 @@ impl MatrixReport {
     pub fn verdict(&self) -> Verdict {
         let mut ran: Vec<String> = Vec::new();
         let mut failed: Vec<String> = Vec::new();
+        let mut requests_failed: Vec<(String, u64)> = Vec::new();
         for c in &self.cells {
-            let answered = c.exec_failures.get("request").copied().unwrap_or(0) < c.traces;
+            if c.requests_failed > 0 {
+                match requests_failed.iter_mut().find(|(m, _)| *m == c.model) {
+                    Some((_, n)) => *n += c.requests_failed,
+                    None => requests_failed.push((c.model.clone(), c.requests_failed)),
+                }
+            }
+            let answered = c.answered() > 0;
             if answered && !ran.contains(&c.model) {
                 ran.push(c.model.clone());
                 failed.retain(|m| *m != c.model);
@@ -119,7 +126,7 @@ impl MatrixReport {
                 failed.push(c.model.clone());
             }
         }
-        Verdict { regressions: self.regressions(), cells: self.cells.len(), ran, failed, skipped: self.skipped.iter().map(|s| s.model.clone()).collect() }
+        Verdict { regressions: self.regressions(), cells: self.cells.len(), ran, failed, requests_failed, skipped: self.skipped.iter().map(|s| s.model.clone()).collect() }
     }
 
     /// Whether the run shows a regression of the harness's own baseline:
@@ -161,6 +168,9 @@ pub struct Verdict {
     pub ran: Vec<String>,
     /// Models whose every request failed.
     pub failed: Vec<String>,
+    /// Failed requests per model (models with none left out), in run
+    /// order: traces the models never answered, judged nowhere.
+    pub requests_failed: Vec<(String, u64)>,
     /// Models skipped before the run.
     pub skipped: Vec<String>,
 }
@@ -193,6 +203,11 @@ impl Verdict {
         }
         if !self.failed.is_empty() {
             tail += &format!("; {} with every request failed ({})", models(self.failed.len()), self.failed.join(", "));
+        }
+        if !self.requests_failed.is_empty() {
+            let total: u64 = self.requests_failed.iter().map(|(_, n)| n).sum();
+            let each: Vec<String> = self.requests_failed.iter().map(|(m, n)| format!("{m} {n}")).collect();
+            tail += &format!("; {} ({}), not judged", tables::requests_failed(total), each.join(", "));
         }
         if let Some(why) = self.nothing_ran() {
             return format!("NO RESULT: {why}, nothing was judged{tail}");

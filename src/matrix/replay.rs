@@ -409,8 +409,62 @@ pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
     Ok(manifest)
 }
 
-/// Write `files` as the folder `out`: into a sibling staging folder first,
-/// then swapped in for an earlier import.
+/// What [`ensure_imported`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The corpus file does not exist: nothing imported (the folder is used
+    /// as it is).
+    NoCorpus,
+    /// The folder already holds this corpus's import, or an import of
+    /// another corpus (kept: the user made it).
+    Kept,
+    /// The corpus was imported into the folder (it held no import, or an
+    /// import of an earlier version of this corpus).
+    Imported(Manifest),
+}
+
+/// Whether `a` and `b` name the same file (compared resolved when both
+/// exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Make the import folder `dir` hold the answers of the corpus file
+/// `corpus`, so that `harness matrix --models all` replays them without a
+/// separate `harness import-answers`: import when `dir` holds no import
+/// (or an unreadable one), or an import of this same file whose content
+/// changed since (its SHA-256 differs); keep an import of another corpus;
+/// do nothing when `corpus` does not exist.
+///
+/// # Errors
+/// What [`import`] reports (a corpus line that is not an answer, a `dir`
+/// holding other files, a failed write).
+pub fn ensure_imported(corpus: &Path, dir: &Path) -> Result<Refresh, ImportError> {
+    if !corpus.is_file() {
+        return Ok(Refresh::NoCorpus);
+    }
+    if let Ok(existing) = manifest(dir) {
+        if !same_file(Path::new(&existing.source), corpus) {
+            return Ok(Refresh::Kept);
+        }
+        let bytes = std::fs::read(corpus).map_err(|source| ImportError::Read {
+            path: corpus.display().to_string(),
+            source,
+        })?;
+        if sha256_hex(&bytes) == existing.source_sha256 {
+            return Ok(Refresh::Kept);
+        }
+    }
+    import(corpus, dir).map(Refresh::Imported)
+}
+
+/// Write `files` as the folder `out`: into a sibling staging folder of
+/// this process first, then swapped in for an earlier import. When another
+/// process swapped its own import in meanwhile (two runs importing the
+/// same corpus at once), its folder is kept and this one dropped.
 fn write_folder(out: &Path, files: &[(PathBuf, String)]) -> Result<(), ImportError> {
     let write_err = |path: &Path| {
         let path = path.display().to_string();
@@ -423,7 +477,7 @@ fn write_folder(out: &Path, files: &[(PathBuf, String)]) -> Result<(), ImportErr
         }
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cassettes-corpus".into());
-    let staging = out.with_file_name(format!(".{name}.importing"));
+    let staging = out.with_file_name(format!(".{name}.importing.{}", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(write_err(&staging))?;
     }
@@ -433,9 +487,15 @@ fn write_folder(out: &Path, files: &[(PathBuf, String)]) -> Result<(), ImportErr
         std::fs::write(&path, text).map_err(write_err(&path))?;
     }
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(write_err(out))?;
+        match std::fs::remove_dir_all(out) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_err(out)(e)),
+            _ => {}
+        }
     }
-    std::fs::rename(&staging, out).map_err(write_err(out))
+    match std::fs::rename(&staging, out) {
+        Err(_) if out.join(MANIFEST).is_file() => std::fs::remove_dir_all(&staging).map_err(write_err(&staging)),
+        other => other.map_err(write_err(out)),
+    }
 }
 
 /// Recorded answers by (protocol, mode), in index order.
@@ -473,6 +533,7 @@ impl Replay {
             usage: record.usage,
             latency_ms: 0,
             cost_usd: None,
+            finish_reason: record.finish_reason.clone(),
         })
     }
 }
@@ -816,6 +877,35 @@ mod tests {
         assert!(matches!(discover(&tmp.path().join("none")), Err(DiscoverError::NotImported { .. })));
         let (models, skipped) = select(&tmp.path().join("none"), &[ALL.to_string()], None);
         assert!(models.is_empty() && skipped[0].reason.contains(NOT_IMPORTED));
+    }
+
+    #[test]
+    fn ensure_imported_imports_once_and_again_when_the_corpus_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let corpus = corpus(tmp.path());
+        let out = tmp.path().join("cache");
+        assert_eq!(ensure_imported(&tmp.path().join("missing.jsonl"), &out).unwrap(), Refresh::NoCorpus);
+        assert!(!out.exists());
+        let Refresh::Imported(first) = ensure_imported(&corpus, &out).unwrap() else { panic!("nothing imported") };
+        assert_eq!(first, manifest(&out).unwrap());
+        assert_eq!(ensure_imported(&corpus, &out).unwrap(), Refresh::Kept, "an import of the same corpus is kept");
+        // The corpus changed: imported again.
+        let text = std::fs::read_to_string(&corpus).unwrap();
+        let fewer: Vec<&str> = text.lines().skip(1).collect();
+        std::fs::write(&corpus, fewer.join("\n") + "\n").unwrap();
+        let Refresh::Imported(second) = ensure_imported(&corpus, &out).unwrap() else { panic!("a changed corpus was not imported again") };
+        assert_eq!(second.answers, first.answers - 1);
+        // An import of another corpus is the user's: kept.
+        let other = tmp.path().join("other.jsonl");
+        std::fs::write(&other, fewer[..2].join("\n") + "\n").unwrap();
+        assert_eq!(ensure_imported(&other, &out).unwrap(), Refresh::Kept);
+        assert_eq!(manifest(&out).unwrap(), second);
+        // A folder of other files is never replaced.
+        let mine = tmp.path().join("mine");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::write(mine.join("keep.txt"), "x").unwrap();
+        assert!(matches!(ensure_imported(&corpus, &mine), Err(ImportError::Foreign { .. })));
+        assert!(mine.join("keep.txt").exists());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::cell::CellResult;
+use super::cell::{CellResult, REQUEST_FAILED};
 use super::MatrixReport;
 use crate::finding::Protocol;
 use crate::verdict::ProtocolStats;
@@ -36,13 +36,31 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-/// The paper's per-protocol table of one cell.
-pub fn cell_table(out: &mut String, c: &CellResult) {
-    let _ = writeln!(
-        out,
-        "### {} on {} ({} {}, {}): {} traces, {}/{} conversations correct\n",
+/// The heading of one cell: model, suite, traces, correct conversations
+/// and, apart from them, the requests that failed.
+pub(super) fn cell_heading(c: &CellResult) -> String {
+    let mut text = format!(
+        "{} on {} ({} {}, {}): {} traces, {}/{} conversations correct",
         c.model, c.suite, c.protocol, c.mode, c.dialect, c.traces, c.conversations.succeeded, c.conversations.total
     );
+    if c.requests_failed > 0 {
+        let _ = write!(text, ", {}", requests_failed(c.requests_failed));
+    }
+    text
+}
+
+/// `1 request failed`, `N requests failed`.
+pub(super) fn requests_failed(n: u64) -> String {
+    if n == 1 {
+        "1 request failed".into()
+    } else {
+        format!("{n} requests failed")
+    }
+}
+
+/// The paper's per-protocol table of one cell.
+pub fn cell_table(out: &mut String, c: &CellResult) {
+    let _ = writeln!(out, "### {}\n", cell_heading(c));
     let rows: Vec<Vec<String>> = c
         .protocols
         .iter()
@@ -85,9 +103,13 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
             .collect();
         table(out, &["Metric", "Kind", "Value", "Unit"], &rows);
     }
-    if !c.exec_failures.is_empty() {
-        let list: Vec<String> = c.exec_failures.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(out, "Executor failures: {}\n", list.join(", "));
+    let failures: Vec<String> = c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{k} {v}")).collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "Executor failures: {}\n", failures.join(", "));
+    }
+    if !c.finish_reasons.is_empty() {
+        let list: Vec<String> = c.finish_reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "Finish reasons: {}\n", list.join(", "));
     }
 }
 
@@ -204,16 +226,30 @@ pub fn detection(out: &mut String, cells: &[CellResult]) {
     table(out, &["Fault", "Suite", "Must be caught by", "Caught", "By it", "Own checks", "tshark", "Executor"], &rows);
 }
 
-/// Answer quirks (`answer.*`) and executor outcomes per model.
-pub fn quirks(out: &mut String, cells: &[CellResult]) {
+/// Whether check `id` is an answer quirk (`answer.*`, `answer.truncated`
+/// included) or an executor outcome (`exec.*`); a failed request is
+/// neither: the model never answered.
+pub(super) fn is_quirk(id: &str) -> bool {
+    id.starts_with("answer.") || (id.starts_with("exec.") && id != format!("exec.{REQUEST_FAILED}"))
+}
+
+/// Answer quirks and executor outcomes (see [`is_quirk`]) per model, in
+/// traces, mutants left out.
+pub(super) fn quirk_counts(cells: &[CellResult]) -> BTreeMap<&str, BTreeMap<&str, u64>> {
     let mut per: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     for c in cells.iter().filter(|c| !is_mutant(c)) {
         for (k, v) in &c.checks {
-            if k.starts_with("answer.") || k.starts_with("exec.") {
+            if is_quirk(k) {
                 *per.entry(&c.model).or_default().entry(k).or_default() += v;
             }
         }
     }
+    per
+}
+
+/// Answer quirks (`answer.*`) and executor outcomes per model.
+pub fn quirks(out: &mut String, cells: &[CellResult]) {
+    let per = quirk_counts(cells);
     if per.is_empty() {
         return;
     }
@@ -222,25 +258,48 @@ pub fn quirks(out: &mut String, cells: &[CellResult]) {
     table(out, &["Model", "Counts"], &rows);
 }
 
+/// One model's time, tokens and cost over its cells, as the cost tables
+/// show them (failed requests are no traces here: the model never
+/// answered them).
+pub(super) struct ModelCost {
+    /// Answered traces.
+    pub traces: u64,
+    /// Seconds spent answering them, two decimals.
+    pub seconds: String,
+    /// Seconds per answered trace, three decimals, or `-`.
+    pub per_trace: String,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Cost in USD, four decimals, or `-`.
+    pub cost: String,
+}
+
+/// The [`ModelCost`] of model `m`.
+pub(super) fn model_cost(cells: &[CellResult], m: &str) -> ModelCost {
+    let own: Vec<&CellResult> = cells.iter().filter(|c| c.model == m).collect();
+    let traces: u64 = own.iter().map(|c| c.answered()).sum();
+    let ms: u64 = own.iter().map(|c| c.latency_ms).sum();
+    let (prompt_tokens, completion_tokens) = own.iter().fold((0, 0), |(a, b), c| (a + c.usage.prompt_tokens, b + c.usage.completion_tokens));
+    let cost: Option<f64> = own.iter().filter_map(|c| c.cost_usd).reduce(|a, b| a + b);
+    ModelCost {
+        traces,
+        seconds: format!("{:.2}", ms as f64 / 1000.0),
+        per_trace: if traces == 0 { "-".into() } else { format!("{:.3}", ms as f64 / 1000.0 / traces as f64) },
+        prompt_tokens,
+        completion_tokens,
+        cost: cost.map_or("-".into(), |c| format!("{c:.4}")),
+    }
+}
+
 /// Generation time per protocol and tokens and cost per model (Table 12).
 pub fn cost(out: &mut String, cells: &[CellResult]) {
     let rows: Vec<Vec<String>> = models(cells)
         .iter()
         .map(|m| {
-            let own: Vec<&CellResult> = cells.iter().filter(|c| c.model == *m).collect();
-            let traces: u64 = own.iter().map(|c| c.traces).sum();
-            let ms: u64 = own.iter().map(|c| c.latency_ms).sum();
-            let (pt, ct) = own.iter().fold((0, 0), |(a, b), c| (a + c.usage.prompt_tokens, b + c.usage.completion_tokens));
-            let cost: Option<f64> = own.iter().filter_map(|c| c.cost_usd).reduce(|a, b| a + b);
-            vec![
-                m.to_string(),
-                traces.to_string(),
-                format!("{:.2}", ms as f64 / 1000.0),
-                if traces == 0 { "-".into() } else { format!("{:.3}", ms as f64 / 1000.0 / traces as f64) },
-                pt.to_string(),
-                ct.to_string(),
-                cost.map_or("-".into(), |c| format!("{c:.4}")),
-            ]
+            let c = model_cost(cells, m);
+            vec![m.to_string(), c.traces.to_string(), c.seconds, c.per_trace, c.prompt_tokens.to_string(), c.completion_tokens.to_string(), c.cost]
         })
         .collect();
     if rows.is_empty() {
@@ -259,7 +318,7 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
         .map(|m| {
             std::iter::once(m.to_string())
                 .chain(protocols.iter().map(|p| {
-                    let (ms, n) = cells.iter().filter(|c| c.model == *m && c.protocol == *p).fold((0, 0), |(a, b), c| (a + c.latency_ms, b + c.traces));
+                    let (ms, n) = cells.iter().filter(|c| c.model == *m && c.protocol == *p).fold((0, 0), |(a, b), c| (a + c.latency_ms, b + c.answered()));
                     if n == 0 {
                         "-".to_string()
                     } else {

@@ -92,6 +92,51 @@ fn canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// The command that records a model's missing answers: the subcommand the
+/// user ran (`matrix` or `generate`), narrowed to the one model, with
+/// `--record` and every option of that run that changes the requests or
+/// where they are kept (`--registry`, `--cassettes`, the suites, the
+/// prompts), so that a cassette miss or a skipped model names the exact
+/// command to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rerecord {
+    /// `matrix` or `generate`.
+    pub subcommand: String,
+    /// The flag naming the model: `--models` (matrix) or `--model` (generate).
+    pub model_flag: String,
+    /// The other arguments, in order, unquoted (quoted when rendered).
+    pub args: Vec<String>,
+}
+
+impl Default for Rerecord {
+    /// `harness matrix --models ID --record`.
+    fn default() -> Rerecord {
+        Rerecord { subcommand: "matrix".into(), model_flag: "--models".into(), args: Vec::new() }
+    }
+}
+
+impl Rerecord {
+    /// Return the command line that records the answers of model `id`,
+    /// quoted for a POSIX shell where a word needs it.
+    pub fn command(&self, id: &str) -> String {
+        let mut words = vec!["harness".to_string(), self.subcommand.clone(), self.model_flag.clone(), id.to_string()];
+        words.extend(self.args.iter().cloned());
+        words.push("--record".into());
+        words.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `word` as one word of a POSIX shell command: as it is when it holds
+/// only safe characters, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// One recorded answer (one line of a cassette).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -303,11 +348,11 @@ impl Cassette {
         Ok(())
     }
 
-    /// Explain why `parts` is not in the cassette: the nearest recorded
-    /// request and what differs (the prompt version, the sample index, the
-    /// model or endpoint, which body fields), and the command that
-    /// re-records it.
-    pub fn explain_miss(&self, parts: &KeyParts, model_id: &str) -> String {
+    /// Explain why `parts` is not in the cassette of model `model_id`: the
+    /// nearest recorded request and what differs (the prompt version, the
+    /// sample index, the model or endpoint, which body fields), and the
+    /// command that re-records it (`rerecord`, see [`Rerecord::command`]).
+    pub fn explain_miss(&self, parts: &KeyParts, model_id: &str, rerecord: &str) -> String {
         let mut text = format!(
             "no recorded answer for model '{model_id}' (sample {}, prompt version '{}') in {}",
             parts.sample,
@@ -346,7 +391,7 @@ impl Cassette {
                 }
             }
         }
-        let _ = write!(text, "\nre-record with: harness matrix --models {model_id} --record (and the suite options of this run)");
+        let _ = write!(text, "\nre-record with: {rerecord}");
         text
     }
 
@@ -613,10 +658,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gpt-4o.jsonl");
         let mut cassette = Cassette::open(&path).unwrap();
-        let empty = cassette.explain_miss(&parts("dns", 0.7, 0, "v1"), "gpt-4o");
+        let matrix = Rerecord::default().command("gpt-4o");
+        let empty = cassette.explain_miss(&parts("dns", 0.7, 0, "v1"), "gpt-4o", &matrix);
         assert!(
             empty.contains("empty or missing")
-                && empty.contains("harness matrix --models gpt-4o --record"),
+                && empty.ends_with("\nre-record with: harness matrix --models gpt-4o --record"),
             "{empty}"
         );
         cassette
@@ -635,6 +681,7 @@ mod tests {
         let prompt = cassette.explain_miss(
             &parts("a DNS query for example.com", 0.7, 0, "dns/v2"),
             "gpt-4o",
+            &matrix,
         );
         assert!(
             prompt.contains("the prompt changed (prompt version 'dns/v1' → 'dns/v2')"),
@@ -645,12 +692,14 @@ mod tests {
         let field = cassette.explain_miss(
             &parts("a DNS query for example.org", 0.9, 0, "dns/v1"),
             "gpt-4o",
+            &matrix,
         );
         assert!(field.contains("the request body differs at messages[1].content (first difference at character 24), temperature (0.7 → 0.9)"), "{field}");
 
         let sample = cassette.explain_miss(
             &parts("a DNS query for example.com", 0.7, 4, "dns/v1"),
             "gpt-4o",
+            &matrix,
         );
         assert!(
             sample.contains("sample 0 → 4") && sample.contains("recorded for sample(s) 0 only"),
@@ -659,6 +708,22 @@ mod tests {
         insta::assert_snapshot!(
             "explain_miss_body",
             field.replace(&path.display().to_string(), "[CASSETTE]")
+        );
+    }
+
+    #[test]
+    fn rerecord_names_the_subcommand_and_its_files() {
+        assert_eq!(Rerecord::default().command("local-llama"), "harness matrix --models local-llama --record");
+        let generate = Rerecord {
+            subcommand: "generate".into(),
+            model_flag: "--model".into(),
+            args: ["--suite", "dns-packet", "--count", "3", "--out", "runs/a b", "--registry", "my models.toml", "--cassettes", "it's/here"]
+                .map(String::from)
+                .to_vec(),
+        };
+        assert_eq!(
+            generate.command("gpt-4o"),
+            "harness generate --model gpt-4o --suite dns-packet --count 3 --out 'runs/a b' --registry 'my models.toml' --cassettes 'it'\\''s/here' --record"
         );
     }
 

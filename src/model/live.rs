@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use super::cassette::{now_rfc3339, Cassette, CassetteError, KeyParts, Record};
+use super::cassette::{now_rfc3339, Cassette, CassetteError, KeyParts, Record, Rerecord};
 use super::provider::{ChatRequest, Completion, Provider, ProviderError};
 use super::registry::{ModelEntry, ProviderKind, RunMode};
 
@@ -62,6 +62,8 @@ pub struct LiveModel {
     model: String,
     cassette: Option<Mutex<Cassette>>,
     cassette_path: PathBuf,
+    /// The command a cassette miss names to re-record the answer.
+    rerecord: String,
 }
 
 impl LiveModel {
@@ -119,7 +121,16 @@ impl LiveModel {
             provider,
             cassette,
             cassette_path,
+            rerecord: Rerecord::default().command(&entry.id),
         })
+    }
+
+    /// Name `command` as the way to re-record a missing answer (see
+    /// [`Rerecord::command`]); by default `harness matrix --models ID
+    /// --record`.
+    pub fn with_rerecord(mut self, command: String) -> LiveModel {
+        self.rerecord = command;
+        self
     }
 
     /// Return the model entry.
@@ -194,7 +205,7 @@ impl LiveModel {
             }
             if self.mode == RunMode::Offline {
                 return Err(ModelError::NotRecorded(
-                    cassette.explain_miss(&parts, &self.entry.id),
+                    cassette.explain_miss(&parts, &self.entry.id, &self.rerecord),
                 ));
             }
         }

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::cassette::Rerecord;
 use super::provider::Usage;
 
 /// Where a model's answers come from.
@@ -467,14 +468,27 @@ impl Registry {
     /// need a non-empty cassette (offline), or their key or a reachable
     /// local endpoint (live), or either (record). A routing entry is ready
     /// only when every model it routes to is (and, offline, when its own
-    /// cassette exists: it answers the protocols it does not route).
+    /// cassette exists: it answers the protocols it does not route). A
+    /// missing cassette names `harness matrix --models ID --record`.
     pub fn availability(
         &self,
         entry: &ModelEntry,
         mode: RunMode,
         cassette_dir: &Path,
     ) -> Availability {
-        if let Availability::Skipped(why) = own_availability(entry, mode, cassette_dir) {
+        self.availability_naming(entry, mode, cassette_dir, &Rerecord::default())
+    }
+
+    /// As [`Registry::availability`], a missing cassette naming
+    /// `rerecord`'s command (the subcommand and files of the run).
+    pub fn availability_naming(
+        &self,
+        entry: &ModelEntry,
+        mode: RunMode,
+        cassette_dir: &Path,
+        rerecord: &Rerecord,
+    ) -> Availability {
+        if let Availability::Skipped(why) = own_availability(entry, mode, cassette_dir, rerecord) {
             return Availability::Skipped(why);
         }
         for (protocol, target) in &entry.routes {
@@ -485,7 +499,7 @@ impl Registry {
                     ))
                 }
                 Some(routed) => {
-                    if let Availability::Skipped(why) = own_availability(routed, mode, cassette_dir)
+                    if let Availability::Skipped(why) = own_availability(routed, mode, cassette_dir, rerecord)
                     {
                         return Availability::Skipped(format!(
                             "route {protocol} → {target}: {why}"
@@ -498,13 +512,10 @@ impl Registry {
     }
 }
 
-fn own_availability(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path) -> Availability {
+fn own_availability(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path, rerecord: &Rerecord) -> Availability {
     let cassette = entry.cassette_path(cassette_dir);
     let recorded = std::fs::metadata(&cassette).is_ok_and(|meta| meta.is_file() && meta.len() > 0);
-    let record_hint = format!(
-        "record it with `harness matrix --models {} --record`",
-        entry.id
-    );
+    let record_hint = format!("record it with `{}`", rerecord.command(&entry.id));
     match entry.kind {
         ProviderKind::Reference | ProviderKind::Mutant => Availability::Ready,
         ProviderKind::Replay => {
@@ -748,6 +759,7 @@ kind = "reference"
                 "claude",
                 "gemini",
                 "local-llama",
+                "smollm2-135m",
                 "experts"
             ]
         );
@@ -764,10 +776,16 @@ kind = "reference"
                 Some("ANTHROPIC_API_KEY"),
                 Some("GEMINI_API_KEY"),
                 None,
+                None,
                 Some("OPENAI_API_KEY")
             ]
         );
         assert!(registry.get("local-llama").unwrap().is_loopback());
+        // The recorded local model: greedy, seeded, one request at a time
+        // (its cassette depends only on the prompts).
+        let local = registry.get("smollm2-135m").unwrap();
+        assert!(local.is_loopback() && local.concurrency == 1);
+        assert_eq!((local.sampling.temperature, local.sampling.seed), (Some(0.0), Some(2024)));
         let experts = registry.get("experts").unwrap();
         assert_eq!(registry.route(experts, "dns").id, "claude");
         assert_eq!(registry.route(experts, "tcp").id, "experts");

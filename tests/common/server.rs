@@ -10,11 +10,13 @@
 //! is made healthy) a prompt gets its answer. With an expected key, a
 //! request carrying another key gets a 401 that quotes the key it sent, as
 //! some real servers do. Every request is logged with the prompt, the
-//! attempt and the time, so tests can count what was asked.
+//! attempt and the time, so tests can count what was asked. A server can
+//! die after a number of answers, as a killed model server does (its port
+//! refuses connections), and come back on the same port.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +44,9 @@ pub enum Step {
     ShortBody,
     /// A 200 answer whose text quotes the key the request carried.
     EchoKey,
+    /// A 200 answer cut at `max_tokens`: the stop reason says so (`length`,
+    /// `max_tokens`, `MAX_TOKENS` by format).
+    Cut,
 }
 
 /// One request as the server saw it.
@@ -64,6 +69,12 @@ struct State {
     key: Option<String>,
     healthy: AtomicBool,
     seen: Mutex<Vec<Seen>>,
+    /// Answers given so far, and after how many the server dies.
+    answered: AtomicUsize,
+    die_after: AtomicUsize,
+    /// Set when it died: the listener is closed, requests in flight reset.
+    dead: AtomicBool,
+    died: tokio::sync::Notify,
 }
 
 /// A running server; stops when dropped.
@@ -93,18 +104,35 @@ impl FaultServer {
             key: key.map(str::to_string),
             healthy: AtomicBool::new(false),
             seen: Mutex::new(Vec::new()),
+            answered: AtomicUsize::new(0),
+            die_after: AtomicUsize::new(usize::MAX),
+            dead: AtomicBool::new(false),
+            died: tokio::sync::Notify::new(),
         });
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
-        let shared = state.clone();
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let state = shared.clone();
-                tokio::spawn(async move { serve(stream, &state).await });
-            }
-        });
+        runtime.spawn(accept(listener, state.clone()));
         FaultServer { addr, state, _runtime: runtime }
+    }
+
+    /// Die (close the port, reset whatever is in flight) once `answers`
+    /// answers have been sent, as a model server killed mid-run.
+    pub fn die_after(&self, answers: usize) {
+        self.state.die_after.store(answers, Ordering::SeqCst);
+    }
+
+    /// Whether the server died (see [`FaultServer::die_after`]).
+    pub fn dead(&self) -> bool {
+        self.state.dead.load(Ordering::SeqCst)
+    }
+
+    /// Come back on the same port after dying, answering every request.
+    pub fn revive(&self) {
+        assert!(self.dead(), "revive() is for a server that died");
+        self.state.die_after.store(usize::MAX, Ordering::SeqCst);
+        let listener = self._runtime.block_on(TcpListener::bind(self.addr)).unwrap();
+        self.state.dead.store(false, Ordering::SeqCst);
+        self._runtime.spawn(accept(listener, self.state.clone()));
     }
 
     /// Return `http://127.0.0.1:PORT` followed by `path`.
@@ -199,13 +227,20 @@ fn sent_key(format: Format, headers: &[(String, String)]) -> Option<String> {
 
 /// A successful answer in `format`.
 fn answer_body(format: Format, text: &str) -> String {
+    answer_body_ending(format, text, false)
+}
+
+/// A successful answer in `format`, its stop reason saying whether it was
+/// `cut` at `max_tokens`.
+fn answer_body_ending(format: Format, text: &str, cut: bool) -> String {
     let words = text.split_whitespace().count();
+    let pick = |stop: &'static str, length: &'static str| if cut { length } else { stop };
     match format {
-        Format::OpenAi => json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        Format::OpenAi => json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": pick("stop", "length")}],
                                  "usage": {"prompt_tokens": 100, "completion_tokens": words, "total_tokens": 100 + words}}),
-        Format::Anthropic => json!({"type": "message", "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+        Format::Anthropic => json!({"type": "message", "content": [{"type": "text", "text": text}], "stop_reason": pick("end_turn", "max_tokens"),
                                     "usage": {"input_tokens": 100, "output_tokens": words}}),
-        Format::Gemini => json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}],
+        Format::Gemini => json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": pick("STOP", "MAX_TOKENS")}],
                                  "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": words}}),
     }
     .to_string()
@@ -225,9 +260,28 @@ async fn reply(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], bo
     let _ = stream.shutdown().await;
 }
 
+/// Accept connections until the server dies (the listener is then dropped:
+/// the port refuses connections).
+async fn accept(listener: TcpListener, state: Arc<State>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { return };
+                let state = state.clone();
+                tokio::spawn(async move { serve(stream, &state).await });
+            }
+            () = state.died.notified() => return,
+        }
+    }
+}
+
 async fn serve(mut stream: TcpStream, state: &State) {
     // Availability probes connect and send nothing.
     let Some(RawRequest { path, headers, body, .. }) = read_request(&mut stream).await else { return };
+    if state.dead.load(Ordering::SeqCst) {
+        let _ = stream.set_zero_linger();
+        return;
+    }
     let format = if path.ends_with("/chat/completions") {
         Format::OpenAi
     } else if path.ends_with("/v1/messages") {
@@ -266,7 +320,13 @@ async fn serve(mut stream: TcpStream, state: &State) {
     };
     let text = &state.answers[index].1;
     match step {
-        Step::Answer => reply(&mut stream, 200, &[], &answer_body(format, text)).await,
+        Step::Answer => {
+            reply(&mut stream, 200, &[], &answer_body(format, text)).await;
+            if state.answered.fetch_add(1, Ordering::SeqCst) + 1 >= state.die_after.load(Ordering::SeqCst) {
+                state.dead.store(true, Ordering::SeqCst);
+                state.died.notify_one();
+            }
+        }
         Step::Status(status, retry_after) => {
             let body = json!({"error": {"message": format!("scripted status {status}")}}).to_string();
             match retry_after {
@@ -297,6 +357,7 @@ async fn serve(mut stream: TcpStream, state: &State) {
             let _ = stream.shutdown().await;
         }
         Step::EchoKey => reply(&mut stream, 200, &[], &answer_body(format, &format!("{text}\n# your key is {key}"))).await,
+        Step::Cut => reply(&mut stream, 200, &[], &answer_body_ending(format, text, true)).await,
     }
 }
 
