@@ -125,10 +125,13 @@ pub(crate) fn pseudo_header_sum(src: [u8; 4], dst: [u8; 4], protocol: u8, length
 /// Return whether a wrong TCP/UDP checksum is what checksum offload leaves
 /// before the NIC fills it in: 0, or the pseudo-header partial sum.
 pub(crate) fn offloaded(stored: u16, src: [u8; 4], dst: [u8; 4], protocol: u8, length: usize) -> bool {
-    let partial = pseudo_header_sum(src, dst, protocol, length);
-    // Ones' complement has two zeros.
-    let same = |a: u16, b: u16| a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
-    stored == 0 || same(stored, partial)
+    stored == 0 || same_checksum(stored, pseudo_header_sum(src, dst, protocol, length))
+}
+
+/// Return whether two checksums are equal in ones' complement arithmetic,
+/// which has two zeros (0x0000 and 0xffff).
+pub(crate) fn same_checksum(a: u16, b: u16) -> bool {
+    a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0)
 }
 
 /// Return the ones' complement sum of `bytes` (RFC 1071), folded to 16 bits.

@@ -230,7 +230,7 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
     let Transport::Tcp(tcp) = &frame.transport else { return };
     let Net::Ipv4 { slice, .. } = &frame.net else { return };
     let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-    let dir = usize::from((slice.header().source(), sport) > (slice.header().destination(), dport));
+    let dir = tcp::direction(slice, tcp);
     let payload = tcp.payload();
     let (seq, syn) = (tcp.sequence_number(), tcp.syn());
     if syn && !tcp.ack() {
@@ -266,12 +266,7 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
     }
     let protocol = app.protocol();
     // Bytes the segment carried beyond what was captured (a snap length).
-    let ip_payload = slice.payload();
-    let sent = if ip_payload.incomplete {
-        usize::from(slice.header().total_len()).saturating_sub(slice.header().slice().len() + tcp.header_len())
-    } else {
-        payload.len()
-    };
+    let sent = tcp::sent_len(slice, tcp);
     let start = seq.wrapping_add(u32::from(syn));
     let ends = |a: TcpKey| if dir == 0 { ((a.0, a.1), (a.2, a.3)) } else { ((a.2, a.3), (a.0, a.1)) };
     let (from, to) = ends(*key);
@@ -369,9 +364,11 @@ impl Checker {
         }
         // The unfinished DNS-over-TCP messages before the queries left
         // unanswered, as when a flow is evicted.
-        for app in flows.iter_mut().filter_map(|(_, state)| state.app.as_deref_mut()) {
-            if let AppKind::Dns(flow) = &mut app.kind {
-                flow.finish(&mut self.budget, sink);
+        for (_, state) in &mut flows {
+            if matches!(state.app.as_deref(), Some(App { kind: AppKind::Dns(_), .. })) {
+                if let Some(mut app) = state.app.take() {
+                    app.end(&mut self.budget, sink);
+                }
             }
         }
         self.icmp.finish(sink);

@@ -24,7 +24,7 @@
 //! stay in the table (to recognise port reuse and late segments) until the
 //! least-recently-used eviction drops them.
 
-use etherparse::{LenSource, TcpSlice};
+use etherparse::{LaxIpv4Slice, LenSource, TcpSlice};
 
 use super::{ip4, Checksums, Sink, TcpKey};
 use crate::dissect::{Frame, Net, Transport};
@@ -204,16 +204,8 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Check
     if complete && frame.is_whole() && checksums != Checksums::Off {
         check_checksum(tcp, src, dst, checksums, sink);
     }
-    let len = if ip_payload.incomplete {
-        // The capture cut the segment: its length is what the IP header
-        // declares, less the headers.
-        let auth = slice.extensions().auth.map_or(0, |auth| auth.slice().len());
-        usize::from(header.total_len()).saturating_sub(header.slice().len() + auth + tcp.header_len())
-    } else {
-        tcp.payload().len()
-    };
-    let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-    let from = usize::from((src, sport) > (dst, dport));
+    let len = sent_len(slice, tcp);
+    let from = direction(slice, tcp);
     // Impossible combinations are read as the most plausible intent:
     // SYN wins over FIN and RST, FIN over RST.
     let syn = tcp.syn();
@@ -334,12 +326,31 @@ fn check_flags(tcp: &TcpSlice<'_>, sink: &mut Sink) -> bool {
     true
 }
 
+/// Return how many payload bytes the segment carried: what was captured,
+/// or, when the capture cut the segment (a snap length), what the IPv4
+/// header declares less the IPv4, authentication and TCP headers.
+pub(crate) fn sent_len(slice: &LaxIpv4Slice<'_>, tcp: &TcpSlice<'_>) -> usize {
+    if !slice.payload().incomplete {
+        return tcp.payload().len();
+    }
+    let header = slice.header();
+    let auth = slice.extensions().auth.map_or(0, |auth| auth.slice().len());
+    usize::from(header.total_len()).saturating_sub(header.slice().len() + auth + tcp.header_len())
+}
+
+/// Return the segment's direction within its flow: 0 when it comes from
+/// the lower (address, port) end, 1 from the higher, as [`TcpKey`] orders
+/// the ends.
+pub(crate) fn direction(slice: &LaxIpv4Slice<'_>, tcp: &TcpSlice<'_>) -> usize {
+    let header = slice.header();
+    usize::from((header.source(), tcp.source_port()) > (header.destination(), tcp.destination_port()))
+}
+
 /// Verify the checksum over the IPv4 pseudo-header and the whole segment.
 fn check_checksum(tcp: &TcpSlice<'_>, src: [u8; 4], dst: [u8; 4], checksums: Checksums, sink: &mut Sink) {
     let Ok(expected) = tcp.calc_checksum_ipv4(src, dst) else { return };
     let stored = tcp.checksum();
-    // Ones' complement has two zeros; either verifies.
-    if stored == expected || (stored == 0 && expected == 0xffff) || (stored == 0xffff && expected == 0) {
+    if super::ip::same_checksum(stored, expected) {
         return;
     }
     let length = tcp.slice().len();
