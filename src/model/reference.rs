@@ -160,9 +160,12 @@ fn dns_conversation(c: &DnsConversation, eth: Option<(Mac, Mac)>, start: f64) ->
     ]
 }
 
-/// The request text.
+/// The request text. The connection stays open after the exchange (HTTP/1.1
+/// persistence, RFC 9112 §9.3), and the client closes it, as the
+/// conversation's teardown shows: a request or response saying
+/// `Connection: close` would oblige the server to close first (§9.6).
 pub fn http_request(method: &str, target: &str, host: &str) -> Vec<u8> {
-    format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: harness-reference/1\r\nAccept: */*\r\nConnection: close\r\n\r\n").into_bytes()
+    format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: harness-reference/1\r\nAccept: */*\r\n\r\n").into_bytes()
 }
 
 /// The response text: a small HTML body for 200, a redirect with
@@ -178,7 +181,7 @@ pub fn http_response(method: &str, code: u16, reason: &str, host: &str) -> Vec<u
     if (300..400).contains(&code) {
         head.push_str(&format!("Location: http://{host}/new/\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     if !method.eq_ignore_ascii_case("HEAD") {
         head.push_str(&body);
     }
