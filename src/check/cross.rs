@@ -649,7 +649,8 @@ impl Names {
     }
 
     fn finish(&mut self, sink: &mut Sink) {
-        for (_, candidate) in self.candidates.drain_by_age() {
+        let candidates: Vec<_> = self.candidates.drain_by_age().collect();
+        for (_, candidate) in candidates {
             self.bypass(sink, candidate);
         }
         self.waiting = 0;

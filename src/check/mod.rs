@@ -358,7 +358,7 @@ impl Checker {
     /// unfinished flows).
     pub fn finish(&mut self, sink: &mut Sink) {
         self.arp.finish(sink);
-        let mut flows = self.tcp_flows.drain_by_age();
+        let mut flows = self.tcp_flows.by_age_mut();
         for (key, state) in &flows {
             tcp::note_not_closed(sink, key, &state.tcp);
         }
@@ -376,6 +376,7 @@ impl Checker {
         for app in flows.iter_mut().filter_map(|(_, state)| state.app.as_deref_mut()) {
             app.end(&mut self.budget, sink);
         }
+        self.tcp_flows.clear();
         self.zigbee.finish(sink);
         self.cross.finish(sink);
     }
@@ -483,8 +484,21 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
     }
 
     /// Remove every entry, oldest first.
-    pub(crate) fn drain_by_age(&mut self) -> Vec<(K, V)> {
-        oldest_first(self.table.drain()).collect()
+    pub(crate) fn drain_by_age(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        oldest_first(self.table.drain())
+    }
+
+    /// Return every entry in place, oldest first (no state is moved: at
+    /// the end of a pass the table may hold tens of megabytes of it).
+    pub(crate) fn by_age_mut(&mut self) -> Vec<(&K, &mut V)> {
+        let mut slots: Vec<&mut Slot<K, V>> = self.table.iter_mut().collect();
+        slots.sort_unstable_by_key(|slot| slot.age);
+        slots.into_iter().map(|slot| (&slot.key, &mut slot.value)).collect()
+    }
+
+    /// Remove every entry.
+    pub(crate) fn clear(&mut self) {
+        self.table.clear();
     }
 }
 

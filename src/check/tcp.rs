@@ -24,6 +24,8 @@
 //! stay in the table (to recognise port reuse and late segments) until the
 //! least-recently-used eviction drops them.
 
+use std::num::NonZeroU64;
+
 use etherparse::{LaxIpv4Slice, LenSource, TcpSlice};
 
 use super::{ip4, Checksums, Sink, TcpKey};
@@ -59,10 +61,10 @@ enum Phase {
     /// Synchronized: the handshake completed, or the flow was picked up
     /// mid-stream.
     Established,
-    /// Both FINs were sent and acknowledged (in the frame noted).
-    Closed(u64),
-    /// An RST was sent (in the frame noted).
-    Reset(u64),
+    /// Both FINs were sent and acknowledged (in [`Flow::ended`]).
+    Closed,
+    /// An RST was sent (in [`Flow::ended`]).
+    Reset,
 }
 
 /// What one direction of a flow has sent.
@@ -109,13 +111,15 @@ pub(crate) struct Flow {
     /// Where the session stands.
     phase: Phase,
     /// Index in `sides` of the client (the SYN sender, or the first sender).
-    client: usize,
+    client: u8,
     /// Indexed by endpoint: 0 for the lower `(address, port)` of the key.
     sides: [Side; 2],
     /// The latest frame of the flow.
     last_frame: u64,
+    /// The frame where the session closed or was reset.
+    ended: u64,
     /// The frame of the SYN-ACK, once one was seen.
-    syn_ack: Option<u64>,
+    syn_ack: Option<NonZeroU64>,
     /// Whether the flow was picked up mid-stream (its first segment was
     /// not a SYN or SYN-ACK): what was sent before the capture began is
     /// unknown, so ACKs of unseen bytes and gaps are warnings.
@@ -125,7 +129,7 @@ pub(crate) struct Flow {
 impl Flow {
     /// Make the state of a flow with no segment yet.
     pub(crate) fn new() -> Flow {
-        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, syn_ack: None, midstream: false }
+        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, ended: 0, syn_ack: None, midstream: false }
     }
 }
 
@@ -245,7 +249,7 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Check
 /// after it.
 pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
     report_uncounted_fins(sink, flow);
-    if matches!(flow.phase, Phase::Closed(_) | Phase::Reset(_) | Phase::New) {
+    if matches!(flow.phase, Phase::Closed | Phase::Reset | Phase::New) {
         return;
     }
     let (client, server) = if flow.client == 0 { ((key.0, key.1), (key.2, key.3)) } else { ((key.2, key.3), (key.0, key.1)) };
@@ -387,7 +391,8 @@ impl Ctx<'_> {
         let d = seg.from;
         let new_syn = seg.syn && !seg.has_ack;
         match self.flow.phase {
-            Phase::Reset(at) => {
+            Phase::Reset => {
+                let at = self.flow.ended;
                 if new_syn {
                     self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session was reset in frame {at}"));
                     report_uncounted_fins(self.sink, self.flow);
@@ -400,7 +405,8 @@ impl Ctx<'_> {
                     return;
                 }
             }
-            Phase::Closed(at) => {
+            Phase::Closed => {
+                let at = self.flow.ended;
                 if new_syn {
                     self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session closed in frame {at}"));
                     report_uncounted_fins(self.sink, self.flow);
@@ -443,13 +449,13 @@ impl Ctx<'_> {
             self.syn(seg);
             return;
         }
-        let client = d == self.flow.client;
+        let client = d == usize::from(self.flow.client);
         match self.flow.phase {
             Phase::SynSent => {
                 if seg.rst {
                     self.ack_checks(seg, AckContext::Plain);
                     self.sequence(seg);
-                    self.flow.phase = Phase::Reset(self.frame);
+                    self.end(Phase::Reset);
                     return;
                 }
                 if seg.len > 0 {
@@ -509,14 +515,14 @@ impl Ctx<'_> {
         let (d, p) = (seg.from, 1 - seg.from);
         if seg.syn {
             if seg.has_ack {
-                self.flow.syn_ack = Some(self.frame);
+                self.flow.syn_ack = NonZeroU64::new(self.frame);
                 self.report(Severity::Error, "tcp.bad_handshake", "SYN-ACK without a SYN from the other side".to_string());
-                self.flow.client = p;
+                self.flow.client = p as u8;
                 self.flow.sides[p].known = true;
                 self.flow.sides[p].nxt = seg.ack;
                 self.flow.phase = Phase::SynReceived;
             } else {
-                self.flow.client = d;
+                self.flow.client = d as u8;
                 self.flow.phase = Phase::SynSent;
             }
             return;
@@ -527,7 +533,7 @@ impl Ctx<'_> {
             "tcp.no_handshake",
             format!("first segment of the flow is {what} (SEQ {}): no three-way handshake", seg.seq),
         );
-        self.flow.client = d;
+        self.flow.client = d as u8;
         self.flow.phase = Phase::Established;
         self.flow.midstream = true;
         self.flow.sides[d].known = true;
@@ -564,7 +570,7 @@ impl Ctx<'_> {
         side.isn = seg.seq;
         side.nxt = seg.end();
         if seg.has_ack {
-            self.flow.syn_ack = Some(self.frame);
+            self.flow.syn_ack = NonZeroU64::new(self.frame);
             if self.flow.sides[p].syn_seen {
                 self.ack_checks(seg, AckContext::SynAck);
             } else if self.flow.phase != Phase::SynReceived {
@@ -602,7 +608,7 @@ impl Ctx<'_> {
         self.ack_checks(seg, AckContext::Plain);
         self.sequence(seg);
         if seg.rst {
-            self.flow.phase = Phase::Reset(self.frame);
+            self.end(Phase::Reset);
             return;
         }
         self.close_if_done();
@@ -782,12 +788,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// End the session (closed or reset) in the frame being checked.
+    fn end(&mut self, phase: Phase) {
+        self.flow.phase = phase;
+        self.flow.ended = self.frame;
+    }
+
     /// Mark the session closed once both FINs are acknowledged.
     fn close_if_done(&mut self) {
         let [a, b] = self.flow.sides;
         let covered = |fin: Option<u32>, peer: Side| fin.is_some_and(|f| peer.acked && !seq_lt(peer.ack, f.wrapping_add(1)));
-        if covered(a.fin, b) && covered(b.fin, a) && !matches!(self.flow.phase, Phase::Closed(_) | Phase::Reset(_)) {
-            self.flow.phase = Phase::Closed(self.frame);
+        if covered(a.fin, b) && covered(b.fin, a) && !matches!(self.flow.phase, Phase::Closed | Phase::Reset) {
+            self.end(Phase::Closed);
         }
     }
 }
