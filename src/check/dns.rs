@@ -202,6 +202,17 @@ struct TcpDirection {
     unsynced: bool,
 }
 
+/// Where a piece of a DNS-over-TCP stream comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Leg {
+    /// The direction within the flow (0: from the lower endpoint).
+    pub(crate) dir: usize,
+    /// The sender and the receiver, as (address, port).
+    pub(crate) ends: (([u8; 4], u16), ([u8; 4], u16)),
+    /// The frame being checked.
+    pub(crate) now: u64,
+}
+
 /// The DNS state of one TCP flow (kept in the checker's shared TCP flow
 /// table).
 #[derive(Debug, Default)]
@@ -224,9 +235,10 @@ impl TcpFlow {
         flow
     }
 
-    /// Feed one piece of the direction sent from `from` to `to`; return
-    /// whether its bytes belong to DNS messages.
-    pub(crate) fn piece(&mut self, dir: usize, piece: Piece<'_>, (from, to): (([u8; 4], u16), ([u8; 4], u16)), now: u64, dns: &mut DnsCheck, budget: &mut Budget, sink: &mut Sink) -> bool {
+    /// Feed one piece of the direction `leg` names; return whether its
+    /// bytes belong to DNS messages.
+    pub(crate) fn piece(&mut self, leg: Leg, piece: Piece<'_>, dns: &mut DnsCheck, budget: &mut Budget, sink: &mut Sink) -> bool {
+        let Leg { dir, ends: (from, to), now } = leg;
         let d = &mut self.dirs[dir];
         let (frame, mut data) = match piece {
             Piece::Gap(_) => {

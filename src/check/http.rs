@@ -176,7 +176,7 @@ impl Flow {
             let d = &mut self.dirs[dir];
             match d.state {
                 State::Start => {
-                    if !http::looks_like_http(data) && !(http::may_start_http(data) && d.buf.is_empty()) {
+                    if !(http::looks_like_http(data) || (http::may_start_http(data) && d.buf.is_empty())) {
                         self.not_http(dir, data, ctx, sink);
                         return http;
                     }

@@ -277,7 +277,7 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
     let mut deliver = |piece: reassembly::Piece<'_>, budget: &mut reassembly::Budget| {
         carried |= match kind {
             AppKind::Http(flow) => flow.piece(dir, piece, http_ctx, budget, sink),
-            AppKind::Dns(flow) => flow.piece(dir, piece, (from, to), now, dns, budget, sink),
+            AppKind::Dns(flow) => flow.piece(dns::Leg { dir, ends: (from, to), now }, piece, dns, budget, sink),
         };
     };
     streams[dir].push(start, payload, now, budget, &mut deliver);
@@ -554,7 +554,7 @@ mod test {
         table.entry(&100, || 0, |k, _| evicted.push(k));
         assert_eq!(evicted, vec![1]);
         assert_eq!(table.len(), 8);
-        let drained: Vec<u32> = table.drain_by_age().into_iter().map(|(k, _)| k).collect();
+        let drained: Vec<u32> = table.drain_by_age().map(|(k, _)| k).collect();
         assert_eq!(drained, vec![2, 3, 4, 5, 6, 7, 0, 100]);
     }
 

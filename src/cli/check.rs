@@ -140,12 +140,16 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
 /// The name standard input gets in reports and messages.
 const STDIN_NAME: &str = "<stdin>";
 
+/// The captures to check as (path to read, name to report), and the
+/// temporary file that holds standard input when an argument is `-`.
+type Inputs = (Vec<(PathBuf, String)>, Option<tempfile::NamedTempFile>);
+
 /// The captures to check as (path to read, name to report), with the
 /// temporary file that holds standard input when an argument is `-`.
 ///
 /// # Errors
 /// As [`expand`]; `-` given twice; standard input that cannot be read.
-fn inputs(args: &[PathBuf]) -> anyhow::Result<(Vec<(PathBuf, String)>, Option<tempfile::NamedTempFile>)> {
+fn inputs(args: &[PathBuf]) -> anyhow::Result<Inputs> {
     let mut spool = None;
     let mut out = Vec::new();
     for path in expand(args)? {

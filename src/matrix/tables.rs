@@ -461,9 +461,7 @@ fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         if len > 0 && len + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
             line.push_str(indent);
-        } else if !line.is_empty() && !line.ends_with(indent) {
-            line.push(' ');
-        } else if !line.is_empty() && indent.is_empty() {
+        } else if !line.is_empty() && (indent.is_empty() || !line.ends_with(indent)) {
             line.push(' ');
         }
         line.push_str(word);
