@@ -79,6 +79,7 @@ fn main() {
         cells,
         skipped: Vec::new(),
         shard: None,
+        onwire_servers: Default::default(),
     };
     std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
     let tables = tables::markdown(&report);

@@ -1,8 +1,9 @@
-//! `harness onwire` against the real kernel, dnsmasq and hyper: the
-//! reference model's conversations are reproduced by real stacks; known
-//! faults are mismatches with the field named; namespaces and servers are
-//! gone after a run and after a `kill -9` followed by a new run; a machine
-//! without the capability gets an error naming the fix.
+//! `harness onwire` and `harness matrix --onwire` against the real kernel,
+//! dnsmasq and hyper: the reference model's conversations are reproduced by
+//! real stacks; known faults are mismatches with the field named;
+//! namespaces and servers are gone after a run and after a `kill -9`
+//! followed by a new run; a machine without the capability gets an error
+//! naming the fix, before the matrix runs any model.
 //!
 //! Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN), iproute2 and dnsmasq
 //! (ci/install-deps). Outside CI a machine without them skips loudly; with
@@ -149,6 +150,76 @@ fn reference_http_matches_a_real_server() {
     assert_eq!(status.status.code(), Some(0));
 }
 
+/// Run `harness matrix --onwire` with `args` into `out`; return the exit
+/// status, stdout, the report it wrote and its pid.
+fn matrix_onwire(args: &[&str], out: &Path) -> (Option<i32>, String, Value, u32) {
+    let child = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-q", "matrix", "--onwire", "--tshark", "off", "--out"])
+        .arg(out)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = std::fs::read(out.join("report.json")).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (output.status.code(), String::from_utf8(output.stdout).unwrap(), serde_json::from_slice(&report).unwrap(), pid)
+}
+
+#[test]
+fn matrix_onwire_reference_cells_all_match() {
+    if !permitted() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let suites = "icmp-conversation,http-conversation-json,dns-packet";
+    let (code, stdout, report, pid) = matrix_onwire(&["--models", "reference", "--suites", suites, "--format", "json"], dir.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    // What stdout shows is the report written.
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap(), report);
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3);
+    for c in cells {
+        if c["mode"] == "packet" {
+            assert!(c.get("onwire").is_none(), "packet suites are not replayed: {c}");
+            continue;
+        }
+        // Every trace of the cell is one conversation, and real stacks
+        // reproduce each.
+        assert_eq!(c["onwire"], serde_json::json!({"matched": 8, "replayed": 8, "skipped": 0, "fields": []}), "{c}");
+    }
+    assert!(cells.iter().filter(|c| c.get("onwire").is_some()).count() == 2);
+    let servers = report["onwire_servers"].as_object().unwrap();
+    assert!(servers.contains_key("linux") && servers["hyper"].as_str().unwrap().starts_with("1."), "{servers:?}");
+    assert!(namespaces_of(pid).is_empty(), "{:?}", namespaces_of(pid));
+}
+
+#[test]
+fn matrix_onwire_names_a_mutants_mismatching_field() {
+    if !permitted() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, report, _) = matrix_onwire(&["--models", "mutant:wrong-icmp-code", "--suites", "icmp-conversation", "--format", "md"], dir.path());
+    // The mutant is caught by its check (no regression). On the wire, the
+    // kernel copies the echo request's wrong code into its reply, the
+    // model's reply says 0: every echo is an `icmp.code` mismatch (a
+    // timestamp reply has code 0 from the kernel too, so it may match).
+    assert_eq!(code, Some(0), "{stdout}");
+    let cell = &report["cells"][0];
+    let onwire = &cell["onwire"];
+    let (matched, replayed) = (onwire["matched"].as_u64().unwrap(), onwire["replayed"].as_u64().unwrap());
+    assert_eq!(replayed, 8, "{cell}");
+    assert!(matched < replayed / 2, "{cell}");
+    assert_eq!(onwire["fields"], serde_json::json!([["icmp.code", replayed - matched]]), "{cell}");
+    let table = &stdout[stdout.find("## On the wire").unwrap_or_else(|| panic!("{stdout}"))..];
+    let row = table.lines().find(|l| l.starts_with("| mutant:wrong-icmp-code")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains(&format!("| {matched}/8 ")) && row.contains(&format!("| icmp.code ({}) ", replayed - matched)), "{row}");
+}
+
 fn namespaces_of(pid: u32) -> Vec<String> {
     let prefix = format!("{}{pid}-", harness::netns::PREFIX);
     harness::netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
@@ -217,4 +288,21 @@ fn without_the_capability_the_error_names_the_fix() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot create network namespaces") && stderr.contains("CAP_NET_ADMIN"), "{stderr}");
+    // `matrix --onwire` gives the same error before any model runs: its
+    // --out is never created.
+    let out_dir = dir.path().join("matrix");
+    let matrix = Command::new("setpriv")
+        .args(["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--"])
+        .arg(BIN)
+        .args(["matrix", "--onwire", "--models", "reference", "--suites", "http-conversation-json", "--out"])
+        .arg(&out_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let matrix_stderr = String::from_utf8_lossy(&matrix.stderr);
+    assert_eq!(matrix.status.code(), Some(2), "{matrix_stderr}");
+    let first_line = |text: &str| text.lines().find(|l| l.contains("cannot create network namespaces")).map(|l| l.replace(char::is_numeric, ""));
+    assert_eq!(first_line(&matrix_stderr), first_line(&stderr), "{matrix_stderr}");
+    assert!(first_line(&stderr).is_some());
+    assert!(!out_dir.exists(), "a model ran: {matrix_stderr}");
 }

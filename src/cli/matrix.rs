@@ -1,5 +1,6 @@
 //! `harness generate` and `harness matrix`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -198,6 +199,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         skipped: Vec::new(),
         models: vec![model.id.clone()],
         shard: None,
+        onwire_servers: BTreeMap::new(),
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(args.out.join("report.html"), html::html(&report))?;
@@ -237,8 +239,15 @@ fn refresh_corpus(corpus: &Path, dir: &Path) -> anyhow::Result<()> {
 /// # Errors
 /// Unknown models or suites, an empty selection, a model named explicitly
 /// that cannot run, an --out holding another run, missing tools,
-/// unwritable output.
+/// unwritable output; with `--onwire`, no permission to create network
+/// namespaces (before any model runs) or a capture that cannot be
+/// replayed.
 pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
+    if args.onwire {
+        // First, from the main thread: the signal clean-up's mask must be
+        // inherited by every thread the run starts.
+        crate::onwire::prepare()?;
+    }
     let suites = select::suites(args.run.suites_dir.as_deref(), &args.suites)?;
     let registry = registry(&args.source)?;
     let explicit = args.models.trim() != "all";
@@ -288,8 +297,12 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
     let progress = Progress::new(total as u64);
     let jobs = args.jobs.map_or_else(matrix::default_jobs, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, jobs, |c: &CellResult| progress.cell(c))?;
+    let mut cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, jobs, |c: &CellResult| progress.cell(c))?;
     progress.finish();
+    let mut onwire_servers = BTreeMap::new();
+    if args.onwire {
+        on_the_wire(&args.out, &mut cells, &mut onwire_servers)?;
+    }
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: tshark.as_ref().map(|t| t.version().to_string()),
@@ -298,11 +311,39 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         skipped,
         models: models.iter().map(|m| m.id.clone()).collect(),
         shard: args.shard.clone(),
+        onwire_servers,
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     let html_path = args.out.join("report.html");
     std::fs::write(&html_path, html::html(&report))?;
     finish(&report, args.format, explicit, Some(&html_path))
+}
+
+/// Replay the conversation captures of `cells` (run into `out`) against
+/// real stacks (`--onwire`, see [`matrix::onwire`]), with a bar on a
+/// terminal or one line per cell otherwise.
+///
+/// # Errors
+/// A capture that cannot be replayed.
+fn on_the_wire(out: &Path, cells: &mut [CellResult], servers: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+    let total = cells.iter().filter(|c| matrix::onwire::replayable(c)).count();
+    let bar = super::progress::bar(total as u64, "cells replayed on the wire");
+    let mut done = 0;
+    let replayed = matrix::onwire::replay_all(out, cells, servers, |c| {
+        done += 1;
+        let f = c.onwire.as_ref().expect("a replayed cell has its counts");
+        let line = format!("{} on {}: {}/{} conversations matched, {} not replayed", c.model, c.suite, f.matched, f.replayed, f.skipped);
+        match &bar {
+            Some(bar) => {
+                bar.set_message(line);
+                bar.inc(1);
+            }
+            None if super::progress::quiet() => {}
+            None => eprintln!("[on the wire {done}/{total}] {line}"),
+        }
+    });
+    super::progress::clear(bar);
+    replayed
 }
 
 /// Print `report` in `format`, then the regressions and the verdict line

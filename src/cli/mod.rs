@@ -404,6 +404,14 @@ pub struct MatrixArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     pub format: MatrixFormat,
+    /// After the cells run, replay every conversation capture against real
+    /// network stacks in private namespaces, as `harness onwire` does, and
+    /// show per model and cell the conversations they reproduce (the "on
+    /// the wire" column; `onwire` per cell in JSON). Packet suites are not
+    /// replayed. Needs root (CAP_NET_ADMIN); without it the run stops
+    /// before any model runs.
+    #[arg(long)]
+    pub onwire: bool,
     /// Where registry models' answers come from.
     #[command(flatten)]
     pub source: ModelSource,

@@ -47,9 +47,7 @@ pub struct OnwireArgs {
 /// # Errors
 /// When namespaces cannot be created or a capture cannot be read.
 pub fn run(args: &OnwireArgs) -> anyhow::Result<u8> {
-    crate::netns::install_signal_cleanup()?;
-    crate::netns::check_capability()?;
-    crate::netns::cleanup_stale();
+    onwire::prepare()?;
     let files = super::check::expand(&args.files)?;
     let options = Options { max_conversations: args.max_conversations, keep: args.keep.clone() };
     let mut servers = BTreeMap::new();
@@ -104,9 +102,10 @@ pub fn write_text(out: &mut impl Write, report: &Report, md: bool) -> std::io::R
     } else {
         writeln!(out, "Fidelity (conversations a real stack reproduces)\n  {:<8} {:>9} {:>9}  most common mismatching fields", "protocol", "matched", "fidelity")?;
     }
-    for (protocol, (matched, total, fields)) in &fidelity {
-        let rate = if *total == 0 { 0.0 } else { 100.0 * *matched as f64 / *total as f64 };
-        let top = fields.iter().take(4).map(|(f, n)| format!("{f} ({n})")).collect::<Vec<_>>().join(", ");
+    for (protocol, f) in &fidelity {
+        let (matched, total) = (f.matched, f.replayed);
+        let rate = if total == 0 { 0.0 } else { 100.0 * matched as f64 / total as f64 };
+        let top = f.top_fields(4);
         if md {
             writeln!(out, "| {protocol} | {matched}/{total} | {rate:.2} % | {top} |")?;
         } else {

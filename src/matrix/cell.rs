@@ -317,6 +317,11 @@ pub struct CellResult {
     /// LLM-NTG's statistics, for ZigBee cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ntg: Option<super::ntg::NtgCellStats>,
+    /// With `matrix --onwire`, for conversation cells: how many of the
+    /// conversations of the cell's captures real network stacks reproduce
+    /// (see [`super::onwire`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onwire: Option<crate::onwire::Fidelity>,
     /// For mutant cells: the check that must catch the fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_check: Option<String>,
@@ -761,6 +766,7 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         cassette_miss: first_miss,
         realism: None,
         ntg: None,
+        onwire: None,
         caught: expected.as_ref().map(|_| caught_all && traces > 0),
         caught_by: expected.as_ref().map(|_| {
             BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])

@@ -663,6 +663,7 @@ mod tests {
             cassette_miss: None,
             realism: None,
             ntg: None,
+            onwire: None,
             timings: Default::default(),
             expected_check: None,
             caught: None,
@@ -724,6 +725,7 @@ mod tests {
             scapy: None,
             models: Vec::new(),
             shard: None,
+            onwire_servers: BTreeMap::new(),
             cells: vec![
                 cell("reference", "icmp-conversation", "icmp", "scapy", &[(Protocol::Ip, 16, 0), (Protocol::Icmp, 16, 0)], 8, 8),
                 cell(
@@ -781,6 +783,7 @@ mod tests {
             scapy: None,
             models: Vec::new(),
             shard: None,
+            onwire_servers: BTreeMap::new(),
             cells: Vec::new(),
             skipped: Vec::new(),
         });

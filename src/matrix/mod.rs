@@ -11,10 +11,12 @@ pub mod finetune;
 pub mod html;
 pub mod live;
 pub mod ntg;
+pub mod onwire;
 pub mod replay;
 pub mod suite;
 pub mod tables;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -103,6 +105,10 @@ pub struct MatrixReport {
     /// `I/N` when this report holds one shard of a matrix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// With `--onwire`: the real servers the conversations were replayed
+    /// against, with their versions (empty otherwise).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub onwire_servers: BTreeMap<String, String>,
 }
 
 impl MatrixReport {
@@ -365,6 +371,7 @@ pub fn merge(reports: Vec<MatrixReport>) -> Result<MatrixReport, String> {
             return Err("the reports come from different matrices (models or tool versions differ)".into());
         }
         merged.scapy = merged.scapy.or(r.scapy);
+        merged.onwire_servers.extend(r.onwire_servers);
         for s in r.skipped {
             if !merged.skipped.contains(&s) {
                 merged.skipped.push(s);

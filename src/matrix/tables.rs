@@ -4,7 +4,9 @@
 //! Tables: per cell the paper's per-protocol table (Tables 3/5/7/9) with its
 //! W-E column (Tables 4/6/8); the cross-model tables at packet level (per
 //! protocol, Tables 10/11) and conversation level; the mutant detection
-//! matrix; answer quirks; generation time and tokens per model (Table 12).
+//! matrix; answer quirks; generation time and tokens per model (Table 12);
+//! after `matrix --onwire`, the conversations real stacks reproduce per cell
+//! and, as a column of the conversation-level table, per model.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,7 +152,10 @@ pub(super) fn models(cells: &[CellResult]) -> Vec<&str> {
 }
 
 /// Cross-model tables: success rate per protocol (packet level) and
-/// correct conversations per suite protocol (conversation level).
+/// correct conversations per suite protocol (conversation level), with,
+/// after `matrix --onwire`, the conversations real stacks reproduce over
+/// each model's cells (`on the wire`: matched / replayed, `-` where none
+/// was replayed).
 pub fn cross_model(out: &mut String, cells: &[CellResult]) {
     let models = models(cells);
     if models.is_empty() {
@@ -171,12 +176,16 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
         })
         .collect();
     table(out, &header, &rows);
-    let _ = writeln!(out, "## Cross-model, conversation level: correct / total\n");
+    let wire = cells.iter().any(|c| c.onwire.is_some());
+    let _ = writeln!(out, "## Cross-model, conversation level: correct / total{}\n", if wire { "; on the wire: matched / replayed" } else { "" });
     let mut protocols: Vec<String> = cells.iter().filter(|c| !is_mutant(c)).map(|c| format!("{} {}", c.protocol, c.mode)).collect();
     protocols.sort();
     protocols.dedup();
     let mut header = vec!["Model"];
     header.extend(protocols.iter().map(String::as_str));
+    if wire {
+        header.push("on the wire");
+    }
     let rows: Vec<Vec<String>> = models
         .iter()
         .map(|m| {
@@ -192,10 +201,41 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
                         format!("{ok}/{total}")
                     }
                 }))
+                .chain(wire.then(|| on_the_wire(super::onwire::total(cells.iter().filter(|c| c.model == *m)).as_ref())))
                 .collect()
         })
         .collect();
     table(out, &header, &rows);
+}
+
+/// `matched/replayed`, or `-` when nothing was replayed.
+fn on_the_wire(f: Option<&crate::onwire::Fidelity>) -> String {
+    match f {
+        Some(f) if f.replayed > 0 => format!("{}/{}", f.matched, f.replayed),
+        _ => "-".to_string(),
+    }
+}
+
+/// After `matrix --onwire`: per replayed cell (mutants included), the
+/// conversations real stacks reproduce, those not replayed (`Skipped`) and
+/// the most common mismatching fields; then the real stacks' versions. Nothing
+/// without `--onwire`.
+pub fn onwire(out: &mut String, report: &MatrixReport) {
+    let rows: Vec<Vec<String>> = report
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let f = c.onwire.as_ref()?;
+            Some(vec![c.model.clone(), c.suite.clone(), on_the_wire(Some(f)), f.skipped.to_string(), f.top_fields(4)])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## On the wire: conversations real stacks reproduce (matched / replayed)\n");
+    table(out, &["Model", "Suite", "On the wire", "Skipped", "Most common mismatching fields"], &rows);
+    let servers: Vec<String> = report.onwire_servers.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(out, "Real stacks: {}\n", if servers.is_empty() { "none started".to_string() } else { servers.join(", ") });
 }
 
 /// The mutant detection matrix: per fault and suite, the named check, and
@@ -333,8 +373,9 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
 }
 
 /// The whole report as terminal/Markdown text: per-cell tables, the
-/// detection matrix, quirks, time and tokens, and the cross-model tables
-/// last (what a reader looks at first when the run ends).
+/// detection matrix, quirks, time and tokens, the cells on the wire (after
+/// `--onwire`), and the cross-model tables last (what a reader looks at
+/// first when the run ends).
 pub fn markdown(report: &MatrixReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -351,6 +392,7 @@ pub fn markdown(report: &MatrixReport) -> String {
     detection(&mut out, &report.cells);
     quirks(&mut out, &report.cells);
     cost(&mut out, &report.cells);
+    onwire(&mut out, report);
     if !report.skipped.is_empty() {
         let _ = writeln!(out, "## Skipped models\n");
         for s in &report.skipped {
@@ -588,6 +630,56 @@ pub fn from_markdown(md: &str, width: usize) -> String {
 #[cfg(test)]
 mod terminal_tests {
     use super::*;
+    use crate::onwire::Fidelity;
+
+    fn report(onwire: [Option<Fidelity>; 3]) -> MatrixReport {
+        use crate::scenario::{Mode, SuiteProtocol};
+        let [icmp, dns, mutant] = onwire;
+        let cell = |model: &str, protocol, mode, onwire| {
+            let suite = crate::matrix::suite::Suite::built(protocol, mode, crate::exec::extract::Dialect::Json, 8, 1);
+            CellResult { onwire, ..crate::matrix::cell::aggregate(model, &suite, None, std::iter::empty()) }
+        };
+        let mut caught = cell("mutant:wrong-icmp-code", SuiteProtocol::Icmp, Mode::Conversation, mutant);
+        caught.expected_check = Some("icmp.bad_type_code".into());
+        MatrixReport {
+            harness: "0".into(),
+            tshark: None,
+            scapy: None,
+            cells: vec![cell("reference", SuiteProtocol::Icmp, Mode::Conversation, icmp), cell("reference", SuiteProtocol::Dns, Mode::Packet, None), cell("other", SuiteProtocol::Dns, Mode::Conversation, dns), caught],
+            skipped: Vec::new(),
+            models: Vec::new(),
+            shard: None,
+            onwire_servers: BTreeMap::from([("linux".to_string(), "6.1".to_string())]),
+        }
+    }
+
+    #[test]
+    fn onwire_adds_a_column_and_a_table_only_when_replayed() {
+        let plain = markdown(&report([None, None, None]));
+        assert!(!plain.contains("on the wire") && !plain.contains("On the wire") && !plain.contains("Real stacks"), "{plain}");
+        let icmp = Fidelity { matched: 8, replayed: 8, skipped: 0, fields: Vec::new() };
+        let dns = Fidelity { matched: 0, replayed: 0, skipped: 8, fields: Vec::new() };
+        let mutant = Fidelity { matched: 0, replayed: 8, skipped: 0, fields: vec![("icmp.code".into(), 8), ("reply".into(), 1)] };
+        let md = markdown(&report([Some(icmp), Some(dns), Some(mutant)]));
+        let rows = |text: &str| -> Vec<Vec<String>> { text.lines().filter(|l| l.starts_with('|')).map(row_cells).collect() };
+        // Per model, mutants left out; `-` where nothing was replayed.
+        let cross = &md[md.find("## Cross-model, conversation level").unwrap()..];
+        assert!(cross.contains("correct / total; on the wire: matched / replayed"), "{cross}");
+        let table = rows(cross);
+        assert_eq!(table[0], ["Model", "dns conversation", "dns packet", "icmp conversation", "on the wire"], "{cross}");
+        assert_eq!(table[2], ["reference", "-", "-", "-", "8/8"], "{cross}");
+        assert_eq!(table[3].last().map(String::as_str), Some("-"), "{cross}");
+        assert_eq!(table.len(), 4, "mutants are not in the cross-model table: {cross}");
+        // Per cell, mutants included, with the fields named.
+        let cells = &md[md.find("## On the wire").unwrap()..md.find("## Cross-model, packet").unwrap()];
+        let table = rows(cells);
+        assert_eq!(table[0], ["Model", "Suite", "On the wire", "Skipped", "Most common mismatching fields"]);
+        assert_eq!(table[2], ["reference", "icmp-conversation-json", "8/8", "0", ""]);
+        assert_eq!(table[3], ["other", "dns-conversation-json", "-", "8", ""]);
+        assert_eq!(table[4], ["mutant:wrong-icmp-code", "icmp-conversation-json", "0/8", "0", "icmp.code (8), reply (1)"]);
+        assert_eq!(table.len(), 5, "packet cells are not replayed: {cells}");
+        assert!(cells.contains("Real stacks: linux 6.1"), "{cells}");
+    }
 
     #[test]
     fn terminal_tables_are_aligned_and_fit() {

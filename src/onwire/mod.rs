@@ -345,26 +345,138 @@ pub fn run_file(path: &Path, options: &Options, servers: &mut BTreeMap<String, S
     Ok(FileReport { file: path.display().to_string(), conversations: reports })
 }
 
-/// Per protocol: conversations matched, replayed, and the most common
-/// mismatching fields (most frequent first).
-pub fn fidelity(report: &Report) -> BTreeMap<String, (usize, usize, Vec<(String, usize)>)> {
-    let mut out: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for c in report.files.iter().flat_map(|f| &f.conversations).filter(|c| c.skipped.is_none()) {
-        let entry = out.entry(c.protocol.clone()).or_default();
-        entry.1 += 1;
-        entry.0 += usize::from(c.matched);
+/// Prepare this process to replay conversations: remove its namespaces on
+/// SIGINT, SIGTERM or SIGHUP, check that it can create namespaces, and
+/// remove those that runs killed earlier left behind. Call it first, from
+/// the main thread, before any other thread starts (see
+/// [`crate::netns::install_signal_cleanup`]).
+///
+/// # Errors
+/// [`crate::netns::NetnsError::NotPermitted`] naming the fix (root, or
+/// CAP_NET_ADMIN and CAP_SYS_ADMIN), or a signal mask that cannot be set.
+pub fn prepare() -> Result<(), crate::netns::NetnsError> {
+    crate::netns::install_signal_cleanup()?;
+    crate::netns::check_capability()?;
+    crate::netns::cleanup_stale();
+    Ok(())
+}
+
+/// How many conversations real stacks reproduce: one protocol of the
+/// fidelity table, or one matrix cell (`matrix --onwire`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Fidelity {
+    /// Replayed conversations without a semantic mismatch.
+    pub matched: u64,
+    /// Conversations replayed.
+    pub replayed: u64,
+    /// Conversations that could not be replayed (DNS over TCP, UDP other
+    /// than DNS, a multicast server address, …).
+    pub skipped: u64,
+    /// The mismatching fields, each with the number of replayed
+    /// conversations in which it differs, most common first (ties by
+    /// name).
+    pub fields: Vec<(String, u64)>,
+}
+
+impl Fidelity {
+    /// Count conversation `c`: skipped, or replayed and matched or with
+    /// its mismatching fields (each field once per conversation).
+    pub fn add(&mut self, c: &ConversationReport) {
+        if c.skipped.is_some() {
+            self.skipped += 1;
+            return;
+        }
+        self.replayed += 1;
+        self.matched += u64::from(c.matched);
         let mut fields: Vec<&str> = c.mismatches.iter().map(|m| m.field.as_str()).collect();
         fields.sort_unstable();
         fields.dedup();
         for field in fields {
-            *entry.2.entry(field.to_string()).or_default() += 1;
+            match self.fields.iter_mut().find(|(f, _)| f == field) {
+                Some((_, n)) => *n += 1,
+                None => self.fields.push((field.to_string(), 1)),
+            }
+        }
+        self.fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+
+    /// Return the most common mismatching fields as `field (count)`,
+    /// at most `n`, separated by commas.
+    pub fn top_fields(&self, n: usize) -> String {
+        self.fields.iter().take(n).map(|(f, count)| format!("{f} ({count})")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Per protocol: conversations matched, replayed, and the most common
+/// mismatching fields (most frequent first). Skipped conversations are
+/// left out.
+pub fn fidelity(report: &Report) -> BTreeMap<String, Fidelity> {
+    let mut out: BTreeMap<String, Fidelity> = BTreeMap::new();
+    for c in report.files.iter().flat_map(|f| &f.conversations).filter(|c| c.skipped.is_none()) {
+        out.entry(c.protocol.clone()).or_default().add(c);
+    }
+    out
+}
+
+/// Replay every conversation of each capture of `captures`, one capture at
+/// a time, and count them (see [`Fidelity::add`]); the real servers used
+/// go into `servers`.
+///
+/// # Errors
+/// As [`run_file`], with the capture named.
+pub fn tally<'p>(captures: impl IntoIterator<Item = &'p Path>, options: &Options, servers: &mut BTreeMap<String, String>) -> anyhow::Result<Fidelity> {
+    let mut fidelity = Fidelity::default();
+    for capture in captures {
+        let report = run_file(capture, options, servers).map_err(|e| e.context(format!("replaying {}", capture.display())))?;
+        for c in &report.conversations {
+            fidelity.add(c);
         }
     }
-    out.into_iter()
-        .map(|(k, (m, t, fields))| {
-            let mut fields: Vec<(String, usize)> = fields.into_iter().collect();
-            fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            (k, (m, t, fields))
-        })
-        .collect()
+    Ok(fidelity)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn conversation(protocol: &str, fields: &[&str], skipped: bool) -> ConversationReport {
+        ConversationReport {
+            protocol: protocol.into(),
+            client: String::new(),
+            server: String::new(),
+            client_packets: 1,
+            model_replies: 1,
+            real_replies: 1,
+            matched: fields.is_empty() && !skipped,
+            mismatches: fields.iter().map(|f| Mismatch { frame: 2, field: f.to_string(), model: "a".into(), real: "b".into() }).collect(),
+            frames: vec![1, 2],
+            skipped: skipped.then(|| "DNS over TCP is not replayed yet".to_string()),
+        }
+    }
+
+    #[test]
+    fn fidelity_counts_each_field_once_per_conversation_most_common_first() {
+        let mut f = Fidelity::default();
+        for c in [
+            conversation("HTTP", &[], false),
+            conversation("HTTP", &["tcp.ack", "tcp.ack", "reply"], false),
+            conversation("HTTP", &["tcp.ack"], false),
+            conversation("HTTP", &["http.framing"], false),
+            conversation("DNS", &[], true),
+        ] {
+            f.add(&c);
+        }
+        let expected = vec![("tcp.ack".to_string(), 2), ("http.framing".to_string(), 1), ("reply".to_string(), 1)];
+        assert_eq!(f, Fidelity { matched: 1, replayed: 4, skipped: 1, fields: expected });
+        assert_eq!(f.top_fields(2), "tcp.ack (2), http.framing (1)");
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"matched":1,"replayed":4,"skipped":1,"fields":[["tcp.ack",2],["http.framing",1],["reply",1]]}"#);
+    }
+
+    #[test]
+    fn the_fidelity_table_leaves_skipped_conversations_out() {
+        let file = FileReport { file: "a.pcap".into(), conversations: vec![conversation("ICMP", &[], false), conversation("ICMP", &["icmp.code"], false), conversation("UDP", &[], true)] };
+        let table = fidelity(&Report { files: vec![file], servers: BTreeMap::new() });
+        assert_eq!(table.keys().collect::<Vec<_>>(), ["ICMP"]);
+        assert_eq!((table["ICMP"].matched, table["ICMP"].replayed, table["ICMP"].skipped), (1, 2, 0));
+    }
 }
