@@ -17,6 +17,7 @@
 //!   ACK (delayed ACK vs. piggybacking), back-to-back data segments
 //!   (segmentation), a FIN sent right after the data, and retransmissions
 //!   are folded before comparing.
+//!
 //! Free everywhere: ISN, IP id, TTL, window, options, timestamps,
 //! checksums, `Date`/`Server` and other headers, body bytes.
 

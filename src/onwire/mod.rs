@@ -156,7 +156,7 @@ pub struct Conversation {
 ///
 /// # Errors
 /// When the capture cannot be read.
-pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, ConversationReport>>, crate::pcap::ReadError> {
+pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, Box<ConversationReport>>>, crate::pcap::ReadError> {
     let mut reader = Reader::open(path)?;
     let mut checker = Checker::new(Limits::default());
     let mut sink = Sink::new();
@@ -183,8 +183,8 @@ pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, Conversatio
 /// replay it is the model's reply to the latest earlier unanswered query of
 /// the same client, server and ports: it joins that conversation, so the
 /// difference shows as `dns.id`.
-fn merge_dns_replies(list: Vec<Result<Conversation, ConversationReport>>) -> Vec<Result<Conversation, ConversationReport>> {
-    let mut out: Vec<Result<Conversation, ConversationReport>> = Vec::with_capacity(list.len());
+fn merge_dns_replies(list: Vec<Result<Conversation, Box<ConversationReport>>>) -> Vec<Result<Conversation, Box<ConversationReport>>> {
+    let mut out: Vec<Result<Conversation, Box<ConversationReport>>> = Vec::with_capacity(list.len());
     for item in list {
         if let Ok(reply) = &item {
             let only_replies = reply.proto == Proto::Dns && reply.frames.iter().all(|(_, from_client)| !from_client);
@@ -222,8 +222,9 @@ fn sidecar_scenario(path: &Path) -> Option<Scenario> {
     Scenario::parse(protocol, mode, value.get("summary")?.as_str()?).ok()
 }
 
-fn skipped(frames: &[OwnedFrame], protocol: &str, reason: &str) -> ConversationReport {
-    ConversationReport {
+/// The report of a conversation that is not replayed, and why.
+fn skipped(frames: &[OwnedFrame], protocol: &str, reason: &str) -> Box<ConversationReport> {
+    Box::new(ConversationReport {
         protocol: protocol.to_string(),
         client: String::new(),
         server: String::new(),
@@ -234,7 +235,7 @@ fn skipped(frames: &[OwnedFrame], protocol: &str, reason: &str) -> ConversationR
         mismatches: Vec::new(),
         frames: frames.iter().map(|f| f.number).collect(),
         skipped: Some(reason.to_string()),
-    }
+    })
 }
 
 fn is_http(tcp_payloads: impl Iterator<Item = Vec<u8>>, ports: (u16, u16)) -> bool {
@@ -245,7 +246,7 @@ fn is_http(tcp_payloads: impl Iterator<Item = Vec<u8>>, ports: (u16, u16)) -> bo
 }
 
 /// Decide protocol, client and server of one group of frames.
-fn classify(frames: Vec<OwnedFrame>, scenario: Option<Scenario>) -> Result<Conversation, ConversationReport> {
+fn classify(frames: Vec<OwnedFrame>, scenario: Option<Scenario>) -> Result<Conversation, Box<ConversationReport>> {
     let first = frames[0].dissect();
     let (proto, client, server, client_port, server_port) = match (&first.net, &first.transport) {
         (Net::Arp(arp), _) => {
@@ -328,7 +329,7 @@ pub fn run_file(path: &Path, options: &Options, servers: &mut BTreeMap<String, S
     let mut replayed = 0;
     for (n, item) in list.into_iter().enumerate() {
         match item {
-            Err(report) => reports.push(report),
+            Err(report) => reports.push(*report),
             Ok(conversation) => {
                 if options.max_conversations.is_some_and(|max| replayed >= max) {
                     continue;
