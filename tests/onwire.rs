@@ -62,25 +62,28 @@ fn convert(example: &str, dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn reference_icmp_arp_dns_conversations_all_match() {
+fn reference_icmp_arp_dns_tcp_conversations_all_match() {
     if !permitted() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let inputs: Vec<PathBuf> = ["icmp-conversation", "arp-conversation", "dns-conversation"]
+    let inputs: Vec<PathBuf> = ["icmp-conversation", "arp-conversation", "dns-conversation", "tcp-conversation-json"]
         .iter()
         .map(|suite| generate("reference", suite, &dir.path().join(suite)))
         .collect();
     let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let (out, json) = onwire(&refs);
     let all = conversations(&json);
-    assert_eq!(all.len(), 24, "8 conversations per suite");
+    assert_eq!(all.len(), 32, "8 conversations per suite");
     for c in &all {
         assert!(c["skipped"].is_null() && c["matched"] == true, "{c}");
         assert!(c["real_replies"].as_u64().unwrap() >= 1, "{c}");
         assert_eq!(c["mismatches"].as_array().unwrap().len(), 0);
     }
-    for protocol in ["ICMP", "ARP", "DNS"] {
+    // TCP: the kernel's own handshake, ACKs and teardown around a scripted
+    // application writing the model server's bytes (a request/response
+    // exchange on a non-HTTP port).
+    for protocol in ["ICMP", "ARP", "DNS", "TCP"] {
         assert_eq!(all.iter().filter(|c| c["protocol"] == protocol).count(), 8, "{protocol}");
     }
     assert_eq!(out.status.code(), Some(0));

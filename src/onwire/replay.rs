@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 
 use super::compare::{self, Step};
-use super::servers::{self, HttpPlan};
+use super::servers::{self, HttpPlan, TcpApp, TcpScript};
 use super::{Conversation, ConversationReport, OwnedFrame, Proto};
 use crate::dissect::{Link, Net, Transport};
 use crate::netns::{Endpoint, NetnsPair, PairConfig, IFACE};
@@ -281,10 +281,10 @@ fn start_server(conv: &Conversation, pair: &mut NetnsPair, versions: &mut BTreeM
     let addr = SocketAddr::from((conv.server, port));
     match conv.proto {
         Proto::Arp | Proto::Icmp => Ok(Running::Kernel),
-        Proto::Tcp => Ok(Running::Thread(servers::start_tcp(pair.server(), addr, None)?)),
+        Proto::Tcp => Ok(Running::Thread(servers::start_tcp(pair.server(), addr, TcpApp::Script(tcp_script(conv)))?)),
         Proto::Http => {
             servers::versions(versions, &["hyper"]);
-            Ok(Running::Thread(servers::start_tcp(pair.server(), addr, Some(http_plan(conv)))?))
+            Ok(Running::Thread(servers::start_tcp(pair.server(), addr, TcpApp::Http(http_plan(conv)))?))
         }
         Proto::Dns => {
             servers::versions(versions, &["dnsmasq"]);
@@ -325,6 +325,45 @@ fn http_plan(conv: &Conversation) -> HttpPlan {
         Some(Scenario::HttpConversation(s)) => HttpPlan { path: Some(s.path.clone()), status: s.code, body_len },
         _ => HttpPlan { path: None, status: status.unwrap_or(200), body_len },
     }
+}
+
+/// The script of a non-HTTP TCP server: the model server's new bytes, each
+/// after as many client bytes as the model's client had sent before them
+/// (retransmitted bytes once), and whether its FIN came before the
+/// client's.
+fn tcp_script(conv: &Conversation) -> TcpScript {
+    // Per side: the sequence number of its first byte, and how many bytes
+    // past it were sent.
+    let mut starts: [Option<u32>; 2] = [None, None];
+    let mut sent = [0usize; 2];
+    let mut fins = [false; 2];
+    let mut script = TcpScript::default();
+    for (frame, from_client) in &conv.frames {
+        let frame = frame.dissect();
+        let Transport::Tcp(tcp) = &frame.transport else { continue };
+        let side = usize::from(!*from_client);
+        let start = *starts[side].get_or_insert(tcp.sequence_number().wrapping_add(u32::from(tcp.syn())));
+        let payload = tcp.payload();
+        let offset = tcp.sequence_number().wrapping_add(u32::from(tcp.syn())).wrapping_sub(start) as usize;
+        let end = offset.saturating_add(payload.len());
+        if end > sent[side] && offset <= sent[side] {
+            let new = &payload[sent[side] - offset..];
+            if side == 1 {
+                match script.steps.last_mut() {
+                    Some((after, data)) if *after == sent[0] => data.extend_from_slice(new),
+                    _ => script.steps.push((sent[0], new.to_vec())),
+                }
+            }
+            sent[side] = end;
+        }
+        if tcp.fin() && !fins[side] {
+            fins[side] = true;
+            if side == 1 && !fins[0] {
+                script.closes_first = true;
+            }
+        }
+    }
+    script
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1,7 +1,10 @@
 //! The real servers `onwire` replays against, started inside the server
 //! namespace: dnsmasq (Debian's package) for DNS, hyper (the crate version
-//! locked in Cargo.lock) for HTTP, a plain kernel socket for other TCP. ARP,
-//! ICMP and the TCP handshake and teardown are the kernel's own.
+//! locked in Cargo.lock) for HTTP, a kernel socket for other TCP whose
+//! application writes the model server's bytes in the model's order
+//! ([`TcpScript`]: the TCP behaviour, not the application, is under test).
+//! ARP, ICMP and the TCP handshake, acknowledgments and teardown are the
+//! kernel's own.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,13 +48,33 @@ pub struct HttpPlan {
     pub body_len: usize,
 }
 
-/// Start a listener on `addr` inside `ns` in a thread of its own, serving
-/// HTTP/1.1 with hyper when `http` is given, else accepting and reading
-/// until the client closes (a bare TCP endpoint).
+/// The application of a non-HTTP TCP server: once the client has sent
+/// `after` bytes (in all), it writes `data`, step by step; then it reads
+/// until the client closes and closes too, or, when the model's server
+/// closed first, closes right after its last step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpScript {
+    /// (client bytes to wait for, bytes to send), in order.
+    pub steps: Vec<(usize, Vec<u8>)>,
+    /// Whether the server closes before the client does.
+    pub closes_first: bool,
+}
+
+/// What a TCP server runs on each connection.
+#[derive(Debug, Clone)]
+pub enum TcpApp {
+    /// HTTP/1.1 with hyper.
+    Http(HttpPlan),
+    /// A scripted application (other TCP).
+    Script(TcpScript),
+}
+
+/// Start a listener on `addr` inside `ns` in a thread of its own, running
+/// `app` on each connection.
 ///
 /// # Errors
 /// When the namespace cannot be entered or the address not bound.
-pub fn start_tcp(ns: &Namespace, addr: SocketAddr, http: Option<HttpPlan>) -> Result<ThreadServer> {
+pub fn start_tcp(ns: &Namespace, addr: SocketAddr, app: TcpApp) -> Result<ThreadServer> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let ns = ns.clone();
@@ -81,9 +104,9 @@ pub fn start_tcp(ns: &Namespace, addr: SocketAddr, http: Option<HttpPlan>) -> Re
                     _ = &mut stop_rx => break,
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        match &http {
-                            Some(plan) => { tokio::spawn(serve_http(stream, plan.clone())); }
-                            None => { tokio::spawn(drain(stream)); }
+                        match &app {
+                            TcpApp::Http(plan) => { tokio::spawn(serve_http(stream, plan.clone())); }
+                            TcpApp::Script(script) => { tokio::spawn(serve_script(stream, script.clone())); }
                         }
                     }
                 }
@@ -97,6 +120,29 @@ pub fn start_tcp(ns: &Namespace, addr: SocketAddr, http: Option<HttpPlan>) -> Re
     }
 }
 
+/// Run `script` on one connection (see [`TcpScript`]).
+async fn serve_script(mut stream: tokio::net::TcpStream, script: TcpScript) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut received = 0;
+    let mut buffer = [0u8; 4096];
+    for (after, data) in &script.steps {
+        while received < *after {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+        if stream.write_all(data).await.is_err() {
+            return;
+        }
+    }
+    if script.closes_first {
+        let _ = stream.shutdown().await;
+    }
+    drain(stream).await;
+}
+
+/// Read until the client closes (the socket closes when dropped).
 async fn drain(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncReadExt;
     let mut buffer = [0u8; 4096];
