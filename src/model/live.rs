@@ -344,6 +344,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn batch_requests_are_the_misses_and_their_failures_stay_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[model]]\nid = \"o\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+        let recorder = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap();
+        let pending = recorder.missing(&request("answered"), 0, "v1").unwrap();
+        assert_eq!(pending.key, recorder.key_parts(&request("answered"), 0, "v1").key());
+        assert_eq!(pending.parts.body, json!({"model": "m", "messages": [{"role": "user", "content": "answered"}]}));
+        let record = Record {
+            key: pending.key.clone(),
+            parts: pending.parts.clone(),
+            text: "IP()".into(),
+            usage: crate::model::provider::Usage::default(),
+            latency_ms: 0,
+            finish_reason: Some("stop".into()),
+            recorded_at: now_rfc3339(),
+        };
+        Cassette::open(&pending.cassette).unwrap().append(record).unwrap();
+        let failed = recorder.missing(&request("failed"), 0, "v1").unwrap();
+        // Offline models send nothing, so they have no batch requests.
+        assert!(LiveModel::new(&entry(text), RunMode::Offline, dir.path()).unwrap().missing(&request("failed"), 0, "v1").is_none());
+        let failures = Arc::new(HashMap::from([(failed.key.clone(), "the batch expired before answering this request".to_string())]));
+        let after = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap().after_batch(failures);
+        assert_eq!(after.mode(), RunMode::Offline);
+        assert!(after.missing(&request("answered"), 0, "v1").is_none());
+        assert_eq!(after.answer(&request("answered"), 0, "v1").await.unwrap().text, "IP()");
+        let error = after.answer(&request("failed"), 0, "v1").await.unwrap_err();
+        assert!(matches!(&error, ModelError::Batch { id, message } if id == "o" && message.contains("expired")), "{error}");
+        let miss = after.answer(&request("never asked"), 0, "v1").await.unwrap_err();
+        assert!(matches!(miss, ModelError::NotRecorded(_)), "{miss}");
+    }
+
+    #[tokio::test]
     async fn replay_models_read_their_cassette() {
         let dir = tempfile::tempdir().unwrap();
         let replay = LiveModel::new(
