@@ -62,13 +62,18 @@ impl Rig {
         self.dir.path().join(name)
     }
 
+    /// `harness matrix --record` of `models` into `out` with the cassettes
+    /// of `cassettes` and `extra` flags.
     fn command(&self, models: &str, out: &str, cassettes: &str, extra: &[&str]) -> Command {
+        self.matrix("--record", models, out, cassettes, extra)
+    }
+
+    /// `harness matrix` in `mode` (`--record`, `--offline`), as `command`.
+    fn matrix(&self, mode: &str, models: &str, out: &str, cassettes: &str, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
             .env(KEY_ENV, KEY)
-            .args([
-                "matrix", "--models", models, "--suites", SUITE, "--tshark", "off", "--format", "json", "--record", "--jobs", "1", "--quiet",
-            ])
+            .args(["matrix", "--models", models, "--suites", SUITE, "--tshark", "off", "--format", "json", mode, "--jobs", "1", "--quiet"])
             .arg("--suites-dir")
             .arg(self.path("suites"))
             .arg("--registry")
@@ -202,20 +207,7 @@ fn batches_record_what_synchronous_recording_records() {
         assert!(!text.contains(KEY), "the key is in {}", path.display());
     }
     // Once recorded, an offline run answers everything from the cassettes.
-    let offline = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["matrix", "--models", MODELS, "--suites", SUITE, "--tshark", "off", "--format", "json", "--offline"])
-        .arg("--suites-dir")
-        .arg(rig.path("suites"))
-        .arg("--registry")
-        .arg(rig.path("models.toml"))
-        .arg("--cassettes")
-        .arg(rig.path("tapes-batch"))
-        .arg("--out")
-        .arg(rig.path("offline"))
-        .output()
-        .unwrap();
-    let offline = report(&offline);
+    let offline = report(&rig.matrix("--offline", MODELS, "offline", "tapes-batch", &[]).env_remove(KEY_ENV).output().unwrap());
     assert_eq!(
         offline["cells"]
             .as_array()

@@ -455,12 +455,7 @@ async fn poll(
             if batch.status != "ended" {
                 let counts = &status["request_counts"];
                 let done: u64 = ["succeeded", "errored", "canceled", "expired"].iter().filter_map(|k| counts[k].as_u64()).sum();
-                log(format!(
-                    "batch {} of model {model}: {}, {done} of {} requests ended",
-                    batch.id,
-                    batch.status,
-                    batch.keys.len()
-                ));
+                log(progress(batch, done));
                 return Ok(());
             }
             let url = status["results_url"].as_str().ok_or_else(|| protocol(&model, "the batch ended without a results_url"))?;
@@ -476,12 +471,7 @@ async fn poll(
             if !matches!(batch.status.as_str(), "completed" | "expired" | "cancelled" | "failed") {
                 let counts = &status["request_counts"];
                 let done = counts["completed"].as_u64().unwrap_or(0) + counts["failed"].as_u64().unwrap_or(0);
-                log(format!(
-                    "batch {} of model {model}: {}, {done} of {} requests ended",
-                    batch.id,
-                    batch.status,
-                    batch.keys.len()
-                ));
+                log(progress(batch, done));
                 return Ok(());
             }
             for field in ["output_file_id", "error_file_id"] {
@@ -556,6 +546,11 @@ async fn poll(
     }
     log(line);
     Ok(())
+}
+
+/// The log line of a batch still running with `done` requests ended.
+fn progress(batch: &Submitted, done: u64) -> String {
+    format!("batch {} of model {}: {}, {done} of {} requests ended", batch.id, batch.model, batch.status, batch.keys.len())
 }
 
 /// Whether `url` is on the scheme, host and port of `base`.
