@@ -218,6 +218,45 @@ fn shards_merge_to_the_unsharded_tables() {
     assert_eq!(md(&[a.path(), b.path()]), String::from_utf8(whole_md.stdout).unwrap());
 }
 
+/// The steps of ci/examples/ run locally: N `harness matrix --shard I/N
+/// --format junit` processes at once, each in its own folder, then `harness
+/// merge --out`: its JUnit and report.json are byte for byte those of the
+/// unsharded run, and so is its exit status.
+#[test]
+fn shard_processes_then_merge_equal_the_unsharded_run_byte_for_byte() {
+    if common::tshark().is_none() || !common::scapy() {
+        return;
+    }
+    const N: usize = 3;
+    let args = ["--models", "reference,mutant:fenced,mutant:wrong-ttl", "--suites", "icmp-conversation,dns-conversation-json,arp-conversation", "--tshark", "on", "--format", "junit"];
+    let dir = tempfile::tempdir().unwrap();
+    let whole = harness().arg("matrix").args(args).arg("--out").arg(dir.path().join("whole")).output().unwrap();
+    assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
+    let shards: Vec<_> = (1..=N)
+        .map(|i| {
+            let out = dir.path().join(format!("shard-{i}"));
+            let child = harness().arg("matrix").args(args).args(["--shard", &format!("{i}/{N}")]).arg("--out").arg(&out).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            (out, child)
+        })
+        .collect();
+    let mut folders = Vec::new();
+    for (out, child) in shards {
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stderr));
+        assert!(String::from_utf8_lossy(&done.stdout).contains("<testsuite"), "each shard prints JUnit");
+        folders.push(out);
+    }
+    let merged_dir = dir.path().join("merged");
+    let merged = harness().args(["merge", "--format", "junit", "--out"]).arg(&merged_dir).args(&folders).output().unwrap();
+    assert_eq!(merged.status.code(), whole.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(String::from_utf8(merged.stdout).unwrap(), String::from_utf8(whole.stdout).unwrap(), "merged JUnit = unsharded JUnit");
+    let read = |d: &Path| std::fs::read_to_string(d.join("report.json")).unwrap();
+    assert_eq!(read(&merged_dir), read(&dir.path().join("whole")), "merged report.json = unsharded report.json");
+    let html = harness().args(["merge", "--format", "html"]).args(&folders).output().unwrap();
+    let whole_html = harness().args(["merge", "--format", "html"]).arg(dir.path().join("whole")).output().unwrap();
+    assert_eq!(html.stdout, whole_html.stdout, "merged report.html = unsharded report.html");
+}
+
 /// A suite naming a reference capture gets the realism metrics of
 /// `harness compare` in its cell (here: the paper's published HTTP
 /// conversations, 11 packets each like ours).

@@ -1,7 +1,8 @@
 //! `harness generate` and `harness matrix`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
@@ -134,8 +135,10 @@ fn check_known(ids: &[String], registry: &Registry, corpus: &Path) -> anyhow::Re
 }
 
 /// The models of `ids`: built in, or from the registry when they can run in
-/// the chosen mode; the others skipped with the reason.
-fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite], rerecord: &Rerecord) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
+/// the chosen mode; the others skipped with the reason. With `batch` (the
+/// requests batches did not answer), live models answer offline after
+/// batch recording (see [`Live::after_batch`]).
+fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite], rerecord: &Rerecord, batch: Option<&Arc<HashMap<String, String>>>) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
     let mode = mode(source);
     // Whatever a server sends back has every key of the registry cut out,
     // not only the key of the model it answers (a server may quote the key
@@ -160,7 +163,10 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites
             skipped.push(matrix::Skipped { model: id.clone(), reason });
             continue;
         }
-        match Live::new(registry, entry, mode, &source.cassettes, rerecord) {
+        match Live::new(registry, entry, mode, &source.cassettes, rerecord).map(|live| match batch {
+            Some(failures) => live.after_batch(failures),
+            None => live,
+        }) {
             Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
@@ -180,7 +186,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     }
     let registry = registry(&args.source)?;
     check_known(std::slice::from_ref(&args.model), &registry, Path::new(replay::DEFAULT_DIR))?;
-    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites, &generate_rerecord(args));
+    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites, &generate_rerecord(args), None);
     let Some(model) = models.pop() else {
         bail!("cannot run model {}: {}", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
@@ -266,7 +272,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         refresh_corpus(&args.corpus, &args.corpus_cassettes)?;
     }
     let (corpus_models, mut corpus_skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
-    let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args));
+    let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args), None);
     models.extend(corpus_models);
     skipped.append(&mut corpus_skipped);
     if explicit {
@@ -290,6 +296,20 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
+    }
+    if args.batch {
+        let Some(failures) = record_batches(args, &models, &suites, &prompts, shard)? else {
+            return Ok(EXIT_ERROR);
+        };
+        // The cassettes hold the batches' answers now: the models are
+        // prepared again, to answer offline from them.
+        let (live, _) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args), Some(&Arc::new(failures)));
+        let mut live = live.into_iter();
+        for m in &mut models {
+            if live.as_slice().first().is_some_and(|l| l.id == m.id) {
+                *m = live.next().expect("checked above");
+            }
+        }
     }
     let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
     let pool = pool(&args.run, &needed)?;
@@ -344,6 +364,33 @@ fn on_the_wire(out: &Path, cells: &mut [CellResult], servers: &mut BTreeMap<Stri
     });
     super::progress::clear(bar);
     replayed
+}
+
+/// `--record --batch`: submit the requests the cassettes of `models` lack
+/// (this shard's cells) as batches, poll those of earlier runs, and write
+/// the answers of the ended ones into the cassettes (see
+/// [`crate::model::batch`]). Return the requests the ended batches did not
+/// answer, or `None` (said on stderr) while a batch still runs.
+///
+/// # Errors
+/// Batches of an earlier run without `--resume`; what
+/// [`crate::model::batch::record`] reports.
+fn record_batches(args: &MatrixArgs, models: &[ModelRun<'_>], suites: &[Suite], prompts: &Path, shard: Option<(usize, usize)>) -> anyhow::Result<Option<HashMap<String, String>>> {
+    use crate::model::batch;
+    let state = args.out.join(batch::STATE_FILE);
+    if !args.run.resume && state.exists() {
+        bail!("--out {} holds the batches of an earlier run ({}): add --resume to poll them (nothing is submitted twice), or --force to start over (batches in flight are not cancelled)", args.out.display(), state.display());
+    }
+    let pending = matrix::pending(models, suites, prompts, shard)?;
+    let outcome = batch::record(&state, &pending, &mut |line| eprintln!("harness: {line}"))?;
+    if outcome.running.is_empty() {
+        return Ok(Some(outcome.failures));
+    }
+    for line in &outcome.running {
+        eprintln!("harness: still running: {line}");
+    }
+    eprintln!("harness: the answers are not all in yet: run the same command with --resume to poll again (nothing is submitted twice); the batch ids are in {}", state.display());
+    Ok(None)
 }
 
 /// Print `report` in `format`, then the regressions and the verdict line

@@ -415,6 +415,14 @@ pub struct MatrixArgs {
     /// Where registry models' answers come from.
     #[command(flatten)]
     pub source: ModelSource,
+    /// With --record: send the requests the cassettes lack through the
+    /// providers' batch APIs (OpenAI-compatible, Anthropic; about half the
+    /// price, hours of turnaround) instead of one call each. The batch ids
+    /// are kept in --out/batches.json; run the same command with --resume
+    /// to poll them. When every batch has ended, the answers are in the
+    /// cassettes and the run goes on offline; until then it exits with 2.
+    #[arg(long, requires = "record")]
+    pub batch: bool,
     /// Folder of `harness import-answers`: its `corpus:…` models replay
     /// real answers on their own suites (`--models all` includes them).
     #[arg(long, default_value = crate::matrix::replay::DEFAULT_DIR, value_name = "DIR")]

@@ -103,6 +103,15 @@ pub trait Answerer: Sync {
     /// Answer every request, in order; an `Err` is a failed request (its
     /// message is recorded, never cached).
     fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>>;
+
+    /// Return the requests of `requests` this answerer would send to a
+    /// provider because its cassette lacks them (`--record --batch`
+    /// submits them as a batch first); none for answerers that call no
+    /// provider.
+    fn missing(&self, requests: &[Request<'_>]) -> Vec<crate::model::batch::Pending> {
+        let _ = requests;
+        Vec::new()
+    }
 }
 
 /// The `reference` model.

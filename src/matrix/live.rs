@@ -1,8 +1,9 @@
 //! Models from `harness/models.toml` in the matrix: live providers and their
 //! cassettes, replay models, and per-protocol routing (mixture of experts).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::cell::{Answer, Answerer, Request, Usage};
 use crate::model::cassette::Rerecord;
@@ -41,17 +42,34 @@ impl Live {
         }
         Ok(Live { default, routes, runtime })
     }
+
+    /// Answer offline from now on, after `--record --batch` recorded the
+    /// batches' answers: see [`LiveModel::after_batch`].
+    pub fn after_batch(self, failures: &Arc<HashMap<String, String>>) -> Live {
+        let Live { default, routes, runtime } = self;
+        let routes = routes.into_iter().map(|(p, m)| (p, m.after_batch(failures.clone()))).collect();
+        Live { default: default.after_batch(failures.clone()), routes, runtime }
+    }
+
+    fn model(&self, request: &Request<'_>) -> &LiveModel {
+        self.routes.get(&request.protocol).unwrap_or(&self.default)
+    }
+}
+
+/// The chat request of a matrix request: the prompt's system and user
+/// messages, the entry's sampling.
+fn chat(request: &Request<'_>) -> ChatRequest {
+    ChatRequest {
+        messages: vec![ChatMessage { role: Role::System, content: request.prompt.system.clone() }, ChatMessage { role: Role::User, content: request.prompt.user.clone() }],
+        sampling: Sampling::default(),
+    }
 }
 
 impl Answerer for Live {
     fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
         let calls = requests.iter().map(|r| async move {
-            let model = self.routes.get(&r.protocol).unwrap_or(&self.default);
-            let chat = ChatRequest {
-                messages: vec![ChatMessage { role: Role::System, content: r.prompt.system.clone() }, ChatMessage { role: Role::User, content: r.prompt.user.clone() }],
-                sampling: Sampling::default(),
-            };
-            match model.answer(&chat, 0, &r.prompt.version).await {
+            let model = self.model(r);
+            match model.answer(&chat(r), 0, &r.prompt.version).await {
                 Ok(c) => Ok(Answer {
                     cost_usd: model.entry().cost_usd(&c.usage),
                     text: c.text,
@@ -64,5 +82,9 @@ impl Answerer for Live {
             }
         });
         self.runtime.block_on(futures_util::future::join_all(calls))
+    }
+
+    fn missing(&self, requests: &[Request<'_>]) -> Vec<crate::model::batch::Pending> {
+        requests.iter().filter_map(|r| self.model(r).missing(&chat(r), 0, &r.prompt.version)).collect()
     }
 }

@@ -278,12 +278,7 @@ pub fn run(
     jobs: usize,
     mut progress: impl FnMut(&CellResult),
 ) -> Result<Vec<CellResult>, CellError> {
-    let cells: Vec<(usize, &Suite)> = plan(models, suites)
-        .into_iter()
-        .enumerate()
-        .filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i - 1))
-        .map(|(_, cell)| cell)
-        .collect();
+    let cells = shard_cells(models, suites, shard);
     let run_one = |&(model_index, suite): &(usize, &Suite)| {
         let model = &models[model_index];
         let dir = out.join(dir_name(&model.id)).join(&suite.name);
@@ -344,6 +339,36 @@ pub fn run(
         return Err(error);
     }
     Ok(slots.into_iter().map(|c| c.expect("every cell ran: no error stopped the run")).collect())
+}
+
+/// The cells of `plan` in shard `shard` = (I, N): those whose run-order
+/// index is I-1 modulo N (all without a shard).
+fn shard_cells<'s>(models: &'s [ModelRun<'_>], suites: &'s [Suite], shard: Option<(usize, usize)>) -> Vec<(usize, &'s Suite)> {
+    plan(models, suites).into_iter().enumerate().filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i - 1)).map(|(_, cell)| cell).collect()
+}
+
+/// Return the requests the cells of `models` × `suites` (shard `shard`,
+/// prompts from `prompts`) would send to a provider because their
+/// cassettes lack them, in run order (see [`cell::Answerer::missing`]), for
+/// `harness matrix --record --batch`. LLM-NTG cells are left out: they send
+/// one prompt per trial and are recorded synchronously.
+///
+/// # Errors
+/// A prompt template or suite that cannot be read.
+pub fn pending(models: &[ModelRun<'_>], suites: &[Suite], prompts: &Path, shard: Option<(usize, usize)>) -> Result<Vec<crate::model::batch::Pending>, CellError> {
+    let mut out = Vec::new();
+    for (model_index, suite) in shard_cells(models, suites, shard) {
+        if suite.ntg.is_some() {
+            continue;
+        }
+        let template = crate::prompt::Template::load(prompts, suite.protocol, suite.mode, suite.dialect)?;
+        let items = suite.items()?;
+        let rendered: Vec<crate::prompt::Prompt> = items.iter().map(|i| template.render(&i.text)).collect();
+        let requests: Vec<cell::Request<'_>> =
+            items.iter().zip(&rendered).map(|(item, prompt)| cell::Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol, mode: suite.mode }).collect();
+        out.extend(models[model_index].answerer.missing(&requests));
+    }
+    Ok(out)
 }
 
 /// The cells to run at a time by default: the machine's parallelism (one

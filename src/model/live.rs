@@ -10,11 +10,13 @@
 //!
 //! `replay` models read their cassette in every mode and never call an API.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use super::batch::Pending;
 use super::cassette::{now_rfc3339, Cassette, CassetteError, KeyParts, Record, Rerecord};
 use super::provider::{ChatRequest, Completion, Provider, ProviderError};
 use super::registry::{ModelEntry, ProviderKind, RunMode};
@@ -37,6 +39,15 @@ pub enum ModelError {
     /// The cassette could not be read or written.
     #[error(transparent)]
     Cassette(#[from] CassetteError),
+    /// The provider's batch API answered this request with an error (or
+    /// the batch ended without answering it); it is not in the cassette.
+    #[error("model '{id}': {message}")]
+    Batch {
+        /// The model id.
+        id: String,
+        /// Why the batch did not answer it.
+        message: String,
+    },
     /// The entry is not a live or replay model.
     #[error(
         "model '{id}' is of kind '{kind}', which is not answered through a provider or cassette"
@@ -64,6 +75,9 @@ pub struct LiveModel {
     cassette_path: PathBuf,
     /// The command a cassette miss names to re-record the answer.
     rerecord: String,
+    /// After batch recording: the requests the batches did not answer
+    /// (cassette key → why).
+    batch_failures: Arc<HashMap<String, String>>,
 }
 
 impl LiveModel {
@@ -122,6 +136,7 @@ impl LiveModel {
             cassette,
             cassette_path,
             rerecord: Rerecord::default().command(&entry.id),
+            batch_failures: Arc::default(),
         })
     }
 
@@ -131,6 +146,34 @@ impl LiveModel {
     pub fn with_rerecord(mut self, command: String) -> LiveModel {
         self.rerecord = command;
         self
+    }
+
+    /// Answer offline from now on, after `--record --batch` wrote the
+    /// batches' answers into the cassette: a request a batch did not answer
+    /// (a key of `failures`) fails with [`ModelError::Batch`], any other
+    /// miss is [`ModelError::NotRecorded`]; nothing is called.
+    pub fn after_batch(mut self, failures: Arc<HashMap<String, String>>) -> LiveModel {
+        if self.mode == RunMode::Record {
+            self.mode = RunMode::Offline;
+        }
+        self.batch_failures = failures;
+        self
+    }
+
+    /// Return `req` (sample `sample` of prompt version `prompt_version`) as
+    /// a batch request when this model records (`--record`) and its
+    /// cassette lacks the answer; `None` otherwise.
+    pub fn missing(&self, req: &ChatRequest, sample: u32, prompt_version: &str) -> Option<Pending> {
+        if self.mode != RunMode::Record || self.provider.is_none() {
+            return None;
+        }
+        let parts = self.key_parts(req, sample, prompt_version);
+        let key = parts.key();
+        let cassette = self.cassette.as_ref()?.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cassette.get(&key).is_some() {
+            return None;
+        }
+        Some(Pending { entry: self.entry.clone(), parts, key, cassette: self.cassette_path.clone() })
     }
 
     /// Return the model entry.
@@ -204,6 +247,9 @@ impl LiveModel {
                 });
             }
             if self.mode == RunMode::Offline {
+                if let Some(why) = self.batch_failures.get(&key) {
+                    return Err(ModelError::Batch { id: self.entry.id.clone(), message: why.clone() });
+                }
                 return Err(ModelError::NotRecorded(
                     cassette.explain_miss(&parts, &self.entry.id, &self.rerecord),
                 ));
@@ -295,6 +341,38 @@ mod tests {
             error.to_string().contains("HARNESS_TEST_NEVER_SET_GEMINI"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn batch_requests_are_the_misses_and_their_failures_stay_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[model]]\nid = \"o\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+        let recorder = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap();
+        let pending = recorder.missing(&request("answered"), 0, "v1").unwrap();
+        assert_eq!(pending.key, recorder.key_parts(&request("answered"), 0, "v1").key());
+        assert_eq!(pending.parts.body, json!({"model": "m", "messages": [{"role": "user", "content": "answered"}]}));
+        let record = Record {
+            key: pending.key.clone(),
+            parts: pending.parts.clone(),
+            text: "IP()".into(),
+            usage: crate::model::provider::Usage::default(),
+            latency_ms: 0,
+            finish_reason: Some("stop".into()),
+            recorded_at: now_rfc3339(),
+        };
+        Cassette::open(&pending.cassette).unwrap().append(record).unwrap();
+        let failed = recorder.missing(&request("failed"), 0, "v1").unwrap();
+        // Offline models send nothing, so they have no batch requests.
+        assert!(LiveModel::new(&entry(text), RunMode::Offline, dir.path()).unwrap().missing(&request("failed"), 0, "v1").is_none());
+        let failures = Arc::new(HashMap::from([(failed.key.clone(), "the batch expired before answering this request".to_string())]));
+        let after = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap().after_batch(failures);
+        assert_eq!(after.mode(), RunMode::Offline);
+        assert!(after.missing(&request("answered"), 0, "v1").is_none());
+        assert_eq!(after.answer(&request("answered"), 0, "v1").await.unwrap().text, "IP()");
+        let error = after.answer(&request("failed"), 0, "v1").await.unwrap_err();
+        assert!(matches!(&error, ModelError::Batch { id, message } if id == "o" && message.contains("expired")), "{error}");
+        let miss = after.answer(&request("never asked"), 0, "v1").await.unwrap_err();
+        assert!(matches!(miss, ModelError::NotRecorded(_)), "{miss}");
     }
 
     #[tokio::test]

@@ -9,9 +9,11 @@
 //! Anthropic, Gemini) with timeouts, retries and a concurrency limit;
 //! [`cassette`] records and replays answers (one JSON Lines file per model
 //! under `golden/cassettes/`); [`live`] puts the three together for one model
-//! in one [`RunMode`](registry::RunMode).
+//! in one [`RunMode`](registry::RunMode); [`batch`] records the answers a
+//! cassette lacks through the providers' batch APIs instead.
 
 pub mod answer;
+pub mod batch;
 pub mod cassette;
 pub mod live;
 pub mod mutant;

@@ -416,10 +416,20 @@ impl Provider {
                 return (Err(ProviderError::Decode { what }), None);
             }
         };
+        (self.decode(&json, latency_ms), None)
+    }
+
+    /// Read the answer out of a decoded response body of this provider's
+    /// chat endpoint (a batch result holds the same body), every secret cut
+    /// out of its text; `attempts` is 0.
+    ///
+    /// # Errors
+    /// [`ProviderError::Decode`] naming what the body lacks.
+    pub(crate) fn decode(&self, json: &serde_json::Value, latency_ms: u64) -> Result<Completion, ProviderError> {
         let parsed = match self.kind {
-            ProviderKind::Anthropic => anthropic::parse(&json),
-            ProviderKind::Gemini => gemini::parse(&json),
-            _ => openai::parse(&json),
+            ProviderKind::Anthropic => anthropic::parse(json),
+            ProviderKind::Gemini => gemini::parse(json),
+            _ => openai::parse(json),
         };
         let result = parsed.map(|(text, usage, finish_reason)| Completion {
             // A key in an answer would be recorded in the cassette and the
@@ -430,12 +440,53 @@ impl Provider {
             finish_reason,
             attempts: 0,
         });
-        (
-            result.map_err(|what| ProviderError::Decode {
-                what: self.redact(&what),
-            }),
-            None,
-        )
+        result.map_err(|what| ProviderError::Decode {
+            what: self.redact(&what),
+        })
+    }
+
+    /// Send one request of a batch API: `method` to `url` (on this
+    /// provider's endpoint, never carrying the key) with this provider's
+    /// auth headers and `body` (content type, bytes); return the response
+    /// body. With `retry`, transient failures are retried as
+    /// [`Provider::complete`] does; without it (a request that creates a
+    /// batch, which the server may have created before the failure) the
+    /// first failure is returned.
+    ///
+    /// # Errors
+    /// A non-success status (the body excerpt, secrets cut out), a
+    /// transport failure, or [`ProviderError::RetriesExhausted`].
+    pub(crate) async fn send_raw(&self, method: reqwest::Method, url: &str, body: Option<(&str, Vec<u8>)>, retry: bool) -> Result<Vec<u8>, ProviderError> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.request(method.clone(), url);
+            for (name, value) in self.headers() {
+                request = request.header(name, value);
+            }
+            if let Some((content_type, bytes)) = &body {
+                request = request.header("content-type", *content_type).body(bytes.clone());
+            }
+            let (error, retry_after) = match request.send().await {
+                Err(error) => (self.transport_error(error), None),
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry::retry_after(response.headers(), std::time::SystemTime::now());
+                    match response.bytes().await {
+                        Err(error) => (self.transport_error(error), retry_after),
+                        Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
+                        Ok(bytes) => (ProviderError::Http { status: status.as_u16(), body: self.redact(&excerpt(&bytes)) }, retry_after),
+                    }
+                }
+            };
+            if !retry || !error.is_retryable() {
+                return Err(error);
+            }
+            if attempt > self.max_retries {
+                return Err(ProviderError::RetriesExhausted { attempts: attempt, last: Box::new(error) });
+            }
+            tokio::time::sleep(self.backoff.delay(attempt, retry_after)).await;
+        }
     }
 
     /// The headers of every request; the key header is marked sensitive.
@@ -487,7 +538,7 @@ impl Provider {
 
     /// Cut the key (however short) and every registered secret out of
     /// text a server sent back.
-    fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let text = match &self.key {
             Some(ApiKey(key)) if !key.is_empty() => text.replace(key.as_str(), "[REDACTED]"),
             _ => text.to_string(),
