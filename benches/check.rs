@@ -46,7 +46,15 @@ fn write_capture(path: &Path, target: u64) -> u64 {
         let client = (0x0a00_0000 | (conv + 2), 10_000 + (conv % 50_000) as u16);
         let server = (0x0a01_0001u32, 80u16);
         let (c, s) = (conv.wrapping_mul(7919), conv.wrapping_mul(104_729));
-        let packets = testkit::http_conversation(client.0.to_be_bytes(), client.1, server.0.to_be_bytes(), c, s, request, response);
+        let packets = testkit::http_conversation(
+            client.0.to_be_bytes(),
+            client.1,
+            server.0.to_be_bytes(),
+            c,
+            s,
+            request,
+            response,
+        );
         for ip in packets {
             let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
             let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
@@ -59,7 +67,11 @@ fn write_capture(path: &Path, target: u64) -> u64 {
         for reply in [false, true] {
             let (a, b) = if reply { (server.0, client.0) } else { (client.0, server.0) };
             let builder = PacketBuilder::ethernet2(mac(a), mac(b)).ipv4(a.to_be_bytes(), b.to_be_bytes(), 64);
-            let builder = if reply { builder.icmpv4_echo_reply(conv as u16, 1) } else { builder.icmpv4_echo_request(conv as u16, 1) };
+            let builder = if reply {
+                builder.icmpv4_echo_reply(conv as u16, 1)
+            } else {
+                builder.icmpv4_echo_request(conv as u16, 1)
+            };
             buf.clear();
             builder.write(&mut buf, b"0123456789abcdef").unwrap();
             ts += 1_000;
@@ -144,7 +156,11 @@ fn main() {
     let start = Instant::now();
     let packets = write_capture(&path, target);
     let size = std::fs::metadata(&path).unwrap().len();
-    println!("capture: {packets} packets, {:.1} MiB, written in {:.2} s", size as f64 / 1048576.0, start.elapsed().as_secs_f64());
+    println!(
+        "capture: {packets} packets, {:.1} MiB, written in {:.2} s",
+        size as f64 / 1048576.0,
+        start.elapsed().as_secs_f64()
+    );
 
     let start = Instant::now();
     std::hint::black_box(bare_read(&path));
@@ -175,7 +191,12 @@ fn main() {
                 let start = Instant::now();
                 let (summary, _) = tshark.expert(&path).unwrap();
                 let t = start.elapsed().as_secs_f64();
-                println!("tshark {} expert pass : {t:8.3} s  ({}W-{}E)", tshark.version(), summary.warnings, summary.errors);
+                println!(
+                    "tshark {} expert pass : {t:8.3} s  ({}W-{}E)",
+                    tshark.version(),
+                    summary.warnings,
+                    summary.errors
+                );
                 println!("ratio own / tshark speed : {:.1}  (goal >= 50)", t / own);
             }
             Err(error) => println!("tshark: {error}"),

@@ -44,7 +44,8 @@ fn main() {
             return;
         }
     };
-    let jobs: Vec<Job> = (0..count).map(|i| Job { id: i.to_string(), code: ANSWER.to_string(), seed: i, cpu_s: 5.0 }).collect();
+    let jobs: Vec<Job> =
+        (0..count).map(|i| Job { id: i.to_string(), code: ANSWER.to_string(), seed: i, cpu_s: 5.0 }).collect();
     // Warm-up: every worker imports and builds once.
     pool.run_all(&jobs[..workers.min(jobs.len())]);
     let start = Instant::now();

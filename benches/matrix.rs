@@ -47,10 +47,7 @@ fn main() {
         Err(error) => panic!("tshark is required here: {error}"),
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let pool = match ScapyPool::start(ScapyOptions {
-        workers,
-        ..ScapyOptions::default()
-    }) {
+    let pool = match ScapyPool::start(ScapyOptions { workers, ..ScapyOptions::default() }) {
         Ok(pool) => pool,
         Err(error) if !required => return println!("SKIPPED: {error}"),
         Err(error) => panic!("Scapy is required here: {error}"),
@@ -58,12 +55,7 @@ fn main() {
     let setup_s = start.elapsed().as_secs_f64();
     let suites = Suite::load_dir(&suites_dir).unwrap();
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    let tools = Tools {
-        prompts: &prompts,
-        tshark: Some(&tshark),
-        pool: Some(&pool),
-        limits: Limits::default(),
-    };
+    let tools = Tools { prompts: &prompts, tshark: Some(&tshark), pool: Some(&pool), limits: Limits::default() };
     let models = vec![builtin("reference", &suites).unwrap()];
     let out = dir.path().join("out");
     let cells = matrix::run(&models, &suites, &tools, &out, false, None, 1, |_| {}).unwrap();
@@ -103,7 +95,10 @@ fn main() {
         tshark.version(),
         pool.scapy_version()
     );
-    println!("total wall time    : {total_s:.2} s  (goal < 30 s), {:.0} conversations/s", conversations as f64 / total_s);
+    println!(
+        "total wall time    : {total_s:.2} s  (goal < 30 s), {:.0} conversations/s",
+        conversations as f64 / total_s
+    );
     let total_ms = total_s * 1000.0;
     for (name, ms) in [
         ("setup (tshark, pool)", setup_s * 1000.0),

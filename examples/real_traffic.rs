@@ -52,7 +52,9 @@ fn main() -> Result<()> {
             wait_for(pair.client(), &["dig", "+tries=1", "+time=1", &format!("@{SERVER}"), "www.example.test", "A"])
         },
         |pair| {
-            for (name, kind) in [("www.example.test", "A"), ("example.test", "MX"), ("example.test", "TXT"), ("nope.example.test", "A")] {
+            for (name, kind) in
+                [("www.example.test", "A"), ("example.test", "MX"), ("example.test", "TXT"), ("nope.example.test", "A")]
+            {
                 run(pair.client(), "dig", &["+tries=1", "+time=2", &format!("@{SERVER}"), name, kind])?;
             }
             Ok(())
@@ -67,7 +69,10 @@ fn main() -> Result<()> {
             let mut nsd = pair.server().command("nsd");
             nsd.args(["-d", "-c", zone_dir.join("nsd.conf").to_str().unwrap()]);
             pair.spawn(nsd)?;
-            wait_for(pair.client(), &["dig", "+tries=1", "+time=1", "+tcp", &format!("@{SERVER}"), "example.test", "SOA"])
+            wait_for(
+                pair.client(),
+                &["dig", "+tries=1", "+time=1", "+tcp", &format!("@{SERVER}"), "example.test", "SOA"],
+            )
         },
         |pair| {
             run(pair.client(), "dig", &["+tcp", &format!("@{SERVER}"), "big.example.test", "TXT"])?;
@@ -89,7 +94,11 @@ fn main() -> Result<()> {
         run(pair.client(), "python3", &[scripts.join("pipeline_client.py").to_str().unwrap(), SERVER_STR, "80"])
     })?;
 
-    record(&out.join("ping.pcap"), |_| Ok(()), |pair| run(pair.client(), "ping", &["-c", "4", "-i", "0.2", "-s", "100", SERVER_STR]))?;
+    record(
+        &out.join("ping.pcap"),
+        |_| Ok(()),
+        |pair| run(pair.client(), "ping", &["-c", "4", "-i", "0.2", "-s", "100", SERVER_STR]),
+    )?;
 
     let script = scripts.join("zero_window.py");
     record(
@@ -156,7 +165,14 @@ fn record(
 fn run(ns: &Namespace, program: &str, args: &[&str]) -> Result<()> {
     let out = ns.run(program, args)?;
     if program == "dig" {
-        eprint!("{}", String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("status:") || l.contains("XFR size")).map(|l| format!("  {l}\n")).collect::<String>());
+        eprint!(
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("status:") || l.contains("XFR size"))
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
     }
     Ok(())
 }
@@ -164,7 +180,12 @@ fn run(ns: &Namespace, program: &str, args: &[&str]) -> Result<()> {
 /// Retry `argv` inside `ns` until it succeeds (a server coming up).
 fn wait_for(ns: &Namespace, argv: &[&str]) -> Result<()> {
     for _ in 0..50 {
-        let status = ns.command(argv[0]).args(&argv[1..]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status()?;
+        let status = ns
+            .command(argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
         if status.success() {
             return Ok(());
         }

@@ -107,7 +107,12 @@ pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec
 /// agreement. Every command that gives a verdict (`check`, `paper`, the
 /// matrix and the LLM-NTG cells) calls this one function (DESIGN.md, "One
 /// judge"), so a verdict does not depend on the command.
-pub fn judge(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Finding>)>, judging: Judging<'_>) -> FileReport {
+pub fn judge(
+    file: &str,
+    pass: OwnPass,
+    tshark: Option<(TsharkSummary, Vec<Finding>)>,
+    judging: Judging<'_>,
+) -> FileReport {
     let OwnPass { linktype, mut frames, mut findings, conversations, error } = pass;
     findings.extend(judging.summary);
     let summary = tshark.map(|(summary, mut more)| {
@@ -128,7 +133,13 @@ pub fn judge(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Findi
     }
     let verdicts = verdict::compute(frames.records(), &findings, conversations);
     let error = error.map(|e| e.to_string()).or_else(|| {
-        frames.error().map(|e| format!("the per-frame records could not be kept on disk ({e}): verdicts cover the first {} of {} frames", verdicts.packets, frames.len()))
+        frames.error().map(|e| {
+            format!(
+                "the per-frame records could not be kept on disk ({e}): verdicts cover the first {} of {} frames",
+                verdicts.packets,
+                frames.len()
+            )
+        })
     });
     let agreement = summary.as_ref().map(|_| agreement::compare(&findings));
     FileReport {
@@ -175,7 +186,8 @@ pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item =
         let number = index as u64 + 1;
         while let Some(i) = next.next_if(|i| findings[*i].frame <= number) {
             let f = &mut findings[i];
-            let judged = f.protocol != Protocol::Frame && (record.present.contains(f.protocol) || record.expected.contains(f.protocol));
+            let judged = f.protocol != Protocol::Frame
+                && (record.present.contains(f.protocol) || record.expected.contains(f.protocol));
             if f.frame == number && !judged {
                 let place = if f.protocol == Protocol::Frame { deepest(record) } else { lowest(record) };
                 if let Some(layer) = place {
@@ -199,7 +211,8 @@ fn lowest(record: FrameRecord) -> Option<Protocol> {
 /// Return the deepest table layer decoded in a frame (present, else
 /// expected), if any.
 fn deepest(record: FrameRecord) -> Option<Protocol> {
-    let deepest_of = |layers: crate::finding::Layers| Protocol::LAYERS.iter().rev().copied().find(|l| layers.contains(*l));
+    let deepest_of =
+        |layers: crate::finding::Layers| Protocol::LAYERS.iter().rev().copied().find(|l| layers.contains(*l));
     deepest_of(record.present).or_else(|| deepest_of(record.expected))
 }
 
@@ -215,7 +228,15 @@ mod test {
         let mut writer = Writer::new(&mut out, LinkType::Raw).unwrap();
         let mut ts = 1_700_000_000_000_000_000u64;
         for i in 0..40u8 {
-            let mut packets = testkit::http_conversation([10, 0, 0, i], 40_000 + u16::from(i), [10, 0, 1, 1], 1_000, 9_000, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n");
+            let mut packets = testkit::http_conversation(
+                [10, 0, 0, i],
+                40_000 + u16::from(i),
+                [10, 0, 1, 1],
+                1_000,
+                9_000,
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+            );
             if i == 17 {
                 packets[2] = testkit::tcp([10, 0, 0, i], [10, 0, 1, 1], 40_017, 80, "A", 1_001, 4_242, b"");
             }
@@ -233,7 +254,10 @@ mod test {
         let data = capture();
         let in_memory = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), Limits::default());
         assert!(!in_memory.frames.spilled());
-        let spilled = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), Limits { memory_records: 7, ..Limits::default() });
+        let spilled = own_pass_from(
+            Reader::new(data.as_slice(), "t").unwrap(),
+            Limits { memory_records: 7, ..Limits::default() },
+        );
         assert!(spilled.frames.spilled());
         let (a, b) = (file_report("t", in_memory, None), file_report("t", spilled, None));
         assert_eq!(a.packets, 440);

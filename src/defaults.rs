@@ -68,7 +68,14 @@ pub const REGISTRY: &str = include_str!("../harness/models.toml");
 pub fn suites() -> Result<Vec<crate::matrix::suite::Suite>, crate::matrix::suite::SuiteError> {
     let mut out = SUITES
         .iter()
-        .map(|(name, text)| crate::matrix::suite::Suite::parse(&format!("{BUILT_IN} harness/suites/{name}"), Path::new(name), text, Path::new(".")))
+        .map(|(name, text)| {
+            crate::matrix::suite::Suite::parse(
+                &format!("{BUILT_IN} harness/suites/{name}"),
+                Path::new(name),
+                text,
+                Path::new("."),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -137,7 +144,10 @@ mod tests {
         let built_in = suites().unwrap();
         assert_eq!(built_in.len(), from_files.len());
         for (a, b) in built_in.iter().zip(&from_files) {
-            assert_eq!((&a.name, a.protocol, a.mode, a.dialect, a.count, a.seed), (&b.name, b.protocol, b.mode, b.dialect, b.count, b.seed));
+            assert_eq!(
+                (&a.name, a.protocol, a.mode, a.dialect, a.count, a.seed),
+                (&b.name, b.protocol, b.mode, b.dialect, b.count, b.seed)
+            );
         }
         crate::model::registry::Registry::parse(REGISTRY).unwrap();
         let (_guard, dir) = prompts_dir().unwrap();

@@ -10,8 +10,8 @@
 //! Ethernet frames under a raw-IP link type.
 
 use etherparse::{
-    ArpPacketSlice, EtherType, Ethernet2Slice, Icmpv4Slice, IpNumber, LaxIpSlice, LaxIpv4Slice, LaxNetSlice, LaxSlicedPacket,
-    LinkSlice, LinuxSllProtocolType, LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
+    ArpPacketSlice, EtherType, Ethernet2Slice, Icmpv4Slice, IpNumber, LaxIpSlice, LaxIpv4Slice, LaxNetSlice,
+    LaxSlicedPacket, LinkSlice, LinuxSllProtocolType, LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
 };
 
 use crate::finding::{Layers, Protocol};
@@ -405,7 +405,11 @@ fn fill_from_sliced<'a>(frame: &mut Frame<'a>, sliced: &LaxSlicedPacket<'a>, bas
                     match (arp_header, reason) {
                         (Some(header), NetError::Truncated { needed, available }) => {
                             frame.present.insert(Protocol::Arp);
-                            frame.net = Net::ArpCut { header: header.try_into().expect("ARP_FIXED_LEN bytes"), needed, available };
+                            frame.net = Net::ArpCut {
+                                header: header.try_into().expect("ARP_FIXED_LEN bytes"),
+                                needed,
+                                available,
+                            };
                         }
                         _ => frame.net = Net::Bad { protocol, reason },
                     }
@@ -467,8 +471,12 @@ fn net_error(error: &etherparse::err::packet::SliceError, base: &[u8]) -> NetErr
     match error {
         SliceError::Len(len) => NetError::from(len),
         SliceError::Ip(content) => NetError::from(content),
-        SliceError::Ipv4(etherparse::err::ipv4::HeaderError::UnexpectedVersion { version_number }) => NetError::Version(*version_number),
-        SliceError::Ipv4(etherparse::err::ipv4::HeaderError::HeaderLengthSmallerThanHeader { ihl }) => NetError::Ihl(*ihl),
+        SliceError::Ipv4(etherparse::err::ipv4::HeaderError::UnexpectedVersion { version_number }) => {
+            NetError::Version(*version_number)
+        }
+        SliceError::Ipv4(etherparse::err::ipv4::HeaderError::HeaderLengthSmallerThanHeader { ihl }) => {
+            NetError::Ihl(*ihl)
+        }
         _ => NetError::Truncated { needed: 0, available: base.len() },
     }
 }
@@ -523,7 +531,10 @@ fn looks_like_raw_ipv4(data: &[u8]) -> bool {
     }
     let total = usize::from(u16::from_be_bytes([data[2], data[3]]));
     let ether_type = u16::from_be_bytes([data[12], data[13]]);
-    let known = matches!(EtherType(ether_type), EtherType::IPV4 | EtherType::ARP | EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME);
+    let known = matches!(
+        EtherType(ether_type),
+        EtherType::IPV4 | EtherType::ARP | EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME
+    );
     total == data.len() || (!known && total >= 20 && total <= data.len())
 }
 
@@ -563,8 +574,13 @@ mod test {
 
     /// An Ethernet/IPv4/UDP/DNS query frame (A example.com), checksums valid.
     pub(crate) fn udp_frame(with_eth: bool) -> Vec<u8> {
-        let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(40000, 53);
-        let payload = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1];
+        let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(40000, 53);
+        let payload = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm',
+            0, 0, 1, 0, 1,
+        ];
         let mut out = Vec::new();
         builder.write(&mut out, &payload).unwrap();
         if with_eth {

@@ -201,7 +201,15 @@ pub struct Finding {
 impl Finding {
     /// Make a finding of the harness's own checks.
     pub fn own(frame: u64, severity: Severity, check: &'static str, protocol: Protocol, message: String) -> Finding {
-        Finding { frame, severity, source: Source::Harness, check: Cow::Borrowed(check), protocol, message, expert: None }
+        Finding {
+            frame,
+            severity,
+            source: Source::Harness,
+            check: Cow::Borrowed(check),
+            protocol,
+            message,
+            expert: None,
+        }
     }
 }
 
@@ -240,7 +248,8 @@ mod test {
 
     #[test]
     fn test_json_shape() {
-        let finding = Finding::own(3, Severity::Error, "tcp.bad_ack", Protocol::Tcp, "ACK 5 acknowledges unsent data".into());
+        let finding =
+            Finding::own(3, Severity::Error, "tcp.bad_ack", Protocol::Tcp, "ACK 5 acknowledges unsent data".into());
         assert_eq!(
             serde_json::to_string(&finding).unwrap(),
             r#"{"frame":3,"severity":"error","source":"harness","check":"tcp.bad_ack","protocol":"TCP","message":"ACK 5 acknowledges unsent data"}"#

@@ -7,9 +7,9 @@
 //! opinion. The `harness` binary is a thin shell over [`cli`].
 
 pub mod analyze;
-pub mod defaults;
 pub mod check;
 pub mod cli;
+pub mod defaults;
 pub mod dissect;
 pub mod exec;
 pub mod finding;

@@ -82,7 +82,8 @@ impl Template {
     pub fn load(dir: &Path, protocol: SuiteProtocol, mode: Mode, dialect: Dialect) -> Result<Template, PromptError> {
         let rel = file_name(protocol, mode, dialect);
         let path = dir.join(&rel);
-        let text = std::fs::read_to_string(&path).map_err(|source| PromptError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| PromptError::Read { path: path.display().to_string(), source })?;
         Template::parse(&format!("prompts/{}", rel.display()), &text)
     }
 
@@ -119,7 +120,12 @@ impl Template {
 
     /// The prompt for one summary.
     pub fn render(&self, summary: &str) -> Prompt {
-        Prompt { system: self.system.clone(), user: self.user.replace("{{summary}}", summary.trim()), version: self.version.clone(), name: self.name.clone() }
+        Prompt {
+            system: self.system.clone(),
+            user: self.user.replace("{{summary}}", summary.trim()),
+            version: self.version.clone(),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -262,7 +268,11 @@ mod shipped {
                         std::fs::write(&path, &want).unwrap();
                     }
                     let have = std::fs::read_to_string(&path).unwrap_or_default();
-                    assert!(have == want, "{} is stale: run HARNESS_WRITE_PROMPTS=1 cargo test --lib prompt::", path.display());
+                    assert!(
+                        have == want,
+                        "{} is stale: run HARNESS_WRITE_PROMPTS=1 cargo test --lib prompt::",
+                        path.display()
+                    );
                 }
             }
         }

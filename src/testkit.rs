@@ -6,7 +6,16 @@ use etherparse::{PacketBuilder, TcpHeader};
 /// Build a raw IPv4/TCP packet. `flags` uses letters: S, A, F, R, P, U; the
 /// acknowledgment number is written only with A.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+pub fn tcp(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut header = TcpHeader::new(sport, dport, seq, 64240);
     header.syn = flags.contains('S');
     header.fin = flags.contains('F');
@@ -18,7 +27,10 @@ pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str, seq:
         header.acknowledgment_number = ack;
     }
     let mut out = Vec::with_capacity(40 + payload.len());
-    PacketBuilder::ipv4(src, dst, 64).tcp_header(header).write(&mut out, payload).expect("writing to a Vec cannot fail");
+    PacketBuilder::ipv4(src, dst, 64)
+        .tcp_header(header)
+        .write(&mut out, payload)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -52,11 +64,20 @@ pub fn ethernet(src: [u8; 6], dst: [u8; 6], ether_type: u16, payload: &[u8]) -> 
 /// Build a correct HTTP-over-TCP conversation as raw IPv4 packets: handshake,
 /// request, ACK, response, ACK, FIN teardown started by the client (11
 /// packets). The server listens on port 80; sequence numbers wrap.
-pub fn http_conversation(client: [u8; 4], port: u16, server: [u8; 4], isn_c: u32, isn_s: u32, request: &[u8], response: &[u8]) -> Vec<Vec<u8>> {
+pub fn http_conversation(
+    client: [u8; 4],
+    port: u16,
+    server: [u8; 4],
+    isn_c: u32,
+    isn_s: u32,
+    request: &[u8],
+    response: &[u8],
+) -> Vec<Vec<u8>> {
     let (c, s) = (isn_c, isn_s);
     let (q, r) = (request.len() as u32, response.len() as u32);
     let up = |flags: &str, seq: u32, ack: u32, payload: &[u8]| tcp(client, server, port, 80, flags, seq, ack, payload);
-    let down = |flags: &str, seq: u32, ack: u32, payload: &[u8]| tcp(server, client, 80, port, flags, seq, ack, payload);
+    let down =
+        |flags: &str, seq: u32, ack: u32, payload: &[u8]| tcp(server, client, 80, port, flags, seq, ack, payload);
     vec![
         up("S", c, 0, b""),
         down("SA", s, c.wrapping_add(1), b""),

@@ -73,7 +73,10 @@ impl Rig {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
             .env(KEY_ENV, KEY)
-            .args(["matrix", "--models", models, "--suites", SUITE, "--tshark", "off", "--format", "json", mode, "--jobs", "1", "--quiet"])
+            .args([
+                "matrix", "--models", models, "--suites", SUITE, "--tshark", "off", "--format", "json", mode, "--jobs",
+                "1", "--quiet",
+            ])
             .arg("--suites-dir")
             .arg(self.path("suites"))
             .arg("--registry")
@@ -98,7 +101,10 @@ impl Rig {
             .map(|line| {
                 let mut record: Value = serde_json::from_str(line).unwrap();
                 let object = record.as_object_mut().unwrap();
-                assert!(object.remove("latency_ms").is_some() && object.remove("recorded_at").is_some(), "record shape: {line}");
+                assert!(
+                    object.remove("latency_ms").is_some() && object.remove("recorded_at").is_some(),
+                    "record shape: {line}"
+                );
                 (record["key"].as_str().unwrap().to_string(), record)
             })
             .collect()
@@ -150,7 +156,8 @@ fn batches_record_what_synchronous_recording_records() {
     assert!(first.stdout.is_empty(), "no report while a batch runs");
     let text = stderr(&first);
     assert!(
-        text.contains("batch batch_1 of model bulk-openai: submitted 6 requests") && text.contains("batch msgbatch_2 of model bulk-anthropic: submitted 6 requests"),
+        text.contains("batch batch_1 of model bulk-openai: submitted 6 requests")
+            && text.contains("batch msgbatch_2 of model bulk-anthropic: submitted 6 requests"),
         "{text}"
     );
     assert!(text.contains("still running") && text.contains("--resume"), "{text}");
@@ -207,7 +214,8 @@ fn batches_record_what_synchronous_recording_records() {
         assert!(!text.contains(KEY), "the key is in {}", path.display());
     }
     // Once recorded, an offline run answers everything from the cassettes.
-    let offline = report(&rig.matrix("--offline", MODELS, "offline", "tapes-batch", &[]).env_remove(KEY_ENV).output().unwrap());
+    let offline =
+        report(&rig.matrix("--offline", MODELS, "offline", "tapes-batch", &[]).env_remove(KEY_ENV).output().unwrap());
     assert_eq!(
         offline["cells"]
             .as_array()
@@ -251,12 +259,8 @@ fn an_expired_batch_keeps_what_it_answered() {
 fn killed_between_submission_and_completion_resume_submits_nothing_twice() {
     let rig = Rig::new(|s| s.polls_before_end = 0);
     rig.server.slow_polls(true);
-    let mut child = rig
-        .command(MODELS, "out", "tapes", &["--batch"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        rig.command(MODELS, "out", "tapes", &["--batch"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     // The first batch is submitted, then its poll hangs: kill -9 there.
     let deadline = Instant::now() + Duration::from_secs(60);
     while rig.server.polls() == 0 {
@@ -284,7 +288,11 @@ fn killed_between_submission_and_completion_resume_submits_nothing_twice() {
     }
     assert_eq!(rig.server.submissions(), 2, "one batch per model, none twice");
     let ids = rig.server.submitted_ids();
-    assert_eq!((ids.len(), ids.iter().collect::<HashSet<_>>().len()), (2 * COUNT, 2 * COUNT), "no request submitted twice");
+    assert_eq!(
+        (ids.len(), ids.iter().collect::<HashSet<_>>().len()),
+        (2 * COUNT, 2 * COUNT),
+        "no request submitted twice"
+    );
     for model in ["bulk-openai", "bulk-anthropic"] {
         assert_eq!(rig.cassette("tapes", model).len(), COUNT, "{model}");
     }

@@ -20,7 +20,8 @@ fn seed000_trace() -> Value {
     let response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
     let (q, r) = (request.len() as u64, response.len() as u64);
     let p = |t: f64, from_client: bool, flags: &str, seq: u64, ack: u64, payload: &str| {
-        let (src, dst, sport, dport) = if from_client { ("10.0.0.1", "10.0.0.2", 12345, 80) } else { ("10.0.0.2", "10.0.0.1", 80, 12345) };
+        let (src, dst, sport, dport) =
+            if from_client { ("10.0.0.1", "10.0.0.2", 12345, 80) } else { ("10.0.0.2", "10.0.0.1", 80, 12345) };
         json!({"timestamp": t, "protocol": "TCP", "src_ip": src, "dst_ip": dst, "src_port": sport, "dst_port": dport,
                "flags": flags, "seq": seq, "ack": ack, "payload": payload})
     };
@@ -50,7 +51,8 @@ fn convert(dir: &Path, name: &str, trace: &Value) -> PathBuf {
 
 fn check_json(pcap: &Path) -> (i32, Value) {
     let out = harness(&["check", "--format", "json", "--tshark", "off", pcap.to_str().unwrap()]);
-    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let value: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap(), value)
 }
 
@@ -114,7 +116,11 @@ fn single_faults_are_reported_on_their_frame() {
         let pcap = convert(dir.path(), name, &trace);
         let (code, report) = check_json(&pcap);
         let found = serious(&report);
-        assert!(found.contains(&(index as u64 + 1, check.to_string())), "{name}: expected {check} on frame {}, got {found:?}", index + 1);
+        assert!(
+            found.contains(&(index as u64 + 1, check.to_string())),
+            "{name}: expected {check} on frame {}, got {found:?}",
+            index + 1
+        );
         assert_eq!(code, 1, "{name}: exit status");
     }
 }
@@ -222,8 +228,25 @@ fn examples_pass_or_are_caught() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let pcap = dir.path().join(format!("{name}.pcap"));
         let bin = env!("CARGO_BIN_EXE_harness");
-        assert!(std::process::Command::new(bin).arg("convert").arg(&path).arg("-o").arg(&pcap).output().unwrap().status.success(), "{name}");
-        let code = std::process::Command::new(bin).args(["check", "--tshark", "off"]).arg(&pcap).output().unwrap().status.code();
+        assert!(
+            std::process::Command::new(bin)
+                .arg("convert")
+                .arg(&path)
+                .arg("-o")
+                .arg(&pcap)
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{name}"
+        );
+        let code = std::process::Command::new(bin)
+            .args(["check", "--tshark", "off"])
+            .arg(&pcap)
+            .output()
+            .unwrap()
+            .status
+            .code();
         let want = if name.starts_with("ok-") { 0 } else { 1 };
         assert_eq!(code, Some(want), "{name}");
         seen += 1;

@@ -15,9 +15,11 @@ use harness::finding::Finding;
 use harness::pcap::{LinkType, Reader, Writer};
 
 /// The new checks' ids.
-const CROSS: [&str; 4] = ["host.mac_conflict", "arp.missing_resolution", "flow.unresolved_destination", "dns.unused_answer"];
+const CROSS: [&str; 4] =
+    ["host.mac_conflict", "arp.missing_resolution", "flow.unresolved_destination", "dns.unused_answer"];
 
-const DAY: &str = "pcaps/GPT-on-the-wire/gpt-3.5/ADayIn/pcap/ADayInTheLifeHTTP_Conversations_generated_3_5_turbo-instruct_conv.pcap";
+const DAY: &str =
+    "pcaps/GPT-on-the-wire/gpt-3.5/ADayIn/pcap/ADayInTheLifeHTTP_Conversations_generated_3_5_turbo-instruct_conv.pcap";
 
 /// The answer the capture's DNS response gives (frame 4), and the twin's.
 const ANSWER: [u8; 4] = [185, 199, 108, 153];
@@ -42,7 +44,9 @@ fn twin(from: &Path, to: &Path) {
         let frame = frame.unwrap();
         let mut data = frame.data.to_vec();
         let sliced = etherparse::SlicedPacket::from_ethernet(frame.data).unwrap();
-        if let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Udp(udp))) = (&sliced.net, &sliced.transport) {
+        if let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Udp(udp))) =
+            (&sliced.net, &sliced.transport)
+        {
             let payload = udp.payload();
             let at = payload.len() - 4;
             if udp.source_port() == 53 && payload[at..] == ANSWER {
@@ -76,7 +80,11 @@ fn published_day_in_the_life_is_consistent_and_its_twin_is_not() {
     use harness::finding::Severity::{Note, Warn};
     // The request (frame 8) goes to the server the answer (frame 4) no
     // longer names; the answer is never used.
-    assert_eq!(cross(&changed), vec![(4, "dns.unused_answer", Note), (8, "flow.unresolved_destination", Warn)], "{changed:?}");
+    assert_eq!(
+        cross(&changed),
+        vec![(4, "dns.unused_answer", Note), (8, "flow.unresolved_destination", Warn)],
+        "{changed:?}"
+    );
     // Nothing else changes: the twin is as right as the original packet by
     // packet.
     let others = |f: &[Finding]| f.iter().filter(|f| !CROSS.contains(&&*f.check)).cloned().collect::<Vec<_>>();

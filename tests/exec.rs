@@ -110,12 +110,22 @@ fn exec_then_check() {
     let mut pcaps = Vec::new();
     for name in ["a.pcap", "b.pcap"] {
         let out = dir.path().join(name);
-        let status = Command::new(bin).args(["exec", "--dialect", "scapy", "--seed", "3"]).arg(&answer).arg("-o").arg(&out).status().unwrap();
+        let status = Command::new(bin)
+            .args(["exec", "--dialect", "scapy", "--seed", "3"])
+            .arg(&answer)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
         assert!(status.success());
         pcaps.push(std::fs::read(&out).unwrap());
     }
     assert_eq!(pcaps[0], pcaps[1]);
-    let out = Command::new(bin).args(["check", "--tshark", "off", "--format", "json"]).arg(dir.path().join("a.pcap")).output().unwrap();
+    let out = Command::new(bin)
+        .args(["check", "--tshark", "off", "--format", "json"])
+        .arg(dir.path().join("a.pcap"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["files"][0]["conversations"], serde_json::json!({"total": 1, "succeeded": 1}));
@@ -145,7 +155,12 @@ fn corpus_answers_through_exec_jsonl() {
         }
         let line = serde_json::json!({"id": format!("a{i}"), "dialect": "scapy", "completion": record["completion"]});
         lines.push_str(&format!("{line}\n"));
-        groups.push(format!("{} {} {}", record["model"].as_str().unwrap_or("?"), record["protocol"].as_str().unwrap_or("?"), record["mode"].as_str().unwrap_or("?")));
+        groups.push(format!(
+            "{} {} {}",
+            record["model"].as_str().unwrap_or("?"),
+            record["protocol"].as_str().unwrap_or("?"),
+            record["mode"].as_str().unwrap_or("?")
+        ));
     }
     // A broken line is reported, never fatal.
     lines.push_str("{not json\n");
@@ -237,7 +252,14 @@ fn hostile_suite() {
 fn concurrent_callers_share_the_pool() {
     let Some(pool) = pool(2) else { return };
     let jobs = |tag: &str| -> Vec<Job> {
-        (0..6).map(|i| Job { id: format!("{tag}{i}"), code: format!("pkt = IP(src=\"10.0.0.9\", dst=\"10.0.0.{}\")/ICMP(seq={i})\nsend(pkt)\n", i + 1), seed: i, cpu_s: 2.0 }).collect()
+        (0..6)
+            .map(|i| Job {
+                id: format!("{tag}{i}"),
+                code: format!("pkt = IP(src=\"10.0.0.9\", dst=\"10.0.0.{}\")/ICMP(seq={i})\nsend(pkt)\n", i + 1),
+                seed: i,
+                cpu_s: 2.0,
+            })
+            .collect()
     };
     let (a, b) = (jobs("a"), jobs("b"));
     let (want_a, want_b) = (pool.run_all(&a), pool.run_all(&b));

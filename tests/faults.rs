@@ -147,7 +147,10 @@ fn check_first_run(setup: &Setup, report: &Value) {
             None => {
                 assert_eq!(record["status"], "ok", "summary {index} ({script:?}): {record}");
                 assert_eq!(record["answer"], setup.answers[index].1.as_str());
-                assert_eq!(record["succeeded"], true, "summary {index}: the retried answer is judged like any other: {record}");
+                assert_eq!(
+                    record["succeeded"], true,
+                    "summary {index}: the retried answer is judged like any other: {record}"
+                );
                 assert!(record["pcap"].is_string());
             }
             Some(reason) => {
@@ -274,11 +277,20 @@ impl Rig {
     /// registry whose `model` (one request at a time, 1 s, 1 retry) is
     /// served by a fault server answering the reference answers after
     /// `scripts`.
-    fn new(suite: &'static str, model: &'static str, count: usize, scripts: BTreeMap<usize, Vec<Step>>) -> (Rig, FaultServer) {
+    fn new(
+        suite: &'static str,
+        model: &'static str,
+        count: usize,
+        scripts: BTreeMap<usize, Vec<Step>>,
+    ) -> (Rig, FaultServer) {
         let dir = tempfile::tempdir().unwrap();
         let suites = dir.path().join("suites");
         std::fs::create_dir_all(&suites).unwrap();
-        std::fs::write(suites.join(format!("{suite}.toml")), format!("protocol = \"dns\"\nmode = \"conversation\"\ndialect = \"json\"\ncount = {count}\nseed = 7\n")).unwrap();
+        std::fs::write(
+            suites.join(format!("{suite}.toml")),
+            format!("protocol = \"dns\"\nmode = \"conversation\"\ndialect = \"json\"\ncount = {count}\nseed = 7\n"),
+        )
+        .unwrap();
         let server = FaultServer::start(reference_answers(&suites, suite), scripts, None);
         std::fs::write(
             dir.path().join("models.toml"),
@@ -294,7 +306,18 @@ impl Rig {
         let path = |name: &str| self.dir.path().join(name);
         let output = Command::new(env!("CARGO_BIN_EXE_harness"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["matrix", "--models", self.model, "--suites", self.suite, "--tshark", "off", "--format", "json", "--suites-dir"])
+            .args([
+                "matrix",
+                "--models",
+                self.model,
+                "--suites",
+                self.suite,
+                "--tshark",
+                "off",
+                "--format",
+                "json",
+                "--suites-dir",
+            ])
             .arg(path("suites"))
             .arg("--registry")
             .arg(path("models.toml"))
@@ -314,19 +337,26 @@ impl Rig {
     /// Run the harness with `args` (paths relative to the rig's folder,
     /// which is the working directory); return the exit code and stderr.
     fn harness(&self, args: &[&str]) -> (i32, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_harness")).current_dir(self.dir.path()).args(args).output().unwrap();
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_harness")).current_dir(self.dir.path()).args(args).output().unwrap();
         (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
     /// The journal of the run in `out`.
     fn journal(&self, out: &str) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.dir.path().join(out).join(self.model).join(self.suite).join("journal.jsonl")).unwrap();
+        let text =
+            std::fs::read_to_string(self.dir.path().join(out).join(self.model).join(self.suite).join("journal.jsonl"))
+                .unwrap();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The run in `out` as Markdown tables (`harness merge --format md`).
     fn markdown(&self, out: &str) -> String {
-        let md = Command::new(env!("CARGO_BIN_EXE_harness")).args(["merge", "--format", "md"]).arg(self.dir.path().join(out)).output().unwrap();
+        let md = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["merge", "--format", "md"])
+            .arg(self.dir.path().join(out))
+            .output()
+            .unwrap();
         String::from_utf8(md.stdout).unwrap()
     }
 }
@@ -347,11 +377,23 @@ fn killed_server_leaves_failed_requests_out_of_the_tables() {
     assert!(server.dead(), "the server never died");
     let cell = &killed["cells"][0];
     let failed = (count - answered) as u64;
-    assert_eq!((cell["traces"].as_u64(), cell["requests_failed"].as_u64()), (Some(count as u64), Some(failed)), "{cell:#}");
-    assert_eq!(cell["conversations"], serde_json::json!({"total": answered, "succeeded": answered}), "failed requests are no conversations");
+    assert_eq!(
+        (cell["traces"].as_u64(), cell["requests_failed"].as_u64()),
+        (Some(count as u64), Some(failed)),
+        "{cell:#}"
+    );
+    assert_eq!(
+        cell["conversations"],
+        serde_json::json!({"total": answered, "succeeded": answered}),
+        "failed requests are no conversations"
+    );
     assert_eq!(cell["exec_failures"], serde_json::json!({"request": failed}));
     for (layer, row) in cell["protocols"].as_object().unwrap() {
-        assert_eq!((row["success_rate"].as_f64(), row["non_existent"].as_u64()), (Some(1.0), Some(0)), "{layer}: {row}");
+        assert_eq!(
+            (row["success_rate"].as_f64(), row["non_existent"].as_u64()),
+            (Some(1.0), Some(0)),
+            "{layer}: {row}"
+        );
     }
     let verdict = stderr.lines().find(|l| l.starts_with("harness: PASS: ")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(verdict.contains(&format!("; {failed} requests failed (dying {failed}), not judged")), "{verdict}");
@@ -365,15 +407,29 @@ fn killed_server_leaves_failed_requests_out_of_the_tables() {
     // The tables, as printed: the cell says how many requests failed and
     // the time per trace counts the answered traces only.
     let md = rig.markdown("out");
-    assert!(md.contains(&format!("{count} traces, {answered}/{answered} conversations correct, {failed} requests failed")), "{md}");
-    assert!(md.lines().any(|l| l.starts_with(&format!("| dying | {answered} "))), "the cost table counts answered traces: {md}");
-    assert!(!md.contains("exec.request") && !md.contains("Executor failures"), "a failed request is no quirk of the model: {md}");
+    assert!(
+        md.contains(&format!("{count} traces, {answered}/{answered} conversations correct, {failed} requests failed")),
+        "{md}"
+    );
+    assert!(
+        md.lines().any(|l| l.starts_with(&format!("| dying | {answered} "))),
+        "the cost table counts answered traces: {md}"
+    );
+    assert!(
+        !md.contains("exec.request") && !md.contains("Executor failures"),
+        "a failed request is no quirk of the model: {md}"
+    );
 
     // The server is back: a resumed run asks only for the failed requests.
     server.revive();
     server.clear();
     let (resumed, _) = rig.run("out", &["--record", "--resume"]);
-    assert_eq!(server.seen().len(), count - answered, "asked again: {:?}", server.seen().iter().map(|s| s.prompt).collect::<Vec<_>>());
+    assert_eq!(
+        server.seen().len(),
+        count - answered,
+        "asked again: {:?}",
+        server.seen().iter().map(|s| s.prompt).collect::<Vec<_>>()
+    );
     let (clean, _) = rig.run("clean", &["--offline"]);
     assert_eq!(resumed["cells"], clean["cells"], "resumed after the kill = a run that never failed");
     assert_eq!(clean["cells"][0]["requests_failed"], Value::Null);
@@ -388,7 +444,8 @@ fn killed_server_leaves_failed_requests_out_of_the_tables() {
             }
         }
     }
-    let got: BTreeMap<String, [u64; 4]> = cell["protocols"].as_object().unwrap().iter().map(|(layer, row)| (layer.clone(), counts(row))).collect();
+    let got: BTreeMap<String, [u64; 4]> =
+        cell["protocols"].as_object().unwrap().iter().map(|(layer, row)| (layer.clone(), counts(row))).collect();
     assert_eq!(got, expected);
 }
 
@@ -407,7 +464,12 @@ fn length_answers_show_answer_truncated() {
     assert_eq!(cell["checks"]["answer.truncated"], 1, "{cell:#}");
     assert_eq!(cell["conversations"]["succeeded"], 4, "the cut answer was whole here: judged like any other");
     for out in ["out", "replayed"] {
-        let cut: Vec<(u64, Value, Value)> = rig.journal(out).iter().filter(|r| r["finish_reason"] != "stop").map(|r| (r["index"].as_u64().unwrap(), r["finish_reason"].clone(), r["answer_checks"].clone())).collect();
+        let cut: Vec<(u64, Value, Value)> = rig
+            .journal(out)
+            .iter()
+            .filter(|r| r["finish_reason"] != "stop")
+            .map(|r| (r["index"].as_u64().unwrap(), r["finish_reason"].clone(), r["answer_checks"].clone()))
+            .collect();
         assert_eq!(cut, [(2, "length".into(), serde_json::json!(["answer.truncated"]))], "{out}");
     }
     let cassette = std::fs::read_to_string(rig.dir.path().join("cassettes/terse.jsonl")).unwrap();
@@ -428,26 +490,48 @@ fn rerecord_hints_name_the_exact_command() {
     let (rig, server) = Rig::new("hint", "hinted", 3, BTreeMap::new());
     let files = ["--suites-dir", "suites", "--registry", "models.toml", "--cassettes", "tapes"];
     // No cassette yet: offline, the model named on the command line cannot run.
-    let (code, stderr) = rig.harness(&[&["matrix", "--models", "hinted", "--suites", "hint", "--tshark", "off", "--out", "m"][..], &files].concat());
+    let (code, stderr) = rig.harness(
+        &[&["matrix", "--models", "hinted", "--suites", "hint", "--tshark", "off", "--out", "m"][..], &files].concat(),
+    );
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("record it with `harness matrix --models hinted --suites hint --suites-dir suites --registry models.toml --cassettes tapes --record`"),
         "{stderr}"
     );
     // Two of three answers recorded by `generate`; the third is missing.
-    let generate = |count: &str, mode: &str| rig.harness(&[&["generate", "--model", "hinted", "--suite", "hint", "--count", count, "--out", "g", "--tshark", "off", mode][..], &files].concat());
+    let generate = |count: &str, mode: &str| {
+        rig.harness(
+            &[
+                &[
+                    "generate", "--model", "hinted", "--suite", "hint", "--count", count, "--out", "g", "--tshark",
+                    "off", mode,
+                ][..],
+                &files,
+            ]
+            .concat(),
+        )
+    };
     let (code, stderr) = generate("2", "--record");
     assert_eq!(code, 0, "{stderr}");
     let (code, stderr) = generate("3", "--offline");
     assert_eq!(code, 1, "a cassette miss is a regression: {stderr}");
     let expected = "harness generate --model hinted --suite hint --count 3 --out g --suites-dir suites --registry models.toml --cassettes tapes --record";
-    let hint = stderr.lines().find_map(|l| l.strip_prefix("re-record with: ")).unwrap_or_else(|| panic!("no hint: {stderr}"));
+    let hint =
+        stderr.lines().find_map(|l| l.strip_prefix("re-record with: ")).unwrap_or_else(|| panic!("no hint: {stderr}"));
     assert_eq!(hint, expected);
     // The hint works as printed.
     server.clear();
-    let run = Command::new("sh").arg("-c").arg(hint.replacen("harness", env!("CARGO_BIN_EXE_harness"), 1)).current_dir(rig.dir.path()).output().unwrap();
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg(hint.replacen("harness", env!("CARGO_BIN_EXE_harness"), 1))
+        .current_dir(rig.dir.path())
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(!server.seen().is_empty() && server.seen().len() <= 3, "the hinted command asked for the missing answers only");
+    assert!(
+        !server.seen().is_empty() && server.seen().len() <= 3,
+        "the hinted command asked for the missing answers only"
+    );
     let (code, stderr) = generate("3", "--offline");
     assert_eq!(code, 0, "recorded by the hinted command: {stderr}");
 }

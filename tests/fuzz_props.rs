@@ -16,15 +16,8 @@ use serde_json::{json, Map, Value};
 
 /// Cases per property: `PROPTEST_CASES`, else a debug-friendly default.
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -43,19 +36,11 @@ fn dnsish() -> impl Strategy<Value = Vec<u8>> {
         Just(vec![0u8]),
         (0u16..64).prop_map(|to| (0xc000 | to).to_be_bytes().to_vec()),
         (any::<u16>(), any::<u16>()).prop_map(|(t, c)| [t.to_be_bytes(), c.to_be_bytes()].concat()),
-        (any::<u32>(), 0u16..40).prop_map(|(ttl, len)| [
-            ttl.to_be_bytes().to_vec(),
-            len.to_be_bytes().to_vec()
-        ]
-        .concat()),
+        (any::<u32>(), 0u16..40)
+            .prop_map(|(ttl, len)| [ttl.to_be_bytes().to_vec(), len.to_be_bytes().to_vec()].concat()),
         bytes(6),
     ];
-    (
-        any::<u16>(),
-        any::<u16>(),
-        [0u16..4, 0u16..4, 0u16..3, 0u16..3],
-        proptest::collection::vec(piece, 0..24),
-    )
+    (any::<u16>(), any::<u16>(), [0u16..4, 0u16..4, 0u16..3, 0u16..3], proptest::collection::vec(piece, 0..24))
         .prop_map(|(id, flags, counts, pieces)| {
             let mut v = [id.to_be_bytes(), flags.to_be_bytes()].concat();
             for count in counts {
@@ -139,32 +124,21 @@ fn jsonish() -> impl Strategy<Value = String> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             proptest::collection::vec((0..KEYS.len(), inner), 0..6).prop_map(|fields| {
-                Value::Object(
-                    fields
-                        .into_iter()
-                        .map(|(k, v)| (KEYS[k].to_string(), v))
-                        .collect::<Map<_, _>>(),
-                )
+                Value::Object(fields.into_iter().map(|(k, v)| (KEYS[k].to_string(), v)).collect::<Map<_, _>>())
             }),
         ]
     });
-    let packet = (
-        0.0f64..10.0,
-        0usize..6,
-        proptest::collection::vec((0..KEYS.len(), value), 0..10),
-    )
-        .prop_map(|(ts, proto, fields)| {
+    let packet = (0.0f64..10.0, 0usize..6, proptest::collection::vec((0..KEYS.len(), value), 0..10)).prop_map(
+        |(ts, proto, fields)| {
             let mut object = Map::new();
             object.insert("timestamp".into(), json!(ts));
-            object.insert(
-                "protocol".into(),
-                json!(["TCP", "UDP", "ICMP", "ARP", "DNS", "HTTP"][proto]),
-            );
+            object.insert("protocol".into(), json!(["TCP", "UDP", "ICMP", "ARP", "DNS", "HTTP"][proto]));
             for (k, v) in fields {
                 object.insert(KEYS[k].to_string(), v);
             }
             Value::Object(object)
-        });
+        },
+    );
     proptest::collection::vec(packet, 0..5).prop_map(|list| Value::Array(list).to_string())
 }
 
@@ -234,21 +208,8 @@ fn ntgish() -> impl Strategy<Value = String> {
 fn answerish() -> impl Strategy<Value = String> {
     let part = prop_oneof![
         "\\PC{0,40}".prop_map(|s| format!("{s}\n")),
-        (
-            prop_oneof![
-                Just(""),
-                Just("json"),
-                Just("python"),
-                Just("py"),
-                Just("text")
-            ],
-            "\\PC{0,40}",
-            any::<bool>()
-        )
-            .prop_map(|(lang, body, close)| format!(
-                "```{lang}\n{body}\n{}",
-                if close { "```\n" } else { "" }
-            )),
+        (prop_oneof![Just(""), Just("json"), Just("python"), Just("py"), Just("text")], "\\PC{0,40}", any::<bool>())
+            .prop_map(|(lang, body, close)| format!("```{lang}\n{body}\n{}", if close { "```\n" } else { "" })),
         Just("from scapy.all import *\n".to_string()),
         Just("pkt\\_1 = IP()/TCP()\n".to_string()),
         Just("[{\"timestamp\": 0.1, \"protocol\": \"ARP\"}]\n".to_string()),

@@ -43,17 +43,27 @@ fn selection_mistakes_exit_2() {
     refused(&["--models", ""], &["--models is empty", "known: reference"]);
     refused(&["--models", " , "], &["--models is empty"]);
     refused(&["--suites", ""], &["is empty", "icmp-conversation"]);
-    refused(&["--models", "reference", "--suites", "icmp-conversaton"], &["unknown suite icmp-conversaton", "did you mean icmp-conversation?"]);
+    refused(
+        &["--models", "reference", "--suites", "icmp-conversaton"],
+        &["unknown suite icmp-conversaton", "did you mean icmp-conversation?"],
+    );
     // A named model that cannot run: no cassette offline.
     let empty = tempfile::tempdir().unwrap();
     let cassettes = empty.path().to_str().unwrap();
     refused(&["--models", "gpt-4o", "--cassettes", cassettes], &["cannot run model gpt-4o", "no cassette"]);
     // … or whose local endpoint is down.
     let registry = empty.path().join("models.toml");
-    std::fs::write(&registry, "[[model]]\nid = \"down\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n").unwrap();
+    std::fs::write(
+        &registry,
+        "[[model]]\nid = \"down\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+    )
+    .unwrap();
     let registry = registry.to_str().unwrap();
     refused(&["--models", "down", "--live", "--registry", registry], &["cannot run model down"]);
-    refused(&["--models", "reference", "--registry", "/nonexistent/models.toml"], &["--registry /nonexistent/models.toml"]);
+    refused(
+        &["--models", "reference", "--registry", "/nonexistent/models.toml"],
+        &["--registry /nonexistent/models.toml"],
+    );
     // A mutant on no suite it applies to runs nothing.
     refused(&["--models", "mutant:dns-count-high", "--suites", "arp-packet"], &["runs on none of the selected suites"]);
 }
@@ -64,14 +74,20 @@ fn suite_folder_mistakes_exit_2() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     refused(&["--models", "reference", "--suites-dir", empty.to_str().unwrap()], &["no suite in it"]);
-    refused(&["--models", "reference", "--suites-dir", "/nonexistent/suites"], &["/nonexistent/suites: does not exist"]);
+    refused(
+        &["--models", "reference", "--suites-dir", "/nonexistent/suites"],
+        &["/nonexistent/suites: does not exist"],
+    );
     refused(&["--models", "reference", "--prompts", "/nonexistent/prompts"], &["/nonexistent/prompts: does not exist"]);
     // A suite that reads ../shared says so when it is missing.
     let paper = dir.path().join("paper");
     std::fs::create_dir(&paper).unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites-paper/paper-arp-conversation.toml");
     std::fs::copy(source, paper.join("paper-arp-conversation.toml")).unwrap();
-    refused(&["--models", "reference", "--suites-dir", paper.to_str().unwrap()], &["paper-arp-conversation", "../shared"]);
+    refused(
+        &["--models", "reference", "--suites-dir", paper.to_str().unwrap()],
+        &["paper-arp-conversation", "../shared"],
+    );
 }
 
 #[test]
@@ -107,7 +123,8 @@ fn another_runs_folder_is_refused() {
     let first = run(&["--models", "reference", "--suites", "dns-conversation-json"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let out = dir.path().join("out");
-    let selection: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let selection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(selection["models"], serde_json::json!(["reference"]));
     assert_eq!(selection["suites"], serde_json::json!(["dns-conversation-json"]));
     let report = std::fs::read(out.join("report.json")).unwrap();
@@ -134,7 +151,21 @@ fn another_runs_folder_is_refused() {
     let mine = dir.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("notes.txt"), "mine").unwrap();
-    let refused = harness_in(dir.path(), &["matrix", "--tshark", "off", "--models", "reference", "--suites", "dns-conversation-json", "--out", "mine", "--force"]);
+    let refused = harness_in(
+        dir.path(),
+        &[
+            "matrix",
+            "--tshark",
+            "off",
+            "--models",
+            "reference",
+            "--suites",
+            "dns-conversation-json",
+            "--out",
+            "mine",
+            "--force",
+        ],
+    );
     assert_eq!(refused.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "mine");
 }
@@ -147,15 +178,43 @@ fn verdict_line_counts_skipped_models() {
     let empty = dir.path().join("no-cassettes");
     std::fs::create_dir(&empty).unwrap();
     let e = empty.to_str().unwrap();
-    let out = harness_in(dir.path(), &["matrix", "--tshark", "off", "--format", "md", "--models", "all", "--suites", "dns-conversation-json", "--cassettes", e, "--corpus-cassettes", e, "--out", "out"]);
+    let out = harness_in(
+        dir.path(),
+        &[
+            "matrix",
+            "--tshark",
+            "off",
+            "--format",
+            "md",
+            "--models",
+            "all",
+            "--suites",
+            "dns-conversation-json",
+            "--cassettes",
+            e,
+            "--corpus-cassettes",
+            e,
+            "--out",
+            "out",
+        ],
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let verdict = stderr.lines().find(|l| l.starts_with("harness: PASS: ")).unwrap_or_else(|| panic!("no verdict line: {stderr}"));
-    assert!(verdict.contains("skipped (gpt-4o, claude, gemini, local-llama, smollm2-135m, experts, corpus:*)"), "{verdict}");
+    let verdict = stderr
+        .lines()
+        .find(|l| l.starts_with("harness: PASS: "))
+        .unwrap_or_else(|| panic!("no verdict line: {stderr}"));
+    assert!(
+        verdict.contains("skipped (gpt-4o, claude, gemini, local-llama, smollm2-135m, experts, corpus:*)"),
+        "{verdict}"
+    );
     assert!(verdict.contains("7 models skipped"), "{verdict}");
     let report = stderr.lines().last().unwrap();
     let path = report.strip_prefix("harness: report: ").unwrap_or_else(|| panic!("{report}"));
-    assert!(Path::new(path).is_absolute() && Path::new(path).ends_with("out/report.html") && Path::new(path).is_file(), "{path}");
+    assert!(
+        Path::new(path).is_absolute() && Path::new(path).ends_with("out/report.html") && Path::new(path).is_file(),
+        "{path}"
+    );
     assert!(text(&out.stdout).starts_with("# harness matrix"), "stdout holds the report only");
 }
 
@@ -168,7 +227,10 @@ fn runs_from_a_directory_without_the_checkout() {
     let tshark = if common::tshark().is_some() { "on" } else { "off" };
     let mut args = vec!["matrix", "--models", "reference", "--tshark", tshark, "--format", "json", "--out", "out"];
     if !scapy {
-        args.extend(["--suites", "dns-conversation-json,http-conversation-json,tcp-conversation-json,day-conversation-json"]);
+        args.extend([
+            "--suites",
+            "dns-conversation-json,http-conversation-json,tcp-conversation-json,day-conversation-json",
+        ]);
     }
     let out = harness_in(dir.path(), &args);
     let stderr = text(&out.stderr);
@@ -182,7 +244,22 @@ fn runs_from_a_directory_without_the_checkout() {
         assert_eq!(c["conversations"]["succeeded"], c["conversations"]["total"], "{c}");
     }
     // generate and export-finetune too.
-    let generate = harness_in(dir.path(), &["generate", "--model", "reference", "--suite", "dns-conversation-json", "--count", "2", "--tshark", "off", "--out", "gen"]);
+    let generate = harness_in(
+        dir.path(),
+        &[
+            "generate",
+            "--model",
+            "reference",
+            "--suite",
+            "dns-conversation-json",
+            "--count",
+            "2",
+            "--tshark",
+            "off",
+            "--out",
+            "gen",
+        ],
+    );
     assert_eq!(generate.status.code(), Some(0), "{}", text(&generate.stderr));
     let export = harness_in(dir.path(), &["export-finetune", "gen", "-o", "-"]);
     assert_eq!(export.status.code(), Some(0), "{}", text(&export.stderr));
@@ -246,12 +323,18 @@ fn readme_usage_lines_match_help() {
         let help = text(&help.stdout);
         let known = flags(&help);
         for flag in flags(line) {
-            assert!(known.contains(&flag), "README's usage of `harness {sub}` names {flag}, which `harness {sub} --help` does not list:\n{help}");
+            assert!(
+                known.contains(&flag),
+                "README's usage of `harness {sub}` names {flag}, which `harness {sub} --help` does not list:\n{help}"
+            );
         }
         if sub == "matrix" {
             let named = flags(line);
             for flag in known.iter().filter(|f| !["--help", "--version"].contains(&f.as_str())) {
-                assert!(named.contains(flag), "`harness matrix --help` lists {flag}, the README's matrix usage does not");
+                assert!(
+                    named.contains(flag),
+                    "`harness matrix --help` lists {flag}, the README's matrix usage does not"
+                );
             }
         }
     }
@@ -267,17 +350,33 @@ fn check_names_what_it_reads() {
     std::fs::write(d.join("empty.pcap"), b"").unwrap();
     std::fs::write(d.join("trace.pcap.gz"), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
     std::fs::write(d.join("trace.json"), b"[{\"protocol\": \"TCP\"}]").unwrap();
-    let good = common::write(&d.join("good.pcap"), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1)]);
-    let out = harness_in(d, &["check", "--tshark", "off", "empty.pcap", "trace.pcap.gz", "trace.json", good.to_str().unwrap()]);
+    let good = common::write(
+        &d.join("good.pcap"),
+        harness::pcap::LinkType::Raw,
+        &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1)],
+    );
+    let out = harness_in(
+        d,
+        &["check", "--tshark", "off", "empty.pcap", "trace.pcap.gz", "trace.json", good.to_str().unwrap()],
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let line = |name: &str| stderr.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {stderr}")).to_string();
+    let line = |name: &str| {
+        stderr.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {stderr}")).to_string()
+    };
     assert!(line("empty.pcap").contains("the file is empty"), "{stderr}");
     assert!(line("trace.pcap.gz").contains("the file is gzip-compressed"), "{stderr}");
-    assert!(line("trace.json").contains("the file is text") && line("trace.json").contains("harness convert"), "{stderr}");
-    assert!(stderr.lines().last().unwrap().contains("checked 4 files, 1 packets; 3 with errors (3 unreadable)"), "{stderr}");
+    assert!(
+        line("trace.json").contains("the file is text") && line("trace.json").contains("harness convert"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().last().unwrap().contains("checked 4 files, 1 packets; 3 with errors (3 unreadable)"),
+        "{stderr}"
+    );
     // A link type read but not dissected.
-    let odd = common::write(&d.join("odd.pcap"), harness::pcap::LinkType::Unknown(147), &vec![vec![0x41, 0x88, 1, 2, 3]; 11]);
+    let odd =
+        common::write(&d.join("odd.pcap"), harness::pcap::LinkType::Unknown(147), &vec![vec![0x41, 0x88, 1, 2, 3]; 11]);
     let out = harness_in(d, &["check", "--tshark", "off", odd.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Conversations: not judged") && stdout.contains("link.unsupported"), "{stdout}");
@@ -321,9 +420,22 @@ fn check_reads_standard_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let tshark = if common::tshark().is_some() { "on" } else { "off" };
-    let good = common::write(&d.join("good.pcap"), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1), common::echo([10, 0, 0, 2], [10, 0, 0, 1], true, 1, 1)]);
-    let bad = common::write(&d.join("bad.pcap"), harness::pcap::LinkType::Raw, &[common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000, &common::dns(7, true, Some(3)))]);
-    let json = |out: &Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr))) };
+    let good = common::write(
+        &d.join("good.pcap"),
+        harness::pcap::LinkType::Raw,
+        &[
+            common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1),
+            common::echo([10, 0, 0, 2], [10, 0, 0, 1], true, 1, 1),
+        ],
+    );
+    let bad = common::write(
+        &d.join("bad.pcap"),
+        harness::pcap::LinkType::Raw,
+        &[common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000, &common::dns(7, true, Some(3)))],
+    );
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)))
+    };
     for (file, code) in [(&good, 0), (&bad, 1)] {
         let from_file = harness_in(d, &["check", "--format", "json", "--tshark", tshark, file.to_str().unwrap()]);
         let from_stdin = harness_stdin(d, &["check", "--format", "json", "--tshark", tshark, "-"], file);
@@ -337,7 +449,8 @@ fn check_reads_standard_input() {
     // Beside a file, in argument order.
     let both = harness_stdin(d, &["check", "--format", "json", "--tshark", "off", "good.pcap", "-"], &bad);
     assert_eq!(both.status.code(), Some(1), "{}", text(&both.stderr));
-    let files: Vec<String> = json(&both)["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap().to_string()).collect();
+    let files: Vec<String> =
+        json(&both)["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap().to_string()).collect();
     assert_eq!(files, ["good.pcap", "<stdin>"]);
     let twice = harness_stdin(d, &["check", "--tshark", "off", "-", "-"], &good);
     assert_eq!(twice.status.code(), Some(2));
@@ -346,7 +459,11 @@ fn check_reads_standard_input() {
     std::fs::write(d.join("t.json"), br#"[{"timestamp": 0.1, "protocol": "ICMP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "icmp": {"type": 8, "code": 0, "id": 1, "seq": 1}}]"#).unwrap();
     let text_in = harness_stdin(d, &["check", "--tshark", "off", "-"], &d.join("t.json"));
     assert_eq!(text_in.status.code(), Some(2));
-    assert!(text(&text_in.stderr).contains("<stdin>") && text(&text_in.stderr).contains("harness convert"), "{}", text(&text_in.stderr));
+    assert!(
+        text(&text_in.stderr).contains("<stdin>") && text(&text_in.stderr).contains("harness convert"),
+        "{}",
+        text(&text_in.stderr)
+    );
     // convert -o - piped into check -.
     let pcap = harness_in(d, &["convert", "t.json", "-o", "-"]);
     assert_eq!(pcap.status.code(), Some(0));
@@ -367,21 +484,41 @@ fn piped_output_has_no_progress_bars() {
     let mut names = Vec::new();
     for i in 0..5u16 {
         let name = format!("c{i}.pcap");
-        common::write(&d.join(&name), harness::pcap::LinkType::Raw, &[common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, i, 1), common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000 + i, &common::dns(i, true, Some(2)))]);
+        common::write(
+            &d.join(&name),
+            harness::pcap::LinkType::Raw,
+            &[
+                common::echo([10, 0, 0, 1], [10, 0, 0, 2], false, i, 1),
+                common::udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 40000 + i, &common::dns(i, true, Some(2))),
+            ],
+        );
         names.push(name);
     }
     let mut args = vec!["check", "--format", "json", "--tshark", tshark];
     args.extend(names.iter().map(String::as_str));
     let out = harness_in(d, &args);
     let stderr = text(&out.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&out.stdout)));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&out.stdout)));
     assert_eq!(report["files"].as_array().unwrap().len(), 5);
     assert!(!stderr.contains('\x1b') && !stderr.contains('\r'), "escape codes on a piped stderr: {stderr:?}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("harness: note:")).collect();
     assert!(lines.len() == 1 && lines[0].starts_with("harness: checked 5 files, 10 packets; "), "{stderr}");
     // The matrix: one plain line per cell, or none with --quiet.
     let run = |quiet: bool, out: &str| {
-        let mut args = vec!["matrix", "--tshark", "off", "--format", "json", "--models", "reference,mutant:dns-count-high", "--suites", "dns-conversation-json", "--out", out];
+        let mut args = vec![
+            "matrix",
+            "--tshark",
+            "off",
+            "--format",
+            "json",
+            "--models",
+            "reference,mutant:dns-count-high",
+            "--suites",
+            "dns-conversation-json",
+            "--out",
+            out,
+        ];
         if quiet {
             args.push("--quiet");
         }
@@ -411,7 +548,8 @@ fn generate_and_merge_keep_off_other_runs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let generate = |suite: &str, out: &str, force: bool| {
-        let mut args = vec!["generate", "--model", "reference", "--suite", suite, "--count", "2", "--tshark", "off", "--out", out];
+        let mut args =
+            vec!["generate", "--model", "reference", "--suite", suite, "--count", "2", "--tshark", "off", "--out", out];
         if force {
             args.push("--force");
         }
@@ -422,14 +560,38 @@ fn generate_and_merge_keep_off_other_runs() {
         let out = generate(suite, "gen", false);
         assert_eq!(out.status.code(), Some(0), "{suite}: {}", text(&out.stderr));
     }
-    assert!(d.join("gen/reference/dns-conversation-json/cell.json").is_file() && d.join("gen/reference/tcp-conversation-json/cell.json").is_file());
+    assert!(
+        d.join("gen/reference/dns-conversation-json/cell.json").is_file()
+            && d.join("gen/reference/tcp-conversation-json/cell.json").is_file()
+    );
     // A matrix run's folder.
-    let matrix = harness_in(d, &["matrix", "--tshark", "off", "--format", "json", "--models", "reference", "--suites", "dns-conversation-json", "--out", "m", "--shard", "1/1"]);
+    let matrix = harness_in(
+        d,
+        &[
+            "matrix",
+            "--tshark",
+            "off",
+            "--format",
+            "json",
+            "--models",
+            "reference",
+            "--suites",
+            "dns-conversation-json",
+            "--out",
+            "m",
+            "--shard",
+            "1/1",
+        ],
+    );
     assert_eq!(matrix.status.code(), Some(0), "{}", text(&matrix.stderr));
     let report = std::fs::read(d.join("m/report.json")).unwrap();
     let refused = generate("tcp-conversation-json", "m", false);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(text(&refused.stderr).contains("holds another run (matrix") && text(&refused.stderr).contains("--force"), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("holds another run (matrix") && text(&refused.stderr).contains("--force"),
+        "{}",
+        text(&refused.stderr)
+    );
     assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report, "report.json touched");
     assert!(!d.join("m/reference/tcp-conversation-json").exists());
     // A folder of other files, even with --force.
@@ -454,12 +616,19 @@ fn generate_and_merge_keep_off_other_runs() {
     }
     let into_shard = merge("m", false);
     assert_eq!(into_shard.status.code(), Some(2));
-    assert!(text(&into_shard.stderr).contains("holds another run") && text(&into_shard.stderr).contains("--force"), "{}", text(&into_shard.stderr));
+    assert!(
+        text(&into_shard.stderr).contains("holds another run") && text(&into_shard.stderr).contains("--force"),
+        "{}",
+        text(&into_shard.stderr)
+    );
     assert_eq!(std::fs::read(d.join("m/report.json")).unwrap(), report);
     assert_eq!(merge("mine", true).status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(d.join("mine/notes.txt")).unwrap(), "mine");
     // --force replaces a run's folder: the matrix's cells go.
     let forced = generate("tcp-conversation-json", "m", true);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
-    assert!(!d.join("m/reference/dns-conversation-json").exists() && d.join("m/reference/tcp-conversation-json/cell.json").is_file());
+    assert!(
+        !d.join("m/reference/dns-conversation-json").exists()
+            && d.join("m/reference/tcp-conversation-json/cell.json").is_file()
+    );
 }

@@ -11,7 +11,12 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness")).current_dir(env!("CARGO_MANIFEST_DIR")).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn tools() -> bool {
@@ -40,7 +45,12 @@ fn reference_on_every_suite_checks_clean() {
     let files = report["files"].as_array().unwrap();
     assert!(files.len() >= 4 * suites().len() - 8, "{} captures", files.len());
     for file in files {
-        let loud: Vec<&Value> = file["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "warn" || f["severity"] == "error").collect();
+        let loud: Vec<&Value> = file["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "warn" || f["severity"] == "error")
+            .collect();
         assert!(loud.is_empty(), "{}: {loud:?}", file["file"]);
         for (layer, row) in file["protocols"].as_object().unwrap() {
             assert_eq!(row["success_rate"].as_f64(), Some(1.0), "{} {layer}", file["file"]);
@@ -61,20 +71,36 @@ fn every_mutant_is_caught_by_its_check() {
     if !tools() {
         return;
     }
-    let suites = harness::matrix::suite::Suite::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites")).unwrap();
+    let suites =
+        harness::matrix::suite::Suite::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/suites")).unwrap();
     for fault in harness::model::mutant::Fault::ALL {
-        let suite = suites.iter().find(|s| fault.applies(s.protocol, s.mode, s.dialect)).expect("a suite for every fault");
+        let suite =
+            suites.iter().find(|s| fault.applies(s.protocol, s.mode, s.dialect)).expect("a suite for every fault");
         let dir = tempfile::tempdir().unwrap();
         let model = format!("mutant:{}", fault.name());
-        let run = harness(&["generate", "--model", &model, "--suite", &suite.name, "--count", "3", "-o", dir.path().to_str().unwrap()]);
+        let run = harness(&[
+            "generate",
+            "--model",
+            &model,
+            "--suite",
+            &suite.name,
+            "--count",
+            "3",
+            "-o",
+            dir.path().to_str().unwrap(),
+        ]);
         assert_eq!(run.status.code(), Some(0), "{model} on {}: {}", suite.name, String::from_utf8_lossy(&run.stdout));
-        let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
         let cell = &report["cells"][0];
         assert_eq!(cell["caught"], true, "{model}: {cell}");
         assert!(cell["checks"][fault.expected_check(suite.dialect)].as_u64().unwrap_or(0) >= 3, "{model}: {cell}");
         // Faulty traces never become training data.
         let train = dir.path().join("train.jsonl");
-        assert_eq!(harness(&["export-finetune", dir.path().to_str().unwrap(), "-o", train.to_str().unwrap()]).status.code(), Some(0));
+        assert_eq!(
+            harness(&["export-finetune", dir.path().to_str().unwrap(), "-o", train.to_str().unwrap()]).status.code(),
+            Some(0)
+        );
         assert_eq!(std::fs::read_to_string(&train).unwrap(), "", "{model}");
     }
 }
@@ -94,13 +120,34 @@ fn export_refuses_answers_to_a_changed_prompt() {
     }
     let out = dir.path().join("out");
     let (p, o) = (prompts.to_str().unwrap(), out.to_str().unwrap());
-    assert_eq!(harness(&["generate", "--model", "reference", "--suite", "icmp-conversation", "--count", "2", "--prompts", p, "-o", o]).status.code(), Some(0));
+    assert_eq!(
+        harness(&[
+            "generate",
+            "--model",
+            "reference",
+            "--suite",
+            "icmp-conversation",
+            "--count",
+            "2",
+            "--prompts",
+            p,
+            "-o",
+            o
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
     let file = prompts.join("icmp/conversation.scapy.md");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("exact, protocol-correct", "exact and protocol-correct")).unwrap();
     let export = harness(&["export-finetune", o, "-o", dir.path().join("t.jsonl").to_str().unwrap(), "--prompts", p]);
     assert_eq!(export.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&export.stderr).contains("changed since the run"), "{}", String::from_utf8_lossy(&export.stderr));
+    assert!(
+        String::from_utf8_lossy(&export.stderr).contains("changed since the run"),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
 }
 
 /// The paper's own summary files (`harness/suites-paper`, read from
@@ -118,12 +165,37 @@ fn reference_on_the_papers_summaries() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let run = harness(&["matrix", "--models", "reference", "--suites-dir", dir.to_str().unwrap(), "--tshark", "on", "--format", "json", "--out", out.path().to_str().unwrap()]);
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr)));
+    let run = harness(&[
+        "matrix",
+        "--models",
+        "reference",
+        "--suites-dir",
+        dir.to_str().unwrap(),
+        "--tshark",
+        "on",
+        "--format",
+        "json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let report: Value =
+        serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr)));
     let mut text = String::new();
     for c in report["cells"].as_array().unwrap() {
-        let checks: Vec<String> = c["checks"].as_object().unwrap().iter().filter(|(k, _)| !k.starts_with("tshark.sequence")).map(|(k, v)| format!("{k} {v}")).collect();
-        text.push_str(&format!("{}: {}/{} correct; {}\n", c["suite"].as_str().unwrap(), c["conversations"]["succeeded"], c["conversations"]["total"], checks.join(", ")));
+        let checks: Vec<String> = c["checks"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("tshark.sequence"))
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        text.push_str(&format!(
+            "{}: {}/{} correct; {}\n",
+            c["suite"].as_str().unwrap(),
+            c["conversations"]["succeeded"],
+            c["conversations"]["total"],
+            checks.join(", ")
+        ));
     }
     insta::assert_snapshot!("reference_on_paper_summaries", text);
 }
@@ -137,8 +209,13 @@ fn generate_through_each_provider_format() {
     if !tools() {
         return;
     }
-    let keys = [("HK_OPENAI", "sk-openai-5f1e9a"), ("HK_ANTHROPIC", "sk-ant-77c0d2"), ("HK_VERTEX", "ya29.vertex-31b8")];
-    let Some(server) = common::server::llm_katan(&format!("openai={},anthropic={},vertexai={}", keys[0].1, keys[1].1, keys[2].1)) else { return };
+    let keys =
+        [("HK_OPENAI", "sk-openai-5f1e9a"), ("HK_ANTHROPIC", "sk-ant-77c0d2"), ("HK_VERTEX", "ya29.vertex-31b8")];
+    let Some(server) =
+        common::server::llm_katan(&format!("openai={},anthropic={},vertexai={}", keys[0].1, keys[1].1, keys[2].1))
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("models.toml");
     let base = format!("http://127.0.0.1:{}", server.port);
@@ -160,7 +237,19 @@ fn generate_through_each_provider_format() {
                 cmd.envs(keys);
             }
             let run = cmd
-                .args(["generate", "--model", model, "--suite", "icmp-conversation", "--count", "2", "--tshark", "off", mode, "--registry"])
+                .args([
+                    "generate",
+                    "--model",
+                    model,
+                    "--suite",
+                    "icmp-conversation",
+                    "--count",
+                    "2",
+                    "--tshark",
+                    "off",
+                    mode,
+                    "--registry",
+                ])
                 .arg(&registry)
                 .arg("--cassettes")
                 .arg(&cassettes)
@@ -168,10 +257,17 @@ fn generate_through_each_provider_format() {
                 .arg(dir.path().join(out))
                 .output()
                 .unwrap();
-            let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(out).join("report.json")).unwrap()).unwrap();
+            let report: Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.path().join(out).join("report.json")).unwrap())
+                    .unwrap();
             let cell = &report["cells"][0];
             // The echo is not code, but it came through HTTP with usage.
-            assert_eq!(cell["exec_failures"].get("request"), None, "{model} {mode}: {cell} {}", String::from_utf8_lossy(&run.stderr));
+            assert_eq!(
+                cell["exec_failures"].get("request"),
+                None,
+                "{model} {mode}: {cell} {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
             assert!(cell["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{model} {mode}: {cell}");
         }
     }
@@ -194,10 +290,26 @@ fn generate_through_each_provider_format() {
         std::fs::copy(entry.path(), prompts.join("icmp").join(entry.file_name())).unwrap();
     }
     let file = prompts.join("icmp/conversation.scapy.md");
-    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("exact, protocol-correct", "exact and protocol-correct")).unwrap();
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file).unwrap().replace("exact, protocol-correct", "exact and protocol-correct"),
+    )
+    .unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_harness"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["generate", "--model", "k-anthropic", "--suite", "icmp-conversation", "--count", "2", "--tshark", "off", "--offline", "--registry"])
+        .args([
+            "generate",
+            "--model",
+            "k-anthropic",
+            "--suite",
+            "icmp-conversation",
+            "--count",
+            "2",
+            "--tshark",
+            "off",
+            "--offline",
+            "--registry",
+        ])
         .arg(&registry)
         .arg("--cassettes")
         .arg(&cassettes)
@@ -209,7 +321,10 @@ fn generate_through_each_provider_format() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("not in the cassette") && stderr.contains("prompt") && stderr.contains("--record"), "{stderr}");
+    assert!(
+        stderr.contains("not in the cassette") && stderr.contains("prompt") && stderr.contains("--record"),
+        "{stderr}"
+    );
     let mut stack = vec![dir.path().to_path_buf()];
     while let Some(path) = stack.pop() {
         if path.is_dir() {

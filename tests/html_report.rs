@@ -112,11 +112,7 @@ impl Shot {
             other => panic!("unexpected PNG colour type {other:?}"),
         };
         let rgb = buf[..info.buffer_size()].chunks_exact(channels).map(|p| [p[0], p[1], p[2]]).collect();
-        Shot {
-            width: info.width as usize,
-            height: info.height as usize,
-            rgb,
-        }
+        Shot { width: info.width as usize, height: info.height as usize, rgb }
     }
 
     fn at(&self, x: usize, y: usize) -> [u8; 3] {
@@ -178,7 +174,9 @@ fn expected(report: &Value) -> Expected {
     for c in cells {
         let model = c["model"].as_str().unwrap();
         for (layer, row) in c["protocols"].as_object().unwrap() {
-            let judged = row["correct"].as_u64().unwrap() + row["malformed"].as_u64().unwrap() + row["non_existent"].as_u64().unwrap();
+            let judged = row["correct"].as_u64().unwrap()
+                + row["malformed"].as_u64().unwrap()
+                + row["non_existent"].as_u64().unwrap();
             let e = layers.entry(model).or_default().entry(layer).or_default();
             e.0 += row["correct"].as_u64().unwrap();
             e.1 += judged;
@@ -228,7 +226,11 @@ fn matrix_html_renders_in_headless_chromium() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "reference not clean or the mutant not caught: {stderr}");
     let html = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(std::fs::read_to_string(out.join("report.html")).unwrap(), html, "report.html is what --format html prints");
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.html")).unwrap(),
+        html,
+        "report.html is what --format html prints"
+    );
     assert!(
         html.starts_with("<!DOCTYPE html>") && !html.contains("://") && !html.contains("<script"),
         "self-contained, no script"
@@ -244,9 +246,15 @@ fn matrix_html_renders_in_headless_chromium() {
     let page = out.join("report.html");
 
     // (a) + (c): the DOM Chromium built holds the charts, and no error was logged.
-    let dom = chromium_run(&chromium, dir.path(), &page, &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()]);
+    let dom = chromium_run(
+        &chromium,
+        dir.path(),
+        &page,
+        &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()],
+    );
     assert!(
-        dom.stdout.contains("<svg class=\"chart\" id=\"heat-map\"") && dom.stdout.contains("<svg class=\"chart\" id=\"conversation-chart\""),
+        dom.stdout.contains("<svg class=\"chart\" id=\"heat-map\"")
+            && dom.stdout.contains("<svg class=\"chart\" id=\"conversation-chart\""),
         "charts missing from the DOM"
     );
     assert_eq!(dom.stdout.matches("<rect class=\"heat\"").count(), want.heat_cells, "heat cells in the DOM");
@@ -318,7 +326,12 @@ fn console_check_catches_a_script_error() {
         "<!DOCTYPE html><html><body><p>x</p><script>console.error('boom'); notDefined();</script></body></html>",
     )
     .unwrap();
-    let run = chromium_run(&chromium, dir.path(), &page, &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()]);
+    let run = chromium_run(
+        &chromium,
+        dir.path(),
+        &page,
+        &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()],
+    );
     let errors = console_errors(&run.stderr);
     assert!(
         errors.iter().any(|l| l.contains("Uncaught ReferenceError")),
@@ -375,8 +388,14 @@ fn measure(chromium: &Path, work: &Path, page: &Path, selector: &str) -> (Value,
     let script = MEASURE.replace("SELECTOR", &format!("'{selector}'"));
     let measured = page.with_extension("measured.html");
     std::fs::write(&measured, html.replace("</body>", &format!("{script}</body>"))).unwrap();
-    let run = chromium_run(chromium, work, &measured, &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()]);
-    let start = run.stdout.find("<pre id=\"measured\">").expect("the measuring script did not run") + "<pre id=\"measured\">".len();
+    let run = chromium_run(
+        chromium,
+        work,
+        &measured,
+        &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()],
+    );
+    let start = run.stdout.find("<pre id=\"measured\">").expect("the measuring script did not run")
+        + "<pre id=\"measured\">".len();
     let json = &run.stdout[start..start + run.stdout[start..].find("</pre>").unwrap()];
     let json = json.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
     (serde_json::from_str(&json).unwrap(), console_errors(&run.stderr).into_iter().map(str::to_string).collect())
@@ -384,7 +403,8 @@ fn measure(chromium: &Path, work: &Path, page: &Path, selector: &str) -> (Value,
 
 /// Where screenshots for a human go: `<target>/html-report/`.
 fn shots_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
     let dir = target.join("html-report");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -434,7 +454,18 @@ fn corpus_report_names_every_model_in_full() {
     assert_eq!(import.status.code(), Some(0), "{}", String::from_utf8_lossy(&import.stderr));
     let out = dir.path().join("matrix");
     let run = harness()
-        .args(["matrix", "--models", "corpus:*,reference", "--suites", "all", "--tshark", "off", "--format", "json", "--corpus-cassettes"])
+        .args([
+            "matrix",
+            "--models",
+            "corpus:*,reference",
+            "--suites",
+            "all",
+            "--tshark",
+            "off",
+            "--format",
+            "json",
+            "--corpus-cassettes",
+        ])
         .arg(&cassettes)
         .arg("--out")
         .arg(&out)
@@ -443,7 +474,8 @@ fn corpus_report_names_every_model_in_full() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(matches!(run.status.code(), Some(0 | 1)), "{stderr}");
     let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    let mut models: Vec<String> = report["cells"].as_array().unwrap().iter().map(|c| c["model"].as_str().unwrap().to_string()).collect();
+    let mut models: Vec<String> =
+        report["cells"].as_array().unwrap().iter().map(|c| c["model"].as_str().unwrap().to_string()).collect();
     models.dedup();
     let corpus_models: Vec<&String> = models.iter().filter(|m| m.starts_with("corpus:")).collect();
     assert!(corpus_models.len() >= 6 && corpus_models.iter().any(|m| m.len() > 22), "the fixture changed: {models:?}");
@@ -460,7 +492,13 @@ fn corpus_report_names_every_model_in_full() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["svg"].as_str().unwrap().to_string(), t["cls"].as_str().unwrap().to_string(), t["text"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["svg"].as_str().unwrap().to_string(),
+                t["cls"].as_str().unwrap().to_string(),
+                t["text"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     for model in &models {
         let shown = |svg: &str, cls: &str| texts.iter().any(|t| t.0 == svg && t.1 == cls && t.2 == *model);
@@ -468,7 +506,10 @@ fn corpus_report_names_every_model_in_full() {
         assert!(shown("conversation-chart", "legend"), "the bar chart's legend does not name {model} in full");
     }
     assert!(texts.iter().all(|t| !t.2.contains('…')), "a chart text is cut");
-    assert!(measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 12.0), "chart text under 12 px");
+    assert!(
+        measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 12.0),
+        "chart text under 12 px"
+    );
     // 0 % bars: a visible stub each.
     let html = std::fs::read_to_string(&page).unwrap();
     assert_eq!(html.matches("<rect class=\"bar-zero\"").count(), zero_bars, "0 % bars without their stub");
@@ -478,7 +519,12 @@ fn corpus_report_names_every_model_in_full() {
     // The screenshot, for a human and for the paint: every model's legend
     // swatch colour is on it (models after the palette's length share colours).
     let shot_path = shots_dir().join("corpus-report.png");
-    chromium_run(&chromium, dir.path(), &page, &[format!("--screenshot={}", shot_path.display()), "--window-size=1280,2400".into()]);
+    chromium_run(
+        &chromium,
+        dir.path(),
+        &page,
+        &[format!("--screenshot={}", shot_path.display()), "--window-size=1280,2400".into()],
+    );
     let shot = Shot::load(&shot_path);
     for (i, model) in models.iter().enumerate().take(PALETTE.len()) {
         assert!(!shot.rows_with(rgb(PALETTE[i])).is_empty(), "{model}'s colour {} is not painted", PALETTE[i]);
@@ -492,24 +538,48 @@ fn corpus_report_names_every_model_in_full() {
 #[test]
 fn compare_page_labels_are_distinct_and_readable() {
     let Some(chromium) = chromium() else { return };
-    let Some(generated) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5/Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap") else { return };
-    let Some(real) = common::shared("pcaps/GPT-on-the-wire/gpt-3.5/Fine_Tuned/DNS/pcap/Test_DNS_CONV_v2_generated_3_5_turbo-instruct_conv.pcap") else { return };
+    let Some(generated) =
+        common::shared("pcaps/GPT-on-the-wire/gpt-3.5/Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap")
+    else {
+        return;
+    };
+    let Some(real) = common::shared(
+        "pcaps/GPT-on-the-wire/gpt-3.5/Fine_Tuned/DNS/pcap/Test_DNS_CONV_v2_generated_3_5_turbo-instruct_conv.pcap",
+    ) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("compare.html");
-    let run = Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&generated).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("compare")
+        .arg(&generated)
+        .arg(&real)
+        .args(["--format", "json", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     let report: Value = serde_json::from_slice(&run.stdout).unwrap();
     let (measured, errors) = measure(&chromium, dir.path(), &page, "svg.overlay");
     assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
     let bad: Vec<&str> = measured["bad"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
     assert!(bad.is_empty(), "figure text overflows: {bad:#?}");
-    assert!(measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 11.0), "figure text under 11 px: {}", measured["fonts"]);
+    assert!(
+        measured["fonts"].as_array().unwrap().iter().all(|f| f.as_f64().unwrap() >= 11.0),
+        "figure text under 11 px: {}",
+        measured["fonts"]
+    );
     let texts = measured["texts"].as_array().unwrap();
     let overlays = report["overlays"].as_array().unwrap();
-    assert!(overlays.iter().any(|o| o["kind"] == "categorical") && overlays.iter().any(|o| o["kind"] != "categorical"), "the fixture changed");
+    assert!(
+        overlays.iter().any(|o| o["kind"] == "categorical") && overlays.iter().any(|o| o["kind"] != "categorical"),
+        "the fixture changed"
+    );
     for overlay in overlays {
         let name = overlay["name"].as_str().unwrap();
-        let of = |cls: &str| -> Vec<&str> { texts.iter().filter(|t| t["svg"] == name && t["cls"] == cls).map(|t| t["text"].as_str().unwrap()).collect() };
+        let of = |cls: &str| -> Vec<&str> {
+            texts.iter().filter(|t| t["svg"] == name && t["cls"] == cls).map(|t| t["text"].as_str().unwrap()).collect()
+        };
         for cls in ["label", "tick"] {
             let shown = of(cls);
             let mut distinct = shown.clone();
@@ -524,7 +594,15 @@ fn compare_page_labels_are_distinct_and_readable() {
         }
     }
     let shot_path = shots_dir().join("compare.png");
-    chromium_run(&chromium, dir.path(), &page, &[format!("--screenshot={}", shot_path.display()), "--window-size=1300,3000".into()]);
+    chromium_run(
+        &chromium,
+        dir.path(),
+        &page,
+        &[format!("--screenshot={}", shot_path.display()), "--window-size=1300,3000".into()],
+    );
     let shot = Shot::load(&shot_path);
-    assert!(!shot.rows_with(rgb("#d95f02")).is_empty() && !shot.rows_with(rgb("#1b9e77")).is_empty(), "the figures did not paint");
+    assert!(
+        !shot.rows_with(rgb("#d95f02")).is_empty() && !shot.rows_with(rgb("#1b9e77")).is_empty(),
+        "the figures did not paint"
+    );
 }

@@ -111,12 +111,14 @@ fn import_counts_alignment_and_determinism() {
     let by_id: BTreeMap<&str, &Value> = lines.iter().map(|l| (l["id"].as_str().unwrap(), l)).collect();
     for model in &manifest.models {
         let cassette = std::fs::read_to_string(a.join(&model.cassette)).unwrap();
-        let records: Vec<harness::matrix::replay::ReplayRecord> = cassette.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let records: Vec<harness::matrix::replay::ReplayRecord> =
+            cassette.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(records.len(), model.answers());
         for group in &model.groups {
             let summaries = std::fs::read_to_string(a.join("suites").join(format!("{}.txt", group.suite))).unwrap();
             let summaries: Vec<&str> = summaries.lines().collect();
-            let mine: Vec<_> = records.iter().filter(|r| r.protocol == group.protocol && r.mode == group.mode).collect();
+            let mine: Vec<_> =
+                records.iter().filter(|r| r.protocol == group.protocol && r.mode == group.mode).collect();
             assert_eq!((summaries.len(), mine.len()), (group.answers, group.answers), "{}", group.suite);
             for (i, (r, line)) in mine.iter().zip(&summaries).enumerate() {
                 let source = by_id[r.source_id.as_str()];
@@ -136,7 +138,18 @@ fn matrix_without_import_lists_corpus_models_as_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |models: &str, out: &str| {
         harness()
-            .args(["matrix", "--models", models, "--suites", "icmp-conversation", "--tshark", "off", "--format", "json", "--corpus"])
+            .args([
+                "matrix",
+                "--models",
+                models,
+                "--suites",
+                "icmp-conversation",
+                "--tshark",
+                "off",
+                "--format",
+                "json",
+                "--corpus",
+            ])
             .arg(tmp.path().join("no-corpus.jsonl"))
             .arg("--corpus-cassettes")
             .arg(tmp.path().join("none"))
@@ -148,7 +161,10 @@ fn matrix_without_import_lists_corpus_models_as_skipped() {
     let named = run("reference,corpus:*,corpus:mixtral", "named");
     let stderr = String::from_utf8_lossy(&named.stderr);
     assert_eq!(named.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot run model corpus:") && stderr.contains("run `harness import-answers` first"), "{stderr}");
+    assert!(
+        stderr.contains("cannot run model corpus:") && stderr.contains("run `harness import-answers` first"),
+        "{stderr}"
+    );
     assert!(!tmp.path().join("named").exists());
     if !common::scapy() {
         return;
@@ -165,7 +181,10 @@ fn matrix_without_import_lists_corpus_models_as_skipped() {
         .collect();
     assert_eq!(skipped.iter().map(|s| s.0).collect::<Vec<_>>(), ["corpus:*"]);
     assert!(skipped.iter().all(|s| s.1.contains("run `harness import-answers` first")), "{skipped:?}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("skipped (") , "the verdict line counts the skipped models");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("skipped ("),
+        "the verdict line counts the skipped models"
+    );
 }
 
 /// `--models all` imports the corpus (`--corpus`, by default
@@ -193,7 +212,18 @@ fn models_all_imports_the_corpus_without_a_separate_step() {
     let cassettes = tmp.path().join("cassettes");
     let run = |out: &str| {
         let output = harness()
-            .args(["matrix", "--models", "all", "--suites", "icmp-conversation", "--tshark", "off", "--format", "json", "--corpus"])
+            .args([
+                "matrix",
+                "--models",
+                "all",
+                "--suites",
+                "icmp-conversation",
+                "--tshark",
+                "off",
+                "--format",
+                "json",
+                "--corpus",
+            ])
             .arg(&small)
             .arg("--corpus-cassettes")
             .arg(&cassettes)
@@ -210,7 +240,8 @@ fn models_all_imports_the_corpus_without_a_separate_step() {
     let manifest = harness::matrix::replay::manifest(&cassettes).unwrap();
     let imported: Vec<&str> = manifest.models.iter().map(|m| m.id.as_str()).collect();
     assert!(imported.len() >= 3 && imported.contains(&"corpus:gpt-3.5-turbo-instruct"), "{imported:?}");
-    let said = format!("harness: imported {} answers of {} models from {}", lines.len(), imported.len(), small.display());
+    let said =
+        format!("harness: imported {} answers of {} models from {}", lines.len(), imported.len(), small.display());
     assert!(stderr.contains(&said), "{stderr}");
     let ran: Vec<&str> = report["cells"].as_array().unwrap().iter().map(|c| c["model"].as_str().unwrap()).collect();
     for id in &imported {

@@ -46,7 +46,11 @@ impl Conversation {
                 let (q, r) = (request.len() as u32, response.len() as u32);
                 let c = |seq: u32| seq;
                 let seg = |t: f64, from_client: bool, flags: &str, seq: u32, ack: u32, payload: &str| {
-                    let (src, dst, sport, dport) = if from_client { (ip(client), ip(SERVER), port, 80) } else { (ip(SERVER), ip(client), 80, port) };
+                    let (src, dst, sport, dport) = if from_client {
+                        (ip(client), ip(SERVER), port, 80)
+                    } else {
+                        (ip(SERVER), ip(client), 80, port)
+                    };
                     json!({"timestamp": t, "protocol": "TCP", "src_ip": src, "dst_ip": dst, "src_port": sport, "dst_port": dport,
                            "flags": flags, "seq": seq, "ack": ack, "payload": payload})
                 };
@@ -89,15 +93,22 @@ impl Conversation {
 /// Conversations between distinct clients, so that they never collide.
 fn conversations() -> impl Strategy<Value = Vec<Conversation>> {
     let one = prop_oneof![
-        (1024u16..5000, any::<u32>(), any::<u32>(), 0usize..40, 0usize..300).prop_map(|(port, isn_c, isn_s, path_len, body_len)| Conversation::Http {
+        (1024u16..5000, any::<u32>(), any::<u32>(), 0usize..40, 0usize..300).prop_map(
+            |(port, isn_c, isn_s, path_len, body_len)| Conversation::Http {
+                client: 0,
+                port,
+                isn_c,
+                isn_s,
+                path_len,
+                body_len
+            }
+        ),
+        (1024u16..5000, any::<u16>(), 1usize..30).prop_map(|(port, id, name_len)| Conversation::Dns {
             client: 0,
             port,
-            isn_c,
-            isn_s,
-            path_len,
-            body_len
+            id,
+            name_len
         }),
-        (1024u16..5000, any::<u16>(), 1usize..30).prop_map(|(port, id, name_len)| Conversation::Dns { client: 0, port, id, name_len }),
         (any::<u16>(), any::<u16>()).prop_map(|(id, seq)| Conversation::Icmp { client: 0, id, seq }),
         Just(Conversation::Arp { client: 0 }),
     ];
@@ -105,7 +116,10 @@ fn conversations() -> impl Strategy<Value = Vec<Conversation>> {
         for (i, conversation) in list.iter_mut().enumerate() {
             let host = i as u8 + 1;
             match conversation {
-                Conversation::Http { client, .. } | Conversation::Dns { client, .. } | Conversation::Icmp { client, .. } | Conversation::Arp { client } => *client = host,
+                Conversation::Http { client, .. }
+                | Conversation::Dns { client, .. }
+                | Conversation::Icmp { client, .. }
+                | Conversation::Arp { client } => *client = host,
             }
         }
         list

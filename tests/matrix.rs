@@ -19,7 +19,8 @@ fn harness() -> Command {
 }
 
 fn run_json(args: &[&str], out: &Path) -> (i32, Value) {
-    let output = harness().args(["matrix", "--format", "json", "--tshark", "on", "--out"]).arg(out).args(args).output().unwrap();
+    let output =
+        harness().args(["matrix", "--format", "json", "--tshark", "on", "--out"]).arg(out).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     (output.status.code().unwrap_or(-1), json)
@@ -27,12 +28,20 @@ fn run_json(args: &[&str], out: &Path) -> (i32, Value) {
 
 /// The tables of one model, as the golden holds them.
 fn model_tables(report: &Value, model: &str) -> String {
-    let cells: Vec<Value> = report["cells"].as_array().unwrap().iter().filter(|c| c["model"] == model).cloned().collect();
-    let text = format!("tshark {}, Scapy {}\n\n", report["tshark"].as_str().unwrap_or("?"), report["scapy"].as_str().unwrap_or("?"));
+    let cells: Vec<Value> =
+        report["cells"].as_array().unwrap().iter().filter(|c| c["model"] == model).cloned().collect();
+    let text = format!(
+        "tshark {}, Scapy {}\n\n",
+        report["tshark"].as_str().unwrap_or("?"),
+        report["scapy"].as_str().unwrap_or("?")
+    );
     let mut text = text;
     for c in cells {
         let suite = c["suite"].as_str().unwrap();
-        text.push_str(&format!("## {suite}: {}/{} conversations correct", c["conversations"]["succeeded"], c["conversations"]["total"]));
+        text.push_str(&format!(
+            "## {suite}: {}/{} conversations correct",
+            c["conversations"]["succeeded"], c["conversations"]["total"]
+        ));
         if let Some(check) = c["expected_check"].as_str() {
             text.push_str(&format!(", must be caught by {check}: caught={}, by {}", c["caught"], c["caught_by"]));
         }
@@ -79,7 +88,11 @@ fn offline_matrix_matches_goldens_and_contract() {
             assert_eq!(c["conversations"]["succeeded"], c["conversations"]["total"], "{c}");
             assert_eq!(c["tshark_findings"], 0, "{c}");
             for row in c["protocols"].as_object().unwrap().values() {
-                assert_eq!((row["success_rate"].as_f64(), row["warnings"].as_u64(), row["errors"].as_u64()), (Some(1.0), Some(0), Some(0)), "{c}");
+                assert_eq!(
+                    (row["success_rate"].as_f64(), row["warnings"].as_u64(), row["errors"].as_u64()),
+                    (Some(1.0), Some(0), Some(0)),
+                    "{c}"
+                );
             }
         } else if let Some(expected) = c["expected_check"].as_str() {
             assert_eq!(c["caught"], true, "{c}");
@@ -87,7 +100,8 @@ fn offline_matrix_matches_goldens_and_contract() {
             // checks, the answer checks and the executor.
             let fault = harness::model::mutant::Fault::from_name(c["model"].as_str().unwrap()).unwrap();
             for check in c["checks"].as_object().unwrap().keys() {
-                let allowed = check == expected || check.starts_with("tshark.") || fault.related().contains(&check.as_str());
+                let allowed =
+                    check == expected || check.starts_with("tshark.") || fault.related().contains(&check.as_str());
                 assert!(allowed, "{} fired {check}, unrelated to the fault", c["model"]);
             }
         } else {
@@ -97,7 +111,11 @@ fn offline_matrix_matches_goldens_and_contract() {
         }
     }
     let traces = |model: &str| -> Vec<(String, u64)> {
-        cells.iter().filter(|c| c["model"] == model).map(|c| (c["suite"].as_str().unwrap().to_string(), c["traces"].as_u64().unwrap())).collect()
+        cells
+            .iter()
+            .filter(|c| c["model"] == model)
+            .map(|c| (c["suite"].as_str().unwrap().to_string(), c["traces"].as_u64().unwrap()))
+            .collect()
     };
     // The recorded local model: every default suite, every summary.
     let suites = harness::defaults::suites().unwrap();
@@ -143,7 +161,12 @@ fn kill_then_resume_gives_identical_tables() {
     if common::tshark().is_none() || !common::scapy() {
         return;
     }
-    let args = ["--models", "reference,mutant:ack-off-by-one", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];
+    let args = [
+        "--models",
+        "reference,mutant:ack-off-by-one",
+        "--suites",
+        "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json",
+    ];
     let clean_dir = tempfile::tempdir().unwrap();
     let (_, clean) = run_json(&args, clean_dir.path());
     for delay_ms in [300u64, 1500, 3000] {
@@ -178,9 +201,24 @@ fn other_formats() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (format, needle) in [("junit", "<testsuites name=\"harness matrix\""), ("csv", "model,suite,protocol"), ("md", "## Cross-model, packet level")] {
+    for (format, needle) in [
+        ("junit", "<testsuites name=\"harness matrix\""),
+        ("csv", "model,suite,protocol"),
+        ("md", "## Cross-model, packet level"),
+    ] {
         let out = harness()
-            .args(["matrix", "--models", "reference", "--suites", "icmp-conversation", "--tshark", "off", "--format", format, "--out"])
+            .args([
+                "matrix",
+                "--models",
+                "reference",
+                "--suites",
+                "icmp-conversation",
+                "--tshark",
+                "off",
+                "--format",
+                format,
+                "--out",
+            ])
             .arg(dir.path())
             .output()
             .unwrap();
@@ -194,7 +232,12 @@ fn shards_merge_to_the_unsharded_tables() {
     if common::tshark().is_none() || !common::scapy() {
         return;
     }
-    let args = ["--models", "reference,mutant:fenced,mutant:wrong-ttl", "--suites", "icmp-conversation,dns-conversation-json,arp-conversation"];
+    let args = [
+        "--models",
+        "reference,mutant:fenced,mutant:wrong-ttl",
+        "--suites",
+        "icmp-conversation,dns-conversation-json,arp-conversation",
+    ];
     let whole = tempfile::tempdir().unwrap();
     let (_, unsharded) = run_json(&args, whole.path());
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -228,14 +271,32 @@ fn shard_processes_then_merge_equal_the_unsharded_run_byte_for_byte() {
         return;
     }
     const N: usize = 3;
-    let args = ["--models", "reference,mutant:fenced,mutant:wrong-ttl", "--suites", "icmp-conversation,dns-conversation-json,arp-conversation", "--tshark", "on", "--format", "junit"];
+    let args = [
+        "--models",
+        "reference,mutant:fenced,mutant:wrong-ttl",
+        "--suites",
+        "icmp-conversation,dns-conversation-json,arp-conversation",
+        "--tshark",
+        "on",
+        "--format",
+        "junit",
+    ];
     let dir = tempfile::tempdir().unwrap();
     let whole = harness().arg("matrix").args(args).arg("--out").arg(dir.path().join("whole")).output().unwrap();
     assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
     let shards: Vec<_> = (1..=N)
         .map(|i| {
             let out = dir.path().join(format!("shard-{i}"));
-            let child = harness().arg("matrix").args(args).args(["--shard", &format!("{i}/{N}")]).arg("--out").arg(&out).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            let child = harness()
+                .arg("matrix")
+                .args(args)
+                .args(["--shard", &format!("{i}/{N}")])
+                .arg("--out")
+                .arg(&out)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
             (out, child)
         })
         .collect();
@@ -247,9 +308,14 @@ fn shard_processes_then_merge_equal_the_unsharded_run_byte_for_byte() {
         folders.push(out);
     }
     let merged_dir = dir.path().join("merged");
-    let merged = harness().args(["merge", "--format", "junit", "--out"]).arg(&merged_dir).args(&folders).output().unwrap();
+    let merged =
+        harness().args(["merge", "--format", "junit", "--out"]).arg(&merged_dir).args(&folders).output().unwrap();
     assert_eq!(merged.status.code(), whole.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
-    assert_eq!(String::from_utf8(merged.stdout).unwrap(), String::from_utf8(whole.stdout).unwrap(), "merged JUnit = unsharded JUnit");
+    assert_eq!(
+        String::from_utf8(merged.stdout).unwrap(),
+        String::from_utf8(whole.stdout).unwrap(),
+        "merged JUnit = unsharded JUnit"
+    );
     let read = |d: &Path| std::fs::read_to_string(d.join("report.json")).unwrap();
     assert_eq!(read(&merged_dir), read(&dir.path().join("whole")), "merged report.json = unsharded report.json");
     let html = harness().args(["merge", "--format", "html"]).args(&folders).output().unwrap();
@@ -267,13 +333,26 @@ fn realism_joins_the_cell() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = harness()
-        .args(["matrix", "--models", "reference", "--suites-dir", "harness/suites-realism", "--tshark", "off", "--format", "json", "--out"])
+        .args([
+            "matrix",
+            "--models",
+            "reference",
+            "--suites-dir",
+            "harness/suites-realism",
+            "--tshark",
+            "off",
+            "--format",
+            "json",
+            "--out",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = report["cells"][0]["realism"].as_array().unwrap();
-    let value = |metric: &str, kind: &str| rows.iter().find(|r| r["metric"] == metric && r["kind"] == kind).and_then(|r| r["value"].as_f64());
+    let value = |metric: &str, kind: &str| {
+        rows.iter().find(|r| r["metric"] == metric && r["kind"] == kind).and_then(|r| r["value"].as_f64())
+    };
     assert!(rows.len() >= 9, "{rows:?}");
     assert_eq!(value("flow size", "emd"), Some(0.0));
     assert_eq!(value("protocol", "jsd"), Some(0.0));
@@ -286,12 +365,25 @@ fn realism_joins_the_cell() {
 /// capture; the statistics are snapshot-tested.
 #[test]
 fn ntg_suites_reproduce_llm_ntg() {
-    if common::tshark().is_none() || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/summaries/LLM-NTG").is_dir() {
+    if common::tshark().is_none()
+        || !Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/summaries/LLM-NTG").is_dir()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let out = harness()
-        .args(["matrix", "--models", "reference", "--suites-dir", "harness/suites-ntg", "--tshark", "on", "--format", "json", "--out"])
+        .args([
+            "matrix",
+            "--models",
+            "reference",
+            "--suites-dir",
+            "harness/suites-ntg",
+            "--tshark",
+            "on",
+            "--format",
+            "json",
+            "--out",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -320,10 +412,20 @@ fn concurrent_cells_equal_sequential_cells() {
     if common::tshark().is_none() || !common::scapy() {
         return;
     }
-    let args = ["--models", "reference,mutant:ack-off-by-one,mutant:fenced", "--suites", "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json"];
+    let args = [
+        "--models",
+        "reference,mutant:ack-off-by-one,mutant:fenced",
+        "--suites",
+        "icmp-conversation,dns-conversation-json,http-conversation,day-conversation-json",
+    ];
     let run = |jobs: &str| {
         let dir = tempfile::tempdir().unwrap();
-        let out = harness().args(["matrix", "--format", "md", "--tshark", "on", "--jobs", jobs, "--out"]).arg(dir.path()).args(args).output().unwrap();
+        let out = harness()
+            .args(["matrix", "--format", "md", "--tshark", "on", "--jobs", jobs, "--out"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "--jobs {jobs}: {}", String::from_utf8_lossy(&out.stderr));
         // One progress line per cell.
         let progress = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with('[')).count();

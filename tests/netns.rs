@@ -50,7 +50,8 @@ fn pair_carries_traffic_and_is_removed_with_its_processes() {
     let link = String::from_utf8(pair.server().run("ip", &["link", "show", netns::IFACE]).unwrap().stdout).unwrap();
     assert!(link.contains("mtu 600") && link.contains("02:00:00:00:00:12"), "{link}");
     // No IPv6 on the veth: no link-local address, so no DAD, RS or MLD chatter.
-    let v6 = String::from_utf8(pair.server().run("ip", &["-6", "addr", "show", "dev", netns::IFACE]).unwrap().stdout).unwrap();
+    let v6 = String::from_utf8(pair.server().run("ip", &["-6", "addr", "show", "dev", netns::IFACE]).unwrap().stdout)
+        .unwrap();
     assert_eq!(v6.trim(), "", "IPv6 is on");
     // A server process inside is killed with the pair.
     let sleeper = pair.spawn({

@@ -39,14 +39,16 @@ fn permitted() -> bool {
 }
 
 fn generate(model: &str, suite: &str, out: &Path) -> PathBuf {
-    let status = Command::new(BIN).args(["-q", "generate", "--model", model, "--suite", suite, "-o"]).arg(out).output().unwrap();
+    let status =
+        Command::new(BIN).args(["-q", "generate", "--model", model, "--suite", suite, "-o"]).arg(out).output().unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     out.to_path_buf()
 }
 
 fn onwire(args: &[&Path]) -> (Output, Value) {
     let out = Command::new(BIN).args(["onwire", "--format", "json"]).args(args).output().unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let json =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out, json)
 }
 
@@ -98,9 +100,10 @@ fn mutants_are_mismatches_with_the_field_named() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (mutant, suite, field) in
-        [("wrong-icmp-code", "icmp-conversation", "icmp.code"), ("arp-mac-mismatch", "arp-conversation", "arp.target_mac")]
-    {
+    for (mutant, suite, field) in [
+        ("wrong-icmp-code", "icmp-conversation", "icmp.code"),
+        ("arp-mac-mismatch", "arp-conversation", "arp.target_mac"),
+    ] {
         let out = generate(&format!("mutant:{mutant}"), suite, &dir.path().join(mutant));
         let capture = std::fs::read_dir(out.join(format!("mutant-{mutant}")).join(suite))
             .unwrap()
@@ -130,7 +133,12 @@ fn http_keep_alive_matches_and_fin_accounting_is_a_teardown_mismatch() {
     // The model's server FIN (frame 10) acknowledges 41 client bytes; the
     // real one also counts the client's FIN.
     let mismatches = all[1]["mismatches"].as_array().unwrap();
-    assert_eq!(mismatches[0], serde_json::json!({"frame": 10, "field": "tcp.ack", "model": "41", "real": "42"}), "{}", all[1]);
+    assert_eq!(
+        mismatches[0],
+        serde_json::json!({"frame": 10, "field": "tcp.ack", "model": "41", "real": "42"}),
+        "{}",
+        all[1]
+    );
 }
 
 #[test]
@@ -179,7 +187,8 @@ fn matrix_onwire_reference_cells_all_match() {
     }
     let dir = tempfile::tempdir().unwrap();
     let suites = "icmp-conversation,http-conversation-json,dns-packet";
-    let (code, stdout, report, pid) = matrix_onwire(&["--models", "reference", "--suites", suites, "--format", "json"], dir.path());
+    let (code, stdout, report, pid) =
+        matrix_onwire(&["--models", "reference", "--suites", suites, "--format", "json"], dir.path());
     assert_eq!(code, Some(0), "{stdout}");
     // What stdout shows is the report written.
     assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap(), report);
@@ -206,7 +215,10 @@ fn matrix_onwire_names_a_mutants_mismatching_field() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, report, _) = matrix_onwire(&["--models", "mutant:wrong-icmp-code", "--suites", "icmp-conversation", "--format", "md"], dir.path());
+    let (code, stdout, report, _) = matrix_onwire(
+        &["--models", "mutant:wrong-icmp-code", "--suites", "icmp-conversation", "--format", "md"],
+        dir.path(),
+    );
     // The mutant is caught by its check (no regression). On the wire, the
     // kernel copies the echo request's wrong code into its reply, the
     // model's reply says 0: every echo is an `icmp.code` mismatch (a
@@ -220,7 +232,10 @@ fn matrix_onwire_names_a_mutants_mismatching_field() {
     assert_eq!(onwire["fields"], serde_json::json!([["icmp.code", replayed - matched]]), "{cell}");
     let table = &stdout[stdout.find("## On the wire").unwrap_or_else(|| panic!("{stdout}"))..];
     let row = table.lines().find(|l| l.starts_with("| mutant:wrong-icmp-code")).unwrap_or_else(|| panic!("{table}"));
-    assert!(row.contains(&format!("| {matched}/8 ")) && row.contains(&format!("| icmp.code ({}) ", replayed - matched)), "{row}");
+    assert!(
+        row.contains(&format!("| {matched}/8 ")) && row.contains(&format!("| icmp.code ({}) ", replayed - matched)),
+        "{row}"
+    );
 }
 
 fn namespaces_of(pid: u32) -> Vec<String> {
@@ -236,7 +251,12 @@ fn namespaces_and_servers_are_gone_after_a_run_and_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let dns = generate("reference", "dns-conversation", &dir.path().join("dns"));
     // A whole run leaves nothing behind.
-    let child = Command::new(BIN).args(["onwire", "--format", "json"]).arg(&dns).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let child = Command::new(BIN)
+        .args(["onwire", "--format", "json"])
+        .arg(&dns)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let status = child.wait_with_output().unwrap().status;
     assert_eq!(status.code(), Some(0));
@@ -304,7 +324,9 @@ fn without_the_capability_the_error_names_the_fix() {
         .unwrap();
     let matrix_stderr = String::from_utf8_lossy(&matrix.stderr);
     assert_eq!(matrix.status.code(), Some(2), "{matrix_stderr}");
-    let first_line = |text: &str| text.lines().find(|l| l.contains("cannot create network namespaces")).map(|l| l.replace(char::is_numeric, ""));
+    let first_line = |text: &str| {
+        text.lines().find(|l| l.contains("cannot create network namespaces")).map(|l| l.replace(char::is_numeric, ""))
+    };
     assert_eq!(first_line(&matrix_stderr), first_line(&stderr), "{matrix_stderr}");
     assert!(first_line(&stderr).is_some());
     assert!(!out_dir.exists(), "a model ran: {matrix_stderr}");

@@ -93,7 +93,8 @@ fn quirks_on_crafted_captures() {
         common::udp(b, a, 53, 4000, &common::dns(0x1234, true, Some(2))),
     ];
     let path = common::write(&dir.path().join("quirks.pcap"), LinkType::Raw, &frames);
-    let json = check_json(&["check", "--rules", "paper", "--tshark", "off", "--format", "json", path.to_str().unwrap()]);
+    let json =
+        check_json(&["check", "--rules", "paper", "--tshark", "off", "--format", "json", path.to_str().unwrap()]);
     let file = &json["files"][0];
     let tcp = row(file, "TCP");
     assert_eq!((tcp["correct"].as_u64(), tcp["malformed"].as_u64()), (Some(0), Some(2)));
@@ -102,7 +103,10 @@ fn quirks_on_crafted_captures() {
     let icmp = row(file, "ICMP");
     assert_eq!((icmp["correct"].as_u64(), icmp["malformed"].as_u64()), (Some(0), Some(1)));
     let dns = row(file, "DNS");
-    assert_eq!((dns["packets"].as_u64(), dns["correct"].as_u64(), dns["non_existent"].as_u64()), (Some(3), Some(2), Some(1)));
+    assert_eq!(
+        (dns["packets"].as_u64(), dns["correct"].as_u64(), dns["non_existent"].as_u64()),
+        (Some(3), Some(2), Some(1))
+    );
     assert_eq!(file["checks"]["paper.dns.not_dissected"], 1);
     // The harness's rules catch the copied id and the count instead.
     let own = check_json(&["check", "--tshark", "off", "--format", "json", path.to_str().unwrap()]);
@@ -115,7 +119,17 @@ fn total_carries_over_between_files() {
     let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
     let one = common::write(&dir.path().join("one.pcap"), LinkType::Raw, &[common::echo(a, b, false, 1, 1)]);
     let two = common::write(&dir.path().join("two.pcap"), LinkType::Raw, &[common::echo(a, b, false, 1, 2)]);
-    let json = check_json(&["check", "--rules", "paper", "--tshark", "off", "--format", "json", one.to_str().unwrap(), two.to_str().unwrap()]);
+    let json = check_json(&[
+        "check",
+        "--rules",
+        "paper",
+        "--tshark",
+        "off",
+        "--format",
+        "json",
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+    ]);
     assert_eq!(json["files"][0]["protocols"]["ICMP"]["presence"], 1.0);
     // Second run: 1 detection over a total of 2 packets.
     assert_eq!(json["files"][1]["protocols"]["ICMP"]["presence"], 0.5);
@@ -130,7 +144,9 @@ fn paper_tables_snapshot() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         insta::assert_snapshot!(name, String::from_utf8(out.stdout).unwrap());
     }
-    let json: Value = serde_json::from_slice(&harness(&["paper", "--from", from, "--tshark", "off", "--format", "json"]).stdout).unwrap();
+    let json: Value =
+        serde_json::from_slice(&harness(&["paper", "--from", from, "--tshark", "off", "--format", "json"]).stdout)
+            .unwrap();
     let table9 = json["tables"].as_array().unwrap().iter().find(|t| t["number"] == "Table 9").unwrap();
     let ip = table9["rows"].as_array().unwrap().iter().find(|r| r["protocol"] == "IP").unwrap();
     assert_eq!(ip["paper"]["malformed"], 28);

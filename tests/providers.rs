@@ -49,9 +49,7 @@ fn set_keys() {
 }
 
 fn entry(id: &str, kind: &str, base_url: &str, key_env: Option<&str>, extra: &str) -> ModelEntry {
-    let key = key_env
-        .map(|env| format!("key_env = \"{env}\"\n"))
-        .unwrap_or_default();
+    let key = key_env.map(|env| format!("key_env = \"{env}\"\n")).unwrap_or_default();
     let text = format!("[[model]]\nid = \"{id}\"\nkind = \"{kind}\"\nmodel = \"test-model\"\nbase_url = \"{base_url}\"\n{key}{extra}\n");
     Registry::parse(&text).unwrap().models.remove(0)
 }
@@ -59,28 +57,12 @@ fn entry(id: &str, kind: &str, base_url: &str, key_env: Option<&str>, extra: &st
 fn conversation(last: &str) -> ChatRequest {
     ChatRequest {
         messages: vec![
-            ChatMessage {
-                role: Role::System,
-                content: "You write Scapy code.".into(),
-            },
-            ChatMessage {
-                role: Role::User,
-                content: "Example please".into(),
-            },
-            ChatMessage {
-                role: Role::Assistant,
-                content: "Ether()/IP()".into(),
-            },
-            ChatMessage {
-                role: Role::User,
-                content: last.into(),
-            },
+            ChatMessage { role: Role::System, content: "You write Scapy code.".into() },
+            ChatMessage { role: Role::User, content: "Example please".into() },
+            ChatMessage { role: Role::Assistant, content: "Ether()/IP()".into() },
+            ChatMessage { role: Role::User, content: last.into() },
         ],
-        sampling: Sampling {
-            temperature: Some(0.25),
-            max_tokens: Some(321),
-            ..Sampling::default()
-        },
+        sampling: Sampling { temperature: Some(0.25), max_tokens: Some(321), ..Sampling::default() },
     }
 }
 
@@ -93,21 +75,12 @@ fn fast(provider: Provider) -> Provider {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
-
-
 
 impl Seen {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -163,13 +136,8 @@ impl TestServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (script, seen, counter, in_flight, peak) = (
-                    script.clone(),
-                    seen2.clone(),
-                    counter.clone(),
-                    in_flight.clone(),
-                    peak2.clone(),
-                );
+                let (script, seen, counter, in_flight, peak) =
+                    (script.clone(), seen2.clone(), counter.clone(), in_flight.clone(), peak2.clone());
                 tokio::spawn(async move {
                     let mut stream = stream;
                     let Some(request) = read_request(&mut stream).await else {
@@ -193,11 +161,7 @@ impl TestServer {
                 });
             }
         });
-        TestServer {
-            addr,
-            seen,
-            peak_in_flight,
-        }
+        TestServer { addr, seen, peak_in_flight }
     }
 
     fn url(&self, path: &str) -> String {
@@ -212,7 +176,10 @@ impl TestServer {
 async fn play(step: Step, stream: &mut TcpStream, request: &Seen) {
     match step {
         Step::Reply(status, headers, body) => {
-            let mut head = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
             for (name, value) in headers {
                 head.push_str(&format!("{name}: {value}\r\n"));
             }
@@ -256,11 +223,7 @@ async fn play(step: Step, stream: &mut TcpStream, request: &Seen) {
 
 /// Echo's word-count usage of `conversation()` (llm-katan splits on spaces).
 fn echo_prompt_tokens(request: &ChatRequest) -> u64 {
-    request
-        .messages
-        .iter()
-        .map(|m| m.content.split_whitespace().count() as u64)
-        .sum()
+    request.messages.iter().map(|m| m.content.split_whitespace().count() as u64).sum()
 }
 
 // ------------------------------------------------------------ llm-katan
@@ -274,53 +237,21 @@ async fn llm_katan_serves_every_provider_format() {
     let relay = TestServer::start(vec![Step::RelayGemini(port)]).await;
     let request = conversation("A DNS query for example.com");
     let cases = [
-        (
-            "openai",
-            format!("http://127.0.0.1:{port}/v1"),
-            "HARNESS_TEST_OPENAI_KEY",
-            "stop",
-        ),
-        (
-            "anthropic",
-            format!("http://127.0.0.1:{port}"),
-            "HARNESS_TEST_ANTHROPIC_KEY",
-            "end_turn",
-        ),
+        ("openai", format!("http://127.0.0.1:{port}/v1"), "HARNESS_TEST_OPENAI_KEY", "stop"),
+        ("anthropic", format!("http://127.0.0.1:{port}"), "HARNESS_TEST_ANTHROPIC_KEY", "end_turn"),
         ("gemini", relay.url(""), "HARNESS_TEST_GEMINI_KEY", "STOP"),
     ];
     for (kind, base_url, key_env, finish) in cases {
         let provider = Provider::new(&entry(kind, kind, &base_url, Some(key_env), "")).unwrap();
-        let completion = provider
-            .complete(&request)
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let completion = provider.complete(&request).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
         // Echo says what it understood: the system prompt counted as a
         // message, the sampling passed through, the last user turn.
         let first = completion.text.lines().next().unwrap();
-        assert!(
-            first.starts_with("[echo] model=katan-echo"),
-            "{kind}: {}",
-            completion.text
-        );
-        assert!(
-            first.contains("messages=4 max_tokens=321 temperature=0.25"),
-            "{kind}: {first}"
-        );
-        assert_eq!(
-            completion.text.lines().nth(1),
-            Some("User: A DNS query for example.com"),
-            "{kind}"
-        );
-        assert_eq!(
-            completion.usage.prompt_tokens,
-            echo_prompt_tokens(&request),
-            "{kind}"
-        );
-        assert_eq!(
-            completion.usage.completion_tokens,
-            completion.text.split_whitespace().count() as u64,
-            "{kind}"
-        );
+        assert!(first.starts_with("[echo] model=katan-echo"), "{kind}: {}", completion.text);
+        assert!(first.contains("messages=4 max_tokens=321 temperature=0.25"), "{kind}: {first}");
+        assert_eq!(completion.text.lines().nth(1), Some("User: A DNS query for example.com"), "{kind}");
+        assert_eq!(completion.usage.prompt_tokens, echo_prompt_tokens(&request), "{kind}");
+        assert_eq!(completion.usage.completion_tokens, completion.text.split_whitespace().count() as u64, "{kind}");
         assert_eq!(completion.finish_reason.as_deref(), Some(finish), "{kind}");
         assert_eq!(completion.attempts, 1, "{kind}");
     }
@@ -338,28 +269,12 @@ async fn llm_katan_serves_every_provider_format() {
         ("anthropic", format!("http://127.0.0.1:{port}")),
         ("gemini", relay.url("")),
     ] {
-        let provider = Provider::new(&entry(
-            kind,
-            kind,
-            &base_url,
-            Some("HARNESS_TEST_WRONG_KEY"),
-            "",
-        ))
-        .unwrap();
+        let provider = Provider::new(&entry(kind, kind, &base_url, Some("HARNESS_TEST_WRONG_KEY"), "")).unwrap();
         let error = provider.complete(&request).await.unwrap_err();
         let message = error.to_string();
-        assert!(
-            matches!(error, ProviderError::Http { status: 401, .. }),
-            "{kind}: {message}"
-        );
-        assert!(
-            message.contains("invalid API key") && message.contains("[REDACTED]"),
-            "{kind}: {message}"
-        );
-        assert!(
-            !message.contains(WRONG_KEY) && !format!("{error:?}").contains(WRONG_KEY),
-            "{kind}: {message}"
-        );
+        assert!(matches!(error, ProviderError::Http { status: 401, .. }), "{kind}: {message}");
+        assert!(message.contains("invalid API key") && message.contains("[REDACTED]"), "{kind}: {message}");
+        assert!(!message.contains(WRONG_KEY) && !format!("{error:?}").contains(WRONG_KEY), "{kind}: {message}");
     }
     // A loopback endpoint runs without its key variable: no auth header is
     // sent, and llm-katan (which wants one) says so.
@@ -372,10 +287,7 @@ async fn llm_katan_serves_every_provider_format() {
     ))
     .unwrap();
     let error = keyless.complete(&request).await.unwrap_err().to_string();
-    assert!(
-        error.contains("HTTP 401") && error.contains("missing Authorization header"),
-        "{error}"
-    );
+    assert!(error.contains("HTTP 401") && error.contains("missing Authorization header"), "{error}");
 
     cassettes_with_llm_katan(port).await;
     drop(katan);
@@ -406,10 +318,7 @@ async fn cassettes_with_llm_katan(port: u16) {
     // The echo carries a timestamp, so an identical text proves a replay.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let replayed = recorder.answer(&request, 0, "arp/v1").await.unwrap();
-    assert_eq!(
-        (replayed.text.as_str(), replayed.attempts),
-        (recorded.text.as_str(), 0)
-    );
+    assert_eq!((replayed.text.as_str(), replayed.attempts), (recorded.text.as_str(), 0));
     assert_eq!(replayed.usage, recorded.usage);
 
     // Offline needs no key and replays the same; a changed prompt is
@@ -419,67 +328,30 @@ async fn cassettes_with_llm_katan(port: u16) {
     offline_entry.key_env = Some("HARNESS_TEST_OFFLINE_KEY_UNSET".into());
     offline_entry.base_url = Some(base.clone());
     let offline = LiveModel::new(&offline_entry, RunMode::Offline, dir.path()).unwrap();
-    assert_eq!(
-        offline.answer(&request, 0, "arp/v1").await.unwrap().text,
-        recorded.text
-    );
+    assert_eq!(offline.answer(&request, 0, "arp/v1").await.unwrap().text, recorded.text);
     let miss = offline.answer(&request, 0, "arp/v2").await.unwrap_err();
     assert!(matches!(miss, ModelError::NotRecorded(_)));
     let miss = miss.to_string();
-    assert!(
-        miss.contains("the prompt changed (prompt version 'arp/v1' → 'arp/v2')"),
-        "{miss}"
-    );
-    assert!(
-        miss.contains("harness matrix --models katan --record"),
-        "{miss}"
-    );
+    assert!(miss.contains("the prompt changed (prompt version 'arp/v1' → 'arp/v2')"), "{miss}");
+    assert!(miss.contains("harness matrix --models katan --record"), "{miss}");
     let mut changed = request.clone();
     changed.sampling.temperature = Some(0.9);
-    let miss = offline
-        .answer(&changed, 0, "arp/v1")
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        miss.contains("the request body differs at temperature (0.25 → 0.9)"),
-        "{miss}"
-    );
+    let miss = offline.answer(&changed, 0, "arp/v1").await.unwrap_err().to_string();
+    assert!(miss.contains("the request body differs at temperature (0.25 → 0.9)"), "{miss}");
 
     // Errors are never recorded: a wrong key fails and writes nothing.
-    let wrong = entry(
-        "katan",
-        "openai",
-        &base,
-        Some("HARNESS_TEST_WRONG_KEY"),
-        "max_retries = 0",
-    );
+    let wrong = entry("katan", "openai", &base, Some("HARNESS_TEST_WRONG_KEY"), "max_retries = 0");
     let failing = LiveModel::new(&wrong, RunMode::Record, dir.path()).unwrap();
-    let error = failing
-        .answer(&conversation("Something new"), 0, "arp/v1")
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("HTTP 401") && !error.contains(WRONG_KEY),
-        "{error}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        lines,
-        "an error changed the cassette"
-    );
+    let error = failing.answer(&conversation("Something new"), 0, "arp/v1").await.unwrap_err().to_string();
+    assert!(error.contains("HTTP 401") && !error.contains(WRONG_KEY), "{error}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), lines, "an error changed the cassette");
 
     // Live mode calls every time and never writes.
     let live = LiveModel::new(&good, RunMode::Live, dir.path()).unwrap();
     let fresh = live.answer(&request, 0, "arp/v1").await.unwrap();
     assert_eq!(fresh.attempts, 1);
     assert_ne!(fresh.text, recorded.text, "live mode must not replay");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        lines,
-        "live mode wrote the cassette"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), lines, "live mode wrote the cassette");
 
     // No key is ever written (the echo quotes the prompt, not headers).
     let bytes = std::fs::read_to_string(&path).unwrap();
@@ -488,22 +360,13 @@ async fn cassettes_with_llm_katan(port: u16) {
     }
     let cassette = Cassette::open(&path).unwrap();
     assert_eq!(cassette.records().len(), 2);
-    assert!(cassette
-        .records()
-        .iter()
-        .all(|r| r.recorded_at.ends_with('Z') && r.parts.base_url == base));
+    assert!(cassette.records().iter().all(|r| r.recorded_at.ends_with('Z') && r.parts.base_url == base));
 }
 
 // ------------------------------------------------------------ faults
 
 fn fault_entry(server: &TestServer, extra: &str) -> ModelEntry {
-    entry(
-        "faulty",
-        "openai",
-        &server.url("/v1"),
-        Some("HARNESS_TEST_OPENAI_KEY"),
-        extra,
-    )
+    entry("faulty", "openai", &server.url("/v1"), Some("HARNESS_TEST_OPENAI_KEY"), extra)
 }
 
 #[tokio::test]
@@ -529,8 +392,7 @@ async fn request_shape_and_headers_per_provider() {
         ),
     ] {
         let server = TestServer::start(vec![step]).await;
-        let provider =
-            Provider::new(&entry(kind, kind, &server.url("/base/"), Some(key_env), "")).unwrap();
+        let provider = Provider::new(&entry(kind, kind, &server.url("/base/"), Some(key_env), "")).unwrap();
         let request = conversation("hi");
         let completion = provider.complete(&request).await.unwrap();
         assert_eq!(completion.text, "ok");
@@ -538,11 +400,7 @@ async fn request_shape_and_headers_per_provider() {
         assert_eq!((seen.method.as_str(), seen.path.as_str()), ("POST", path));
         assert_eq!(seen.header(auth.0), Some(auth.1.as_str()), "{kind}");
         assert_eq!(seen.header("content-type"), Some("application/json"));
-        assert_eq!(
-            seen.json(),
-            provider.request_body(&request),
-            "{kind}: the body sent is the body keyed"
-        );
+        assert_eq!(seen.json(), provider.request_body(&request), "{kind}: the body sent is the body keyed");
         if kind == "anthropic" {
             assert_eq!(seen.header("anthropic-version"), Some("2023-06-01"));
             assert_eq!(seen.header("authorization"), None);
@@ -558,38 +416,21 @@ async fn rate_limit_honours_retry_after() {
     let started = Instant::now();
     let retry_date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
     let server = TestServer::start(vec![
-        Step::Reply(
-            429,
-            vec![("Retry-After", "1".into())],
-            r#"{"error":"slow down"}"#.into(),
-        ),
-        Step::Reply(
-            429,
-            vec![("Retry-After", retry_date)],
-            r#"{"error":"slow down"}"#.into(),
-        ),
+        Step::Reply(429, vec![("Retry-After", "1".into())], r#"{"error":"slow down"}"#.into()),
+        Step::Reply(429, vec![("Retry-After", retry_date)], r#"{"error":"slow down"}"#.into()),
         openai_answer("after the wait"),
     ])
     .await;
     let provider = fast(Provider::new(&fault_entry(&server, "")).unwrap());
     let completion = provider.complete(&conversation("hi")).await.unwrap();
     let waited = started.elapsed();
-    assert_eq!(
-        (completion.text.as_str(), completion.attempts),
-        ("after the wait", 3)
-    );
+    assert_eq!((completion.text.as_str(), completion.attempts), ("after the wait", 3));
     // 1 s, then until the HTTP date, which is more than 2 s after the start
     // (3 s ahead, truncated to whole seconds); the 1 ms backoff alone would
     // have taken milliseconds, honouring only the first header about 1 s.
     assert!(waited >= Duration::from_secs(2), "{waited:?}");
     assert_eq!(server.seen().len(), 3);
-    assert_eq!(
-        (
-            completion.usage.prompt_tokens,
-            completion.usage.completion_tokens
-        ),
-        (11, 7)
-    );
+    assert_eq!((completion.usage.prompt_tokens, completion.usage.completion_tokens), (11, 7));
 }
 
 #[tokio::test]
@@ -603,62 +444,37 @@ async fn server_errors_are_retried_then_succeed_or_exhaust() {
     .await;
     let provider = fast(Provider::new(&fault_entry(&server, "")).unwrap());
     let completion = provider.complete(&conversation("hi")).await.unwrap();
-    assert_eq!(
-        (completion.text.as_str(), completion.attempts),
-        ("third time", 3)
-    );
+    assert_eq!((completion.text.as_str(), completion.attempts), ("third time", 3));
 
     let always = TestServer::start(vec![Step::Reply(502, vec![], "bad gateway".into())]).await;
     let provider = fast(Provider::new(&fault_entry(&always, "max_retries = 2")).unwrap());
     let error = provider.complete(&conversation("hi")).await.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "gave up after 3 attempts; last error: HTTP 502: bad gateway"
-    );
+    assert_eq!(error.to_string(), "gave up after 3 attempts; last error: HTTP 502: bad gateway");
     assert_eq!(always.seen().len(), 3);
 
-    let client_error = TestServer::start(vec![Step::Reply(
-        400,
-        vec![],
-        r#"{"error":"bad request"}"#.into(),
-    )])
-    .await;
+    let client_error = TestServer::start(vec![Step::Reply(400, vec![], r#"{"error":"bad request"}"#.into())]).await;
     let provider = fast(Provider::new(&fault_entry(&client_error, "")).unwrap());
     let error = provider.complete(&conversation("hi")).await.unwrap_err();
-    assert!(
-        matches!(error, ProviderError::Http { status: 400, .. }),
-        "{error}"
-    );
+    assert!(matches!(error, ProviderError::Http { status: 400, .. }), "{error}");
     assert_eq!(client_error.seen().len(), 1, "4xx is not retried");
 }
 
 #[tokio::test]
 async fn slow_answers_time_out() {
     set_keys();
-    let server = TestServer::start(vec![Step::Delay(
-        Duration::from_secs(3),
-        Box::new(openai_answer("too late")),
-    )])
-    .await;
-    let provider =
-        fast(Provider::new(&fault_entry(&server, "timeout_s = 0.3\nmax_retries = 1")).unwrap());
+    let server =
+        TestServer::start(vec![Step::Delay(Duration::from_secs(3), Box::new(openai_answer("too late")))]).await;
+    let provider = fast(Provider::new(&fault_entry(&server, "timeout_s = 0.3\nmax_retries = 1")).unwrap());
     let started = Instant::now();
     let error = provider.complete(&conversation("hi")).await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     match &error {
         ProviderError::RetriesExhausted { attempts: 2, last } => {
             assert!(matches!(**last, ProviderError::Timeout { .. }), "{error}")
         }
         other => panic!("{other}"),
     }
-    assert!(
-        error.to_string().contains("no answer within 0.3 s"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("no answer within 0.3 s"), "{error}");
 
     let slow_then_fast = TestServer::start(vec![
         Step::Delay(Duration::from_secs(3), Box::new(openai_answer("late"))),
@@ -667,10 +483,7 @@ async fn slow_answers_time_out() {
     .await;
     let provider = fast(Provider::new(&fault_entry(&slow_then_fast, "timeout_s = 0.3")).unwrap());
     let completion = provider.complete(&conversation("hi")).await.unwrap();
-    assert_eq!(
-        (completion.text.as_str(), completion.attempts),
-        ("in time", 2)
-    );
+    assert_eq!((completion.text.as_str(), completion.attempts), ("in time", 2));
 }
 
 #[tokio::test]
@@ -681,44 +494,22 @@ async fn bad_bodies_are_decode_errors_without_retry() {
     let provider = fast(Provider::new(&fault_entry(&server, "")).unwrap());
     let error = provider.complete(&conversation("hi")).await.unwrap_err();
     assert!(matches!(error, ProviderError::Decode { .. }), "{error}");
-    assert!(
-        error.to_string().contains("not JSON (EOF while parsing"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("not JSON (EOF while parsing"), "{error}");
     assert_eq!(server.seen().len(), 1);
 
-    let html = TestServer::start(vec![Step::Reply(
-        200,
-        vec![],
-        "<html><body>Gateway login</body></html>".into(),
-    )])
-    .await;
+    let html =
+        TestServer::start(vec![Step::Reply(200, vec![], "<html><body>Gateway login</body></html>".into())]).await;
     let provider = fast(Provider::new(&fault_entry(&html, "")).unwrap());
-    let error = provider
-        .complete(&conversation("hi"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = provider.complete(&conversation("hi")).await.unwrap_err().to_string();
     assert!(
-        error.contains("the body is not JSON")
-            && error.contains("starts with \"<html><body>Gateway login"),
+        error.contains("the body is not JSON") && error.contains("starts with \"<html><body>Gateway login"),
         "{error}"
     );
 
-    let wrong_shape = TestServer::start(vec![ok_json(
-        serde_json::json!({"object": "list", "data": []}),
-    )])
-    .await;
+    let wrong_shape = TestServer::start(vec![ok_json(serde_json::json!({"object": "list", "data": []}))]).await;
     let provider = fast(Provider::new(&fault_entry(&wrong_shape, "")).unwrap());
-    let error = provider
-        .complete(&conversation("hi"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        error,
-        "cannot decode the answer: no choices[0] in the answer"
-    );
+    let error = provider.complete(&conversation("hi")).await.unwrap_err().to_string();
+    assert_eq!(error, "cannot decode the answer: no choices[0] in the answer");
 }
 
 #[tokio::test]
@@ -726,18 +517,10 @@ async fn broken_connections_are_retried() {
     set_keys();
     // Reset, then a body cut short of its Content-Length, then an answer.
     let short = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"choices\": [";
-    let server = TestServer::start(vec![
-        Step::Reset,
-        Step::Raw(short.into()),
-        openai_answer("recovered"),
-    ])
-    .await;
+    let server = TestServer::start(vec![Step::Reset, Step::Raw(short.into()), openai_answer("recovered")]).await;
     let provider = fast(Provider::new(&fault_entry(&server, "")).unwrap());
     let completion = provider.complete(&conversation("hi")).await.unwrap();
-    assert_eq!(
-        (completion.text.as_str(), completion.attempts),
-        ("recovered", 3)
-    );
+    assert_eq!((completion.text.as_str(), completion.attempts), ("recovered", 3));
 
     let always = TestServer::start(vec![Step::Reset]).await;
     let provider = fast(Provider::new(&fault_entry(&always, "max_retries = 1")).unwrap());
@@ -751,41 +534,20 @@ async fn broken_connections_are_retried() {
 
     // Nothing listens: connection refused, retried, then given up.
     let port = free_port();
-    let refused = entry(
-        "gone",
-        "openai",
-        &format!("http://127.0.0.1:{port}/v1"),
-        None,
-        "max_retries = 2",
-    );
-    let error = fast(Provider::new(&refused).unwrap())
-        .complete(&conversation("hi"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.starts_with("gave up after 3 attempts; last error: connection failed"),
-        "{error}"
-    );
+    let refused = entry("gone", "openai", &format!("http://127.0.0.1:{port}/v1"), None, "max_retries = 2");
+    let error = fast(Provider::new(&refused).unwrap()).complete(&conversation("hi")).await.unwrap_err().to_string();
+    assert!(error.starts_with("gave up after 3 attempts; last error: connection failed"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_limited_per_provider() {
     set_keys();
-    let server = TestServer::start(vec![Step::Delay(
-        Duration::from_millis(150),
-        Box::new(openai_answer("ok")),
-    )])
-    .await;
+    let server = TestServer::start(vec![Step::Delay(Duration::from_millis(150), Box::new(openai_answer("ok")))]).await;
     let provider = Arc::new(Provider::new(&fault_entry(&server, "concurrency = 2")).unwrap());
     let tasks: Vec<_> = (0..6)
         .map(|i| {
             let provider = provider.clone();
-            tokio::spawn(async move {
-                provider
-                    .complete(&conversation(&format!("request {i}")))
-                    .await
-            })
+            tokio::spawn(async move { provider.complete(&conversation(&format!("request {i}"))).await })
         })
         .collect();
     for task in tasks {
@@ -799,24 +561,14 @@ async fn concurrency_is_limited_per_provider() {
 async fn errors_are_never_recorded() {
     set_keys();
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(vec![
-        Step::Reply(500, vec![], "down".into()),
-        openai_answer("recorded after a 500"),
-    ])
-    .await;
+    let server =
+        TestServer::start(vec![Step::Reply(500, vec![], "down".into()), openai_answer("recorded after a 500")]).await;
     let model_entry = fault_entry(&server, "max_retries = 0");
     let model = LiveModel::new(&model_entry, RunMode::Record, dir.path()).unwrap();
     let path: PathBuf = model.cassette_path().to_path_buf();
-    let error = model
-        .answer(&conversation("hi"), 0, "v1")
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = model.answer(&conversation("hi"), 0, "v1").await.unwrap_err().to_string();
     assert!(error.contains("HTTP 500: down"), "{error}");
-    assert!(
-        !Path::new(&path).exists(),
-        "a failed call created the cassette"
-    );
+    assert!(!Path::new(&path).exists(), "a failed call created the cassette");
     let answer = model.answer(&conversation("hi"), 0, "v1").await.unwrap();
     assert_eq!(answer.text, "recorded after a 500");
     let text = std::fs::read_to_string(&path).unwrap();

@@ -18,7 +18,11 @@ const REGENERATE: &str = "HARNESS_UPDATE_README=1 HARNESS_REQUIRE_TOOLS=1 cargo 
 /// Run the harness binary in the checkout (paths as the README shows them)
 /// and return its standard output.
 fn harness(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
     assert!(out.status.code().is_some_and(|c| c < 2), "harness {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -53,9 +57,27 @@ fn generate(name: &str) -> Option<String> {
             let dir = tempfile::tempdir().unwrap();
             let cassettes = dir.path().join("cassettes").display().to_string();
             let out = dir.path().join("run").display().to_string();
-            let md = harness(&["matrix", "--models", "all", "--tshark", "on", "--corpus-cassettes", &cassettes, "--out", &out, "--format", "md", "--quiet"]);
+            let md = harness(&[
+                "matrix",
+                "--models",
+                "all",
+                "--tshark",
+                "on",
+                "--corpus-cassettes",
+                &cassettes,
+                "--out",
+                &out,
+                "--format",
+                "md",
+                "--quiet",
+            ]);
             let start = md.find("## Cross-model, packet level").expect("the matrix prints its cross-model tables");
-            Some(md[start..].lines().map(|l| if let Some(h) = l.strip_prefix("## ") { format!("**{h}**\n") } else { format!("{l}\n") }).collect())
+            Some(
+                md[start..]
+                    .lines()
+                    .map(|l| if let Some(h) = l.strip_prefix("## ") { format!("**{h}**\n") } else { format!("{l}\n") })
+                    .collect(),
+            )
         }
         other => panic!("README.md has a generated block `{other}` this test does not know"),
     }
@@ -68,7 +90,10 @@ fn regenerate(text: &str) -> (String, Vec<String>) {
     while let Some(start) = rest.find("<!-- generated:") {
         let open_end = start + rest[start..].find("-->").expect("unterminated marker") + 3;
         let name = rest[start + "<!-- generated:".len()..open_end - 3].trim().to_string();
-        let close = open_end + rest[open_end..].find("<!-- /generated -->").unwrap_or_else(|| panic!("block {name} has no <!-- /generated -->"));
+        let close = open_end
+            + rest[open_end..]
+                .find("<!-- /generated -->")
+                .unwrap_or_else(|| panic!("block {name} has no <!-- /generated -->"));
         out.push_str(&rest[..open_end]);
         match generate(&name) {
             Some(body) => {
@@ -100,7 +125,11 @@ fn readme_tables_are_generated() {
         eprintln!("README.md regenerated");
         return;
     }
-    let first = text.lines().zip(fresh.lines()).position(|(a, b)| a != b).unwrap_or_else(|| text.lines().count().min(fresh.lines().count()));
+    let first = text
+        .lines()
+        .zip(fresh.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| text.lines().count().min(fresh.lines().count()));
     panic!(
         "README.md differs from the tool's output from line {} on:\n  README: {:?}\n  tool:   {:?}\nRegenerate with `{REGENERATE}` and review the diff.",
         first + 1,

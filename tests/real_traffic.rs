@@ -12,7 +12,11 @@ use serde_json::Value;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-traffic");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "pcap")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
     files.sort();
     assert_eq!(files.len(), 7, "the fixtures listed in {}", dir.join("README.md").display());
     files
@@ -24,8 +28,18 @@ fn fixture(name: &str) -> PathBuf {
 
 /// `harness check --format json ARGS`, parsed.
 fn check(args: &[&str], files: &[PathBuf]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness")).arg("check").args(["--format", "json"]).args(args).args(files).output().unwrap();
-    assert!(output.status.code().is_some_and(|c| c <= 1), "harness check failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("check")
+        .args(["--format", "json"])
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "harness check failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -52,7 +66,10 @@ fn real_traffic_has_no_error_findings() {
     let report = check(&["--tshark", "on"], &fixtures());
     assert_eq!(report["checksums"], "offload-aware");
     let options = report["tshark"]["options"].as_array().unwrap();
-    assert!(options.iter().any(|o| o == "tcp.check_checksum:FALSE"), "offload-aware runs tshark without checksum validation, as Wireshark's defaults do: {options:?}");
+    assert!(
+        options.iter().any(|o| o == "tcp.check_checksum:FALSE"),
+        "offload-aware runs tshark without checksum validation, as Wireshark's defaults do: {options:?}"
+    );
     for file in report["files"].as_array().unwrap() {
         let name = file["file"].as_str().unwrap();
         assert_eq!(findings(file, "harness", "error"), vec![], "{name}: own errors");
@@ -81,7 +98,10 @@ fn offloaded_checksums_are_notes_and_strict_mode_still_sees_them() {
     assert_eq!(count(&strict["files"][1], "tcp.bad_checksum"), 20);
     assert_eq!(strict["checksums"], "strict");
     for file in off["files"].as_array().unwrap() {
-        assert_eq!(count(file, "udp.bad_checksum") + count(file, "tcp.bad_checksum") + count(file, "tcp.checksum_offload"), 0);
+        assert_eq!(
+            count(file, "udp.bad_checksum") + count(file, "tcp.bad_checksum") + count(file, "tcp.checksum_offload"),
+            0
+        );
     }
 }
 
@@ -106,7 +126,10 @@ fn a_wrong_checksum_that_is_not_offload_stays_an_error() {
 
 #[test]
 fn messages_spanning_segments_are_reassembled() {
-    let report = check(&["--tshark", "off"], &[fixture("dns-tcp-axfr.pcap"), fixture("http-large-chunked.pcap"), fixture("http-pipelined.pcap")]);
+    let report = check(
+        &["--tshark", "off"],
+        &[fixture("dns-tcp-axfr.pcap"), fixture("http-large-chunked.pcap"), fixture("http-pipelined.pcap")],
+    );
     for file in report["files"].as_array().unwrap() {
         let name = file["file"].as_str().unwrap();
         let warnings: Vec<_> = findings(file, "harness", "warn");

@@ -18,8 +18,12 @@ use serde_json::Value;
 fn suites(dir: &Path) -> PathBuf {
     let suites = dir.join("suites");
     std::fs::create_dir_all(&suites).unwrap();
-    for (name, protocol, dialect, count) in [("icmp", "icmp", "scapy", 66), ("dns", "dns", "json", 130), ("http", "http", "json", 20)] {
-        let text = format!("protocol = \"{protocol}\"\nmode = \"conversation\"\ndialect = \"{dialect}\"\ncount = {count}\nseed = 3\n");
+    for (name, protocol, dialect, count) in
+        [("icmp", "icmp", "scapy", 66), ("dns", "dns", "json", 130), ("http", "http", "json", 20)]
+    {
+        let text = format!(
+            "protocol = \"{protocol}\"\nmode = \"conversation\"\ndialect = \"{dialect}\"\ncount = {count}\nseed = 3\n"
+        );
         std::fs::write(suites.join(format!("{name}.toml")), text).unwrap();
     }
     suites
@@ -115,7 +119,8 @@ fn repeated_kills_then_resume_give_identical_cells() {
     let mut kills = Vec::new();
     for round in 0..5 {
         let delay = Duration::from_millis(rng.u64(100..=clean_time.as_millis() as u64));
-        let mut child = matrix(&suites, &out).arg("--resume").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child =
+            matrix(&suites, &out).arg("--resume").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let start = Instant::now();
         while start.elapsed() < delay && child.try_wait().unwrap().is_none() {
             std::thread::sleep(Duration::from_millis(10));
@@ -130,7 +135,12 @@ fn repeated_kills_then_resume_give_identical_cells() {
             let mut unique = indices.clone();
             unique.sort_unstable();
             unique.dedup();
-            assert_eq!(unique.len(), indices.len(), "round {round} (kill at {delay:?}): {} holds a trace twice", path.display());
+            assert_eq!(
+                unique.len(),
+                indices.len(),
+                "round {round} (kill at {delay:?}): {} holds a trace twice",
+                path.display()
+            );
         }
     }
     eprintln!("kills (delay, had finished, traces journaled): {kills:?}");

@@ -49,7 +49,8 @@ fn block(kind: u32, body: &[u8]) -> Vec<u8> {
 /// link types (the second with `if_tsresol` 9), then enhanced packet blocks
 /// on any interface number (possibly one that does not exist).
 fn pcapng(linktypes: &[u16], packets: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let mut out = block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    let mut out =
+        block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     for (i, linktype) in linktypes.iter().enumerate() {
         let mut body = [linktype.to_le_bytes(), [0, 0]].concat();
         body.extend_from_slice(&65535u32.to_le_bytes());
@@ -88,10 +89,34 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
         (proptest::collection::vec(any::<u8>(), 0..100), 0u8..3).prop_map(|(mut tail, kind)| {
             let mut head = match kind {
                 // IPv4, IHL 5, protocol TCP/UDP/ICMP.
-                0 => vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, [6u8, 17, 1][tail.len() % 3], 0, 0, 10, 0, 0, 1, 10, 0, 0, 2],
+                0 => vec![
+                    0x45,
+                    0,
+                    0,
+                    60,
+                    0,
+                    0,
+                    0x40,
+                    0,
+                    64,
+                    [6u8, 17, 1][tail.len() % 3],
+                    0,
+                    0,
+                    10,
+                    0,
+                    0,
+                    1,
+                    10,
+                    0,
+                    0,
+                    2,
+                ],
                 // Ethernet + IPv4 UDP to port 53.
                 1 => {
-                    let mut h = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 60, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+                    let mut h = vec![
+                        2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 60, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0,
+                        1, 10, 0, 0, 2,
+                    ];
                     h.extend_from_slice(&[0x9c, 0x40, 0, 53, 0, 40, 0, 0]);
                     h
                 }

@@ -31,7 +31,13 @@ fn pool(static_check: bool) -> Option<ScapyPool> {
     }
     // Set before any worker starts: a worker must not see it.
     std::env::set_var(SECRET_VAR, SECRET);
-    match ScapyPool::start(ScapyOptions { workers: 1, cpu_s: 2.0, wall: Duration::from_secs(10), static_check, ..ScapyOptions::default() }) {
+    match ScapyPool::start(ScapyOptions {
+        workers: 1,
+        cpu_s: 2.0,
+        wall: Duration::from_secs(10),
+        static_check,
+        ..ScapyOptions::default()
+    }) {
         Ok(pool) => Some(pool),
         Err(error) => {
             assert!(!common::required(), "the Scapy sandbox is required here: {error}");
@@ -49,7 +55,8 @@ fn run(pool: &ScapyPool, id: &str, code: &str, seed: u64) -> Outcome {
 /// A gadget that reaches the real `os` module's globals from any object,
 /// the way the escapes found in the old sandbox did (type → subclasses →
 /// a function's `__globals__`).
-const OS: &str = "g = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0].__init__.__globals__\n\
+const OS: &str =
+    "g = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0].__init__.__globals__\n\
 posix = g['sys'].modules['posix']\n";
 /// The same through `ctypes` (imported by the zygote) for raw system calls.
 const LIBC: &str = "ctypes = g['sys'].modules['ctypes']\nlibc = ctypes.CDLL(None, use_errno=True)\n";
@@ -180,7 +187,11 @@ fn hostile_suite(static_check: bool) {
     let secret_hex: String = SECRET.bytes().map(|b| format!("{b:02x}")).collect();
     let file_hex: String = FILE_SECRET.bytes().map(|b| format!("{b:02x}")).collect();
     for (i, case) in cases.iter().enumerate() {
-        let code = case.code.replace("{DIR}", &dir.display().to_string()).replace("{PORT}", &port.to_string()).replace("{VAR}", SECRET_VAR);
+        let code = case
+            .code
+            .replace("{DIR}", &dir.display().to_string())
+            .replace("{PORT}", &port.to_string())
+            .replace("{VAR}", SECRET_VAR);
         let started = Instant::now();
         let outcome = run(&pool, &format!("h{i}"), &code, i as u64);
         let allowed = if static_check { case.on } else { case.off };
@@ -196,10 +207,19 @@ fn hostile_suite(static_check: bool) {
         for needle in [SECRET, FILE_SECRET, &secret_hex, &file_hex] {
             assert!(!text.contains(needle), "case {i} ({}): leaked {needle}: {text:.400}", case.class);
         }
-        assert!(!dir.join("pwned").exists() && !dir.join("moved.txt").exists() && !dir.join("out.pcap").exists(), "case {i}: wrote outside");
+        assert!(
+            !dir.join("pwned").exists() && !dir.join("moved.txt").exists() && !dir.join("out.pcap").exists(),
+            "case {i}: wrote outside"
+        );
         assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "keep", "case {i}: changed a file outside");
-        assert!(matches!(tcp.accept().map_err(|e| e.kind()), Err(ErrorKind::WouldBlock)), "case {i}: reached the host's loopback (TCP)");
-        assert!(matches!(udp.recv_from(&mut [0; 64]).map_err(|e| e.kind()), Err(ErrorKind::WouldBlock)), "case {i}: reached the host's loopback (UDP)");
+        assert!(
+            matches!(tcp.accept().map_err(|e| e.kind()), Err(ErrorKind::WouldBlock)),
+            "case {i}: reached the host's loopback (TCP)"
+        );
+        assert!(
+            matches!(udp.recv_from(&mut [0; 64]).map_err(|e| e.kind()), Err(ErrorKind::WouldBlock)),
+            "case {i}: reached the host's loopback (UDP)"
+        );
         // The next answer is judged on its own: a forged or killed worker
         // changes nothing of it.
         let next = run(&pool, "next", "pkt = IP(src='10.0.0.1', dst='10.0.0.2')/ICMP(id=7, seq=1)", 1);
@@ -274,13 +294,23 @@ fn corpus_answers() -> Vec<String> {
     text.lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|r| r["dialect"] == "scapy")
-        .map(|r| harness::exec::extract::extract(r["completion"].as_str().unwrap_or(""), harness::exec::extract::Dialect::Scapy).text)
+        .map(|r| {
+            harness::exec::extract::extract(
+                r["completion"].as_str().unwrap_or(""),
+                harness::exec::extract::Dialect::Scapy,
+            )
+            .text
+        })
         .collect()
 }
 
 /// The PCAP bytes an outcome gives (empty when it failed).
 fn pcap(outcome: &Outcome) -> (String, Vec<u8>) {
-    let bytes = to_trace(outcome).ok().filter(|_| outcome.status == "ok").map(|t| harness::pcap::write_trace(Vec::new(), &t).unwrap()).unwrap_or_default();
+    let bytes = to_trace(outcome)
+        .ok()
+        .filter(|_| outcome.status == "ok")
+        .map(|t| harness::pcap::write_trace(Vec::new(), &t).unwrap())
+        .unwrap_or_default();
     (outcome.status.clone(), bytes)
 }
 

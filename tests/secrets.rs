@@ -93,7 +93,11 @@ fn keys_never_reach_files_or_output() {
         // A named model whose every request failed (the wrong keys' 401s)
         // is exit 2: that run judged nothing.
         let expected: &[i32] = if out == "failing" { &[2] } else { &[0, 1] };
-        assert!(code.is_some_and(|c| expected.contains(&c)), "{mode}: exit {code:?}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            code.is_some_and(|c| expected.contains(&c)),
+            "{mode}: exit {code:?}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(leaks(&output.stdout), Vec::<&str>::new(), "{mode}: a key on stdout");
         assert_eq!(leaks(&output.stderr), Vec::<&str>::new(), "{mode}: a key on stderr");
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -116,7 +120,8 @@ fn keys_never_reach_files_or_output() {
     let gemini_cassette = std::fs::read_to_string(cassettes.join("fault-gemini.jsonl")).unwrap();
     assert!(gemini_cassette.contains("# your key is [REDACTED]"), "{gemini_cassette}");
     for id in ["wrong-openai", "wrong-anthropic", "wrong-gemini"] {
-        let journal = std::fs::read_to_string(dir.path().join("failing").join(id).join("secrets/journal.jsonl")).unwrap();
+        let journal =
+            std::fs::read_to_string(dir.path().join("failing").join(id).join("secrets/journal.jsonl")).unwrap();
         let records: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(records.len(), 3, "{id}");
         for r in &records {

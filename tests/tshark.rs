@@ -62,9 +62,13 @@ fn crafted_faults_by_expert_id() {
 
 /// Parse `tshark -2 -q -z expert` into counts per severity.
 fn z_expert(path: &Path) -> [u64; 4] {
-    let out = Command::new("tshark").args(["-n", "-2", "-q", "-z", "expert"]).arg("-r").arg(path)
+    let out = Command::new("tshark")
+        .args(["-n", "-2", "-q", "-z", "expert"])
+        .arg("-r")
+        .arg(path)
         .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
-        .output().unwrap();
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut counts = [0u64; 4];
     for line in text.lines() {
@@ -131,11 +135,19 @@ fn corpus_tables_with_tshark() {
         for (protocol, row) in &report.protocols {
             out.push_str(&format!(
                 "{protocol:5} packets={} correct={} malformed={} non_existent={} success={:.4} {}\n",
-                row.packets, row.correct, row.malformed, row.non_existent, row.success_rate, row.we()
+                row.packets,
+                row.correct,
+                row.malformed,
+                row.non_existent,
+                row.success_rate,
+                row.we()
             ));
         }
         let agreement = report.agreement.unwrap();
-        out.push_str(&format!("only tshark: {:?}\nonly harness: {:?}\n", agreement.only_tshark, agreement.only_harness));
+        out.push_str(&format!(
+            "only tshark: {:?}\nonly harness: {:?}\n",
+            agreement.only_tshark, agreement.only_harness
+        ));
     }
     insta::with_settings!({ description => format!("tshark {}", tshark.version()) }, {
         insta::assert_snapshot!("corpus_tables_with_tshark", out);
@@ -148,7 +160,15 @@ type Items = Vec<Vec<(u64, Severity, String)>>;
 fn per_trace(tshark: &harness::tshark::Tshark, paths: &[&Path]) -> Items {
     paths
         .iter()
-        .map(|p| tshark.expert(p).unwrap().1.into_iter().map(|f| (f.frame, f.severity, f.expert.unwrap_or_default())).collect())
+        .map(|p| {
+            tshark
+                .expert(p)
+                .unwrap()
+                .1
+                .into_iter()
+                .map(|f| (f.frame, f.severity, f.expert.unwrap_or_default()))
+                .collect()
+        })
         .collect()
 }
 
@@ -170,7 +190,10 @@ fn trace() -> impl Strategy<Value = Vec<Vec<u8>>> {
         let server = [10, 0, 1, b];
         let mut frames = match kind {
             0 => http_conversation(client, server, 40000 + n % 1000, u32::from(n) * 7),
-            1 => vec![udp(client, server, 50000, 53, &dns(n, false, None)), udp(server, client, 53, 50000, &dns(n, true, None))],
+            1 => vec![
+                udp(client, server, 50000, 53, &dns(n, false, None)),
+                udp(server, client, 53, 50000, &dns(n, true, None)),
+            ],
             _ => vec![echo(client, server, false, n, 1), echo(server, client, true, n, 1)],
         };
         match fault {
@@ -204,10 +227,20 @@ proptest! {
 fn disjoint_traces_share_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> = (0..6u8)
-        .map(|i| write(&dir.path().join(format!("{i}.pcap")), LinkType::Raw, &http_conversation([10, 0, 0, i + 1], [10, 0, 1, 1], 40000, 1)))
+        .map(|i| {
+            write(
+                &dir.path().join(format!("{i}.pcap")),
+                LinkType::Raw,
+                &http_conversation([10, 0, 0, i + 1], [10, 0, 1, 1], 40000, 1),
+            )
+        })
         .collect();
     let mut colliding = files.clone();
-    colliding.push(write(&dir.path().join("again.pcap"), LinkType::Raw, &http_conversation([10, 0, 0, 1], [10, 0, 1, 1], 40001, 9)));
+    colliding.push(write(
+        &dir.path().join("again.pcap"),
+        LinkType::Raw,
+        &http_conversation([10, 0, 0, 1], [10, 0, 1, 1], 40001, 9),
+    ));
     let paths: Vec<&Path> = colliding.iter().map(PathBuf::as_path).collect();
     let plan = harness::tshark::plan(&paths);
     assert_eq!(plan, vec![vec![0, 1, 2, 3, 4, 5], vec![6]]);
@@ -233,7 +266,8 @@ fn concurrent_batches_on_one_instance() {
             .collect()
     };
     let (a, b) = (set("a", false), set("b", true));
-    let (a, b): (Vec<&Path>, Vec<&Path>) = (a.iter().map(PathBuf::as_path).collect(), b.iter().map(PathBuf::as_path).collect());
+    let (a, b): (Vec<&Path>, Vec<&Path>) =
+        (a.iter().map(PathBuf::as_path).collect(), b.iter().map(PathBuf::as_path).collect());
     let (want_a, want_b) = (per_trace(&tshark, &a), per_trace(&tshark, &b));
     assert_ne!(want_a, want_b);
     for _ in 0..3 {

@@ -44,7 +44,15 @@ fn token_method_request_is_http() {
     // Built: an UNSUBSCRIBE request on port 80.
     let dir = tempfile::tempdir().unwrap();
     let request = b"UNSUBSCRIBE /evt HTTP/1.1\r\nHost: a\r\nSID: uuid:1\r\n\r\n";
-    let frames = harness::testkit::http_conversation([10, 0, 0, 1], 40000, [10, 0, 0, 2], 1000, 5000, request, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let frames = harness::testkit::http_conversation(
+        [10, 0, 0, 1],
+        40000,
+        [10, 0, 0, 2],
+        1000,
+        5000,
+        request,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
     let path = common::write(&dir.path().join("unsubscribe.pcap"), LinkType::Raw, &frames);
     let report = judged(&path);
     assert!(report.findings.iter().all(|f| f.severity < Severity::Warn), "{:#?}", report.findings);
@@ -63,8 +71,16 @@ fn every_tshark_error_counts_against_a_row() {
         for f in report.findings.iter().filter(|f| f.source == Source::Tshark && f.severity == Severity::Error) {
             errors += 1;
             assert_ne!(f.protocol, Protocol::Frame, "{}: {f:?}", path.display());
-            let row = report.protocols.get(&f.protocol).unwrap_or_else(|| panic!("{}: no {} row for {f:?}", path.display(), f.protocol.as_str()));
-            assert!(row.malformed + row.non_existent > 0, "{}: {f:?} left {} at 100 %", path.display(), f.protocol.as_str());
+            let row = report
+                .protocols
+                .get(&f.protocol)
+                .unwrap_or_else(|| panic!("{}: no {} row for {f:?}", path.display(), f.protocol.as_str()));
+            assert!(
+                row.malformed + row.non_existent > 0,
+                "{}: {f:?} left {} at 100 %",
+                path.display(),
+                f.protocol.as_str()
+            );
         }
     }
     assert!(errors > 20, "the paper's captures hold tshark errors ({errors})");
@@ -80,8 +96,13 @@ fn every_tshark_error_counts_against_a_row() {
     let path = common::write(&dir.path().join("hopopts.pcap"), LinkType::Raw, &[packet]);
     let pass = own_pass(&path, Limits::default()).unwrap();
     let report = file_report("hopopts", pass, Some(tshark.expert(&path).unwrap()));
-    assert!(report.findings.iter().any(|f| f.check == "ip.extension_header_protocol" && f.severity == Severity::Error), "{:#?}", report.findings);
-    let tshark_errors: Vec<&Finding> = report.findings.iter().filter(|f| f.source == Source::Tshark && f.severity == Severity::Error).collect();
+    assert!(
+        report.findings.iter().any(|f| f.check == "ip.extension_header_protocol" && f.severity == Severity::Error),
+        "{:#?}",
+        report.findings
+    );
+    let tshark_errors: Vec<&Finding> =
+        report.findings.iter().filter(|f| f.source == Source::Tshark && f.severity == Severity::Error).collect();
     assert!(!tshark_errors.is_empty(), "{:#?}", report.findings);
     assert!(tshark_errors.iter().all(|f| f.protocol == Protocol::Ip), "{tshark_errors:#?}");
     assert_eq!(report.protocols[&Protocol::Ip].malformed, 1);
@@ -111,11 +132,22 @@ fn broken_arp_sizes_are_an_arp_error() {
     let Some(path) = corpus("Conversations/ARP/pcap/ARP_v3_generated_3_5_turbo-instruct_conv.pcap") else { return };
     let report = judged(&path);
     let frame = at(&report, 110);
-    assert!(frame.iter().any(|f| f.check == "arp.bad_sizes" && f.severity == Severity::Error && f.protocol == Protocol::Arp), "{frame:#?}");
+    assert!(
+        frame
+            .iter()
+            .any(|f| f.check == "arp.bad_sizes" && f.severity == Severity::Error && f.protocol == Protocol::Arp),
+        "{frame:#?}"
+    );
     assert!(!frame.iter().any(|f| f.check == "eth.ethertype_mismatch"), "{frame:#?}");
     // tshark's "[Malformed Packet: ARP/RARP]" lands on ARP too.
     if frame.iter().any(|f| f.source == Source::Tshark && f.severity == Severity::Error) {
-        assert!(frame.iter().filter(|f| f.source == Source::Tshark && f.severity == Severity::Error).all(|f| f.protocol == Protocol::Arp), "{frame:#?}");
+        assert!(
+            frame
+                .iter()
+                .filter(|f| f.source == Source::Tshark && f.severity == Severity::Error)
+                .all(|f| f.protocol == Protocol::Arp),
+            "{frame:#?}"
+        );
     }
     assert_eq!(report.protocols[&Protocol::Arp].non_existent, 0);
     // Its sender address (the text "233.99.115.256" read as bytes) is
@@ -145,7 +177,20 @@ fn check_and_matrix_give_the_same_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let run = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["matrix", "--models", "mutant:reply-not-swapped", "--suites", "icmp-packet,dns-conversation-json", "--tshark", "auto", "--jobs", "1", "--format", "json", "--out"])
+        .args([
+            "matrix",
+            "--models",
+            "mutant:reply-not-swapped",
+            "--suites",
+            "icmp-packet,dns-conversation-json",
+            "--tshark",
+            "auto",
+            "--jobs",
+            "1",
+            "--format",
+            "json",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -156,11 +201,25 @@ fn check_and_matrix_give_the_same_verdict() {
             let record: Value = serde_json::from_str(line).unwrap();
             let Some(pcap) = record["pcap"].as_str() else { continue };
             let path = journal.parent().unwrap().join(pcap);
-            let check = Command::new(env!("CARGO_BIN_EXE_harness")).args(["check", "--format", "json", "--tshark", "auto"]).arg(&path).output().unwrap();
+            let check = Command::new(env!("CARGO_BIN_EXE_harness"))
+                .args(["check", "--format", "json", "--tshark", "auto"])
+                .arg(&path)
+                .output()
+                .unwrap();
             let report: Value = serde_json::from_slice(&check.stdout).unwrap();
             let file = &report["files"][0];
-            assert_eq!(serde_json::to_string(&file["findings"]).unwrap(), serde_json::to_string(&record["findings"]).unwrap(), "{}", path.display());
-            assert_eq!(serde_json::to_string(&file["protocols"]).unwrap(), serde_json::to_string(&record["protocols"]).unwrap(), "{}", path.display());
+            assert_eq!(
+                serde_json::to_string(&file["findings"]).unwrap(),
+                serde_json::to_string(&record["findings"]).unwrap(),
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                serde_json::to_string(&file["protocols"]).unwrap(),
+                serde_json::to_string(&record["protocols"]).unwrap(),
+                "{}",
+                path.display()
+            );
             compared += 1;
         }
     }
@@ -213,7 +272,8 @@ fn equivalence_table_names_real_tshark_experts() {
         return;
     }
     let out = Command::new("tshark").args(["-G", "fields"]).env("LC_ALL", "C").output().unwrap();
-    let fields: std::collections::HashSet<String> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split('\t').nth(2).map(str::to_string)).collect();
+    let fields: std::collections::HashSet<String> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split('\t').nth(2).map(str::to_string)).collect();
     assert!(fields.len() > 10_000, "tshark -G fields listed {} fields", fields.len());
     for row in harness::verdict::equivalence::EQUIVALENCES {
         for id in row.tshark {
@@ -249,7 +309,8 @@ fn agreement_pairs_problems_not_places() {
     writer.into_inner();
     let path = dir.path().join("synthetic.pcap");
     std::fs::write(&path, out).unwrap();
-    let report = file_report("synthetic", own_pass(&path, Limits::default()).unwrap(), Some(tshark.expert(&path).unwrap()));
+    let report =
+        file_report("synthetic", own_pass(&path, Limits::default()).unwrap(), Some(tshark.expert(&path).unwrap()));
     let frame = at(&report, 2);
     assert!(frame.iter().any(|f| f.check == "time.not_monotonic"), "{frame:#?}");
     assert!(frame.iter().any(|f| f.source == Source::Tshark && f.severity == Severity::Error), "{frame:#?}");
@@ -258,7 +319,11 @@ fn agreement_pairs_problems_not_places() {
     // The echo request has no reply: both say so, on frame 1.
     assert_eq!(
         pairs(&report),
-        ["icmp.unanswered = icmp.resp_not_found", "ip.extension_header_protocol = _ws.malformed.expert", "ip.extension_header_protocol = ipv6.hopopts.not_first"],
+        [
+            "icmp.unanswered = icmp.resp_not_found",
+            "ip.extension_header_protocol = _ws.malformed.expert",
+            "ip.extension_header_protocol = ipv6.hopopts.not_first"
+        ],
         "{agreement:#?}"
     );
     assert!(agreement.only_tshark.is_empty(), "{agreement:#?}");
@@ -271,13 +336,22 @@ fn agreement_pairs_problems_not_places() {
     let report = judged(&moe);
     assert_eq!(
         pairs(&report),
-        ["link.ethernet_in_raw_ip = _ws.malformed.expert", "link.ethernet_in_raw_ip = ip.bogus_ip_version", "link.ethernet_in_raw_ip = ipv6.plen_exceeds_framing"],
+        [
+            "link.ethernet_in_raw_ip = _ws.malformed.expert",
+            "link.ethernet_in_raw_ip = ip.bogus_ip_version",
+            "link.ethernet_in_raw_ip = ipv6.plen_exceeds_framing"
+        ],
         "{:#?}",
         report.agreement
     );
     let Some(dns) = corpus("Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap") else { return };
     let report = judged(&dns);
-    assert_eq!(pairs(&report), ["dns.count_mismatch = _ws.malformed.expert", "dns.malformed = _ws.malformed.expert"], "{:#?}", report.agreement);
+    assert_eq!(
+        pairs(&report),
+        ["dns.count_mismatch = _ws.malformed.expert", "dns.malformed = _ws.malformed.expert"],
+        "{:#?}",
+        report.agreement
+    );
     assert!(report.agreement.as_ref().unwrap().only_harness.contains_key("dns.id_mismatch"));
     // The paper's synthetic_traffic.pcap, wherever the corpus holds it.
     let mut files = Vec::new();
@@ -301,13 +375,22 @@ fn misplaced_opt_and_negative_soa_are_found() {
     // otherwise). Built: a query with EDNS, answered NXDOMAIN with the SOA
     // and the OPT among the answers; then the same answer done right.
     use harness::wire::dns::{Flags, Question, Rcode, Record, RecordData, RecordType, Repr};
-    let opt = Record { name: String::new(), rtype: RecordType::Opt, class: 1232, ttl: 0, data: RecordData::Raw(vec![]) };
+    let opt =
+        Record { name: String::new(), rtype: RecordType::Opt, class: 1232, ttl: 0, data: RecordData::Raw(vec![]) };
     let soa = Record {
         name: "example.com".into(),
         rtype: RecordType::Soa,
         class: 1,
         ttl: 300,
-        data: RecordData::Soa { mname: "ns.example.com".into(), rname: "hostmaster.example.com".into(), serial: 1, refresh: 7200, retry: 3600, expire: 1_209_600, minimum: 300 },
+        data: RecordData::Soa {
+            mname: "ns.example.com".into(),
+            rname: "hostmaster.example.com".into(),
+            serial: 1,
+            refresh: 7200,
+            retry: 3600,
+            expire: 1_209_600,
+            minimum: 300,
+        },
     };
     let query = Repr {
         id: 0x4242,
@@ -327,7 +410,12 @@ fn misplaced_opt_and_negative_soa_are_found() {
     right.authorities = vec![soa];
     right.additionals = vec![opt];
     let dir = tempfile::tempdir().unwrap();
-    let exchange = |reply: &Repr| vec![common::udp([10, 0, 0, 1], [10, 0, 0, 53], 40000, 53, &query.to_bytes()), common::udp([10, 0, 0, 53], [10, 0, 0, 1], 53, 40000, &reply.to_bytes())];
+    let exchange = |reply: &Repr| {
+        vec![
+            common::udp([10, 0, 0, 1], [10, 0, 0, 53], 40000, 53, &query.to_bytes()),
+            common::udp([10, 0, 0, 53], [10, 0, 0, 1], 53, 40000, &reply.to_bytes()),
+        ]
+    };
     let report = judged(&common::write(&dir.path().join("wrong.pcap"), LinkType::Raw, &exchange(&wrong)));
     let frame = at(&report, 2);
     assert!(frame.iter().any(|f| f.check == "dns.opt_misplaced" && f.severity == Severity::Error), "{frame:#?}");
@@ -351,7 +439,11 @@ fn undissected_link_type_judges_no_conversation() {
     assert!(report.findings.iter().any(|f| f.check == "link.unsupported"), "{:#?}", report.findings);
     assert_eq!(report.packets, 11);
     assert_eq!((report.conversations.total, report.conversations.succeeded), (0, 0));
-    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(["check", "--tshark", "off", "--format", "json"]).arg(&odd).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", "--tshark", "off", "--format", "json"])
+        .arg(&odd)
+        .output()
+        .unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["files"][0]["conversations"]["succeeded"], 0, "{json:#}");
     assert_eq!(json["files"][0]["conversations"]["total"], 0, "{json:#}");

@@ -73,7 +73,11 @@ fn expert_severities(plugin: &Path, capture: &Path) -> Vec<(u64, String)> {
 }
 
 fn own(findings: &[Finding]) -> Vec<(u64, String, String)> {
-    let mut out: Vec<_> = findings.iter().filter(|f| f.source == Source::Harness).map(|f| (f.frame, f.check.to_string(), f.severity.to_string())).collect();
+    let mut out: Vec<_> = findings
+        .iter()
+        .filter(|f| f.source == Source::Harness)
+        .map(|f| (f.frame, f.check.to_string(), f.severity.to_string()))
+        .collect();
     out.sort();
     out
 }
@@ -91,7 +95,13 @@ fn every_catalogued_check_and_severity_shows_once() {
     for info in CATALOG {
         for severity in info.severities {
             frames.push(echo([10, 0, 0, 1], [10, 0, 0, 2], false, frames.len() as u16, 1));
-            findings.push(Finding::own(frames.len() as u64, *severity, info.id, info.protocol, format!("synthetic {} finding", info.id)));
+            findings.push(Finding::own(
+                frames.len() as u64,
+                *severity,
+                info.id,
+                info.protocol,
+                format!("synthetic {} finding", info.id),
+            ));
         }
     }
     let plain = write(&dir.path().join("plain.pcap"), LinkType::Raw, &frames);
@@ -103,18 +113,25 @@ fn every_catalogued_check_and_severity_shows_once() {
     // A filter on one check selects exactly its frames.
     for info in CATALOG.iter().take(12) {
         let frames: BTreeSet<u64> = findings.iter().filter(|f| f.check == info.id).map(|f| f.frame).collect();
-        let selected: BTreeSet<u64> = harness_items(&plugin, &annotated, &format!("harness.check == \"{}\"", info.id)).into_iter().map(|i| i.0).collect();
+        let selected: BTreeSet<u64> = harness_items(&plugin, &annotated, &format!("harness.check == \"{}\"", info.id))
+            .into_iter()
+            .map(|i| i.0)
+            .collect();
         assert_eq!(selected, frames, "{}", info.id);
     }
 }
 
 fn corpus() -> Vec<PathBuf> {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pcaps/GPT-on-the-wire/gpt-3.5");
-    ["MOE/MOE_Conversations_generated_3_5_turbo-instruct_conv.pcap", "Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap", "Packets/HTTP/pcap/HTTP2generated_3_5_turbo-instruct_conv_ALL.pcap"]
-        .iter()
-        .map(|p| base.join(p))
-        .filter(|p| p.is_file())
-        .collect()
+    [
+        "MOE/MOE_Conversations_generated_3_5_turbo-instruct_conv.pcap",
+        "Packets/DNS/pcap/DNSgenerated_3_5_turbo-instruct_conv.pcap",
+        "Packets/HTTP/pcap/HTTP2generated_3_5_turbo-instruct_conv_ALL.pcap",
+    ]
+    .iter()
+    .map(|p| base.join(p))
+    .filter(|p| p.is_file())
+    .collect()
 }
 
 #[test]
@@ -137,8 +154,10 @@ fn real_findings_of_the_paper_captures() {
         assert!(!shown.is_empty());
         assert_eq!(shown, own(&report.findings), "{}", path.display());
         // Error findings: the filter selects exactly their frames.
-        let errors: BTreeSet<u64> = report.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.frame).collect();
-        let selected: BTreeSet<u64> = harness_items(&plugin, &annotated, "harness.severity == \"error\"").into_iter().map(|i| i.0).collect();
+        let errors: BTreeSet<u64> =
+            report.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.frame).collect();
+        let selected: BTreeSet<u64> =
+            harness_items(&plugin, &annotated, "harness.severity == \"error\"").into_iter().map(|i| i.0).collect();
         assert_eq!(selected, errors);
     }
 }
@@ -150,7 +169,8 @@ fn clean_capture_has_no_harness_items() {
     }
     let dir = tempfile::tempdir().unwrap();
     let plugin = install(dir.path()).unwrap();
-    let plain = write(&dir.path().join("ok.pcap"), LinkType::Raw, &http_conversation([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7));
+    let plain =
+        write(&dir.path().join("ok.pcap"), LinkType::Raw, &http_conversation([10, 0, 0, 1], [10, 0, 0, 2], 40000, 7));
     let report = file_report("ok", own_pass(&plain, Limits::default()).unwrap(), None);
     let annotated = dir.path().join("ok.pcapng");
     assert_eq!(annotate(&plain, &annotated, &report.findings).unwrap(), 0);
@@ -171,10 +191,16 @@ fn cli_annotate_install_and_count() {
     frames.push(echo([10, 0, 0, 3], [10, 0, 0, 4], false, 1, 1));
     let plain = write(&dir.path().join("x.pcap"), LinkType::Raw, &frames);
     let annotated = dir.path().join("a.pcapng");
-    let out = Command::new(bin).args(["check", "--tshark", "off", "--format", "json", "--annotate"]).arg(&annotated).arg(&plain).output().unwrap();
+    let out = Command::new(bin)
+        .args(["check", "--tshark", "off", "--format", "json", "--annotate"])
+        .arg(&annotated)
+        .arg(&plain)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let own_count = json["files"][0]["findings"].as_array().unwrap().iter().filter(|f| f["source"] == "harness").count();
+    let own_count =
+        json["files"][0]["findings"].as_array().unwrap().iter().filter(|f| f["source"] == "harness").count();
     assert!(own_count >= 2);
     let plugins = dir.path().join("plugins");
     let out = Command::new(bin).args(["wireshark", "install", "--dir"]).arg(&plugins).output().unwrap();
@@ -183,6 +209,12 @@ fn cli_annotate_install_and_count() {
     assert_eq!(plugin, plugins.join("harness.lua"));
     assert_eq!(expert_severities(&plugin, &annotated).len(), own_count);
     // --annotate needs exactly one file.
-    let out = Command::new(bin).args(["check", "--tshark", "off", "--annotate"]).arg(&annotated).arg(&plain).arg(&plain).output().unwrap();
+    let out = Command::new(bin)
+        .args(["check", "--tshark", "off", "--annotate"])
+        .arg(&annotated)
+        .arg(&plain)
+        .arg(&plain)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

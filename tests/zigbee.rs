@@ -17,8 +17,11 @@ use harness::zigbee::build::{build, LengthPolicy, Options};
 use harness::zigbee::{decode, describe, ntg};
 
 fn sorted(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == extension)).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
     files.sort();
     files
 }
@@ -29,7 +32,18 @@ fn tshark_fields(path: &Path) -> Vec<(String, String, String)> {
         .env("LC_ALL", "C")
         .args(["-n", "-r"])
         .arg(path)
-        .args(["-T", "fields", "-E", "separator=\t", "-e", "frame.protocols", "-e", "_ws.col.Info", "-e", "_ws.expert.severity"])
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=\t",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "_ws.col.Info",
+            "-e",
+            "_ws.expert.severity",
+        ])
         .output()
         .expect("run tshark");
     assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -58,7 +72,8 @@ fn own_info(path: &Path) -> Vec<Option<String>> {
 fn assert_zigbee_clean(path: &Path, name: &str) {
     let own = own_info(path);
     let pass = own_pass(path, Limits::default()).unwrap();
-    let errors: Vec<String> = pass.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
+    let errors: Vec<String> =
+        pass.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
     assert!(errors.is_empty(), "{name}: own errors {errors:?}");
     if common::tshark().is_none() {
         return;
@@ -83,10 +98,14 @@ fn gpt41_traces_convert_and_dissect_as_zigbee() {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let summary = ntg::parse(&std::fs::read_to_string(file).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         for lengths in [LengthPolicy::Honor, LengthPolicy::Canonical] {
-            let conversion = build(&summary.rows, &Options { lengths, ..Options::default() }).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let conversion = build(&summary.rows, &Options { lengths, ..Options::default() })
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(conversion.trace.packets.len(), summary.rows.len());
             if lengths == LengthPolicy::Canonical {
-                assert!(conversion.findings.iter().all(|f| !f.message.contains("requested")), "{name}: canonical sizes do not compare lengths");
+                assert!(
+                    conversion.findings.iter().all(|f| !f.message.contains("requested")),
+                    "{name}: canonical sizes do not compare lengths"
+                );
             }
             let path = out.path().join(format!("{n}-{lengths:?}.pcap"));
             write_pcap(&path, &conversion.trace).unwrap();
@@ -172,21 +191,38 @@ fn cli_convert_ntg_reports_fidelity_and_unknown_rows() {
         .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("rows 1: length 80 requested, 79 built: Link Status frames are 19 + 3·n bytes (n ≤ 31)"), "{stderr}");
+    assert!(
+        stderr.contains("rows 1: length 80 requested, 79 built: Link Status frames are 19 + 3·n bytes (n ≤ 31)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("rows 2: time 0.5 s goes back from 1 s"), "{stderr}");
     let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&findings).unwrap()).unwrap();
     assert_eq!(document["findings"].as_array().unwrap().len(), 2);
     assert_eq!(document["findings"][0]["check"], "summary.mismatch");
 
     std::fs::write(&input, r#"[{"time": "1", "src": "0x1de6", "dst": "0xfffc", "protocol": "ZigBee", "info": "Link Status"}, {"time": "2", "src": "0x1de6", "dst": "0xfffc", "protocol": "ZigBee", "info": "Beacon Request"}]"#).unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_harness")).args(["convert", "--dialect", "ntg"]).arg(&input).arg("-o").arg(&pcap).output().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["convert", "--dialect", "ntg"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&pcap)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("row 2: unknown info text \"Beacon Request\""), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("row 2: unknown info text \"Beacon Request\""),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 #[test]
 fn gpt41_realism_against_real_input() {
-    let (Some(dir), Some(real_dir)) = (common::shared("ntg-json"), common::shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files")) else { return };
+    let (Some(dir), Some(real_dir)) =
+        (common::shared("ntg-json"), common::shared("pcaps/LLM-NTG/real-input/Datasets/pcap_files"))
+    else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let mut table = String::from("trial | metric | value\n");
     for file in sorted(&dir, "json") {
@@ -195,7 +231,11 @@ fn gpt41_realism_against_real_input() {
         let conversion = build(&summary.rows, &Options::default()).unwrap();
         let path = out.path().join(format!("{name}.pcap"));
         write_pcap(&path, &conversion.trace).unwrap();
-        let real = real_dir.join(if name.contains("Exp1") { "Experiment_1_one_way_communication.pcap" } else { "Experiment_2_two_way_communication.pcap" });
+        let real = real_dir.join(if name.contains("Exp1") {
+            "Experiment_1_one_way_communication.pcap"
+        } else {
+            "Experiment_2_two_way_communication.pcap"
+        });
         let report = harness::realism::compare_paths(&[path], &[real]).unwrap();
         let trial = name.split("_10_minute").next().unwrap().replace("GPT4.1_", "");
         for metric in &report.metrics {
@@ -212,8 +252,14 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
     let real = dir.join("Experiment_2_two_way_communication.pcap");
     let out = tempfile::tempdir().unwrap();
     let page = out.path().join("realism.html");
-    let run =
-        Command::new(env!("CARGO_BIN_EXE_harness")).arg("compare").arg(&real).arg(&real).args(["--format", "json", "--html"]).arg(&page).output().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("compare")
+        .arg(&real)
+        .arg(&real)
+        .args(["--format", "json", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     let metrics = report["metrics"].as_array().unwrap();
@@ -231,7 +277,9 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
 #[test]
 fn llm_ntg_statistics_against_the_real_sample_input() {
     use harness::zigbee::stats::{ntg_stats, rows_from_capture, trace_stats};
-    let (Some(dir), Some(inputs)) = (common::shared("ntg-json"), common::shared("summaries/LLM-NTG/Datasets")) else { return };
+    let (Some(dir), Some(inputs)) = (common::shared("ntg-json"), common::shared("summaries/LLM-NTG/Datasets")) else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let mut table = String::from("trial | packets | types | mean IAT s | JSD timing | JSD size | JSD types\n");
     for file in sorted(&dir, "json") {

@@ -68,22 +68,16 @@ pub fn own_checks(data: &[u8]) {
     let mut ts = 1_700_000_000_000_000_000u64;
     while !rest.is_empty() {
         let (len, tail) = match rest {
-            [hi, lo, tail @ ..] => (
-                usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len()),
-                tail,
-            ),
+            [hi, lo, tail @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len()), tail),
             _ => (0, &[][..]),
         };
         let (frame, tail) = tail.split_at(len);
         ts += 1_000_000;
-        writer
-            .write(ts, frame)
-            .expect("writing to a Vec cannot fail");
+        writer.write(ts, frame).expect("writing to a Vec cannot fail");
         rest = tail;
     }
     writer.into_inner();
-    let reader =
-        Reader::new(capture.as_slice(), "fuzz").expect("a capture the Writer wrote must read back");
+    let reader = Reader::new(capture.as_slice(), "fuzz").expect("a capture the Writer wrote must read back");
     run_pipeline(reader, data.len());
 }
 
@@ -108,18 +102,8 @@ fn run_pipeline(reader: Reader<&[u8]>, input_len: usize) {
         let info = harness::check::catalog::lookup(&finding.check)
             .unwrap_or_else(|| panic!("{} is not in the catalogue", finding.check));
         assert_eq!(info.protocol, finding.protocol, "{}", finding.check);
-        assert!(
-            info.severities.contains(&finding.severity),
-            "{} {}",
-            finding.check,
-            finding.severity
-        );
-        assert!(
-            finding.frame <= frames as u64,
-            "{} names frame {} of {frames}",
-            finding.check,
-            finding.frame
-        );
+        assert!(info.severities.contains(&finding.severity), "{} {}", finding.check, finding.severity);
+        assert!(finding.frame <= frames as u64, "{} names frame {} of {frames}", finding.check, finding.frame);
     }
     for row in report.protocols.values() {
         assert_eq!(row.packets, row.correct + row.malformed + row.non_existent);
@@ -136,10 +120,7 @@ pub fn dns(data: &[u8]) {
     }
     let _ = dns::Packet::new_checked(data).map(|p| (p.id(), p.flags(), p.counts(), p.rcode()));
     if let Ok(repr) = dns::Repr::parse(&dns::Packet::new_unchecked(data)) {
-        assert!(
-            walk.error.is_none() && walk.trailing == 0,
-            "strict parse accepted what the walk refused"
-        );
+        assert!(walk.error.is_none() && walk.trailing == 0, "strict parse accepted what the walk refused");
         assert_eq!(repr.questions.len(), usize::from(walk.present[0]));
         let bytes = repr.to_bytes();
         assert_eq!(bytes.len(), repr.buffer_len());
@@ -153,11 +134,7 @@ pub fn dns(data: &[u8]) {
 pub fn http(data: &[u8]) {
     let _ = http::looks_like_http(data);
     if let Ok(message) = http::parse(data) {
-        let _ = (
-            message.is_request(),
-            message.body_complete(),
-            message.header("content-length"),
-        );
+        let _ = (message.is_request(), message.body_complete(), message.header("content-length"));
     }
 }
 
@@ -185,7 +162,10 @@ pub fn ntg_build(data: &[u8]) {
         };
         assert_eq!(conversion.trace.packets.len(), summary.rows.len(), "one frame per row");
         for finding in &conversion.findings {
-            assert!(finding.frame >= 1 && finding.frame as usize <= summary.rows.len(), "a finding names a row: {finding:?}");
+            assert!(
+                finding.frame >= 1 && finding.frame as usize <= summary.rows.len(),
+                "a finding names a row: {finding:?}"
+            );
         }
         check_trace(&conversion.trace, data.len());
     }

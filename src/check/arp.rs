@@ -46,15 +46,30 @@ pub(crate) fn check_packet(frame: &Frame<'_>, sink: &mut Sink) {
     let op = arp.operation().0;
     // 1/2 ARP, 3/4 RARP (RFC 903), 8/9 InARP (RFC 2390).
     if !matches!(op, 1 | 2 | 3 | 4 | 8 | 9) {
-        sink.report(Severity::Error, "arp.bad_opcode", Protocol::Arp, format!("opcode {op} is neither request (1) nor reply (2)"));
+        sink.report(
+            Severity::Error,
+            "arp.bad_opcode",
+            Protocol::Arp,
+            format!("opcode {op} is neither request (1) nor reply (2)"),
+        );
     }
     let (hw, proto) = (arp.hw_addr_type(), arp.proto_addr_type());
     let (hlen, plen) = (arp.hw_addr_size(), arp.proto_addr_size());
     if hw == ArpHardwareId::ETHERNET && hlen != 6 {
-        sink.report(Severity::Error, "arp.bad_sizes", Protocol::Arp, format!("hardware size {hlen} for Ethernet (must be 6)"));
+        sink.report(
+            Severity::Error,
+            "arp.bad_sizes",
+            Protocol::Arp,
+            format!("hardware size {hlen} for Ethernet (must be 6)"),
+        );
     }
     if proto == EtherType::IPV4 && plen != 4 {
-        sink.report(Severity::Error, "arp.bad_sizes", Protocol::Arp, format!("protocol size {plen} for IPv4 (must be 4)"));
+        sink.report(
+            Severity::Error,
+            "arp.bad_sizes",
+            Protocol::Arp,
+            format!("protocol size {plen} for IPv4 (must be 4)"),
+        );
     }
     if proto == EtherType::IPV4 {
         for (who, ip) in [("sender", arp.sender_protocol_addr()), ("target", arp.target_protocol_addr())] {
@@ -63,7 +78,10 @@ pub(crate) fn check_packet(frame: &Frame<'_>, sink: &mut Sink) {
                     Severity::Error,
                     "arp.bad_address",
                     Protocol::Arp,
-                    format!("{who} address {} is class D/E or broadcast, not one host's address (RFC 826, RFC 1112 §4)", ip.iter().map(u8::to_string).collect::<Vec<_>>().join(".")),
+                    format!(
+                        "{who} address {} is class D/E or broadcast, not one host's address (RFC 826, RFC 1112 §4)",
+                        ip.iter().map(u8::to_string).collect::<Vec<_>>().join(".")
+                    ),
                 );
             }
         }
@@ -135,7 +153,13 @@ impl ArpCheck {
                     Severity::Warn,
                     "arp.duplicate_address",
                     Protocol::Arp,
-                    format!("{} claimed by {} here and by {} in frame {}", ip4(a.sender_ip), mac(&a.sender_mac), mac(&claim.0), claim.1),
+                    format!(
+                        "{} claimed by {} here and by {} in frame {}",
+                        ip4(a.sender_ip),
+                        mac(&a.sender_mac),
+                        mac(&claim.0),
+                        claim.1
+                    ),
                 );
                 *claim = (a.sender_mac, number);
             }
@@ -150,7 +174,11 @@ impl ArpCheck {
                     _ => None,
                 };
                 let request = Request { frame: number, sender_mac: a.sender_mac, eth_src };
-                let slot = self.pending.entry(&(a.sender_ip, a.target_ip), || Request { frame: number, sender_mac: a.sender_mac, eth_src }, |key, old| unanswered(sink, key, &old));
+                let slot = self.pending.entry(
+                    &(a.sender_ip, a.target_ip),
+                    || Request { frame: number, sender_mac: a.sender_mac, eth_src },
+                    |key, old| unanswered(sink, key, &old),
+                );
                 *slot = request;
             }
             ArpOperation::REPLY => match self.pending.remove(&(a.target_ip, a.sender_ip)) {
@@ -159,19 +187,30 @@ impl ArpCheck {
                 // request's own sender MAC, reported there as
                 // `arp.mac_mismatch` (RFC 826: the reply goes to the
                 // requester, whose hardware address is its Ethernet source).
-                Some(request) if request.sender_mac != a.target_mac && request.eth_src != Some(a.target_mac) => sink.report(
-                    Severity::Error,
-                    "arp.reply_mismatch",
-                    Protocol::Arp,
-                    format!("reply is addressed to {} but the request (frame {}) came from {}", mac(&a.target_mac), request.frame, mac(&request.sender_mac)),
-                ),
+                Some(request) if request.sender_mac != a.target_mac && request.eth_src != Some(a.target_mac) => sink
+                    .report(
+                        Severity::Error,
+                        "arp.reply_mismatch",
+                        Protocol::Arp,
+                        format!(
+                            "reply is addressed to {} but the request (frame {}) came from {}",
+                            mac(&a.target_mac),
+                            request.frame,
+                            mac(&request.sender_mac)
+                        ),
+                    ),
                 Some(_) => {}
                 None if a.sender_ip == a.target_ip => {}
                 None => sink.report(
                     Severity::Warn,
                     "arp.unsolicited_reply",
                     Protocol::Arp,
-                    format!("reply {} is-at {} answers no request from {}", ip4(a.sender_ip), mac(&a.sender_mac), ip4(a.target_ip)),
+                    format!(
+                        "reply {} is-at {} answers no request from {}",
+                        ip4(a.sender_ip),
+                        mac(&a.sender_mac),
+                        ip4(a.target_ip)
+                    ),
                 ),
             },
             _ => {}
@@ -205,7 +244,15 @@ pub(crate) mod test {
     pub const M2: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
     /// Build an Ethernet/ARP frame.
-    pub fn arp(eth_src: [u8; 6], eth_dst: [u8; 6], op: u16, sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
+    pub fn arp(
+        eth_src: [u8; 6],
+        eth_dst: [u8; 6],
+        op: u16,
+        sha: [u8; 6],
+        spa: [u8; 4],
+        tha: [u8; 6],
+        tpa: [u8; 4],
+    ) -> Vec<u8> {
         let mut body = vec![0, 1, 8, 0, 6, 4];
         body.extend_from_slice(&op.to_be_bytes());
         body.extend_from_slice(&sha);
@@ -233,7 +280,10 @@ pub(crate) mod test {
     #[test]
     fn test_unsolicited_and_unanswered() {
         let frames = vec![arp(M1, [0xff; 6], 1, M1, A, [0; 6], B), arp(M2, M1, 2, M2, B, M1, [10, 0, 0, 9])];
-        assert_eq!(ids(&check_frames(LinkType::Ethernet, &frames)), vec![(1, "arp.unanswered".into()), (2, "arp.unsolicited_reply".into())]);
+        assert_eq!(
+            ids(&check_frames(LinkType::Ethernet, &frames)),
+            vec![(1, "arp.unanswered".into()), (2, "arp.unsolicited_reply".into())]
+        );
     }
 
     #[test]
@@ -252,7 +302,8 @@ pub(crate) mod test {
 
     #[test]
     fn test_class_d_e_addresses() {
-        let frames = vec![arp(M1, [0xff; 6], 1, M1, [233, 99, 115, 254], [0; 6], B), arp(M2, M1, 2, M2, B, M1, [240, 0, 0, 1])];
+        let frames =
+            vec![arp(M1, [0xff; 6], 1, M1, [233, 99, 115, 254], [0; 6], B), arp(M2, M1, 2, M2, B, M1, [240, 0, 0, 1])];
         let found = ids(&check_frames(LinkType::Ethernet, &frames));
         assert_eq!(found.iter().filter(|(_, c)| c == "arp.bad_address").count(), 2, "{found:?}");
     }
@@ -265,7 +316,16 @@ pub(crate) mod test {
         frame[19] = 14;
         let findings = check_frames(LinkType::Ethernet, &[frame.clone()]);
         assert_eq!(ids(&findings), vec![(1, "arp.bad_sizes".into())]);
-        let dissected = crate::dissect::dissect(1, &crate::pcap::RawFrame { linktype: LinkType::Ethernet, ts: 0, orig_len: frame.len() as u32, data: &frame, offset: 0 });
+        let dissected = crate::dissect::dissect(
+            1,
+            &crate::pcap::RawFrame {
+                linktype: LinkType::Ethernet,
+                ts: 0,
+                orig_len: frame.len() as u32,
+                data: &frame,
+                offset: 0,
+            },
+        );
         assert!(dissected.present.contains(crate::finding::Protocol::Arp));
         // Right sizes, bytes missing.
         let mut frame = arp(M1, [0xff; 6], 1, M1, A, [0; 6], B);

@@ -145,7 +145,13 @@ pub fn markdown() -> String {
     let mut out = String::from("| id | layer | severity | what |\n|---|---|---|---|\n");
     for info in CATALOG {
         let severities: Vec<&str> = info.severities.iter().map(|s| s.as_str()).collect();
-        out.push_str(&format!("| `{}` | {} | {} | {} |\n", info.id, info.protocol, severities.join(", "), info.summary));
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            info.id,
+            info.protocol,
+            severities.join(", "),
+            info.summary
+        ));
     }
     out
 }
@@ -158,7 +164,10 @@ mod test {
     fn test_markdown() {
         let table = markdown();
         assert_eq!(table.lines().count(), CATALOG.len() + 2);
-        assert!(table.contains("| `summary.mismatch` | FRAME | error | packet differs from what the summary asked for |"), "{table}");
+        assert!(
+            table.contains("| `summary.mismatch` | FRAME | error | packet differs from what the summary asked for |"),
+            "{table}"
+        );
         assert!(table.contains("| `udp.bad_length` | UDP | warn, error |"), "{table}");
     }
 
@@ -169,7 +178,10 @@ mod test {
         ids.dedup();
         assert_eq!(ids.len(), CATALOG.len());
         for id in ids {
-            assert!(id.split('.').count() == 2 && id.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'), "{id}");
+            assert!(
+                id.split('.').count() == 2 && id.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                "{id}"
+            );
         }
         assert_eq!(lookup("tcp.bad_ack").map(|c| c.protocol), Some(Protocol::Tcp));
         assert!(lookup("nope").is_none());

@@ -118,15 +118,28 @@ fn key(frame: &Frame<'_>) -> Option<Key> {
         Transport::Udp(udp) => {
             let ((a, ap), (b, bp)) = ordered((src, udp.source_port()), (dst, udp.destination_port()));
             let payload = udp.payload();
-            let dns_id = (frame.present.contains(Protocol::Dns) && payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            let dns_id = (frame.present.contains(Protocol::Dns) && payload.len() >= 2)
+                .then(|| u16::from_be_bytes([payload[0], payload[1]]));
             Some(Key::Udp(a, ap, b, bp, dns_id))
         }
         Transport::Icmp(icmp) => {
             let (a, b) = ordered(src, dst);
             let rest = icmp.bytes5to8();
             match icmp.type_u8() {
-                0 | 8 => Some(Key::Icmp(a, b, 8, u16::from_be_bytes([rest[0], rest[1]]), u16::from_be_bytes([rest[2], rest[3]]))),
-                13 | 14 => Some(Key::Icmp(a, b, 13, u16::from_be_bytes([rest[0], rest[1]]), u16::from_be_bytes([rest[2], rest[3]]))),
+                0 | 8 => Some(Key::Icmp(
+                    a,
+                    b,
+                    8,
+                    u16::from_be_bytes([rest[0], rest[1]]),
+                    u16::from_be_bytes([rest[2], rest[3]]),
+                )),
+                13 | 14 => Some(Key::Icmp(
+                    a,
+                    b,
+                    13,
+                    u16::from_be_bytes([rest[0], rest[1]]),
+                    u16::from_be_bytes([rest[2], rest[3]]),
+                )),
                 _ => None,
             }
         }
@@ -166,7 +179,12 @@ mod test {
 
     #[test]
     fn test_icmp_pairs() {
-        let frames = vec![icmp_echo(A, B, false, 1, 1), icmp_echo(B, A, true, 1, 1), icmp_echo(A, B, false, 1, 2), icmp_echo(B, A, true, 1, 2)];
+        let frames = vec![
+            icmp_echo(A, B, false, 1, 1),
+            icmp_echo(B, A, true, 1, 1),
+            icmp_echo(A, B, false, 1, 2),
+            icmp_echo(B, A, true, 1, 2),
+        ];
         assert_eq!(assign_all(&frames), vec![0, 0, 1, 1]);
     }
 }

@@ -270,7 +270,9 @@ impl Hosts {
         if arp.hw_addr_type() != ArpHardwareId::ETHERNET || arp.proto_addr_type() != EtherType::IPV4 {
             return;
         }
-        let (Ok(sender_mac), Ok(sender_ip)) = (<[u8; 6]>::try_from(arp.sender_hw_addr()), <[u8; 4]>::try_from(arp.sender_protocol_addr())) else {
+        let (Ok(sender_mac), Ok(sender_ip)) =
+            (<[u8; 6]>::try_from(arp.sender_hw_addr()), <[u8; 4]>::try_from(arp.sender_protocol_addr()))
+        else {
             return;
         };
         self.arp_seen = true;
@@ -283,10 +285,15 @@ impl Hosts {
         let macs = [sender_mac, eth_src];
         let macs = macs.iter().filter(|m| station(m));
         for m in macs.clone() {
-            self.announced.entry(&(domain, *m), || Announced { frame: number, resolves }, |_, _| {}).resolves |= resolves;
+            self.announced.entry(&(domain, *m), || Announced { frame: number, resolves }, |_, _| {}).resolves |=
+                resolves;
         }
         if host_address(&sender_ip) {
-            let binding = self.bindings.entry(&(domain, sender_ip), || Binding { macs: [[0; 6]; MAX_MACS], len: 0, frame: number }, |_, _| {});
+            let binding = self.bindings.entry(
+                &(domain, sender_ip),
+                || Binding { macs: [[0; 6]; MAX_MACS], len: 0, frame: number },
+                |_, _| {},
+            );
             for m in macs {
                 binding.add(*m);
             }
@@ -320,18 +327,28 @@ impl Hosts {
 
     /// Report an on-link address carried with another MAC than ARP bound
     /// it to; return whether one was reported.
-    fn conflict(&mut self, domain: Domain, (eth_src, eth_dst): ([u8; 6], [u8; 6]), (src, dst): ([u8; 4], [u8; 4]), sink: &mut Sink) -> bool {
+    fn conflict(
+        &mut self,
+        domain: Domain,
+        (eth_src, eth_dst): ([u8; 6], [u8; 6]),
+        (src, dst): ([u8; 4], [u8; 4]),
+        sink: &mut Sink,
+    ) -> bool {
         let mut wrong = Vec::new();
         if station(&eth_src) && host_address(&src) {
             if let Some(binding) = self.bindings.get_mut(&(domain, src)).copied() {
-                if !binding.contains(&eth_src) && (binding.contains(&eth_dst) || self.announced.get_mut(&(domain, eth_src)).is_none()) {
+                if !binding.contains(&eth_src)
+                    && (binding.contains(&eth_dst) || self.announced.get_mut(&(domain, eth_src)).is_none())
+                {
                     wrong.push(format!("source {} comes from {}", ip4(src), mac(&eth_src)) + &bound(&binding));
                 }
             }
         }
         if station(&eth_dst) && host_address(&dst) {
             if let Some(binding) = self.bindings.get_mut(&(domain, dst)).copied() {
-                if !binding.contains(&eth_dst) && (binding.contains(&eth_src) || self.announced.get_mut(&(domain, eth_dst)).is_none()) {
+                if !binding.contains(&eth_dst)
+                    && (binding.contains(&eth_src) || self.announced.get_mut(&(domain, eth_dst)).is_none())
+                {
                     wrong.push(format!("destination {} goes to {}", ip4(dst), mac(&eth_dst)) + &bound(&binding));
                 }
             }
@@ -361,7 +378,12 @@ fn bound(binding: &Binding) -> String {
 /// entries cached before it began); the hop's entry leaves the table (at
 /// the end, or evicted), so `announced` tells whether ARP resolved it
 /// later.
-fn missing_resolution(sink: &mut Sink, announced: &mut FlowTable<(Domain, [u8; 6]), Announced>, key: HopKey, hop: &Hop) {
+fn missing_resolution(
+    sink: &mut Sink,
+    announced: &mut FlowTable<(Domain, [u8; 6]), Announced>,
+    key: HopKey,
+    hop: &Hop,
+) {
     let (domain, station, next_hop) = hop_parts(key);
     if !announced.get_mut(&(domain, station)).is_some_and(|a| a.resolves) {
         return;
@@ -375,7 +397,12 @@ fn missing_resolution(sink: &mut Sink, announced: &mut FlowTable<(Domain, [u8; 6
         Severity::Warn,
         "arp.missing_resolution",
         Protocol::Arp,
-        format!("first IPv4 frame from {} to next hop {} (destination {}): {when}", mac(&station), mac(&next_hop), ip4(hop.dst)),
+        format!(
+            "first IPv4 frame from {} to next hop {} (destination {}): {when}",
+            mac(&station),
+            mac(&next_hop),
+            ip4(hop.dst)
+        ),
     );
 }
 
@@ -594,11 +621,16 @@ impl Names {
             return;
         }
         let Some(key) = tcp_key(frame) else { return };
-        let candidate = Candidate { client, name: exchange.name, exchange: exchange.frame, frame: frame.number, dst: server };
+        let candidate =
+            Candidate { client, name: exchange.name, exchange: exchange.frame, frame: frame.number, dst: server };
         let fresh = self.candidates.get_mut(&key).is_none();
         // Evicted candidates are dropped: their flows are long gone.
         let mut evicted = 0;
-        *self.candidates.entry(&key, || Candidate { client, name: String::new(), exchange: 0, frame: 0, dst: server }, |_, _| evicted += 1) = candidate;
+        *self.candidates.entry(
+            &key,
+            || Candidate { client, name: String::new(), exchange: 0, frame: 0, dst: server },
+            |_, _| evicted += 1,
+        ) = candidate;
         self.waiting = self.waiting + usize::from(fresh) - evicted;
     }
 
@@ -644,7 +676,11 @@ impl Names {
             Severity::Warn,
             "flow.unresolved_destination",
             Protocol::Ip,
-            format!("HTTP request for {name} goes to {}, but the capture's DNS answer (frame {frame}) gives {name} {}", ip4(dst), list(&addrs)),
+            format!(
+                "HTTP request for {name} goes to {}, but the capture's DNS answer (frame {frame}) gives {name} {}",
+                ip4(dst),
+                list(&addrs)
+            ),
         );
     }
 
@@ -697,14 +733,21 @@ mod test {
     }
 
     fn cname(name: &str, target: &str) -> Record {
-        Record { name: name.into(), rtype: RecordType::Cname, class: 1, ttl: 300, data: RecordData::Name(target.into()) }
+        Record {
+            name: name.into(),
+            rtype: RecordType::Cname,
+            class: 1,
+            ttl: 300,
+            data: RecordData::Name(target.into()),
+        }
     }
 
     /// A DNS message for `name`: a query, or a response with `answers`.
     fn dns_message(name: &str, response: bool, answers: Vec<Record>) -> Vec<u8> {
         let flags = Flags { response, recursion_desired: true, recursion_available: response, ..Flags::default() };
         let question = Question { name: name.into(), qtype: RecordType::A, qclass: 1 };
-        Repr { id: 0x1234, flags, questions: vec![question], answers, authorities: Vec::new(), additionals: Vec::new() }.to_bytes()
+        Repr { id: 0x1234, flags, questions: vec![question], answers, authorities: Vec::new(), additionals: Vec::new() }
+            .to_bytes()
     }
 
     fn up(ip: &[u8]) -> Vec<u8> {
@@ -722,7 +765,10 @@ mod test {
 
     /// A DNS exchange through the gateway.
     fn lookup(name: &str, answers: Vec<Record>) -> Vec<Vec<u8>> {
-        vec![up(&udp(CLIENT, RESOLVER, 53124, 53, &dns_message(name, false, Vec::new()))), down(&udp(RESOLVER, CLIENT, 53, 53124, &dns_message(name, true, answers)))]
+        vec![
+            up(&udp(CLIENT, RESOLVER, 53124, 53, &dns_message(name, false, Vec::new()))),
+            down(&udp(RESOLVER, CLIENT, 53, 53124, &dns_message(name, true, answers))),
+        ]
     }
 
     /// An HTTP exchange with `server`, naming `host`, through the gateway.
@@ -732,7 +778,10 @@ mod test {
 
     /// An HTTP exchange with `server` carrying `request`, through the gateway.
     fn send(server: [u8; 4], request: &str) -> Vec<Vec<u8>> {
-        http_conversation(CLIENT, 45136, server, 1000, 5000, request.as_bytes(), OK).iter().map(|ip| if ip[12..16] == CLIENT { up(ip) } else { down(ip) }).collect()
+        http_conversation(CLIENT, 45136, server, 1000, 5000, request.as_bytes(), OK)
+            .iter()
+            .map(|ip| if ip[12..16] == CLIENT { up(ip) } else { down(ip) })
+            .collect()
     }
 
     /// The paper's day in the life: ARP, DNS, HTTP; the DNS answer gives
@@ -744,7 +793,8 @@ mod test {
     /// Every cross-protocol finding, notes included: `(frame, check)`.
     fn cross(findings: &[Finding]) -> Vec<(u64, String)> {
         let ours = ["host.mac_conflict", "arp.missing_resolution", "flow.unresolved_destination", "dns.unused_answer"];
-        let mut out: Vec<(u64, String)> = findings.iter().filter(|f| ours.contains(&&*f.check)).map(|f| (f.frame, f.check.to_string())).collect();
+        let mut out: Vec<(u64, String)> =
+            findings.iter().filter(|f| ours.contains(&&*f.check)).map(|f| (f.frame, f.check.to_string())).collect();
         out.sort();
         out
     }
@@ -766,7 +816,13 @@ mod test {
         // The request (frame 8) goes elsewhere; the answer (frame 4) is unused.
         assert_eq!(cross(&findings), vec![(4, "dns.unused_answer".into()), (8, "flow.unresolved_destination".into())]);
         let warn = findings.iter().find(|f| f.check == "flow.unresolved_destination").unwrap();
-        assert!(warn.message.contains("185.199.108.153") && warn.message.contains("185.199.109.153") && warn.message.contains("frame 4"), "{}", warn.message);
+        assert!(
+            warn.message.contains("185.199.108.153")
+                && warn.message.contains("185.199.109.153")
+                && warn.message.contains("frame 4"),
+            "{}",
+            warn.message
+        );
         assert_eq!(warn.severity, Severity::Warn);
     }
 
@@ -776,10 +832,27 @@ mod test {
         let chain = vec![cname(NAME, "cdn.example.net."), a("cdn.example.net", OTHER), a("cdn.example.net", SERVER)];
         assert_eq!(run(&[arp_exchange(), lookup(NAME, chain), browse(SERVER, NAME)].concat()), vec![]);
         // The chain across two responses (the second for the canonical name).
-        let frames = [arp_exchange(), lookup(NAME, vec![cname(NAME, "cdn.example.net")]), lookup("cdn.example.net", vec![a("cdn.example.net", SERVER)]), browse(SERVER, "WWW.UAM.ES.")].concat();
+        let frames = [
+            arp_exchange(),
+            lookup(NAME, vec![cname(NAME, "cdn.example.net")]),
+            lookup("cdn.example.net", vec![a("cdn.example.net", SERVER)]),
+            browse(SERVER, "WWW.UAM.ES."),
+        ]
+        .concat();
         assert_eq!(run(&frames), vec![]);
-        let frames = [arp_exchange(), lookup(NAME, vec![cname(NAME, "cdn.example.net")]), lookup("cdn.example.net", vec![a("cdn.example.net", OTHER)]), browse(SERVER, NAME)].concat();
-        assert_eq!(run(&frames).iter().filter(|(_, c)| c == "flow.unresolved_destination").count(), 1, "{:?}", run(&frames));
+        let frames = [
+            arp_exchange(),
+            lookup(NAME, vec![cname(NAME, "cdn.example.net")]),
+            lookup("cdn.example.net", vec![a("cdn.example.net", OTHER)]),
+            browse(SERVER, NAME),
+        ]
+        .concat();
+        assert_eq!(
+            run(&frames).iter().filter(|(_, c)| c == "flow.unresolved_destination").count(),
+            1,
+            "{:?}",
+            run(&frames)
+        );
     }
 
     #[test]
@@ -791,7 +864,8 @@ mod test {
         assert_eq!(host_name(b"[2001:db8::1]:80"), None);
         assert_eq!(host_name(b""), None);
         // The scheme a summary carries does not hide the mismatch.
-        let frames = [arp_exchange(), lookup(NAME, vec![a(NAME, OTHER)]), browse(SERVER, "http://www.uam.es/")].concat();
+        let frames =
+            [arp_exchange(), lookup(NAME, vec![a(NAME, OTHER)]), browse(SERVER, "http://www.uam.es/")].concat();
         assert!(run(&frames).contains(&(8, "flow.unresolved_destination".into())));
     }
 
@@ -801,7 +875,11 @@ mod test {
         let proxied = send(OTHER, &format!("GET http://{NAME}/ HTTP/1.1\r\nHost: {NAME}\r\n\r\n"));
         assert_eq!(run(&[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), proxied].concat()), vec![]);
         // A Host the capture never resolved, and an answer never connected to.
-        assert_eq!(run(&[arp_exchange(), lookup("other.example", vec![a("other.example", OTHER)]), browse(SERVER, NAME)].concat()), vec![]);
+        assert_eq!(
+            run(&[arp_exchange(), lookup("other.example", vec![a("other.example", OTHER)]), browse(SERVER, NAME)]
+                .concat()),
+            vec![]
+        );
     }
 
     #[test]
@@ -810,27 +888,53 @@ mod test {
         // (round-robin DNS, a CDN), outside the capture.
         let neighbour = [34, 235, 250, 24];
         let request = format!("GET / HTTP/1.1\r\nHost: {NAME}\r\n\r\n");
-        let other: Vec<Vec<u8>> = http_conversation(neighbour, 40000, OTHER, 1, 5, request.as_bytes(), OK).iter().map(|ip| ethernet(MG, MX, 0x0800, ip)).collect();
+        let other: Vec<Vec<u8>> = http_conversation(neighbour, 40000, OTHER, 1, 5, request.as_bytes(), OK)
+            .iter()
+            .map(|ip| ethernet(MG, MX, 0x0800, ip))
+            .collect();
         assert_eq!(run(&[day(SERVER), other].concat()), vec![]);
     }
 
     #[test]
     fn test_connection_right_after_lookup() {
         let tls = |server: [u8; 4]| -> Vec<Vec<u8>> {
-            vec![up(&tcp(CLIENT, server, 40000, 443, "S", 1, 0, b"")), down(&tcp(server, CLIENT, 443, 40000, "SA", 9, 2, b"")), up(&tcp(CLIENT, server, 40000, 443, "A", 2, 10, b"")), up(&tcp(CLIENT, server, 40000, 443, "PA", 2, 10, b"\x16\x03\x01\x00\x01\x01"))]
+            vec![
+                up(&tcp(CLIENT, server, 40000, 443, "S", 1, 0, b"")),
+                down(&tcp(server, CLIENT, 443, 40000, "SA", 9, 2, b"")),
+                up(&tcp(CLIENT, server, 40000, 443, "A", 2, 10, b"")),
+                up(&tcp(CLIENT, server, 40000, 443, "PA", 2, 10, b"\x16\x03\x01\x00\x01\x01")),
+            ]
         };
         // To the answer: fine. Elsewhere: the SYN (frame 5) is reported, the answer noted.
         assert_eq!(run(&[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), tls(SERVER)].concat()), vec![]);
-        assert_eq!(run(&[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), tls(OTHER)].concat()), vec![(4, "dns.unused_answer".into()), (5, "flow.unresolved_destination".into())]);
+        assert_eq!(
+            run(&[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), tls(OTHER)].concat()),
+            vec![(4, "dns.unused_answer".into()), (5, "flow.unresolved_destination".into())]
+        );
         // To another name's answer: a connection to that name.
-        let frames = [arp_exchange(), lookup("other.example", vec![a("other.example", OTHER)]), lookup(NAME, vec![a(NAME, SERVER)]), tls(OTHER)].concat();
+        let frames = [
+            arp_exchange(),
+            lookup("other.example", vec![a("other.example", OTHER)]),
+            lookup(NAME, vec![a(NAME, SERVER)]),
+            tls(OTHER),
+        ]
+        .concat();
         assert_eq!(run(&frames), vec![]);
         // Long after the exchange: not the connection it was made for.
-        let mut late = check_frames_at(&[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), tls(OTHER)].concat(), 5, 10_000_000_000);
+        let mut late = check_frames_at(
+            &[arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), tls(OTHER)].concat(),
+            5,
+            10_000_000_000,
+        );
         late.retain(|(_, c)| c != "dns.unused_answer");
         assert_eq!(late, vec![]);
         // A SYN and nothing more: decided at the end.
-        let frames = [arp_exchange(), lookup(NAME, vec![a(NAME, SERVER)]), vec![up(&tcp(CLIENT, OTHER, 40000, 443, "S", 1, 0, b""))]].concat();
+        let frames = [
+            arp_exchange(),
+            lookup(NAME, vec![a(NAME, SERVER)]),
+            vec![up(&tcp(CLIENT, OTHER, 40000, 443, "S", 1, 0, b""))],
+        ]
+        .concat();
         assert!(run(&frames).contains(&(5, "flow.unresolved_destination".into())));
     }
 
@@ -842,7 +946,13 @@ mod test {
         for (i, data) in frames.iter().enumerate() {
             let number = i as u64 + 1;
             let ts = 1_000_000 * number + if number >= from { delay } else { 0 };
-            let raw = crate::pcap::RawFrame { linktype: LinkType::Ethernet, ts, orig_len: data.len() as u32, data, offset: 0 };
+            let raw = crate::pcap::RawFrame {
+                linktype: LinkType::Ethernet,
+                ts,
+                orig_len: data.len() as u32,
+                data,
+                offset: 0,
+            };
             checker.check_frame(&mut crate::dissect::dissect(number, &raw), &mut sink);
         }
         checker.finish(&mut sink);
@@ -866,7 +976,13 @@ mod test {
         assert!(found.iter().all(|(n, c)| *n >= 3 && c == "host.mac_conflict"), "{found:?}");
         let first = findings.iter().find(|f| f.check == "host.mac_conflict").unwrap();
         assert_eq!((first.severity, first.protocol), (Severity::Error, Protocol::Eth));
-        assert!(first.message.contains("source 34.235.250.23 comes from 02:00:00:11:22:33, but ARP bound it to 26:00:00:8b:4c:1f (frame 1)"), "{}", first.message);
+        assert!(
+            first.message.contains(
+                "source 34.235.250.23 comes from 02:00:00:11:22:33, but ARP bound it to 26:00:00:8b:4c:1f (frame 1)"
+            ),
+            "{}",
+            first.message
+        );
     }
 
     #[test]
@@ -905,7 +1021,9 @@ mod test {
 
     #[test]
     fn test_vlans_are_separate_domains() {
-        let tag = |vlan: u16, frame: &[u8]| -> Vec<u8> { [&frame[..12], &[0x81, 0x00], &vlan.to_be_bytes()[..], &frame[12..]].concat() };
+        let tag = |vlan: u16, frame: &[u8]| -> Vec<u8> {
+            [&frame[..12], &[0x81, 0x00], &vlan.to_be_bytes()[..], &frame[12..]].concat()
+        };
         // The same address behind another MAC on another VLAN.
         let mut frames: Vec<Vec<u8>> = day(SERVER).iter().map(|f| tag(10, f)).collect();
         frames.push(tag(20, &arp(MX, BROADCAST, 1, MX, CLIENT, [0; 6], GATEWAY)));
@@ -926,7 +1044,13 @@ mod test {
         let findings = check_frames(LinkType::Ethernet, &frames);
         assert_eq!(cross(&findings), vec![(3, "arp.missing_resolution".into())]);
         let found = findings.iter().find(|f| f.check == "arp.missing_resolution").unwrap();
-        assert!(found.message.contains("from 26:00:00:8b:4c:1f to next hop 02:00:00:ad:f0:fa (destination 104.244.42.65): no ARP exchange"), "{}", found.message);
+        assert!(
+            found.message.contains(
+                "from 26:00:00:8b:4c:1f to next hop 02:00:00:ad:f0:fa (destination 104.244.42.65): no ARP exchange"
+            ),
+            "{}",
+            found.message
+        );
         // The ARP exchange after the traffic that needed it: the client's
         // next hop (the gateway resolves nothing in the capture: it may
         // have known the client before).
@@ -941,7 +1065,12 @@ mod test {
         // Broadcast and multicast destinations need no resolution.
         let mut frames = arp_exchange();
         frames.push(ethernet(MC, BROADCAST, 0x0800, &udp(CLIENT, [255; 4], 68, 67, b"x")));
-        frames.push(ethernet(MC, [1, 0, 0x5e, 0, 0, 0xfb], 0x0800, &udp(CLIENT, [224, 0, 0, 251], 5353, 5353, &dns_message(NAME, false, Vec::new()))));
+        frames.push(ethernet(
+            MC,
+            [1, 0, 0x5e, 0, 0, 0xfb],
+            0x0800,
+            &udp(CLIENT, [224, 0, 0, 251], 5353, 5353, &dns_message(NAME, false, Vec::new())),
+        ));
         assert_eq!(run(&frames), vec![]);
     }
 
@@ -950,7 +1079,9 @@ mod test {
         // A capture without ARP records only its first EARLY_HOPS next hops:
         // when the client later turns out to resolve, those are reported.
         let hop = |i: usize| -> [u8; 6] { [2, 9, 0, 0, (i >> 8) as u8, i as u8] };
-        let mut frames: Vec<Vec<u8>> = (0..EARLY_HOPS + 100).map(|i| ethernet(MC, hop(i), 0x0800, &icmp_echo(CLIENT, SERVER, false, 1, i as u16))).collect();
+        let mut frames: Vec<Vec<u8>> = (0..EARLY_HOPS + 100)
+            .map(|i| ethernet(MC, hop(i), 0x0800, &icmp_echo(CLIENT, SERVER, false, 1, i as u16)))
+            .collect();
         frames.extend(arp_exchange());
         let found = run(&frames);
         assert_eq!(found.len(), EARLY_HOPS, "{:?}", &found[..3]);
@@ -980,12 +1111,29 @@ mod test {
             let mut frames = vec![
                 arp(cmac, BROADCAST, 1, cmac, client, [0; 6], GATEWAY),
                 arp(MG, cmac, 2, MG, GATEWAY, cmac, client),
-                ethernet(MG, cmac, 0x0800, &udp(RESOLVER, client, 53, 5000, &dns_message(&name, true, vec![a(&name, answer)]))),
+                ethernet(
+                    MG,
+                    cmac,
+                    0x0800,
+                    &udp(RESOLVER, client, 53, 5000, &dns_message(&name, true, vec![a(&name, answer)])),
+                ),
             ];
-            frames.extend(http_conversation(client, 45136, SERVER, 1, 5, request.as_bytes(), OK).iter().map(|ip| if ip[12..16] == client { ethernet(cmac, MG, 0x0800, ip) } else { ethernet(MG, cmac, 0x0800, ip) }));
+            frames.extend(http_conversation(client, 45136, SERVER, 1, 5, request.as_bytes(), OK).iter().map(|ip| {
+                if ip[12..16] == client {
+                    ethernet(cmac, MG, 0x0800, ip)
+                } else {
+                    ethernet(MG, cmac, 0x0800, ip)
+                }
+            }));
             for data in &frames {
                 number += 1;
-                let raw = crate::pcap::RawFrame { linktype: LinkType::Ethernet, ts: number * 1000, orig_len: data.len() as u32, data, offset: 0 };
+                let raw = crate::pcap::RawFrame {
+                    linktype: LinkType::Ethernet,
+                    ts: number * 1000,
+                    orig_len: data.len() as u32,
+                    data,
+                    offset: 0,
+                };
                 checker.check_frame(&mut crate::dissect::dissect(number, &raw), &mut sink);
             }
         }

@@ -57,8 +57,17 @@ impl DnsCheck {
     /// began before the capture, so a response may answer a query the
     /// capture missed.
     #[allow(clippy::too_many_arguments)]
-    fn message(&mut self, message: &[u8], (src, sport, dst, dport): FlowKey, number: u64, started: u64, partial: bool, sink: &mut Sink) {
-        let from = if started != 0 && started != number { format!(" (message from frame {started})") } else { String::new() };
+    fn message(
+        &mut self,
+        message: &[u8],
+        (src, sport, dst, dport): FlowKey,
+        number: u64,
+        started: u64,
+        partial: bool,
+        sink: &mut Sink,
+    ) {
+        let from =
+            if started != 0 && started != number { format!(" (message from frame {started})") } else { String::new() };
         let mut sink = Tagged { sink, suffix: &from };
         let sink = &mut sink;
         let walk = dns::walk(message);
@@ -82,7 +91,12 @@ impl DnsCheck {
         if !response && rcode != 0 {
             sink.report(Severity::Warn, "dns.bad_rcode", Protocol::Dns, format!("query carries rcode {rcode}"));
         } else if rcode > 10 {
-            sink.report(Severity::Warn, "dns.bad_rcode", Protocol::Dns, format!("rcode {rcode} is unassigned without EDNS"));
+            sink.report(
+                Severity::Warn,
+                "dns.bad_rcode",
+                Protocol::Dns,
+                format!("rcode {rcode} is unassigned without EDNS"),
+            );
         }
         if !response && header.counts[1] > 0 {
             sink.report(
@@ -98,7 +112,12 @@ impl DnsCheck {
             let pending = self.flows.entry(&key, Vec::new, |key, old| unanswered_all(sink.sink, key, old));
             // A retransmitted query replaces the older one with the same id.
             pending.retain(|q| q.id != header.id);
-            pending.push(PendingQuery { id: header.id, frame: if started != 0 { started } else { number }, question, answered: false });
+            pending.push(PendingQuery {
+                id: header.id,
+                frame: if started != 0 { started } else { number },
+                question,
+                answered: false,
+            });
             return;
         }
         let key = (dst, dport, src, sport);
@@ -120,12 +139,20 @@ impl DnsCheck {
                 let transfer = is_transfer(pending[index].question.as_ref());
                 let query = if transfer {
                     pending[index].answered = true;
-                    PendingQuery { id: pending[index].id, frame: pending[index].frame, question: pending[index].question.clone(), answered: true }
+                    PendingQuery {
+                        id: pending[index].id,
+                        frame: pending[index].frame,
+                        question: pending[index].question.clone(),
+                        answered: true,
+                    }
                 } else {
                     pending.remove(index)
                 };
                 if let (Some(asked), Some(echoed)) = (&query.question, &question) {
-                    if !dns::names_equal(&asked.name, &echoed.name) || asked.qtype != echoed.qtype || asked.qclass != echoed.qclass {
+                    if !dns::names_equal(&asked.name, &echoed.name)
+                        || asked.qtype != echoed.qtype
+                        || asked.qclass != echoed.qclass
+                    {
                         sink.report(
                             Severity::Error,
                             "dns.question_mismatch",
@@ -149,11 +176,18 @@ impl DnsCheck {
                 Severity::Warn,
                 "dns.unsolicited_response",
                 Protocol::Dns,
-                format!("response id 0x{:04x} matches no query seen on this flow (it began before the capture)", header.id),
+                format!(
+                    "response id 0x{:04x} matches no query seen on this flow (it began before the capture)",
+                    header.id
+                ),
             ),
             None => {
                 let ids: Vec<String> = pending.iter().map(|q| format!("0x{:04x}", q.id)).collect();
-                let detail = if ids.is_empty() { "no query is outstanding".to_string() } else { format!("outstanding query ids: {}", ids.join(", ")) };
+                let detail = if ids.is_empty() {
+                    "no query is outstanding".to_string()
+                } else {
+                    format!("outstanding query ids: {}", ids.join(", "))
+                };
                 sink.report(
                     Severity::Error,
                     "dns.id_mismatch",
@@ -237,7 +271,14 @@ impl TcpFlow {
 
     /// Feed one piece of the direction `leg` names; return whether its
     /// bytes belong to DNS messages.
-    pub(crate) fn piece(&mut self, leg: Leg, piece: Piece<'_>, dns: &mut DnsCheck, budget: &mut Budget, sink: &mut Sink) -> bool {
+    pub(crate) fn piece(
+        &mut self,
+        leg: Leg,
+        piece: Piece<'_>,
+        dns: &mut DnsCheck,
+        budget: &mut Budget,
+        sink: &mut Sink,
+    ) -> bool {
         let Leg { dir, ends: (from, to), now } = leg;
         let d = &mut self.dirs[dir];
         let (frame, mut data) = match piece {
@@ -311,7 +352,10 @@ impl TcpFlow {
                     Severity::Warn,
                     "dns.bad_length",
                     Protocol::Dns,
-                    format!("TCP length prefix announces a {declared}-byte message; {} bytes arrived before the flow ended", bytes.len() - 2),
+                    format!(
+                        "TCP length prefix announces a {declared}-byte message; {} bytes arrived before the flow ended",
+                        bytes.len() - 2
+                    ),
                 );
             }
             d.buf.clear(budget);
@@ -346,9 +390,7 @@ fn report_structure(walk: &dns::Walk, len: usize, sink: &mut Tagged<'_>) {
                 Protocol::Dns,
                 format!(
                     "header declares {} {} records but only {} are present",
-                    header.counts[i],
-                    error.section,
-                    walk.present[i]
+                    header.counts[i], error.section, walk.present[i]
                 ),
             );
         } else {
@@ -377,9 +419,22 @@ fn report_placement(walk: &dns::Walk, sink: &mut Tagged<'_>) {
     let [_, an, ns, ar] = walk.opt;
     if an + ns > 0 {
         let (slot, n) = if an > 0 { (1, an) } else { (2, ns) };
-        sink.report(Severity::Error, "dns.opt_misplaced", Protocol::Dns, format!("{n} OPT record(s) in the {} section; RFC 6891 allows it only in the additional section", SECTIONS[slot]));
+        sink.report(
+            Severity::Error,
+            "dns.opt_misplaced",
+            Protocol::Dns,
+            format!(
+                "{n} OPT record(s) in the {} section; RFC 6891 allows it only in the additional section",
+                SECTIONS[slot]
+            ),
+        );
     } else if ar > 1 {
-        sink.report(Severity::Error, "dns.opt_misplaced", Protocol::Dns, format!("{ar} OPT records; RFC 6891 allows one per message"));
+        sink.report(
+            Severity::Error,
+            "dns.opt_misplaced",
+            Protocol::Dns,
+            format!("{ar} OPT records; RFC 6891 allows one per message"),
+        );
     }
     // RFC 2308 §3: a negative answer (NXDOMAIN, or NODATA: no answer of the
     // type asked) carries the zone's SOA in the authority section. An SOA
@@ -401,7 +456,10 @@ fn report_placement(walk: &dns::Walk, sink: &mut Tagged<'_>) {
             Severity::Warn,
             "dns.soa_misplaced",
             Protocol::Dns,
-            format!("SOA of a negative ({answer}) answer in the {} section; RFC 2308 §3 puts it in the authority section", SECTIONS[slot]),
+            format!(
+                "SOA of a negative ({answer}) answer in the {} section; RFC 2308 §3 puts it in the authority section",
+                SECTIONS[slot]
+            ),
         );
     }
 }
@@ -413,7 +471,12 @@ fn unanswered_all(sink: &mut Sink, (client, cport, server, sport): FlowKey, pend
             Severity::Warn,
             "dns.unanswered",
             Protocol::Dns,
-            format!("query id 0x{:04x} from {}:{cport} to {}:{sport} has no response", query.id, ip4(client), ip4(server)),
+            format!(
+                "query id 0x{:04x} from {}:{cport} to {}:{sport} has no response",
+                query.id,
+                ip4(client),
+                ip4(server)
+            ),
         );
     }
 }
@@ -439,7 +502,13 @@ mod test {
         let mut repr = query(id);
         repr.flags.response = true;
         repr.flags.recursion_available = true;
-        repr.answers.push(Record { name: "example.com".into(), rtype: RecordType::A, class: 1, ttl: 300, data: RecordData::A([93, 184, 216, 34].into()) });
+        repr.answers.push(Record {
+            name: "example.com".into(),
+            rtype: RecordType::A,
+            class: 1,
+            ttl: 300,
+            data: RecordData::A([93, 184, 216, 34].into()),
+        });
         repr
     }
 
@@ -499,7 +568,15 @@ mod test {
     }
 
     fn soa() -> Record {
-        let data = RecordData::Soa { mname: "ns.example.com".into(), rname: "hostmaster.example.com".into(), serial: 1, refresh: 7200, retry: 3600, expire: 1_209_600, minimum: 300 };
+        let data = RecordData::Soa {
+            mname: "ns.example.com".into(),
+            rname: "hostmaster.example.com".into(),
+            serial: 1,
+            refresh: 7200,
+            retry: 3600,
+            expire: 1_209_600,
+            minimum: 300,
+        };
         Record { name: "example.com".into(), rtype: RecordType::Soa, class: 1, ttl: 300, data }
     }
 
@@ -581,7 +658,10 @@ mod test {
         assert_eq!(run(&segmented(53, &[&queries], &[&answers])), vec![]);
         // A wrong id among them is still caught, on its frame.
         let answers = [framed(&response(2)), framed(&response(7))].concat();
-        assert_eq!(run(&segmented(53, &[&queries], &[&answers])), vec![(4, "dns.unanswered".into()), (6, "dns.id_mismatch".into())]);
+        assert_eq!(
+            run(&segmented(53, &[&queries], &[&answers])),
+            vec![(4, "dns.unanswered".into()), (6, "dns.id_mismatch".into())]
+        );
     }
 
     #[test]
@@ -625,7 +705,14 @@ mod test {
         assert!(found.contains(&(1, "tcp.no_handshake".into())), "{found:?}");
         // The response to the query whose start was missed is a warning;
         // the wrong id after a query seen whole stays an error.
-        assert_eq!(found.iter().filter(|(_, c)| c.starts_with("dns.")).cloned().collect::<Vec<_>>(), [(2, "dns.unanswered".to_string()), (4, "dns.unsolicited_response".to_string()), (5, "dns.unsolicited_response".to_string())]);
+        assert_eq!(
+            found.iter().filter(|(_, c)| c.starts_with("dns.")).cloned().collect::<Vec<_>>(),
+            [
+                (2, "dns.unanswered".to_string()),
+                (4, "dns.unsolicited_response".to_string()),
+                (5, "dns.unsolicited_response".to_string())
+            ]
+        );
         assert!(!found.iter().any(|(_, c)| c == "dns.malformed"), "{found:?}");
     }
 }

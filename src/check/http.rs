@@ -62,16 +62,22 @@ struct Framing {
 enum Start {
     /// A request: HEAD or not; the method when an HTTP/1.1 request lacks
     /// its Host (for the message; no allocation otherwise).
-    Request { head: bool, missing_host: Option<String> },
-    Response { code: u16 },
+    Request {
+        head: bool,
+        missing_host: Option<String>,
+    },
+    Response {
+        code: u16,
+    },
 }
 
 impl Framing {
     fn of(head: &http::Head<'_>) -> Framing {
         let start = match head.start {
-            StartRef::Request { method, version, .. } => {
-                Start::Request { head: method.eq_ignore_ascii_case("HEAD"), missing_host: (version == 1 && !head.host).then(|| method.to_string()) }
-            }
+            StartRef::Request { method, version, .. } => Start::Request {
+                head: method.eq_ignore_ascii_case("HEAD"),
+                missing_host: (version == 1 && !head.host).then(|| method.to_string()),
+            },
             StartRef::Response { code, .. } => Start::Response { code },
         };
         Framing { start, location: head.location, chunked: head.chunked, content_length: head.content_length }
@@ -122,12 +128,21 @@ pub(crate) struct Ctx {
 impl Flow {
     /// Feed one piece of direction `dir`'s stream; return whether its bytes
     /// belong to HTTP messages.
-    pub(crate) fn piece(&mut self, dir: usize, piece: Piece<'_>, ctx: Ctx, budget: &mut Budget, sink: &mut Sink) -> bool {
+    pub(crate) fn piece(
+        &mut self,
+        dir: usize,
+        piece: Piece<'_>,
+        ctx: Ctx,
+        budget: &mut Budget,
+        sink: &mut Sink,
+    ) -> bool {
         match piece {
             Piece::Gap(bytes) => {
                 let d = &mut self.dirs[dir];
                 d.state = match d.state {
-                    State::Body { remaining } if u64::from(bytes) < remaining => State::Body { remaining: remaining - u64::from(bytes) },
+                    State::Body { remaining } if u64::from(bytes) < remaining => {
+                        State::Body { remaining: remaining - u64::from(bytes) }
+                    }
                     State::Body { .. } => State::Start,
                     State::UntilClose => State::UntilClose,
                     State::Unsynced => State::Unsynced,
@@ -164,7 +179,15 @@ impl Flow {
     }
 
     /// Parse the bytes `data` (first sent in `frame`) of direction `dir`.
-    fn bytes(&mut self, dir: usize, frame: u64, mut data: &[u8], ctx: Ctx, budget: &mut Budget, sink: &mut Sink) -> bool {
+    fn bytes(
+        &mut self,
+        dir: usize,
+        frame: u64,
+        mut data: &[u8],
+        ctx: Ctx,
+        budget: &mut Budget,
+        sink: &mut Sink,
+    ) -> bool {
         let mut http = false;
         if matches!(self.dirs[dir].state, State::Lost | State::Unsynced) {
             if !http::looks_like_http(data) {
@@ -201,13 +224,21 @@ impl Flow {
                 State::Body { remaining } => {
                     http = true;
                     let take = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    d.state = if take as u64 == remaining { State::Start } else { State::Body { remaining: remaining - take as u64 } };
+                    d.state = if take as u64 == remaining {
+                        State::Start
+                    } else {
+                        State::Body { remaining: remaining - take as u64 }
+                    };
                     data = &data[take..];
                 }
                 State::ChunkData { remaining } => {
                     http = true;
                     let take = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    d.state = if take as u64 == remaining { State::ChunkEnd { cr: false } } else { State::ChunkData { remaining: remaining - take as u64 } };
+                    d.state = if take as u64 == remaining {
+                        State::ChunkEnd { cr: false }
+                    } else {
+                        State::ChunkData { remaining: remaining - take as u64 }
+                    };
                     data = &data[take..];
                 }
                 State::ChunkEnd { cr } => {
@@ -218,7 +249,14 @@ impl Flow {
                         _ => {
                             let started = d.started;
                             d.state = State::Lost;
-                            report(sink, ctx, Severity::Error, "http.malformed", started, "chunked body: chunk data is not followed by CRLF (RFC 9112 §7.1)".into());
+                            report(
+                                sink,
+                                ctx,
+                                Severity::Error,
+                                "http.malformed",
+                                started,
+                                "chunked body: chunk data is not followed by CRLF (RFC 9112 §7.1)".into(),
+                            );
                             return http;
                         }
                     }
@@ -231,7 +269,14 @@ impl Flow {
                             let started = d.started;
                             d.buf.clear(budget);
                             d.state = State::Lost;
-                            report(sink, ctx, Severity::Error, "http.malformed", started, format!("chunked body: a chunk-size or trailer line longer than {MAX_LINE} bytes"));
+                            report(
+                                sink,
+                                ctx,
+                                Severity::Error,
+                                "http.malformed",
+                                started,
+                                format!("chunked body: a chunk-size or trailer line longer than {MAX_LINE} bytes"),
+                            );
                         }
                         return http;
                     };
@@ -260,7 +305,14 @@ impl Flow {
                             let started = d.started;
                             d.state = State::Lost;
                             let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
-                            report(sink, ctx, Severity::Error, "http.malformed", started, format!("chunked body: {shown:?} is not a chunk size (hex digits, RFC 9112 §7.1)"));
+                            report(
+                                sink,
+                                ctx,
+                                Severity::Error,
+                                "http.malformed",
+                                started,
+                                format!("chunked body: {shown:?} is not a chunk size (hex digits, RFC 9112 §7.1)"),
+                            );
                             return http;
                         }
                     }
@@ -289,7 +341,12 @@ impl Flow {
                 format!("{} bytes follow the end of the message body and start no HTTP message", data.len()),
             );
         } else {
-            sink.report(Severity::Warn, "http.not_http", Protocol::Http, format!("TCP payload on HTTP port {} is not an HTTP message", ctx.port));
+            sink.report(
+                Severity::Warn,
+                "http.not_http",
+                Protocol::Http,
+                format!("TCP payload on HTTP port {} is not an HTTP message", ctx.port),
+            );
         }
     }
 
@@ -354,7 +411,11 @@ impl Flow {
             Severity::Note,
             "http.partial_header",
             Protocol::Http,
-            format!("header block of the message from frame {} is longer than {} KiB: not reassembled", d.started, MAX_HEAD / 1024),
+            format!(
+                "header block of the message from frame {} is longer than {} KiB: not reassembled",
+                d.started,
+                MAX_HEAD / 1024
+            ),
         );
         HeadOutcome::Stop
     }
@@ -370,14 +431,27 @@ impl Flow {
                 if let Some(method) = missing_host {
                     // RFC 9112 §3.2: "A client MUST send a Host header field
                     // in all HTTP/1.1 request messages."
-                    report(sink, ctx, Severity::Error, "http.missing_host", started, format!("HTTP/1.1 {method} request without a Host header field (RFC 9112 §3.2)"));
+                    report(
+                        sink,
+                        ctx,
+                        Severity::Error,
+                        "http.missing_host",
+                        started,
+                        format!("HTTP/1.1 {method} request without a Host header field (RFC 9112 §3.2)"),
+                    );
                 }
                 // RFC 9112 §6.3 rule 6: a request with neither
                 // Content-Length nor chunked has no body.
                 return if head.chunked {
                     State::ChunkSize
                 } else {
-                    head.content_length.map_or(State::Start, |length| if length == 0 { State::Start } else { State::Body { remaining: length } })
+                    head.content_length.map_or(State::Start, |length| {
+                        if length == 0 {
+                            State::Start
+                        } else {
+                            State::Body { remaining: length }
+                        }
+                    })
                 };
             }
             Start::Response { code } => {
@@ -390,12 +464,26 @@ impl Flow {
                             self.requests.remove(index);
                         }
                     }
-                    None => report(sink, ctx, Severity::Warn, "http.response_without_request", started, format!("status {code} answers no request on this connection")),
+                    None => report(
+                        sink,
+                        ctx,
+                        Severity::Warn,
+                        "http.response_without_request",
+                        started,
+                        format!("status {code} answers no request on this connection"),
+                    ),
                 }
                 // RFC 9110 §15.4.2-§15.4.9: the server SHOULD generate a
                 // Location for 301, 302, 303, 307 and 308.
                 if matches!(code, 301 | 302 | 303 | 307 | 308) && !head.location {
-                    report(sink, ctx, Severity::Warn, "http.missing_location", started, format!("redirect {code} without a Location header field (RFC 9110 §15.4)"));
+                    report(
+                        sink,
+                        ctx,
+                        Severity::Warn,
+                        "http.missing_location",
+                        started,
+                        format!("redirect {code} without a Location header field (RFC 9110 §15.4)"),
+                    );
                 }
                 // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
                 no_body |= code < 200 || code == 204 || code == 304;
@@ -423,7 +511,11 @@ impl Flow {
 /// Report a finding on the frame being checked, naming the frame where the
 /// message started when it is another one.
 fn report(sink: &mut Sink, ctx: Ctx, severity: Severity, check: &'static str, started: u64, message: String) {
-    let message = if started != 0 && started != ctx.frame { format!("{message} (message from frame {started})") } else { message };
+    let message = if started != 0 && started != ctx.frame {
+        format!("{message} (message from frame {started})")
+    } else {
+        message
+    };
     sink.report(severity, check, Protocol::Http, message);
 }
 
@@ -442,15 +534,25 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
 pub(crate) fn incomplete(sink: &mut Sink, flow: &Flow) {
     for d in &flow.dirs {
         let what = match d.state {
-            State::Body { remaining } => Some(format!("{remaining} bytes of the body announced by Content-Length never arrived")),
-            State::ChunkSize | State::ChunkData { .. } | State::ChunkEnd { .. } => Some("chunked body never ended (no last chunk, RFC 9112 §7.1)".to_string()),
+            State::Body { remaining } => {
+                Some(format!("{remaining} bytes of the body announced by Content-Length never arrived"))
+            }
+            State::ChunkSize | State::ChunkData { .. } | State::ChunkEnd { .. } => {
+                Some("chunked body never ended (no last chunk, RFC 9112 §7.1)".to_string())
+            }
             _ => None,
         };
         if let Some(what) = what {
             sink.report_at(d.started, Severity::Warn, "http.incomplete_body", Protocol::Http, what);
         }
         if d.state == State::Head {
-            sink.report_at(d.started, Severity::Note, "http.partial_header", Protocol::Http, "header block never completed before the capture ended".into());
+            sink.report_at(
+                d.started,
+                Severity::Note,
+                "http.partial_header",
+                Protocol::Http,
+                "header block never completed before the capture ended".into(),
+            );
         }
     }
     for (_, frame, _) in &flow.requests {
@@ -518,7 +620,8 @@ mod test {
     fn test_redirect_without_location() {
         let found = run(&tcp_conversation(GET, b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\n\r\n"));
         assert_eq!(found, vec![(6, "http.missing_location".into())]);
-        let found = run(&tcp_conversation(GET, b"HTTP/1.1 301 Moved Permanently\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n"));
+        let found =
+            run(&tcp_conversation(GET, b"HTTP/1.1 301 Moved Permanently\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n"));
         assert_eq!(found, vec![]);
     }
 
@@ -549,7 +652,10 @@ mod test {
             let frames = segmented(80, &split(GET, &cuts), &[OK]);
             assert_eq!(run(&frames), vec![], "request cut at {cuts:?}");
             let present = presence(LinkType::Raw, &frames, Protocol::Http);
-            assert!(present[3..3 + cuts.len() + 1].iter().all(|p| *p), "every segment of the request carries HTTP: {present:?}");
+            assert!(
+                present[3..3 + cuts.len() + 1].iter().all(|p| *p),
+                "every segment of the request carries HTTP: {present:?}"
+            );
         }
     }
 

@@ -94,7 +94,10 @@ pub(crate) fn check_packet(frame: &Frame<'_>, sink: &mut Sink) {
                 Severity::Error,
                 "icmp.bad_quoted",
                 Protocol::Icmp,
-                format!("type {icmp_type} must quote the original IPv4 header and 8 bytes; {} bytes present", quoted.len()),
+                format!(
+                    "type {icmp_type} must quote the original IPv4 header and 8 bytes; {} bytes present",
+                    quoted.len()
+                ),
             );
         }
     }
@@ -137,7 +140,11 @@ impl IcmpCheck {
         let data_hash = hash(icmp.payload());
         if !reply {
             let number = frame.number;
-            let slot = self.pending.entry(&(src, dst, kind, id, seq), || Pending { frame: number, data_hash }, |key, old| unanswered(sink, key, &old));
+            let slot = self.pending.entry(
+                &(src, dst, kind, id, seq),
+                || Pending { frame: number, data_hash },
+                |key, old| unanswered(sink, key, &old),
+            );
             *slot = Pending { frame: number, data_hash };
             return;
         }
@@ -148,7 +155,10 @@ impl IcmpCheck {
                         Severity::Warn,
                         "icmp.echo_data_mismatch",
                         Protocol::Icmp,
-                        format!("echo reply data differs from the request's (frame {}) (RFC 792: data is returned)", request.frame),
+                        format!(
+                            "echo reply data differs from the request's (frame {}) (RFC 792: data is returned)",
+                            request.frame
+                        ),
                     );
                 }
             }
@@ -193,7 +203,12 @@ mod test {
 
     #[test]
     fn test_pairs() {
-        let frames = vec![icmp_echo(A, B, false, 7, 1), icmp_echo(B, A, true, 7, 1), icmp_echo(A, B, false, 7, 2), icmp_echo(B, A, true, 7, 2)];
+        let frames = vec![
+            icmp_echo(A, B, false, 7, 1),
+            icmp_echo(B, A, true, 7, 1),
+            icmp_echo(A, B, false, 7, 2),
+            icmp_echo(B, A, true, 7, 2),
+        ];
         assert!(ids(&check_frames(LinkType::Raw, &frames)).is_empty());
     }
 
@@ -231,7 +246,10 @@ mod test {
         assert_eq!(ids(&found), vec![(1, "icmp.bad_quoted".into())]);
         assert_eq!(found[0].severity, Severity::Error);
         // 11 (time exceeded) quoting only 20 bytes: the 8 data bytes are missing.
-        assert_eq!(ids(&check_frames(LinkType::Raw, &[icmp_error(11, 0, &original[..20])])), vec![(1, "icmp.bad_quoted".into())]);
+        assert_eq!(
+            ids(&check_frames(LinkType::Raw, &[icmp_error(11, 0, &original[..20])])),
+            vec![(1, "icmp.bad_quoted".into())]
+        );
     }
 
     #[rstest]

@@ -42,7 +42,12 @@ pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
             // Ipv4Header drops the reserved flag, so recomputing from it
             // would call such headers bad.
             if checksums == Checksums::OffloadAware && header.header_checksum() == 0 {
-                sink.report(Severity::Note, "ip.checksum_offload", Protocol::Ip, "header checksum 0: left for checksum offload to fill in".into());
+                sink.report(
+                    Severity::Note,
+                    "ip.checksum_offload",
+                    Protocol::Ip,
+                    "header checksum 0: left for checksum offload to fill in".into(),
+                );
             } else if checksums != Checksums::Off && checksum(header.slice()) != 0 {
                 let mut zeroed = [0u8; 60];
                 zeroed[..header_len].copy_from_slice(header.slice());
@@ -74,11 +79,18 @@ pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
                     Severity::Error,
                     "ip.extension_header_protocol",
                     Protocol::Ip,
-                    format!("protocol number {protocol} is an IPv6 extension header (RFC 8200 §4), not an IPv4 payload"),
+                    format!(
+                        "protocol number {protocol} is an IPv6 extension header (RFC 8200 §4), not an IPv4 payload"
+                    ),
                 );
             }
             if header.ttl() == 0 {
-                sink.report(Severity::Error, "ip.ttl_zero", Protocol::Ip, "TTL 0: such a packet is never forwarded nor sent (RFC 1812 §4.2.2.9)".into());
+                sink.report(
+                    Severity::Error,
+                    "ip.ttl_zero",
+                    Protocol::Ip,
+                    "TTL 0: such a packet is never forwarded nor sent (RFC 1812 §4.2.2.9)".into(),
+                );
             }
             let src = header.source();
             if src[0] >= 224 {
@@ -90,10 +102,20 @@ pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
                 );
             }
             if header.slice()[6] & 0x80 != 0 {
-                sink.report(Severity::Warn, "ip.reserved_flag", Protocol::Ip, "reserved flag bit set (RFC 791 §3.1: must be zero)".into());
+                sink.report(
+                    Severity::Warn,
+                    "ip.reserved_flag",
+                    Protocol::Ip,
+                    "reserved flag bit set (RFC 791 §3.1: must be zero)".into(),
+                );
             }
             if header.more_fragments() || header.fragments_offset().value() != 0 {
-                sink.report(Severity::Note, "ip.fragment", Protocol::Ip, "fragment: upper layers are checked on the first fragment only".into());
+                sink.report(
+                    Severity::Note,
+                    "ip.fragment",
+                    Protocol::Ip,
+                    "fragment: upper layers are checked on the first fragment only".into(),
+                );
             }
         }
         _ => {}
@@ -104,7 +126,9 @@ fn report_bad(reason: NetError, sink: &mut Sink) {
     let (check, message) = match reason {
         NetError::Version(v) => ("ip.bad_version", format!("version {v} in an IPv4 packet (must be 4)")),
         NetError::Ihl(ihl) => ("ip.bad_ihl", format!("header length {ihl} words is below the minimum of 5")),
-        NetError::Truncated { needed, available } => ("ip.truncated", format!("IPv4 header needs {needed} bytes, {available} present")),
+        NetError::Truncated { needed, available } => {
+            ("ip.truncated", format!("IPv4 header needs {needed} bytes, {available} present"))
+        }
     };
     sink.report(Severity::Error, check, Protocol::Ip, message);
 }
@@ -204,7 +228,11 @@ mod test {
     fn under(rule: super::Checksums, frames: &[Vec<u8>]) -> (Vec<(u64, String)>, Vec<String>) {
         let limits = super::super::Limits { checksums: rule, ..Default::default() };
         let findings = check_frames_with(limits, LinkType::Raw, frames);
-        let notes = findings.iter().filter(|f| f.severity == crate::finding::Severity::Note).map(|f| f.check.to_string()).collect();
+        let notes = findings
+            .iter()
+            .filter(|f| f.severity == crate::finding::Severity::Note)
+            .map(|f| f.check.to_string())
+            .collect();
         (ids(&findings), notes)
     }
 
@@ -243,7 +271,10 @@ mod test {
         assert_eq!(notes.iter().filter(|n| *n == "tcp.checksum_offload").count(), 2);
         let (errors, _) = under(Strict, &frames);
         let strict: Vec<&str> = errors.iter().map(|(_, c)| c.as_str()).collect();
-        assert_eq!(strict, ["tcp.bad_checksum", "tcp.bad_checksum", "tcp.bad_checksum", "ip.bad_total_length", "ip.bad_checksum"]);
+        assert_eq!(
+            strict,
+            ["tcp.bad_checksum", "tcp.bad_checksum", "tcp.bad_checksum", "ip.bad_total_length", "ip.bad_checksum"]
+        );
         let (errors, _) = under(Off, &frames);
         assert_eq!(errors, vec![(4, "ip.bad_total_length".to_string())]);
     }

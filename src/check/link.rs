@@ -44,7 +44,10 @@ impl LinkCheck {
                     Severity::Note,
                     "link.unsupported",
                     Protocol::Frame,
-                    format!("link type {} is recognised but not dissected by the harness's own checks", linktype.name()),
+                    format!(
+                        "link type {} is recognised but not dissected by the harness's own checks",
+                        linktype.name()
+                    ),
                 );
             }
             Link::Ethernet { src, ether_type, .. } => {
@@ -91,8 +94,19 @@ fn check_ether_type(frame: &Frame<'_>, ether_type: u16, sink: &mut Sink) {
             Protocol::Eth,
             format!("EtherType 0x{ether_type:04x} but the payload is an IPv4 header (expected 0x0800)"),
         );
-    } else if !matches!(EtherType(ether_type), EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME | EtherType::VLAN_DOUBLE_TAGGED_FRAME | EtherType::PROVIDER_BRIDGING) {
-        sink.report(Severity::Note, "eth.unknown_ethertype", Protocol::Eth, format!("EtherType 0x{ether_type:04x} is not dissected"));
+    } else if !matches!(
+        EtherType(ether_type),
+        EtherType::IPV6
+            | EtherType::VLAN_TAGGED_FRAME
+            | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+            | EtherType::PROVIDER_BRIDGING
+    ) {
+        sink.report(
+            Severity::Note,
+            "eth.unknown_ethertype",
+            Protocol::Eth,
+            format!("EtherType 0x{ether_type:04x} is not dissected"),
+        );
     }
 }
 
@@ -106,7 +120,10 @@ mod test {
 
     #[test]
     fn test_clean_ethernet() {
-        let frames = vec![ethernet(M1, M2, 0x0800, &icmp_echo(A, B, false, 1, 1)), ethernet(M2, M1, 0x0800, &icmp_echo(B, A, true, 1, 1))];
+        let frames = vec![
+            ethernet(M1, M2, 0x0800, &icmp_echo(A, B, false, 1, 1)),
+            ethernet(M2, M1, 0x0800, &icmp_echo(B, A, true, 1, 1)),
+        ];
         assert!(ids(&check_frames(LinkType::Ethernet, &frames)).is_empty());
     }
 
@@ -125,7 +142,10 @@ mod test {
     #[test]
     fn test_group_source_mac() {
         let group = [0x01, 0x00, 0x5e, 0, 0, 1];
-        let frames = vec![ethernet(group, M2, 0x0800, &icmp_echo(A, B, false, 1, 1)), ethernet(M2, M1, 0x0800, &icmp_echo(B, A, true, 1, 1))];
+        let frames = vec![
+            ethernet(group, M2, 0x0800, &icmp_echo(A, B, false, 1, 1)),
+            ethernet(M2, M1, 0x0800, &icmp_echo(B, A, true, 1, 1)),
+        ];
         assert_eq!(ids(&check_frames(LinkType::Ethernet, &frames)), vec![(1, "eth.group_source_mac".to_string())]);
     }
 
@@ -136,8 +156,16 @@ mod test {
         assert_eq!(ids(&check_frames(LinkType::Ethernet, &frames)), vec![(1, "eth.ethertype_mismatch".to_string())]);
         // EtherType IPv4 with an ARP-looking payload.
         // (IP is expected there and does not decode: that is reported too.)
-        let frames = vec![ethernet(M1, M2, 0x0800, &[0, 1, 8, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])];
-        assert_eq!(ids(&check_frames(LinkType::Ethernet, &frames)), vec![(1, "eth.ethertype_mismatch".to_string()), (1, "ip.bad_version".to_string())]);
+        let frames = vec![ethernet(
+            M1,
+            M2,
+            0x0800,
+            &[0, 1, 8, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )];
+        assert_eq!(
+            ids(&check_frames(LinkType::Ethernet, &frames)),
+            vec![(1, "eth.ethertype_mismatch".to_string()), (1, "ip.bad_version".to_string())]
+        );
     }
 
     #[test]

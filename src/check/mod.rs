@@ -50,7 +50,14 @@ impl Sink {
 
     /// Report a finding about an earlier frame (at most `warn`, see the
     /// module docs).
-    pub fn report_at(&mut self, frame: u64, severity: Severity, check: &'static str, protocol: Protocol, message: String) {
+    pub fn report_at(
+        &mut self,
+        frame: u64,
+        severity: Severity,
+        check: &'static str,
+        protocol: Protocol,
+        message: String,
+    ) {
         debug_assert!(severity <= Severity::Warn || frame == self.frame, "late findings must not change verdicts");
         self.findings.push(Finding::own(frame, severity, check, protocol, message));
     }
@@ -226,7 +233,14 @@ impl App {
 /// in order as HTTP or DNS; mark the layer present on a segment that
 /// carries bytes of its messages (a header continued from an earlier
 /// segment, a body, a DNS message's tail).
-fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns: &mut dns::DnsCheck, budget: &mut reassembly::Budget, sink: &mut Sink) {
+fn check_app(
+    frame: &mut Frame<'_>,
+    state: &mut TcpFlowState,
+    key: &TcpKey,
+    dns: &mut dns::DnsCheck,
+    budget: &mut reassembly::Budget,
+    sink: &mut Sink,
+) {
     let Transport::Tcp(tcp) = &frame.transport else { return };
     let Net::Ipv4 { slice, .. } = &frame.net else { return };
     let (sport, dport) = (tcp.source_port(), tcp.destination_port());
@@ -270,7 +284,10 @@ fn check_app(frame: &mut Frame<'_>, state: &mut TcpFlowState, key: &TcpKey, dns:
     let start = seq.wrapping_add(u32::from(syn));
     let ends = |a: TcpKey| if dir == 0 { ((a.0, a.1), (a.2, a.3)) } else { ((a.2, a.3), (a.0, a.1)) };
     let (from, to) = ends(*key);
-    let http_ctx = http::Ctx { frame: frame.number, port: if crate::dissect::HTTP_PORTS.contains(&dport) { dport } else { sport } };
+    let http_ctx = http::Ctx {
+        frame: frame.number,
+        port: if crate::dissect::HTTP_PORTS.contains(&dport) { dport } else { sport },
+    };
     let now = frame.number;
     let App { streams, kind } = app;
     let mut carried = false;
@@ -341,7 +358,9 @@ impl Checker {
         // conversation checks.
         let key = tcp_key(frame);
         let budget = &mut self.budget;
-        let mut flow = key.map(|key| self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, old, budget, sink)));
+        let mut flow = key.map(|key| {
+            self.tcp_flows.entry(&key, TcpFlowState::new, |key, old| TcpFlowState::evicted(&key, old, budget, sink))
+        });
         tcp::check(frame, flow.as_deref_mut().map(|f| &mut f.tcp), self.checksums, sink);
         icmp::check_packet(frame, sink);
         self.icmp.check(frame, sink);
@@ -430,7 +449,13 @@ struct Slot<K, V> {
 impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
     /// Make a table holding at most `capacity` flows.
     pub(crate) fn new(capacity: usize) -> Self {
-        FlowTable { table: hashbrown::HashTable::new(), hasher: foldhash::fast::RandomState::default(), capacity: capacity.max(8), clock: 0, ages: Vec::new() }
+        FlowTable {
+            table: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            capacity: capacity.max(8),
+            clock: 0,
+            ages: Vec::new(),
+        }
     }
 
     /// Return the number of entries.
@@ -504,7 +529,11 @@ impl<K: std::hash::Hash + Eq + Clone, V> FlowTable<K, V> {
 
 /// Evict the oldest eighth of `table` (at least one entry), passing the
 /// entries to `evicted` oldest first. `ages` is scratch space.
-fn evict_oldest<K, V>(table: &mut hashbrown::HashTable<Slot<K, V>>, ages: &mut Vec<u64>, mut evicted: impl FnMut(K, V)) {
+fn evict_oldest<K, V>(
+    table: &mut hashbrown::HashTable<Slot<K, V>>,
+    ages: &mut Vec<u64>,
+    mut evicted: impl FnMut(K, V),
+) {
     ages.clear();
     ages.extend(table.iter().map(|slot| slot.age));
     let cut = (ages.len() / 8).max(1) - 1;
@@ -577,7 +606,13 @@ mod test {
             ];
             for data in &frames {
                 number += 1;
-                let raw = crate::pcap::RawFrame { linktype: crate::pcap::LinkType::Raw, ts: number * 1000, orig_len: data.len() as u32, data, offset: 0 };
+                let raw = crate::pcap::RawFrame {
+                    linktype: crate::pcap::LinkType::Raw,
+                    ts: number * 1000,
+                    orig_len: data.len() as u32,
+                    data,
+                    offset: 0,
+                };
                 let mut frame = crate::dissect::dissect(number, &raw);
                 conversations.push(checker.check_frame(&mut frame, &mut sink));
             }
@@ -586,7 +621,8 @@ mod test {
         let count = |check: &str| sink.findings().iter().filter(|f| f.check == check).count();
         assert_eq!(count("http.unanswered"), 40);
         assert_eq!(count("tcp.not_closed"), 40);
-        let mut unanswered: Vec<u64> = sink.findings().iter().filter(|f| f.check == "http.unanswered").map(|f| f.frame).collect();
+        let mut unanswered: Vec<u64> =
+            sink.findings().iter().filter(|f| f.check == "http.unanswered").map(|f| f.frame).collect();
         unanswered.sort_unstable();
         assert_eq!(unanswered, (1..=40).map(|n| n * 4).collect::<Vec<u64>>());
         assert_eq!(checker.conversation_count(), 40);

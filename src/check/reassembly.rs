@@ -157,7 +157,14 @@ impl Stream {
     /// Place one segment's payload and deliver every byte that is now in
     /// order to `deliver`. Returns whether the segment carried any byte not
     /// delivered before (false for a pure retransmission).
-    pub(crate) fn push(&mut self, seq: u32, payload: &[u8], frame: u64, budget: &mut Budget, deliver: &mut impl FnMut(Piece<'_>, &mut Budget)) -> bool {
+    pub(crate) fn push(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        frame: u64,
+        budget: &mut Budget,
+        deliver: &mut impl FnMut(Piece<'_>, &mut Budget),
+    ) -> bool {
         if payload.is_empty() {
             return false;
         }
@@ -221,7 +228,13 @@ impl Stream {
     }
 
     /// Deliver `data` (which starts at `next`) and advance.
-    fn deliver(&mut self, frame: u64, data: &[u8], budget: &mut Budget, deliver: &mut impl FnMut(Piece<'_>, &mut Budget)) {
+    fn deliver(
+        &mut self,
+        frame: u64,
+        data: &[u8],
+        budget: &mut Budget,
+        deliver: &mut impl FnMut(Piece<'_>, &mut Budget),
+    ) {
         let next = self.next.unwrap_or_default();
         self.next = Some(next.wrapping_add(data.len() as u32));
         deliver(Piece::Bytes { frame, data }, budget);
@@ -239,7 +252,10 @@ impl Stream {
     /// Hold a copy of an out-of-order segment; return false when the
     /// limits or the budget leave no room.
     fn hold(&mut self, seq: u32, payload: &[u8], frame: u64, budget: &mut Budget) -> bool {
-        if self.held.len() >= MAX_HELD_SEGMENTS || self.held_bytes + payload.len() > MAX_HELD_BYTES || !budget.take(payload.len()) {
+        if self.held.len() >= MAX_HELD_SEGMENTS
+            || self.held_bytes + payload.len() > MAX_HELD_BYTES
+            || !budget.take(payload.len())
+        {
             return false;
         }
         let at = self.held.partition_point(|h| seq_lt(h.seq, seq) || h.seq == seq);

@@ -129,7 +129,15 @@ pub(crate) struct Flow {
 impl Flow {
     /// Make the state of a flow with no segment yet.
     pub(crate) fn new() -> Flow {
-        Flow { phase: Phase::New, client: 0, sides: [Side::default(); 2], last_frame: 0, ended: 0, syn_ack: None, midstream: false }
+        Flow {
+            phase: Phase::New,
+            client: 0,
+            sides: [Side::default(); 2],
+            last_frame: 0,
+            ended: 0,
+            syn_ack: None,
+            midstream: false,
+        }
     }
 }
 
@@ -204,7 +212,9 @@ pub(crate) fn check(frame: &Frame<'_>, flow: Option<&mut Flow>, checksums: Check
     let (src, dst) = (header.source(), header.destination());
     let flags_bad = check_flags(tcp, sink);
     let offload_length = checksums == Checksums::OffloadAware && header.total_len() == 0;
-    let complete = !ip_payload.incomplete && !ip_payload.fragmented && (ip_payload.len_source == LenSource::Ipv4HeaderTotalLen || offload_length);
+    let complete = !ip_payload.incomplete
+        && !ip_payload.fragmented
+        && (ip_payload.len_source == LenSource::Ipv4HeaderTotalLen || offload_length);
     if complete && frame.is_whole() && checksums != Checksums::Off {
         check_checksum(tcp, src, dst, checksums, sink);
     }
@@ -252,13 +262,20 @@ pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
     if matches!(flow.phase, Phase::Closed | Phase::Reset | Phase::New) {
         return;
     }
-    let (client, server) = if flow.client == 0 { ((key.0, key.1), (key.2, key.3)) } else { ((key.2, key.3), (key.0, key.1)) };
+    let (client, server) =
+        if flow.client == 0 { ((key.0, key.1), (key.2, key.3)) } else { ((key.2, key.3), (key.0, key.1)) };
     sink.report_at(
         flow.last_frame,
         Severity::Note,
         "tcp.not_closed",
         Protocol::Tcp,
-        format!("flow {}:{} -> {}:{} ends without FIN exchange or RST", ip4(client.0), client.1, ip4(server.0), server.1),
+        format!(
+            "flow {}:{} -> {}:{} ends without FIN exchange or RST",
+            ip4(client.0),
+            client.1,
+            ip4(server.0),
+            server.1
+        ),
     );
 }
 
@@ -269,7 +286,9 @@ pub(crate) fn note_not_closed(sink: &mut Sink, key: &TcpKey, flow: &Flow) {
 /// only at the end of the flow, so a warning (see the module docs).
 fn report_uncounted_fins(sink: &mut Sink, flow: &Flow) {
     for (acker, peer) in [(flow.sides[0], flow.sides[1]), (flow.sides[1], flow.sides[0])] {
-        let (Some(fin), false) = (peer.fin, acker.fin_short_ack == 0 || acker.marks & FIN_UNCOUNTED != 0) else { continue };
+        let (Some(fin), false) = (peer.fin, acker.fin_short_ack == 0 || acker.marks & FIN_UNCOUNTED != 0) else {
+            continue;
+        };
         let frame = acker.fin_short_ack;
         sink.report_at(
             frame,
@@ -367,7 +386,12 @@ fn check_checksum(tcp: &TcpSlice<'_>, src: [u8; 4], dst: [u8; 4], checksums: Che
         );
         return;
     }
-    sink.report(Severity::Error, "tcp.bad_checksum", Protocol::Tcp, format!("checksum 0x{stored:04x}, expected 0x{expected:04x}"));
+    sink.report(
+        Severity::Error,
+        "tcp.bad_checksum",
+        Protocol::Tcp,
+        format!("checksum 0x{stored:04x}, expected 0x{expected:04x}"),
+    );
 }
 
 /// One segment's walk through its flow's state machine.
@@ -394,7 +418,11 @@ impl Ctx<'_> {
             Phase::Reset => {
                 let at = self.flow.ended;
                 if new_syn {
-                    self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session was reset in frame {at}"));
+                    self.report(
+                        Severity::Warn,
+                        "tcp.port_reuse",
+                        format!("new SYN on a 4-tuple whose session was reset in frame {at}"),
+                    );
                     report_uncounted_fins(self.sink, self.flow);
                     *self.flow = Flow::new();
                 } else if seg.rst {
@@ -408,14 +436,22 @@ impl Ctx<'_> {
             Phase::Closed => {
                 let at = self.flow.ended;
                 if new_syn {
-                    self.report(Severity::Warn, "tcp.port_reuse", format!("new SYN on a 4-tuple whose session closed in frame {at}"));
+                    self.report(
+                        Severity::Warn,
+                        "tcp.port_reuse",
+                        format!("new SYN on a 4-tuple whose session closed in frame {at}"),
+                    );
                     report_uncounted_fins(self.sink, self.flow);
                     *self.flow = Flow::new();
-                } else if seg.len > 0 && self.flow.sides[d].fin.is_none_or(|f| seq_gt(seg.seq.wrapping_add(seg.len), f)) {
+                } else if seg.len > 0 && self.flow.sides[d].fin.is_none_or(|f| seq_gt(seg.seq.wrapping_add(seg.len), f))
+                {
                     self.report(
                         Severity::Error,
                         "tcp.after_close",
-                        format!("{} bytes of new data after both FINs were exchanged and acknowledged (frame {at})", seg.len),
+                        format!(
+                            "{} bytes of new data after both FINs were exchanged and acknowledged (frame {at})",
+                            seg.len
+                        ),
                     );
                     return;
                 }
@@ -423,12 +459,8 @@ impl Ctx<'_> {
             Phase::New => {}
             Phase::SynSent | Phase::SynReceived | Phase::Established => {
                 let side = self.flow.sides[d];
-                let reuse = new_syn
-                    && if side.syn_seen {
-                        side.isn != seg.seq
-                    } else {
-                        self.flow.phase != Phase::SynSent
-                    };
+                let reuse =
+                    new_syn && if side.syn_seen { side.isn != seg.seq } else { self.flow.phase != Phase::SynSent };
                 if reuse {
                     let message = if side.syn_seen {
                         format!("new SYN with ISN {} while the session with ISN {} is still open", seg.seq, side.isn)
@@ -460,9 +492,17 @@ impl Ctx<'_> {
                 }
                 if seg.len > 0 {
                     let who = if client { "client" } else { "server" };
-                    self.report(Severity::Error, "tcp.data_before_handshake", format!("{who} sent {} bytes before the SYN-ACK", seg.len));
+                    self.report(
+                        Severity::Error,
+                        "tcp.data_before_handshake",
+                        format!("{who} sent {} bytes before the SYN-ACK", seg.len),
+                    );
                 } else if !seg.flags_bad {
-                    let message = if client { "client segment before the SYN-ACK" } else { "server answered the SYN without the SYN flag" };
+                    let message = if client {
+                        "client segment before the SYN-ACK"
+                    } else {
+                        "server answered the SYN without the SYN flag"
+                    };
                     self.report(Severity::Error, "tcp.bad_handshake", message.to_string());
                 }
                 if client {
@@ -484,7 +524,11 @@ impl Ctx<'_> {
                     if seg.has_ack {
                         self.ack_checks(seg, AckContext::Handshake);
                     } else if !seg.flags_bad {
-                        self.report(Severity::Error, "tcp.bad_handshake", "client's first segment after the SYN-ACK lacks the ACK flag".to_string());
+                        self.report(
+                            Severity::Error,
+                            "tcp.bad_handshake",
+                            "client's first segment after the SYN-ACK lacks the ACK flag".to_string(),
+                        );
                     }
                     self.flow.phase = Phase::Established;
                     self.sequence(seg);
@@ -495,8 +539,14 @@ impl Ctx<'_> {
                     // Name only packets that exist: the flow may have had
                     // no SYN-ACK at all (a reply without the SYN flag).
                     let message = match self.flow.syn_ack {
-                        Some(frame) => format!("server sent {} bytes before the client acknowledged the SYN-ACK (frame {frame})", seg.len),
-                        None => format!("server sent {} bytes before the handshake completed (no SYN-ACK was sent)", seg.len),
+                        Some(frame) => format!(
+                            "server sent {} bytes before the client acknowledged the SYN-ACK (frame {frame})",
+                            seg.len
+                        ),
+                        None => format!(
+                            "server sent {} bytes before the handshake completed (no SYN-ACK was sent)",
+                            seg.len
+                        ),
                     };
                     self.report(Severity::Error, "tcp.data_before_handshake", message);
                     self.ack_checks(seg, AckContext::Plain);
@@ -516,7 +566,11 @@ impl Ctx<'_> {
         if seg.syn {
             if seg.has_ack {
                 self.flow.syn_ack = NonZeroU64::new(self.frame);
-                self.report(Severity::Error, "tcp.bad_handshake", "SYN-ACK without a SYN from the other side".to_string());
+                self.report(
+                    Severity::Error,
+                    "tcp.bad_handshake",
+                    "SYN-ACK without a SYN from the other side".to_string(),
+                );
                 self.flow.client = p as u8;
                 self.flow.sides[p].known = true;
                 self.flow.sides[p].nxt = seg.ack;
@@ -576,7 +630,11 @@ impl Ctx<'_> {
             } else if self.flow.phase != Phase::SynReceived {
                 // Not the first segment (reported there): e.g. after a
                 // mid-stream start.
-                self.report(Severity::Error, "tcp.bad_handshake", "SYN-ACK without a SYN from the other side".to_string());
+                self.report(
+                    Severity::Error,
+                    "tcp.bad_handshake",
+                    "SYN-ACK without a SYN from the other side".to_string(),
+                );
             }
             if self.flow.phase == Phase::SynSent {
                 self.flow.phase = Phase::SynReceived;
@@ -591,7 +649,10 @@ impl Ctx<'_> {
             self.report(
                 Severity::Warn,
                 "tcp.syn_data",
-                format!("{} bytes of data on the {what} (allowed by RFC 9293 §3.5, as in TCP Fast Open, RFC 7413)", seg.len),
+                format!(
+                    "{} bytes of data on the {what} (allowed by RFC 9293 §3.5, as in TCP Fast Open, RFC 7413)",
+                    seg.len
+                ),
             );
         }
     }
@@ -745,12 +806,19 @@ impl Ctx<'_> {
                     );
                 }
             } else if seg.len > 0 && seq_gt(data_end, fin) {
-                self.report(Severity::Error, "tcp.fin_accounting", format!("{} bytes of new data after this side's FIN at SEQ {fin}", seg.len));
+                self.report(
+                    Severity::Error,
+                    "tcp.fin_accounting",
+                    format!("{} bytes of new data after this side's FIN at SEQ {fin}", seg.len),
+                );
             } else if seq == fin {
                 self.report(
                     Severity::Error,
                     "tcp.fin_accounting",
-                    format!("SEQ {seq} reuses the FIN's sequence number; a FIN consumes one, expected {} (RFC 9293 §3.4)", fin.wrapping_add(1)),
+                    format!(
+                        "SEQ {seq} reuses the FIN's sequence number; a FIN consumes one, expected {} (RFC 9293 §3.4)",
+                        fin.wrapping_add(1)
+                    ),
                 );
             } else {
                 checked = false;
@@ -766,7 +834,11 @@ impl Ctx<'_> {
                 } else {
                     (Severity::Error, "previous segment not captured")
                 };
-                self.report(severity, "tcp.seq_gap", format!("SEQ {seq}, expected {nxt}: {} bytes skipped ({why})", seq.wrapping_sub(nxt)));
+                self.report(
+                    severity,
+                    "tcp.seq_gap",
+                    format!("SEQ {seq}, expected {nxt}: {} bytes skipped ({why})", seq.wrapping_sub(nxt)),
+                );
             } else if seq_lt(seq, nxt) {
                 let keep_alive = seg.len <= 1 && !seg.fin && !seg.rst && seq == nxt.wrapping_sub(1);
                 let message = if keep_alive {
@@ -797,7 +869,8 @@ impl Ctx<'_> {
     /// Mark the session closed once both FINs are acknowledged.
     fn close_if_done(&mut self) {
         let [a, b] = self.flow.sides;
-        let covered = |fin: Option<u32>, peer: Side| fin.is_some_and(|f| peer.acked && !seq_lt(peer.ack, f.wrapping_add(1)));
+        let covered =
+            |fin: Option<u32>, peer: Side| fin.is_some_and(|f| peer.acked && !seq_lt(peer.ack, f.wrapping_add(1)));
         if covered(a.fin, b) && covered(b.fin, a) && !matches!(self.flow.phase, Phase::Closed | Phase::Reset) {
             self.end(Phase::Closed);
         }
@@ -849,7 +922,13 @@ mod test {
         let raws: Vec<RawFrame<'_>> = frames
             .iter()
             .enumerate()
-            .map(|(i, data)| RawFrame { linktype: LinkType::Raw, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 })
+            .map(|(i, data)| RawFrame {
+                linktype: LinkType::Raw,
+                ts: 1_000_000 * (i as u64 + 1),
+                orig_len: data.len() as u32,
+                data,
+                offset: 0,
+            })
             .collect();
         run_raw(&raws, limits)
     }
@@ -861,7 +940,8 @@ mod test {
         for (i, raw) in raws.iter().enumerate() {
             let frame = dissect(i as u64 + 1, raw);
             sink.frame = frame.number;
-            let flow = tcp_key(&frame).map(|key| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
+            let flow = tcp_key(&frame)
+                .map(|key| flows.entry(&key, Flow::new, |key, old| note_not_closed(&mut sink, &key, &old)));
             check(&frame, flow, Checksums::Strict, &mut sink);
         }
         for (key, flow) in flows.drain_by_age() {
@@ -872,7 +952,11 @@ mod test {
 
     /// Return `(frame, check)` of the TCP findings of exactly `severity`.
     fn at(findings: &[Finding], severity: Severity) -> Vec<(u64, String)> {
-        findings.iter().filter(|f| f.protocol == Protocol::Tcp && f.severity == severity).map(|f| (f.frame, f.check.to_string())).collect()
+        findings
+            .iter()
+            .filter(|f| f.protocol == Protocol::Tcp && f.severity == severity)
+            .map(|f| (f.frame, f.check.to_string()))
+            .collect()
     }
 
     /// Turn a table row into what the helpers return.
@@ -1004,7 +1088,8 @@ mod test {
         // Through every check (other layers may add their own findings, e.g.
         // HTTP on a non-HTTP payload on port 80): the TCP ones are exact.
         let findings = check_frames(LinkType::Raw, &frames);
-        let tcp_findings: Vec<&Finding> = findings.iter().filter(|f| f.protocol == Protocol::Tcp && f.severity >= Severity::Warn).collect();
+        let tcp_findings: Vec<&Finding> =
+            findings.iter().filter(|f| f.protocol == Protocol::Tcp && f.severity >= Severity::Warn).collect();
         let tcp_ids: Vec<_> = tcp_findings.iter().map(|f| (f.frame, f.check.to_string())).collect();
         assert_eq!(tcp_ids, owned(expected), "{findings:#?}");
         // The TCP check alone says the same.
@@ -1030,7 +1115,10 @@ mod test {
         let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             messages,
-            ["SYN-ACK acknowledges 1002, expected client ISN+1 = 1001", "handshake ACK acknowledges 5002, expected server ISN+1 = 5001"]
+            [
+                "SYN-ACK acknowledges 1002, expected client ISN+1 = 1001",
+                "handshake ACK acknowledges 5002, expected server ISN+1 = 5001"
+            ]
         );
         let mut frames = tcp_conversation(GET, OK);
         frames[5] = down("PA", S + 11, C + 1 + Q, OK);
@@ -1046,7 +1134,8 @@ mod test {
         frames[1] = down("A", S, C + 1, b"");
         frames.insert(2, down("PA", S + 1, C + 1, b"early"));
         let findings = run_tcp(&frames, Limits::default());
-        let early = findings.iter().find(|f| f.check == "tcp.data_before_handshake").expect("server data before the handshake");
+        let early =
+            findings.iter().find(|f| f.check == "tcp.data_before_handshake").expect("server data before the handshake");
         assert_eq!(early.message, "server sent 5 bytes before the handshake completed (no SYN-ACK was sent)");
         // With a SYN-ACK, the message names its frame.
         let mut frames = tcp_conversation(GET, OK);

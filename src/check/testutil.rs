@@ -30,7 +30,8 @@ pub fn check_frames_with(limits: Limits, linktype: LinkType, frames: &[Vec<u8>])
     let findings = sink.into_findings();
     // Every finding must be in the catalogue, with its layer and severity.
     for finding in &findings {
-        let info = super::catalog::lookup(&finding.check).unwrap_or_else(|| panic!("{} is not in check::catalog", finding.check));
+        let info = super::catalog::lookup(&finding.check)
+            .unwrap_or_else(|| panic!("{} is not in check::catalog", finding.check));
         assert_eq!(info.protocol, finding.protocol, "{}: layer", finding.check);
         assert!(info.severities.contains(&finding.severity), "{}: severity {}", finding.check, finding.severity);
     }
@@ -39,7 +40,8 @@ pub fn check_frames_with(limits: Limits, linktype: LinkType, frames: &[Vec<u8>])
 
 /// Return `(frame, check)` for every finding at `warn` or above, sorted.
 pub fn ids(findings: &[Finding]) -> Vec<(u64, String)> {
-    let mut out: Vec<(u64, String)> = findings.iter().filter(|f| f.severity >= Severity::Warn).map(|f| (f.frame, f.check.to_string())).collect();
+    let mut out: Vec<(u64, String)> =
+        findings.iter().filter(|f| f.severity >= Severity::Warn).map(|f| (f.frame, f.check.to_string())).collect();
     out.sort();
     out
 }
@@ -62,7 +64,11 @@ pub const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: te
 /// data segment, its index in them.
 pub fn segmented(port: u16, up: &[&[u8]], down: &[&[u8]]) -> Vec<Vec<u8>> {
     let (mut c, mut s) = (1001u32, 5001u32);
-    let mut frames = vec![tcp(A, B, 40000, port, "S", 1000, 0, b""), tcp(B, A, port, 40000, "SA", 5000, 1001, b""), tcp(A, B, 40000, port, "A", 1001, 5001, b"")];
+    let mut frames = vec![
+        tcp(A, B, 40000, port, "S", 1000, 0, b""),
+        tcp(B, A, port, 40000, "SA", 5000, 1001, b""),
+        tcp(A, B, 40000, port, "A", 1001, 5001, b""),
+    ];
     for part in up {
         frames.push(tcp(A, B, 40000, port, "PA", c, s, part));
         c += part.len() as u32;
@@ -87,7 +93,8 @@ pub fn presence(linktype: LinkType, frames: &[Vec<u8>], layer: crate::finding::P
         .iter()
         .enumerate()
         .map(|(i, data)| {
-            let raw = RawFrame { linktype, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 };
+            let raw =
+                RawFrame { linktype, ts: 1_000_000 * (i as u64 + 1), orig_len: data.len() as u32, data, offset: 0 };
             let mut frame = dissect(i as u64 + 1, &raw);
             checker.check_frame(&mut frame, &mut sink);
             frame.present.contains(layer)

@@ -21,7 +21,12 @@ pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
     };
     let captured = ip_payload.len() >= ip_payload_len;
     if length < HEADER_LEN {
-        sink.report(Severity::Error, "udp.bad_length", Protocol::Udp, format!("length {length} is below the 8-byte header"));
+        sink.report(
+            Severity::Error,
+            "udp.bad_length",
+            Protocol::Udp,
+            format!("length {length} is below the 8-byte header"),
+        );
         return;
     }
     if length > ip_payload_len {
@@ -49,9 +54,15 @@ pub(crate) fn check(frame: &Frame<'_>, checksums: Checksums, sink: &mut Sink) {
     let header = slice.header();
     let datagram = &ip_payload[..length];
     // The pseudo-header sum over the datagram as it is (RFC 768).
-    let Ok(expected) = udp.to_header().calc_checksum_ipv4_raw(header.source(), header.destination(), &datagram[HEADER_LEN..]) else { return };
+    let Ok(expected) =
+        udp.to_header().calc_checksum_ipv4_raw(header.source(), header.destination(), &datagram[HEADER_LEN..])
+    else {
+        return;
+    };
     if expected != stored {
-        if checksums == Checksums::OffloadAware && super::ip::offloaded(stored, header.source(), header.destination(), 17, length) {
+        if checksums == Checksums::OffloadAware
+            && super::ip::offloaded(stored, header.source(), header.destination(), 17, length)
+        {
             sink.report(
                 Severity::Note,
                 "udp.checksum_offload",

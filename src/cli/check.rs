@@ -7,8 +7,8 @@ use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{judge, own_pass, own_pass_from, Judging, OwnPass};
-use crate::pcap::{ReadError, Reader};
 use crate::check::Limits;
+use crate::pcap::{ReadError, Reader};
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
 use crate::scenario::expect::Sidecar;
 use crate::scenario::Mode;
@@ -164,7 +164,11 @@ fn inputs(args: &[PathBuf]) -> anyhow::Result<Inputs> {
         if io::stdin().is_terminal() {
             bail!("`-` reads a capture from standard input, which is a terminal: pipe or redirect one (harness check - < capture.pcap)");
         }
-        let mut file = tempfile::Builder::new().prefix("harness-stdin-").suffix(".pcap").tempfile().context("cannot create a temporary file for standard input")?;
+        let mut file = tempfile::Builder::new()
+            .prefix("harness-stdin-")
+            .suffix(".pcap")
+            .tempfile()
+            .context("cannot create a temporary file for standard input")?;
         io::copy(&mut io::stdin().lock(), &mut file).context("cannot read standard input")?;
         file.flush()?;
         out.push((file.path().to_path_buf(), STDIN_NAME.to_string()));
@@ -175,7 +179,12 @@ fn inputs(args: &[PathBuf]) -> anyhow::Result<Inputs> {
 
 /// The own pass over `path`, reported as `name`, counting the bytes read on
 /// `bar`.
-fn read(path: &Path, name: &str, mut limits: Limits, bar: Option<&indicatif::ProgressBar>) -> Result<OwnPass, ReadError> {
+fn read(
+    path: &Path,
+    name: &str,
+    mut limits: Limits,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<OwnPass, ReadError> {
     if Sidecar::read(path).is_some() {
         // Written by `harness generate`/`matrix`: nothing offloaded its
         // checksums, so none is excused.

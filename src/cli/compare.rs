@@ -10,7 +10,8 @@ use crate::realism::{compare_paths, render};
 /// # Errors
 /// An unreadable capture, an empty side, or an unwritable output.
 pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
-    let generated: Vec<_> = std::iter::once(args.generated.clone()).chain(args.more_generated.iter().cloned()).collect();
+    let generated: Vec<_> =
+        std::iter::once(args.generated.clone()).chain(args.more_generated.iter().cloned()).collect();
     let real: Vec<_> = std::iter::once(args.real.clone()).chain(args.more_real.iter().cloned()).collect();
     let report = compare_paths(&generated, &real)?;
     let mut out = std::io::stdout().lock();

@@ -53,11 +53,13 @@ fn run_ntg(args: &ConvertArgs, name: &str, text: &str) -> anyhow::Result<u8> {
         LengthsArg::Honor => LengthPolicy::Honor,
         LengthsArg::Canonical => LengthPolicy::Canonical,
     };
-    let conversion = build::build(&summary.rows, &Options { lengths, ..Options::default() }).with_context(|| format!("{name}: cannot build"))?;
+    let conversion = build::build(&summary.rows, &Options { lengths, ..Options::default() })
+        .with_context(|| format!("{name}: cannot build"))?;
     write(&args.output, &conversion.trace)?;
     if let Some(path) = &args.findings {
         let document = serde_json::json!({ "file": name, "answer": summary.findings, "findings": conversion.findings });
-        std::fs::write(path, serde_json::to_string_pretty(&document)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&document)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     eprintln!(
         "wrote {} packets ({}) to {}",

@@ -63,8 +63,12 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
     let (answers, outputs): (Vec<Answer>, Vec<PathBuf>) = match (&args.answer, &args.jsonl) {
         (Some(file), None) => {
             let Some(output) = &args.output else { bail!("give -o OUT.pcap for a single answer") };
-            let completion = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-            (vec![Answer { id: file.display().to_string(), dialect: default_dialect, completion, bad: None }], vec![output.clone()])
+            let completion =
+                std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            (
+                vec![Answer { id: file.display().to_string(), dialect: default_dialect, completion, bad: None }],
+                vec![output.clone()],
+            )
         }
         (None, Some(jsonl)) => {
             let Some(dir) = &args.out else { bail!("give --out DIR for --jsonl") };
@@ -99,7 +103,12 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
     let (mut scapy_outcomes, scapy_version) = if scapy_jobs.is_empty() {
         (Vec::new().into_iter(), None)
     } else {
-        let options = ScapyOptions { python: args.python.clone(), workers: args.workers, cpu_s: args.cpu_seconds, ..ScapyOptions::default() };
+        let options = ScapyOptions {
+            python: args.python.clone(),
+            workers: args.workers,
+            cpu_s: args.cpu_seconds,
+            ..ScapyOptions::default()
+        };
         let pool = ScapyPool::start(options)?;
         let version = pool.scapy_version().to_string();
         (pool.run_all(&scapy_jobs).into_iter(), Some(version))
@@ -138,7 +147,9 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
                     findings,
                 }
             }
-            Err((status, message)) => ExecResult { id: answer.id.clone(), ok: false, status, packets: 0, message, pcap: None, findings },
+            Err((status, message)) => {
+                ExecResult { id: answer.id.clone(), ok: false, status, packets: 0, message, pcap: None, findings }
+            }
         };
         results.push(result);
     }
@@ -175,7 +186,12 @@ fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
             continue;
         }
         let at = format!("{}:{}", path.display(), index + 1);
-        let bad = |why: String| Answer { id: format!("line-{}", index + 1), dialect: default, completion: String::new(), bad: Some(format!("{at}: {why}")) };
+        let bad = |why: String| Answer {
+            id: format!("line-{}", index + 1),
+            dialect: default,
+            completion: String::new(),
+            bad: Some(format!("{at}: {why}")),
+        };
         let value: serde_json::Value = match serde_json::from_str(&line) {
             Ok(value) => value,
             Err(error) => {
@@ -208,6 +224,9 @@ fn read_jsonl(path: &Path, default: Dialect) -> anyhow::Result<Vec<Answer>> {
 
 /// Make an id safe as a file name.
 fn file_stem(id: &str) -> String {
-    let stem: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    let stem: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
     stem.trim_start_matches('.').chars().take(100).collect()
 }

@@ -6,15 +6,18 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::{rundir, select, ExportArgs, GenerateArgs, MergeArgs, MatrixArgs, MatrixFormat, ModelSource, RunOptions, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-use crate::defaults;
+use super::{
+    rundir, select, ExportArgs, GenerateArgs, MatrixArgs, MatrixFormat, MergeArgs, ModelSource, RunOptions, EXIT_ERROR,
+    EXIT_FINDINGS, EXIT_OK,
+};
 use crate::check::Limits;
+use crate::defaults;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::{CellResult, Tools};
-use crate::matrix::suite::Suite;
 use crate::matrix::live::Live;
 use crate::matrix::replay;
+use crate::matrix::suite::Suite;
 use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
 use crate::model::cassette::Rerecord;
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
@@ -23,7 +26,8 @@ fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPo
     if !suites.iter().any(|s| s.dialect == Dialect::Scapy) {
         return Ok(None);
     }
-    let options = ScapyOptions { python: options.python.clone(), workers: options.workers.max(1), ..ScapyOptions::default() };
+    let options =
+        ScapyOptions { python: options.python.clone(), workers: options.workers.max(1), ..ScapyOptions::default() };
     Ok(Some(ScapyPool::start(options)?))
 }
 
@@ -45,11 +49,15 @@ fn registry(source: &ModelSource) -> anyhow::Result<Registry> {
 fn prompts(dir: Option<&Path>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
     match dir {
         Some(dir) => {
-            select::folders(std::slice::from_ref(&dir.to_path_buf()), "the folder of the prompt templates (--prompts)")?;
+            select::folders(
+                std::slice::from_ref(&dir.to_path_buf()),
+                "the folder of the prompt templates (--prompts)",
+            )?;
             Ok((None, dir.to_path_buf()))
         }
         None => {
-            let (guard, dir) = defaults::prompts_dir().context("cannot write the built-in prompts to a temporary folder")?;
+            let (guard, dir) =
+                defaults::prompts_dir().context("cannot write the built-in prompts to a temporary folder")?;
             Ok((Some(guard), dir))
         }
     }
@@ -68,7 +76,10 @@ fn file_args(run: &RunOptions, source: &ModelSource) -> Vec<String> {
     push("--suites-dir", run.suites_dir.as_deref());
     push("--prompts", run.prompts.as_deref());
     push("--registry", source.registry.as_deref());
-    push("--cassettes", (source.cassettes != Path::new(super::DEFAULT_CASSETTES)).then_some(source.cassettes.as_path()));
+    push(
+        "--cassettes",
+        (source.cassettes != Path::new(super::DEFAULT_CASSETTES)).then_some(source.cassettes.as_path()),
+    );
     args
 }
 
@@ -111,7 +122,13 @@ fn mode(source: &ModelSource) -> RunMode {
 /// Every model id a run may name: built in, in the registry, imported.
 fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
     let mut ids = builtin_ids();
-    ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+    ids.extend(
+        registry
+            .models
+            .iter()
+            .filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant))
+            .map(|m| m.id.clone()),
+    );
     if let Ok(found) = replay::discover(corpus) {
         ids.extend(found.into_iter().map(|(m, _)| m.id));
     }
@@ -138,7 +155,14 @@ fn check_known(ids: &[String], registry: &Registry, corpus: &Path) -> anyhow::Re
 /// the chosen mode; the others skipped with the reason. With `batch` (the
 /// requests batches did not answer), live models answer offline after
 /// batch recording (see [`Live::after_batch`]).
-fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites: &[Suite], rerecord: &Rerecord, batch: Option<&Arc<HashMap<String, String>>>) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
+fn resolve<'a>(
+    ids: &[String],
+    source: &ModelSource,
+    registry: &Registry,
+    suites: &[Suite],
+    rerecord: &Rerecord,
+    batch: Option<&Arc<HashMap<String, String>>>,
+) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
     let mode = mode(source);
     // Whatever a server sends back has every key of the registry cut out,
     // not only the key of the model it answers (a server may quote the key
@@ -167,7 +191,13 @@ fn resolve<'a>(ids: &[String], source: &ModelSource, registry: &Registry, suites
             Some(failures) => live.after_batch(failures),
             None => live,
         }) {
-            Ok(live) => models.push(ModelRun { id: id.clone(), answerer: Box::new(live), fault: None, suites: None, own_suites: None }),
+            Ok(live) => models.push(ModelRun {
+                id: id.clone(),
+                answerer: Box::new(live),
+                fault: None,
+                suites: None,
+                own_suites: None,
+            }),
             Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
         }
     }
@@ -186,7 +216,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     }
     let registry = registry(&args.source)?;
     check_known(std::slice::from_ref(&args.model), &registry, Path::new(replay::DEFAULT_DIR))?;
-    let (mut models, skipped) = resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites, &generate_rerecord(args), None);
+    let (mut models, skipped) =
+        resolve(std::slice::from_ref(&args.model), &args.source, &registry, &suites, &generate_rerecord(args), None);
     let Some(model) = models.pop() else {
         bail!("cannot run model {}: {}", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
@@ -196,7 +227,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     rundir::claim_output(&args.out, "generate", args.force)?;
-    let cells = matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
+    let cells =
+        matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
         tshark: tshark.as_ref().map(|t| t.version().to_string()),
@@ -230,10 +262,17 @@ fn refresh_corpus(corpus: &Path, dir: &Path) -> anyhow::Result<()> {
     let spinner = super::progress::spinner(format!("importing answers from {}", corpus.display()));
     let refreshed = replay::ensure_imported(corpus, dir);
     super::progress::clear(spinner);
-    match refreshed.with_context(|| format!("cannot import the answers of {} into --corpus-cassettes {}", corpus.display(), dir.display()))? {
+    match refreshed.with_context(|| {
+        format!("cannot import the answers of {} into --corpus-cassettes {}", corpus.display(), dir.display())
+    })? {
         replay::Refresh::Imported(manifest) => {
             let answers: usize = manifest.models.iter().map(replay::ImportedModel::answers).sum();
-            eprintln!("harness: imported {answers} answers of {} models from {} into {}", manifest.models.len(), corpus.display(), dir.display());
+            eprintln!(
+                "harness: imported {answers} answers of {} models from {} into {}",
+                manifest.models.len(),
+                corpus.display(),
+                dir.display()
+            );
         }
         replay::Refresh::Kept | replay::Refresh::NoCorpus => {}
     }
@@ -263,7 +302,13 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         ids
     } else {
         let mut ids = builtin_ids();
-        ids.extend(registry.models.iter().filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant)).map(|m| m.id.clone()));
+        ids.extend(
+            registry
+                .models
+                .iter()
+                .filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant))
+                .map(|m| m.id.clone()),
+        );
         ids.push(replay::ALL.into());
         ids
     };
@@ -271,7 +316,8 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     if !corpus_ids.is_empty() {
         refresh_corpus(&args.corpus, &args.corpus_cassettes)?;
     }
-    let (corpus_models, mut corpus_skipped) = replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
+    let (corpus_models, mut corpus_skipped) =
+        replay::select(&args.corpus_cassettes, &corpus_ids, (args.suites != "all").then_some(suites.as_slice()));
     let (mut models, mut skipped) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args), None);
     models.extend(corpus_models);
     skipped.append(&mut corpus_skipped);
@@ -282,7 +328,11 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
             bail!("cannot run model {}: {}", s.model, s.reason);
         }
         if let Some(m) = models.iter().find(|m| m.suites_of(&suites).is_empty()) {
-            bail!("model {} runs on none of the selected suites ({}); it applies to other suites", m.id, suites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
+            bail!(
+                "model {} runs on none of the selected suites ({}); it applies to other suites",
+                m.id,
+                suites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
         }
     }
     let total = matrix::plan(&models, &suites).len();
@@ -290,7 +340,13 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         bail!("nothing to run: no selected model runs on the selected suites");
     }
     let shard = args.shard.as_deref().map(matrix::parse_shard).transpose().map_err(anyhow::Error::msg)?;
-    let selection = rundir::RunSelection::new("matrix", &args.models, &args.suites, select::suites_source(args.run.suites_dir.as_deref()), args.shard.clone());
+    let selection = rundir::RunSelection::new(
+        "matrix",
+        &args.models,
+        &args.suites,
+        select::suites_source(args.run.suites_dir.as_deref()),
+        args.shard.clone(),
+    );
     let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
     let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
     rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
@@ -303,7 +359,8 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         };
         // The cassettes hold the batches' answers now: the models are
         // prepared again, to answer offline from them.
-        let (live, _) = resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args), Some(&Arc::new(failures)));
+        let (live, _) =
+            resolve(&ids, &args.source, &registry, &suites, &matrix_rerecord(args), Some(&Arc::new(failures)));
         let mut live = live.into_iter();
         for m in &mut models {
             if live.as_slice().first().is_some_and(|l| l.id == m.id) {
@@ -317,7 +374,10 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
     let progress = Progress::new(total as u64);
     let jobs = args.jobs.map_or_else(matrix::default_jobs, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let mut cells = matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, jobs, |c: &CellResult| progress.cell(c))?;
+    let mut cells =
+        matrix::run(&models, &suites, &tools, &args.out, args.run.resume, shard, jobs, |c: &CellResult| {
+            progress.cell(c)
+        })?;
     progress.finish();
     let mut onwire_servers = BTreeMap::new();
     if args.onwire {
@@ -352,7 +412,10 @@ fn on_the_wire(out: &Path, cells: &mut [CellResult], servers: &mut BTreeMap<Stri
     let replayed = matrix::onwire::replay_all(out, cells, servers, |c| {
         done += 1;
         let f = c.onwire.as_ref().expect("a replayed cell has its counts");
-        let line = format!("{} on {}: {}/{} conversations matched, {} not replayed", c.model, c.suite, f.matched, f.replayed, f.skipped);
+        let line = format!(
+            "{} on {}: {}/{} conversations matched, {} not replayed",
+            c.model, c.suite, f.matched, f.replayed, f.skipped
+        );
         match &bar {
             Some(bar) => {
                 bar.set_message(line);
@@ -375,7 +438,13 @@ fn on_the_wire(out: &Path, cells: &mut [CellResult], servers: &mut BTreeMap<Stri
 /// # Errors
 /// Batches of an earlier run without `--resume`; what
 /// [`crate::model::batch::record`] reports.
-fn record_batches(args: &MatrixArgs, models: &[ModelRun<'_>], suites: &[Suite], prompts: &Path, shard: Option<(usize, usize)>) -> anyhow::Result<Option<HashMap<String, String>>> {
+fn record_batches(
+    args: &MatrixArgs,
+    models: &[ModelRun<'_>],
+    suites: &[Suite],
+    prompts: &Path,
+    shard: Option<(usize, usize)>,
+) -> anyhow::Result<Option<HashMap<String, String>>> {
     use crate::model::batch;
     let state = args.out.join(batch::STATE_FILE);
     if !args.run.resume && state.exists() {
@@ -442,8 +511,13 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
             bail!("{}: does not exist (expected the --out folder of a `harness matrix --shard` run)", dir.display());
         }
         let path = if dir.is_dir() { dir.join("report.json") } else { dir.clone() };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {} (the --out folder of a `harness matrix --shard` run)", path.display()))?;
-        reports.push(serde_json::from_str::<MatrixReport>(&text).with_context(|| format!("{} is not a matrix report", path.display()))?);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {} (the --out folder of a `harness matrix --shard` run)", path.display())
+        })?;
+        reports.push(
+            serde_json::from_str::<MatrixReport>(&text)
+                .with_context(|| format!("{} is not a matrix report", path.display()))?,
+        );
     }
     let report = matrix::merge(reports).map_err(anyhow::Error::msg)?;
     if let Some(out) = &args.out {
@@ -480,7 +554,17 @@ impl Progress {
                 bar.inc(1);
             }
             None if super::progress::quiet() => {}
-            None => eprintln!("[{}/{}] {} on {}: {}/{} correct ({} traces, {} not correct so far)", state.0, self.total, c.model, c.suite, c.conversations.succeeded, c.conversations.total, state.1, state.2),
+            None => eprintln!(
+                "[{}/{}] {} on {}: {}/{} correct ({} traces, {} not correct so far)",
+                state.0,
+                self.total,
+                c.model,
+                c.suite,
+                c.conversations.succeeded,
+                c.conversations.total,
+                state.1,
+                state.2
+            ),
         }
     }
 
@@ -510,6 +594,12 @@ pub fn export_finetune(args: &ExportArgs) -> anyhow::Result<u8> {
     } else {
         std::fs::write(&args.out, buffer).with_context(|| format!("cannot write {}", args.out.display()))?;
     }
-    eprintln!("harness: {} traces exported to {} from {} cells ({} left out: not fully correct or quirky answers)", summary.exported, args.out.display(), summary.cells, summary.skipped);
+    eprintln!(
+        "harness: {} traces exported to {} from {} cells ({} left out: not fully correct or quirky answers)",
+        summary.exported,
+        args.out.display(),
+        summary.cells,
+        summary.skipped
+    );
     Ok(EXIT_OK)
 }

@@ -53,7 +53,9 @@ pub fn run(args: &OnwireArgs) -> anyhow::Result<u8> {
     let mut servers = BTreeMap::new();
     let mut reports: Vec<FileReport> = Vec::new();
     for file in &files {
-        reports.push(onwire::run_file(file, &options, &mut servers).with_context(|| format!("replaying {}", file.display()))?);
+        reports.push(
+            onwire::run_file(file, &options, &mut servers).with_context(|| format!("replaying {}", file.display()))?,
+        );
     }
     let report = Report { files: reports, servers };
     let mut out = std::io::stdout().lock();
@@ -65,7 +67,8 @@ pub fn run(args: &OnwireArgs) -> anyhow::Result<u8> {
         OnwireFormat::Table => write_text(&mut out, &report, false)?,
         OnwireFormat::Md => write_text(&mut out, &report, true)?,
     }
-    let all_matched = report.files.iter().flat_map(|f| &f.conversations).filter(|c| c.skipped.is_none()).all(|c| c.matched);
+    let all_matched =
+        report.files.iter().flat_map(|f| &f.conversations).filter(|c| c.skipped.is_none()).all(|c| c.matched);
     Ok(if all_matched { super::EXIT_OK } else { super::EXIT_FINDINGS })
 }
 
@@ -85,13 +88,32 @@ pub fn write_text(out: &mut impl Write, report: &Report, md: bool) -> std::io::R
             };
             let detail = match &c.skipped {
                 Some(reason) => reason.clone(),
-                None => c.mismatches.iter().map(|m| format!("frame {} {}: model {} real {}", m.frame, m.field, m.model, m.real)).collect::<Vec<_>>().join("; "),
+                None => c
+                    .mismatches
+                    .iter()
+                    .map(|m| format!("frame {} {}: model {} real {}", m.frame, m.field, m.model, m.real))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             };
             let counts = format!("{}/{}/{}", c.client_packets, c.model_replies, c.real_replies);
             if md {
-                writeln!(out, "| {n} | {} | {} | {} | {counts} | {result} | {} |", c.protocol, c.client, c.server, detail.replace('|', "\\|"))?;
+                writeln!(
+                    out,
+                    "| {n} | {} | {} | {} | {counts} | {result} | {} |",
+                    c.protocol,
+                    c.client,
+                    c.server,
+                    detail.replace('|', "\\|")
+                )?;
             } else {
-                writeln!(out, "  #{n:<3} {:<5} {} -> {}  {counts}  {result}{}", c.protocol, c.client, c.server, if detail.is_empty() { String::new() } else { format!("  {detail}") })?;
+                writeln!(
+                    out,
+                    "  #{n:<3} {:<5} {} -> {}  {counts}  {result}{}",
+                    c.protocol,
+                    c.client,
+                    c.server,
+                    if detail.is_empty() { String::new() } else { format!("  {detail}") }
+                )?;
             }
         }
         writeln!(out)?;
@@ -100,7 +122,11 @@ pub fn write_text(out: &mut impl Write, report: &Report, md: bool) -> std::io::R
     if md {
         writeln!(out, "| protocol | matched | fidelity | most common mismatching fields |\n|---|---|---|---|")?;
     } else {
-        writeln!(out, "Fidelity (conversations a real stack reproduces)\n  {:<8} {:>9} {:>9}  most common mismatching fields", "protocol", "matched", "fidelity")?;
+        writeln!(
+            out,
+            "Fidelity (conversations a real stack reproduces)\n  {:<8} {:>9} {:>9}  most common mismatching fields",
+            "protocol", "matched", "fidelity"
+        )?;
     }
     for (protocol, f) in &fidelity {
         let (matched, total) = (f.matched, f.replayed);

@@ -156,9 +156,16 @@ pub fn run(args: &PaperArgs) -> anyhow::Result<u8> {
         let mut pass = own_pass(path, Limits::default()).with_context(|| format!("cannot read {}", path.display()))?;
         let frames = pass.frames.to_vec();
         let report = file_report(relative, pass, expert);
-        captures.push(capture(path, relative.clone(), *group, subject.clone(), report, frames).with_context(|| format!("cannot read {}", path.display()))?);
+        captures.push(
+            capture(path, relative.clone(), *group, subject.clone(), report, frames)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        );
     }
-    let model = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string());
+    let model = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string());
     let report = build(&model, &captures, tshark.is_some());
     let text = match args.format {
         PaperFormat::Table => render_text(&report),

@@ -30,7 +30,9 @@ pub fn bar(len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(len);
     let template = format!("{{bar:30}} {{pos}}/{{len}} {unit}, ETA {{eta}} {{msg}}");
-    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     Some(bar)
 }
 
@@ -42,7 +44,9 @@ pub fn bytes_bar(total: u64) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(total);
     let template = "{bar:30} {bytes}/{total_bytes}, ETA {eta} {msg}";
-    bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     Some(bar)
 }
 

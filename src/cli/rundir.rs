@@ -34,21 +34,36 @@ impl RunSelection {
     /// The selection of a run; `models` and `suites` are the flag values.
     pub fn new(command: &str, models: &str, suites: &str, suites_dir: String, shard: Option<String>) -> RunSelection {
         let items = |v: &str| {
-            let mut items: Vec<String> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let mut items: Vec<String> =
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
             items.sort();
             items.dedup();
             items
         };
-        RunSelection { command: command.into(), models: items(models), suites: items(suites), suites_dir, shard, harness: env!("CARGO_PKG_VERSION").into() }
+        RunSelection {
+            command: command.into(),
+            models: items(models),
+            suites: items(suites),
+            suites_dir,
+            shard,
+            harness: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn same_run(&self, other: &RunSelection) -> bool {
-        (&self.command, &self.models, &self.suites, &self.suites_dir, &self.shard) == (&other.command, &other.models, &other.suites, &other.suites_dir, &other.shard)
+        (&self.command, &self.models, &self.suites, &self.suites_dir, &self.shard)
+            == (&other.command, &other.models, &other.suites, &other.suites_dir, &other.shard)
     }
 
     fn describe(&self) -> String {
         let shard = self.shard.as_deref().map_or_else(String::new, |s| format!(", shard {s}"));
-        format!("{} --models {} --suites {} (suites: {}{shard})", self.command, self.models.join(","), self.suites.join(","), self.suites_dir)
+        format!(
+            "{} --models {} --suites {} (suites: {}{shard})",
+            self.command,
+            self.models.join(","),
+            self.suites.join(","),
+            self.suites_dir
+        )
     }
 }
 
@@ -59,7 +74,10 @@ fn is_run_folder(dir: &Path) -> bool {
         return true;
     }
     let Ok(models) = std::fs::read_dir(dir) else { return false };
-    models.filter_map(Result::ok).any(|m| std::fs::read_dir(m.path()).is_ok_and(|suites| suites.filter_map(Result::ok).any(|s| s.path().join("cell.json").is_file())))
+    models.filter_map(Result::ok).any(|m| {
+        std::fs::read_dir(m.path())
+            .is_ok_and(|suites| suites.filter_map(Result::ok).any(|s| s.path().join("cell.json").is_file()))
+    })
 }
 
 /// Take `out` for the run `selection`: create it and record the selection.
@@ -76,7 +94,8 @@ pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) ->
     }
     let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
     if !empty {
-        let previous: Option<RunSelection> = std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let previous: Option<RunSelection> =
+            std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
         let same = previous.as_ref().is_some_and(|p| p.same_run(selection));
         if force {
             if !is_run_folder(out) {
@@ -84,7 +103,16 @@ pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) ->
             }
             std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {} (--force)", out.display()))?;
         } else if !same {
-            let held = previous.map_or_else(|| if is_run_folder(out) { "the files of an earlier run".to_string() } else { "files of something else".to_string() }, |p| format!("another run ({})", p.describe()));
+            let held = previous.map_or_else(
+                || {
+                    if is_run_folder(out) {
+                        "the files of an earlier run".to_string()
+                    } else {
+                        "files of something else".to_string()
+                    }
+                },
+                |p| format!("another run ({})", p.describe()),
+            );
             let resume_note = if resume { "; --resume continues only the same run" } else { "" };
             bail!(
                 "--out {} holds {held}, and this run is {}{resume_note}: nothing was written. Choose another --out, or add --force to replace that folder (its cells included)",
@@ -94,7 +122,8 @@ pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) ->
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create --out {}", out.display()))?;
-    std::fs::write(out.join(FILE), serde_json::to_string_pretty(selection)? + "\n").with_context(|| format!("cannot write {}", out.join(FILE).display()))?;
+    std::fs::write(out.join(FILE), serde_json::to_string_pretty(selection)? + "\n")
+        .with_context(|| format!("cannot write {}", out.join(FILE).display()))?;
     Ok(())
 }
 
@@ -114,7 +143,8 @@ pub fn claim_output(out: &Path, command: &str, force: bool) -> anyhow::Result<()
     }
     let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
     if !empty {
-        let previous: Option<RunSelection> = std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let previous: Option<RunSelection> =
+            std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
         let run = is_run_folder(out);
         let ours = match &previous {
             Some(p) => p.command == command,
@@ -122,10 +152,16 @@ pub fn claim_output(out: &Path, command: &str, force: bool) -> anyhow::Result<()
         };
         if !ours {
             if !run {
-                bail!("--out {} holds files that are not a harness run: nothing was written (choose another --out)", out.display());
+                bail!(
+                    "--out {} holds files that are not a harness run: nothing was written (choose another --out)",
+                    out.display()
+                );
             }
             if !force {
-                let held = previous.map_or_else(|| "the files of another run".to_string(), |p| format!("another run ({})", p.describe()));
+                let held = previous.map_or_else(
+                    || "the files of another run".to_string(),
+                    |p| format!("another run ({})", p.describe()),
+                );
                 bail!("--out {} holds {held}; `harness {command}` writes only into an empty folder or its own: nothing was written. Choose another --out, or add --force to replace that folder", out.display());
             }
             std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {} (--force)", out.display()))?;
@@ -141,7 +177,8 @@ pub fn claim_output(out: &Path, command: &str, force: bool) -> anyhow::Result<()
 /// `run.json` cannot be written.
 pub fn record_merge(out: &Path, models: &[String]) -> anyhow::Result<()> {
     let selection = RunSelection::new("merge", &models.join(","), "", "merged shards".into(), None);
-    std::fs::write(out.join(FILE), serde_json::to_string_pretty(&selection)? + "\n").with_context(|| format!("cannot write {}", out.join(FILE).display()))
+    std::fs::write(out.join(FILE), serde_json::to_string_pretty(&selection)? + "\n")
+        .with_context(|| format!("cannot write {}", out.join(FILE).display()))
 }
 
 #[cfg(test)]
@@ -163,7 +200,10 @@ mod tests {
         std::fs::write(out.join("reference/icmp/cell.json"), "{}").unwrap();
         let other = claim(&out, &sel("all"), false, false).unwrap_err().to_string();
         assert!(other.contains("holds another run") && other.contains("--force"), "{other}");
-        assert!(claim(&out, &sel("all"), true, false).unwrap_err().to_string().contains("--resume continues only the same run"));
+        assert!(claim(&out, &sel("all"), true, false)
+            .unwrap_err()
+            .to_string()
+            .contains("--resume continues only the same run"));
         assert!(out.join("reference/icmp/cell.json").exists(), "nothing touched");
         claim(&out, &sel("all"), false, true).unwrap();
         assert!(!out.join("reference").exists(), "--force removes the old cells");

@@ -30,12 +30,18 @@ fn distance(a: &str, b: &str) -> usize {
 /// punctuation are ignored, or the closest within a third of its length
 /// (at least 2 edits).
 pub fn did_you_mean<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
-    let squash = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect::<String>();
+    let squash =
+        |s: &str| s.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect::<String>();
     if let Some(same) = known.iter().find(|k| squash(k) == squash(name)) {
         return Some(same);
     }
     let limit = (name.chars().count() / 3).max(2);
-    known.iter().map(|k| (distance(&squash(name), &squash(k)), k)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, k)| k.as_str())
+    known
+        .iter()
+        .map(|k| (distance(&squash(name), &squash(k)), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
 }
 
 /// " (did you mean X?)" or nothing.
@@ -75,7 +81,10 @@ pub fn all_suites(dir: Option<&Path>) -> anyhow::Result<Vec<Suite>> {
     }
     let all = Suite::load_dir(dir)?;
     if all.is_empty() {
-        bail!("--suites-dir {}: no suite in it (no *.toml file); leave --suites-dir out for the built-in suites", dir.display());
+        bail!(
+            "--suites-dir {}: no suite in it (no *.toml file); leave --suites-dir out for the built-in suites",
+            dir.display()
+        );
     }
     Ok(all)
 }
@@ -97,7 +106,12 @@ pub fn suites(dir: Option<&Path>, list_value: &str) -> anyhow::Result<Vec<Suite>
         for name in list(&format!("--suites {list_value:?}"), list_value, &known)? {
             match all.iter().find(|s| s.name == name) {
                 Some(s) => out.push(s.clone()),
-                None => bail!("unknown suite {name}{} in {}; known: {}", hint(&name, &known), suites_source(dir), known.join(", ")),
+                None => bail!(
+                    "unknown suite {name}{} in {}; known: {}",
+                    hint(&name, &known),
+                    suites_source(dir),
+                    known.join(", ")
+                ),
             }
         }
     }
@@ -108,7 +122,11 @@ pub fn suites(dir: Option<&Path>, list_value: &str) -> anyhow::Result<Vec<Suite>
     for s in &out {
         if let Some((what, path)) = s.missing_inputs().first() {
             let shared = path.components().any(|c| c.as_os_str() == "shared");
-            let why = if shared { "; this suite reads the shared corpus, which must sit beside the checkout as ../shared" } else { "" };
+            let why = if shared {
+                "; this suite reads the shared corpus, which must sit beside the checkout as ../shared"
+            } else {
+                ""
+            };
             bail!("suite {}: its {what} {} is missing{why}", s.name, path.display());
         }
     }
@@ -162,7 +180,10 @@ mod tests {
         let missing = all_suites(Some(&dir.path().join("nope"))).unwrap_err().to_string();
         assert!(missing.contains("does not exist"), "{missing}");
         let unknown = suites(None, "icmp-conversaton").unwrap_err().to_string();
-        assert!(unknown.contains("did you mean icmp-conversation?") && unknown.contains("known: arp-conversation"), "{unknown}");
+        assert!(
+            unknown.contains("did you mean icmp-conversation?") && unknown.contains("known: arp-conversation"),
+            "{unknown}"
+        );
         std::fs::write(dir.path().join("p.toml"), "protocol = \"arp\"\nmode = \"conversation\"\ndialect = \"scapy\"\nsummaries = \"../shared/corpus/x.txt\"\n").unwrap();
         let shared = suites(Some(dir.path()), "all").unwrap_err().to_string();
         assert!(shared.contains("../shared"), "{shared}");

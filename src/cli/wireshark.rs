@@ -14,8 +14,9 @@ pub fn run(command: &WiresharkCommand) -> anyhow::Result<u8> {
         WiresharkCommand::Install { dir, tshark_path } => {
             let dir = match dir {
                 Some(dir) => dir.clone(),
-                None => personal_plugin_dir(tshark_path)
-                    .with_context(|| format!("cannot ask {} for Wireshark's plug-in folder; pass --dir", tshark_path.display()))?,
+                None => personal_plugin_dir(tshark_path).with_context(|| {
+                    format!("cannot ask {} for Wireshark's plug-in folder; pass --dir", tshark_path.display())
+                })?,
             };
             let path = install(&dir).with_context(|| format!("cannot write the plug-in into {}", dir.display()))?;
             println!("{}", path.display());

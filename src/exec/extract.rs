@@ -108,20 +108,32 @@ pub fn extract(answer: &str, dialect: Dialect) -> Extracted {
             format!("code in Markdown fences ({})", if fenced[0].lang.is_empty() { "```" } else { fenced[0].lang }),
         ));
         if !prose.trim().is_empty() {
-            findings.push(AnswerFinding::new("answer.prose", format!("{} characters of prose outside the code", prose.trim().len())));
+            findings.push(AnswerFinding::new(
+                "answer.prose",
+                format!("{} characters of prose outside the code", prose.trim().len()),
+            ));
         }
         match dialect {
             Dialect::Scapy => {
                 if fenced.len() > 1 {
-                    findings.push(AnswerFinding::new("answer.multiple_blocks", format!("{} code blocks, run in order", fenced.len())));
+                    findings.push(AnswerFinding::new(
+                        "answer.multiple_blocks",
+                        format!("{} code blocks, run in order", fenced.len()),
+                    ));
                 }
                 fenced.iter().map(|b| b.body.as_str()).collect::<Vec<_>>().join("\n")
             }
             Dialect::Json => {
                 if fenced.len() > 1 {
-                    findings.push(AnswerFinding::new("answer.multiple_blocks", format!("{} blocks; the first that parses as JSON is used", fenced.len())));
+                    findings.push(AnswerFinding::new(
+                        "answer.multiple_blocks",
+                        format!("{} blocks; the first that parses as JSON is used", fenced.len()),
+                    ));
                 }
-                let chosen = fenced.iter().find(|b| serde_json::from_str::<serde_json::Value>(&b.body).is_ok()).unwrap_or(&fenced[0]);
+                let chosen = fenced
+                    .iter()
+                    .find(|b| serde_json::from_str::<serde_json::Value>(&b.body).is_ok())
+                    .unwrap_or(&fenced[0]);
                 chosen.body.clone()
             }
         }
@@ -129,9 +141,15 @@ pub fn extract(answer: &str, dialect: Dialect) -> Extracted {
     if dialect == Dialect::Scapy {
         if text.contains("\\_") {
             text = text.replace("\\_", "_");
-            findings.push(AnswerFinding::new("answer.escaped_underscores", "Markdown-escaped underscores (\\_) unescaped".into()));
+            findings.push(AnswerFinding::new(
+                "answer.escaped_underscores",
+                "Markdown-escaped underscores (\\_) unescaped".into(),
+            ));
         }
-        let imports = text.lines().filter(|l| l.trim_start().starts_with("import ") || l.trim_start().starts_with("from ")).count();
+        let imports = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("import ") || l.trim_start().starts_with("from "))
+            .count();
         if imports > 0 {
             findings.push(AnswerFinding::new("answer.imports", format!("{imports} import lines")));
         }
@@ -176,7 +194,8 @@ mod test {
 
     #[test]
     fn test_fenced_with_prose_and_imports() {
-        let answer = "Here is the code:\n```python\nfrom scapy.all import *\npkt\\_1 = IP()/ICMP()\n```\nThis sends a ping.";
+        let answer =
+            "Here is the code:\n```python\nfrom scapy.all import *\npkt\\_1 = IP()/ICMP()\n```\nThis sends a ping.";
         let got = extract(answer, Dialect::Scapy);
         assert_eq!(got.text, "from scapy.all import *\npkt_1 = IP()/ICMP()\n");
         assert_eq!(ids(&got), vec!["answer.fenced", "answer.prose", "answer.escaped_underscores", "answer.imports"]);

@@ -1683,7 +1683,11 @@ mod test {
         // client's, and the gateway's for the server behind it.
         let (client, gateway) = ([0x00, 0x16, 0x3e, 0, 0, 0x01], [0x00, 0x16, 0x3e, 0, 0, 0xfe]);
         assert_eq!(trace.packets[4].data[..12], [gateway, client].concat(), "SYN to the server through the gateway");
-        assert_eq!(trace.packets[5].data[..12], [client, gateway].concat(), "SYN-ACK from the server through the gateway");
+        assert_eq!(
+            trace.packets[5].data[..12],
+            [client, gateway].concat(),
+            "SYN-ACK from the server through the gateway"
+        );
     }
 
     #[test]
@@ -1702,7 +1706,9 @@ mod test {
           {"timestamp": 0, "protocol": "UDP", "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "src_port": 1, "dst_port": 2, "dst_mac": "00:00:5e:00:00:99"}
         ]"#;
         let trace = build(text).expect("builds");
-        let macs = |i: usize| -> (Vec<u8>, Vec<u8>) { (trace.packets[i].data[6..12].to_vec(), trace.packets[i].data[..6].to_vec()) };
+        let macs = |i: usize| -> (Vec<u8>, Vec<u8>) {
+            (trace.packets[i].data[6..12].to_vec(), trace.packets[i].data[..6].to_vec())
+        };
         let m = |last: u8| vec![0x00, 0x00, 0x5e, 0x00, 0x00, last];
         assert_eq!(macs(3), (m(1), m(2)), "both bound");
         assert_eq!(macs(4), (m(1), m(0xfe)), "off-link: through the one next hop the sender resolved");

@@ -99,7 +99,8 @@ impl Sandbox {
             let stderr = String::from_utf8_lossy(&out.stderr);
             return Err(python_error(stderr.lines().last().unwrap_or("it failed").to_string()));
         }
-        let info: PythonInfo = serde_json::from_slice(&out.stdout).map_err(|e| python_error(format!("unexpected probe output: {e}")))?;
+        let info: PythonInfo =
+            serde_json::from_slice(&out.stdout).map_err(|e| python_error(format!("unexpected probe output: {e}")))?;
         let dir = tempfile::Builder::new().prefix("harness-sandbox-").tempdir()?;
         std::fs::write(dir.path().join("worker.py"), worker)?;
         std::fs::write(dir.path().join("answer.bpf"), seccomp::answer_filter()?)?;
@@ -124,14 +125,32 @@ impl Sandbox {
     fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
-        push(&["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]);
+        push(&[
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]);
         let id = SANDBOX_ID.to_string();
         push(&["--uid", &id, "--gid", &id]);
         if self.disable_userns {
             push(&["--disable-userns"]);
         }
         push(&["--die-with-parent", "--new-session", "--cap-drop", "ALL"]);
-        push(&["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/nonexistent"]);
+        push(&[
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "HOME",
+            "/nonexistent",
+        ]);
         push(&["--ro-bind", "/usr", "/usr"]);
         for dir in ROOT_DIRS {
             match std::fs::read_link(dir) {
@@ -149,7 +168,15 @@ impl Sandbox {
         }
         push(&["--proc", "/proc", "--dev", "/dev", "--size", &TMP_BYTES.to_string(), "--tmpfs", "/tmp"]);
         push(&["--ro-bind", &self.dir.path().to_string_lossy(), "/harness", "--chdir", "/tmp", "--seccomp", "3", "--"]);
-        push(&[&self.python.executable.to_string_lossy(), "-I", "-B", "/harness/worker.py", "--answer-filter", "/harness/answer.bpf", "--sweep"]);
+        push(&[
+            &self.python.executable.to_string_lossy(),
+            "-I",
+            "-B",
+            "/harness/worker.py",
+            "--answer-filter",
+            "/harness/answer.bpf",
+            "--sweep",
+        ]);
         a
     }
 
@@ -177,7 +204,10 @@ impl Sandbox {
 
 /// Return a hint for a sandbox that did not start, from bwrap's own words.
 pub fn start_hint(stderr: &str) -> &'static str {
-    if stderr.contains("namespace") || stderr.contains("Operation not permitted") || stderr.contains("setting up uid map") {
+    if stderr.contains("namespace")
+        || stderr.contains("Operation not permitted")
+        || stderr.contains("setting up uid map")
+    {
         " — this machine does not let bubblewrap create user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0), run the harness as root, or see the README's \"Sandbox\" section"
     } else {
         ""
@@ -197,7 +227,13 @@ mod test {
             bwrap: "bwrap".into(),
             python: PythonInfo {
                 executable: prefix.path().join("bin/python3.11"),
-                paths: vec![lib, prefix.path().to_path_buf(), "/usr/lib".into(), "/".into(), "/nonexistent/site".into()],
+                paths: vec![
+                    lib,
+                    prefix.path().to_path_buf(),
+                    "/usr/lib".into(),
+                    "/".into(),
+                    "/nonexistent/site".into(),
+                ],
             },
             dir: tempfile::tempdir().unwrap(),
             disable_userns: true,
@@ -205,7 +241,18 @@ mod test {
         assert_eq!(sandbox.python_dirs(), vec![prefix.path().to_path_buf()]);
         let args = sandbox.args();
         let joined = args.join(" ");
-        for must in ["--unshare-user", "--unshare-pid", "--unshare-net", "--clearenv", "--die-with-parent", "--new-session", "--cap-drop ALL", "--seccomp 3", "--disable-userns", "--uid 65534"] {
+        for must in [
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--clearenv",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop ALL",
+            "--seccomp 3",
+            "--disable-userns",
+            "--uid 65534",
+        ] {
             assert!(joined.contains(must), "{must} missing from {joined}");
         }
         assert!(!joined.contains("--bind "), "nothing is bound writable: {joined}");

@@ -169,22 +169,44 @@ impl Outcome {
     /// The outcome a frame stands for.
     fn from_frame(job: &Job, header: &Header, body: &[u8], wall: Duration) -> Outcome {
         if header.timed_out {
-            return Outcome::failed(&job.id, "timeout", format!("no answer within the wall-clock limit of {wall:?}; the answer's process was killed"));
+            return Outcome::failed(
+                &job.id,
+                "timeout",
+                format!("no answer within the wall-clock limit of {wall:?}; the answer's process was killed"),
+            );
         }
         if header.overflow {
             return Outcome::failed(&job.id, "limit", "the answer's result is larger than 64 MiB".into());
         }
         if body.is_empty() {
             return match (header.exit, header.signal) {
-                (Some(70), _) | (_, Some(24)) => Outcome::failed(&job.id, "timeout", "CPU time limit exceeded; the answer's process was stopped".into()),
-                (_, Some(signal)) => Outcome::failed(&job.id, "limit", format!("the answer's process was killed by signal {signal} (memory or resource limit)")),
-                (exit, None) => Outcome::failed(&job.id, "limit", format!("the answer's process exited (code {}) without a result", exit.unwrap_or(-1))),
+                (Some(70), _) | (_, Some(24)) => Outcome::failed(
+                    &job.id,
+                    "timeout",
+                    "CPU time limit exceeded; the answer's process was stopped".into(),
+                ),
+                (_, Some(signal)) => Outcome::failed(
+                    &job.id,
+                    "limit",
+                    format!("the answer's process was killed by signal {signal} (memory or resource limit)"),
+                ),
+                (exit, None) => Outcome::failed(
+                    &job.id,
+                    "limit",
+                    format!("the answer's process exited (code {}) without a result", exit.unwrap_or(-1)),
+                ),
             };
         }
         match serde_json::from_slice::<Outcome>(body) {
             Ok(outcome) if outcome.id == job.id => outcome,
-            Ok(outcome) => Outcome::failed(&job.id, "internal", format!("protocol error: the result names job {:?}", outcome.id)),
-            Err(e) => Outcome::failed(&job.id, "internal", format!("protocol error: the answer's result channel holds no valid result ({e})")),
+            Ok(outcome) => {
+                Outcome::failed(&job.id, "internal", format!("protocol error: the result names job {:?}", outcome.id))
+            }
+            Err(e) => Outcome::failed(
+                &job.id,
+                "internal",
+                format!("protocol error: the answer's result channel holds no valid result ({e})"),
+            ),
         }
     }
 }
@@ -260,10 +282,14 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(50));
                 let said = stderr_text();
                 let hint = sandbox::start_hint(&said);
-                return Err(start_error(format!("no ready line ({}){hint}", if said.is_empty() { "it said nothing" } else { said.as_str() })));
+                return Err(start_error(format!(
+                    "no ready line ({}){hint}",
+                    if said.is_empty() { "it said nothing" } else { said.as_str() }
+                )));
             }
         };
-        let value: serde_json::Value = serde_json::from_slice(&ready).map_err(|e| start_error(format!("bad ready line {:?}: {e}", String::from_utf8_lossy(&ready))))?;
+        let value: serde_json::Value = serde_json::from_slice(&ready)
+            .map_err(|e| start_error(format!("bad ready line {:?}: {e}", String::from_utf8_lossy(&ready))))?;
         if value["ready"] != true {
             return Err(start_error(format!("unexpected first line {:?}", String::from_utf8_lossy(&ready))));
         }
@@ -291,7 +317,9 @@ impl Worker {
             return Err(Lost::Died);
         }
         match self.frames.recv_timeout(options.wall + FRAME_GRACE) {
-            Ok(Ok((header, body))) if header.id == job.id && header.nonce == nonce => Ok(Outcome::from_frame(job, &header, &body, options.wall)),
+            Ok(Ok((header, body))) if header.id == job.id && header.nonce == nonce => {
+                Ok(Outcome::from_frame(job, &header, &body, options.wall))
+            }
             Ok(_) => Err(Lost::Died),
             Err(RecvTimeoutError::Timeout) => Err(Lost::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(Lost::Died),
@@ -379,7 +407,10 @@ impl ScapyPool {
                 });
             }
         });
-        results.into_iter().map(|r| r.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).expect("every job ran")).collect()
+        results
+            .into_iter()
+            .map(|r| r.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).expect("every job ran"))
+            .collect()
     }
 
     /// A free worker, trying `own` first, then the others; when all are
@@ -410,7 +441,10 @@ impl ScapyPool {
                 // Replace the worker: killed on timeout, or dead.
                 *guard = None;
                 let (status, message) = match why {
-                    Lost::Timeout => ("timeout", format!("no answer within the wall-clock limit of {:?}; worker restarted", self.options.wall)),
+                    Lost::Timeout => (
+                        "timeout",
+                        format!("no answer within the wall-clock limit of {:?}; worker restarted", self.options.wall),
+                    ),
                     Lost::Died => ("internal", "the worker died or broke its protocol; worker restarted".to_string()),
                 };
                 Outcome::failed(&job.id, status, message)
@@ -442,7 +476,12 @@ impl Drop for ScapyPool {
 /// A packet whose hex does not decode, or a non-IP packet without Ethernet.
 pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
     let ethernet = outcome.packets.iter().any(|p| p.link == "ether");
-    let decoded = outcome.packets.iter().enumerate().map(|(i, packet)| hex(&packet.hex).ok_or_else(|| format!("packet {}: bad hex from the worker", i + 1))).collect::<Result<Vec<_>, _>>()?;
+    let decoded = outcome
+        .packets
+        .iter()
+        .enumerate()
+        .map(|(i, packet)| hex(&packet.hex).ok_or_else(|| format!("packet {}: bad hex from the worker", i + 1)))
+        .collect::<Result<Vec<_>, _>>()?;
     // Bare IP packets take the MACs the answer's own ARP gave.
     let mut book = super::json::ArpBook::default();
     for (packet, data) in outcome.packets.iter().zip(&decoded) {
@@ -457,7 +496,9 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
             (true, "ip") => wrap_ethernet(&data, &book),
             (true, "ether") | (false, "ip") => data,
             (false, "ether") => unreachable!("ethernet is true when any packet is"),
-            (_, other) => return Err(format!("packet {} starts with a non-IP layer ({other}) and has no Ethernet header", i + 1)),
+            (_, other) => {
+                return Err(format!("packet {} starts with a non-IP layer ({other}) and has no Ethernet header", i + 1))
+            }
         };
         packets.push(TracePacket { ts, data });
     }
@@ -468,8 +509,14 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
 /// addresses (the rule of the JSON dialect, [`super::json::ArpBook`]).
 fn wrap_ethernet(ip: &[u8], book: &super::json::ArpBook) -> Vec<u8> {
     let (ether_type, src, dst): (u16, std::net::IpAddr, std::net::IpAddr) = match ip.first().map(|b| b >> 4) {
-        Some(4) if ip.len() >= 20 => (0x0800, <[u8; 4]>::try_from(&ip[12..16]).unwrap().into(), <[u8; 4]>::try_from(&ip[16..20]).unwrap().into()),
-        Some(6) if ip.len() >= 40 => (0x86dd, <[u8; 16]>::try_from(&ip[8..24]).unwrap().into(), <[u8; 16]>::try_from(&ip[24..40]).unwrap().into()),
+        Some(4) if ip.len() >= 20 => {
+            (0x0800, <[u8; 4]>::try_from(&ip[12..16]).unwrap().into(), <[u8; 4]>::try_from(&ip[16..20]).unwrap().into())
+        }
+        Some(6) if ip.len() >= 40 => (
+            0x86dd,
+            <[u8; 16]>::try_from(&ip[8..24]).unwrap().into(),
+            <[u8; 16]>::try_from(&ip[24..40]).unwrap().into(),
+        ),
         _ => (0x0800, [0, 0, 0, 0].into(), [0, 0, 0, 0].into()),
     };
     let mut out = Vec::with_capacity(14 + ip.len());
@@ -497,7 +544,8 @@ mod test {
         let ip = crate::testkit::icmp_echo([10, 0, 0, 1], [10, 0, 0, 2], false, 1, 1);
         let ether = crate::testkit::ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], 0x0800, &ip);
         let to_hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-        let packet = |hex: String, link: &str| WorkerPacket { time: 1.5, hex, link: link.into(), summary: String::new() };
+        let packet =
+            |hex: String, link: &str| WorkerPacket { time: 1.5, hex, link: link.into(), summary: String::new() };
         let mut outcome = Outcome::failed("a", "ok", String::new());
         outcome.packets = vec![packet(to_hex(&ip), "ip")];
         let trace = to_trace(&outcome).unwrap();
@@ -512,7 +560,8 @@ mod test {
         outcome.packets.push(packet("zz".into(), "ip"));
         assert!(to_trace(&outcome).is_err());
         // With ARP binding 10.0.0.1, its bare IP packets take that MAC.
-        let who_has = [&[0, 1, 8, 0, 6, 4, 0, 1][..], &[2, 0, 0, 0, 0, 9], &[10, 0, 0, 1], &[0; 6], &[10, 0, 0, 2]].concat();
+        let who_has =
+            [&[0, 1, 8, 0, 6, 4, 0, 1][..], &[2, 0, 0, 0, 0, 9], &[10, 0, 0, 1], &[0; 6], &[10, 0, 0, 2]].concat();
         let arp = crate::testkit::ethernet([2, 0, 0, 0, 0, 9], [0xff; 6], 0x0806, &who_has);
         outcome.packets = vec![packet(to_hex(&arp), "ether"), packet(to_hex(&ip), "ip")];
         let trace = to_trace(&outcome).unwrap();

@@ -54,7 +54,8 @@ const SOCK_RAW: u32 = 3;
 /// `SOCK_TYPE_MASK`: the type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
 const SOCK_TYPE_MASK: u32 = 0xf;
 /// `CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME`.
-const CLONE_NEW_ANY: u32 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
+const CLONE_NEW_ANY: u32 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
 const TIOCSTI: u32 = 0x5412;
 
 /// The system call numbers the filters name, for one ABI.
@@ -85,7 +86,8 @@ static TABLE: Option<Table> = Some(Table {
     // fspick move_mount open_tree mount_setattr swapon swapoff reboot acct
     // quotactl syslog iopl ioperm personality
     sandbox_deny: &[
-        308, 272, 165, 166, 155, 161, 101, 310, 311, 321, 250, 248, 249, 298, 246, 320, 175, 313, 176, 304, 303, 323, 430, 431, 432, 433, 429, 428, 442, 167, 168, 169, 163, 179, 103, 172, 173, 135,
+        308, 272, 165, 166, 155, 161, 101, 310, 311, 321, 250, 248, 249, 298, 246, 320, 175, 313, 176, 304, 303, 323,
+        430, 431, 432, 433, 429, 428, 442, 167, 168, 169, 163, 179, 103, 172, 173, 135,
     ],
     clone: 56,
     clone3: 435,
@@ -103,7 +105,8 @@ static TABLE: Option<Table> = Some(Table {
     foreign_from: None,
     // the same calls as on x86_64, in asm-generic numbering (no iopl/ioperm)
     sandbox_deny: &[
-        268, 97, 40, 39, 41, 51, 117, 270, 271, 280, 219, 217, 218, 241, 104, 294, 105, 273, 106, 265, 264, 282, 430, 431, 432, 433, 429, 428, 442, 224, 225, 142, 89, 60, 116, 92,
+        268, 97, 40, 39, 41, 51, 117, 270, 271, 280, 219, 217, 218, 241, 104, 294, 105, 273, 106, 265, 264, 282, 430,
+        431, 432, 433, 429, 428, 442, 224, 225, 142, 89, 60, 116, 92,
     ],
     clone: 220,
     clone3: 435,
@@ -209,7 +212,10 @@ pub fn sandbox_filter() -> Result<Vec<u8>, UnsupportedArch> {
     let t = table()?;
     let mut p = Program::denying(t, t.sandbox_deny);
     // clone with any CLONE_NEW* flag
-    p.when(t.clone, &[insn(LD_W_ABS, 0, 0, arg_low(0)), insn(JSET_K, 0, 1, CLONE_NEW_ANY), insn(RET_K, 0, 0, RET_ERRNO | EPERM)]);
+    p.when(
+        t.clone,
+        &[insn(LD_W_ABS, 0, 0, arg_low(0)), insn(JSET_K, 0, 1, CLONE_NEW_ANY), insn(RET_K, 0, 0, RET_ERRNO | EPERM)],
+    );
     // socket(AF_PACKET, …) and raw IP sockets, socket(AF_INET[6], SOCK_RAW, …)
     // (netlink sockets are SOCK_RAW too: Scapy lists interfaces with one)
     p.when(
@@ -227,7 +233,10 @@ pub fn sandbox_filter() -> Result<Vec<u8>, UnsupportedArch> {
         ],
     );
     // ioctl(fd, TIOCSTI, …): typing into a terminal
-    p.when(t.ioctl, &[insn(LD_W_ABS, 0, 0, arg_low(1)), insn(JEQ_K, 0, 1, TIOCSTI), insn(RET_K, 0, 0, RET_ERRNO | EPERM)]);
+    p.when(
+        t.ioctl,
+        &[insn(LD_W_ABS, 0, 0, arg_low(1)), insn(JEQ_K, 0, 1, TIOCSTI), insn(RET_K, 0, 0, RET_ERRNO | EPERM)],
+    );
     Ok(p.finish())
 }
 
@@ -255,7 +264,12 @@ mod test {
         }
         let insns: Vec<Insn> = program
             .chunks(8)
-            .map(|c| Insn { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) })
+            .map(|c| Insn {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
             .collect();
         let (mut pc, mut acc) = (0usize, 0u32);
         loop {

@@ -123,7 +123,10 @@ impl Answerer for Reference {
         requests
             .iter()
             .map(|r| match &r.item.scenario {
-                Some(s) => Ok(Answer { text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect), ..Answer::default() }),
+                Some(s) => Ok(Answer {
+                    text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect),
+                    ..Answer::default()
+                }),
                 None => Err(format!("{UNREADABLE}the reference model cannot read summary {}", r.item.index)),
             })
             .collect()
@@ -215,7 +218,12 @@ impl TraceRecord {
     /// The record of trace `index` as its answer left it: the answer's
     /// text, usage and cost, or a failed request (`cassette` for an offline
     /// cassette miss, `request` otherwise) with its message.
-    pub fn from_answer(index: usize, summary: &str, prompt_version: &str, answer: Result<Answer, String>) -> TraceRecord {
+    pub fn from_answer(
+        index: usize,
+        summary: &str,
+        prompt_version: &str,
+        answer: Result<Answer, String>,
+    ) -> TraceRecord {
         let mut record = TraceRecord {
             index,
             summary: summary.to_string(),
@@ -416,9 +424,19 @@ pub(super) fn realism(dir: &Path, records: &BTreeMap<usize, TraceRecord>, refere
         Ok(report) => report
             .metrics
             .into_iter()
-            .map(|m| RealismRow { metric: m.name, kind: m.kind.to_string(), value: m.value.map(|v| (v * 1e6).round() / 1e6), unit: m.unit.to_string() })
+            .map(|m| RealismRow {
+                metric: m.name,
+                kind: m.kind.to_string(),
+                value: m.value.map(|v| (v * 1e6).round() / 1e6),
+                unit: m.unit.to_string(),
+            })
             .collect(),
-        Err(e) => vec![RealismRow { metric: format!("realism unavailable: {e}"), kind: String::new(), value: None, unit: String::new() }],
+        Err(e) => vec![RealismRow {
+            metric: format!("realism unavailable: {e}"),
+            kind: String::new(),
+            value: None,
+            unit: String::new(),
+        }],
     }
 }
 
@@ -485,7 +503,15 @@ pub fn read_journal(dir: &Path) -> BTreeMap<usize, TraceRecord> {
 ///
 /// # Errors
 /// See [`CellError`]; a failing answer or trace is recorded, not an error.
-pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suite: &Suite, tools: &Tools<'_>, dir: &Path, resume: bool) -> Result<CellResult, CellError> {
+pub fn run_cell(
+    model: &str,
+    answerer: &dyn Answerer,
+    fault: Option<Fault>,
+    suite: &Suite,
+    tools: &Tools<'_>,
+    dir: &Path,
+    resume: bool,
+) -> Result<CellResult, CellError> {
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let journal_path = dir.join("journal.jsonl");
     let mut done = if resume { read_journal(dir) } else { BTreeMap::new() };
@@ -517,7 +543,8 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
         prompt_version: template.version.clone(),
     };
     let info_path = dir.join("cell.json");
-    fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises")).map_err(io_err("cannot write", &info_path))?;
+    fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises"))
+        .map_err(io_err("cannot write", &info_path))?;
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
     let mut timings = StageTimes::default();
     for chunk in todo.chunks(CHUNK) {
@@ -535,10 +562,27 @@ pub fn run_cell(model: &str, answerer: &dyn Answerer, fault: Option<Fault>, suit
     Ok(result)
 }
 
-fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk: &[&Item], tools: &Tools<'_>, dir: &Path) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
+fn run_chunk(
+    answerer: &dyn Answerer,
+    suite: &Suite,
+    template: &Template,
+    chunk: &[&Item],
+    tools: &Tools<'_>,
+    dir: &Path,
+) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
     let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
-    let requests: Vec<Request<'_>> = chunk.iter().zip(&prompts).map(|(item, prompt)| Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol, mode: suite.mode }).collect();
+    let requests: Vec<Request<'_>> = chunk
+        .iter()
+        .zip(&prompts)
+        .map(|(item, prompt)| Request {
+            item,
+            prompt,
+            dialect: suite.dialect,
+            protocol: suite.protocol,
+            mode: suite.mode,
+        })
+        .collect();
     let start = Instant::now();
     let answers = answerer.answer_all(&requests);
     times.answer_ms += ms_since(start);
@@ -550,8 +594,12 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         .zip(&extracted)
         .filter_map(|(item, e)| {
             let e = e.as_ref()?;
-            (suite.dialect == Dialect::Scapy && !e.text.trim().is_empty())
-                .then(|| Job { id: item.index.to_string(), code: e.text.clone(), seed: suite.seed ^ item.index as u64, cpu_s: 5.0 })
+            (suite.dialect == Dialect::Scapy && !e.text.trim().is_empty()).then(|| Job {
+                id: item.index.to_string(),
+                code: e.text.clone(),
+                seed: suite.seed ^ item.index as u64,
+                cpu_s: 5.0,
+            })
         })
         .collect();
     let mut outcomes = if jobs.is_empty() {
@@ -598,7 +646,8 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
                 write_pcap(&path, &trace).map_err(io_err("cannot write", &path))?;
                 let sidecar = Sidecar { protocol: suite.protocol, mode: suite.mode, summary: item.text.clone() };
                 let sidecar_path = Sidecar::path_of(&path);
-                fs::write(&sidecar_path, serde_json::to_string(&sidecar).expect("sidecars serialise")).map_err(io_err("cannot write", &sidecar_path))?;
+                fs::write(&sidecar_path, serde_json::to_string(&sidecar).expect("sidecars serialise"))
+                    .map_err(io_err("cannot write", &sidecar_path))?;
                 times.write_ms += ms_since(start);
                 record.packets = trace.packets.len() as u64;
                 record.pcap = Some(name);
@@ -622,7 +671,9 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
     let present: Vec<&Path> = pcaps.iter().flatten().map(PathBuf::as_path).collect();
     let start = Instant::now();
     let mut expert = match tools.tshark {
-        Some(t) if !present.is_empty() => t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter(),
+        Some(t) if !present.is_empty() => {
+            t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter()
+        }
         _ => Vec::new().into_iter(),
     };
     times.tshark_ms += ms_since(start);
@@ -634,15 +685,23 @@ fn run_chunk(answerer: &dyn Answerer, suite: &Suite, template: &Template, chunk:
         // judged on it.
         if let Some(e) = expectation.as_ref().filter(|_| record.status != REQUEST_FAILED) {
             let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
-            missing = e.packets.iter().skip(have).map(|d| d.iter().fold(Layers::default(), |mut l, f| {
-                if f.layer != Protocol::Frame {
-                    l.insert(f.layer);
-                }
-                l
-            })).collect();
+            missing = e
+                .packets
+                .iter()
+                .skip(have)
+                .map(|d| {
+                    d.iter().fold(Layers::default(), |mut l, f| {
+                        if f.layer != Protocol::Frame {
+                            l.insert(f.layer);
+                        }
+                        l
+                    })
+                })
+                .collect();
         }
         let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
-        let mut clean = judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref(), suite.mode == Mode::Packet)?;
+        let mut clean =
+            judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref(), suite.mode == Mode::Packet)?;
         let protocols = &mut record.protocols;
         for layers in &missing {
             for layer in Protocol::LAYERS {
@@ -697,11 +756,17 @@ pub(super) fn judge(
 }
 
 /// The cell's tables from its trace records.
-pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: impl Iterator<Item = &'r TraceRecord>) -> CellResult {
+pub fn aggregate<'r>(
+    model: &str,
+    suite: &Suite,
+    fault: Option<Fault>,
+    records: impl Iterator<Item = &'r TraceRecord>,
+) -> CellResult {
     let mut protocols: BTreeMap<Protocol, ProtocolStats> = BTreeMap::new();
     let mut checks: BTreeMap<String, u64> = BTreeMap::new();
     let mut exec_failures: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency, mut requests_failed) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut traces, mut succeeded, mut packets, mut tshark_findings, mut latency, mut requests_failed) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut finish_reasons: BTreeMap<String, u64> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut cost: Option<f64> = None;
@@ -743,11 +808,16 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
             protocols.entry(*layer).or_default().add(s);
         }
         if let Some(check) = &expected {
-            let named = r.answer_checks.iter().any(|c| c == check) || r.findings.iter().any(|f| f.check == check.as_str());
+            let named =
+                r.answer_checks.iter().any(|c| c == check) || r.findings.iter().any(|f| f.check == check.as_str());
             caught_all &= named;
             by_named += u64::from(named);
-            by_own += u64::from(r.findings.iter().any(|f| f.source == crate::finding::Source::Harness && f.severity >= Severity::Warn));
-            by_tshark += u64::from(r.findings.iter().any(|f| f.source == crate::finding::Source::Tshark && f.severity >= Severity::Warn));
+            by_own += u64::from(
+                r.findings.iter().any(|f| f.source == crate::finding::Source::Harness && f.severity >= Severity::Warn),
+            );
+            by_tshark += u64::from(
+                r.findings.iter().any(|f| f.source == crate::finding::Source::Tshark && f.severity >= Severity::Warn),
+            );
             by_exec += u64::from(r.status != "ok");
         }
     }
@@ -778,7 +848,12 @@ pub fn aggregate<'r>(model: &str, suite: &Suite, fault: Option<Fault>, records: 
         onwire: None,
         caught: expected.as_ref().map(|_| caught_all && traces > 0),
         caught_by: expected.as_ref().map(|_| {
-            BTreeMap::from([("named".to_string(), by_named), ("own".to_string(), by_own), ("tshark".to_string(), by_tshark), ("executor".to_string(), by_exec)])
+            BTreeMap::from([
+                ("named".to_string(), by_named),
+                ("own".to_string(), by_own),
+                ("tshark".to_string(), by_tshark),
+                ("executor".to_string(), by_exec),
+            ])
         }),
         expected_check: expected,
         timings: StageTimes::default(),
@@ -790,7 +865,8 @@ mod tests {
     use super::*;
 
     fn answered(finish_reason: Option<&str>) -> TraceRecord {
-        let answer = Answer { text: "IP()".into(), finish_reason: finish_reason.map(str::to_string), ..Answer::default() };
+        let answer =
+            Answer { text: "IP()".into(), finish_reason: finish_reason.map(str::to_string), ..Answer::default() };
         TraceRecord::from_answer(0, "summary", "v1", Ok(answer))
     }
 
@@ -798,7 +874,10 @@ mod tests {
     fn answers_cut_at_max_tokens_are_truncated_in_every_provider_vocabulary() {
         for cut in ["length", "max_tokens", "MAX_TOKENS"] {
             let record = answered(Some(cut));
-            assert_eq!((record.answer_checks.as_slice(), record.finish_reason.as_deref()), ([TRUNCATED.to_string()].as_slice(), Some(cut)));
+            assert_eq!(
+                (record.answer_checks.as_slice(), record.finish_reason.as_deref()),
+                ([TRUNCATED.to_string()].as_slice(), Some(cut))
+            );
         }
         for whole in [Some("stop"), Some("end_turn"), Some("STOP"), None] {
             let record = answered(whole);
@@ -814,12 +893,22 @@ mod tests {
 
     #[test]
     fn unreadable_summaries_are_failed_conversations_not_failed_requests() {
-        let item = crate::matrix::suite::Item { index: 4, text: "not a summary".into(), scenario: None, more: Vec::new() };
+        let item =
+            crate::matrix::suite::Item { index: 4, text: "not a summary".into(), scenario: None, more: Vec::new() };
         let prompt = Prompt { system: String::new(), user: String::new(), version: "v1".into(), name: String::new() };
-        let request = Request { item: &item, prompt: &prompt, dialect: Dialect::Json, protocol: crate::scenario::SuiteProtocol::Dns, mode: Mode::Packet };
+        let request = Request {
+            item: &item,
+            prompt: &prompt,
+            dialect: Dialect::Json,
+            protocol: crate::scenario::SuiteProtocol::Dns,
+            mode: Mode::Packet,
+        };
         let answer = Reference.answer_all(std::slice::from_ref(&request)).remove(0);
         let record = TraceRecord::from_answer(4, &item.text, "v1", answer);
-        assert_eq!((record.status.as_str(), record.answer_checks.as_slice()), ("unreadable", ["exec.unreadable".to_string()].as_slice()));
+        assert_eq!(
+            (record.status.as_str(), record.answer_checks.as_slice()),
+            ("unreadable", ["exec.unreadable".to_string()].as_slice())
+        );
         let suite = Suite::built(crate::scenario::SuiteProtocol::Dns, Mode::Packet, Dialect::Json, 1, 1);
         let cell = aggregate("reference", &suite, None, std::iter::once(&record));
         assert_eq!((cell.requests_failed, cell.conversations.total, cell.conversations.succeeded), (0, 1, 0));
@@ -831,7 +920,12 @@ mod tests {
         let mut ok = answered(Some("stop"));
         ok.succeeded = true;
         ok.latency_ms = 3000;
-        let failed = TraceRecord::from_answer(1, "summary", "v1", Err("model 'm': gave up after 3 attempts; last error: connection failed".into()));
+        let failed = TraceRecord::from_answer(
+            1,
+            "summary",
+            "v1",
+            Err("model 'm': gave up after 3 attempts; last error: connection failed".into()),
+        );
         let cut = TraceRecord { index: 2, latency_ms: 1000, ..answered(Some("length")) };
         assert_eq!(failed.status, REQUEST_FAILED);
         let cell = aggregate("m", &suite, None, [&ok, &failed, &cut].into_iter());

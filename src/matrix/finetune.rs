@@ -86,7 +86,12 @@ pub fn export(dirs: &[PathBuf], prompts: &Path, out: &mut dyn Write) -> Result<E
         let dialect = if info.dialect == "json" { Dialect::Json } else { Dialect::Scapy };
         let template = Template::load(prompts, info.protocol, info.mode, dialect)?;
         if template.version != info.prompt_version {
-            return Err(ExportError::PromptChanged { cell: cell.display().to_string(), prompt: template.name, was: info.prompt_version, now: template.version });
+            return Err(ExportError::PromptChanged {
+                cell: cell.display().to_string(),
+                prompt: template.name,
+                was: info.prompt_version,
+                now: template.version,
+            });
         }
         summary.cells += 1;
         for record in read_journal(&cell).into_values() {

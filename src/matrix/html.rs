@@ -129,16 +129,21 @@ fn layers(cells: &[CellResult]) -> Vec<Protocol> {
 /// first, then mutants), one column per protocol layer.
 fn heat_map(out: &mut String, report: &MatrixReport) {
     let layers = layers(&report.cells);
-    let groups: Vec<(&str, Vec<&str>)> = [("models", models(&report.cells)), ("mutants (fault injection)", mutants(&report.cells))]
-        .into_iter()
-        .filter(|(_, ids)| !ids.is_empty())
-        .collect();
+    let groups: Vec<(&str, Vec<&str>)> =
+        [("models", models(&report.cells)), ("mutants (fault injection)", mutants(&report.cells))]
+            .into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect();
     if layers.is_empty() || groups.is_empty() {
         out.push_str("<p class=\"note\">No packets were judged.</p>\n");
         return;
     }
     // Full names: the label column is as wide as the longest one.
-    let longest = groups.iter().flat_map(|(name, ids)| ids.iter().copied().chain([*name])).map(|t| text_width(t, FONT)).fold(0.0, f64::max);
+    let longest = groups
+        .iter()
+        .flat_map(|(name, ids)| ids.iter().copied().chain([*name]))
+        .map(|t| text_width(t, FONT))
+        .fold(0.0, f64::max);
     let (label_w, col_w, row_h, top) = ((longest + 16.0).max(100.0), 72.0, 24.0, 28.0);
     let rows: usize = groups.iter().map(|(_, ids)| ids.len() + 1).sum();
     let legend_y = top + rows as f64 * row_h + 12.0;
@@ -159,11 +164,23 @@ fn heat_map(out: &mut String, report: &MatrixReport) {
     }
     let mut y = top;
     for (name, ids) in &groups {
-        let _ = writeln!(out, r##"<text class="label" x="4" y="{}" data-room="{}" font-style="italic" fill="#555">{}</text>"##, y + 16.0, label_w - 4.0, escape(name));
+        let _ = writeln!(
+            out,
+            r##"<text class="label" x="4" y="{}" data-room="{}" font-style="italic" fill="#555">{}</text>"##,
+            y + 16.0,
+            label_w - 4.0,
+            escape(name)
+        );
         y += row_h;
         for id in ids {
             let merged = merge(report.cells.iter().filter(|c| c.model == *id));
-            let _ = writeln!(out, r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#, y + 16.0, label_w - 4.0, escape(id));
+            let _ = writeln!(
+                out,
+                r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#,
+                y + 16.0,
+                label_w - 4.0,
+                escape(id)
+            );
             for (i, layer) in layers.iter().enumerate() {
                 let x = label_w + col_w * i as f64;
                 let layer_name = protocol_name(*layer);
@@ -224,7 +241,9 @@ fn packet_table(out: &mut String, report: &MatrixReport) {
     if layers.is_empty() || ids.is_empty() {
         return;
     }
-    out.push_str("<details><summary>The same as a table (success % and packets judged)</summary>\n<table><tr><th>Model</th>");
+    out.push_str(
+        "<details><summary>The same as a table (success % and packets judged)</summary>\n<table><tr><th>Model</th>",
+    );
     for l in &layers {
         let _ = write!(out, "<th>{}</th>", escape(&protocol_name(*l)));
     }
@@ -256,7 +275,8 @@ fn conversations(cells: &[CellResult], model: &str, group: &str) -> (u64, u64) {
 
 /// The suite protocol/mode groups of the models' (not the mutants') cells.
 fn groups(cells: &[CellResult]) -> Vec<String> {
-    let mut out: Vec<String> = cells.iter().filter(|c| !is_mutant(c)).map(|c| format!("{} {}", c.protocol, c.mode)).collect();
+    let mut out: Vec<String> =
+        cells.iter().filter(|c| !is_mutant(c)).map(|c| format!("{} {}", c.protocol, c.mode)).collect();
     out.sort();
     out.dedup();
     out
@@ -337,14 +357,23 @@ fn conversation_level(out: &mut String, report: &MatrixReport) {
     }
     out.push('\n');
     for (g, y0, y1) in &group_y {
-        let _ = writeln!(out, r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#, (y0 + y1) / 2.0 + 4.0, label_w - 8.0, escape(&groups[*g]));
+        let _ = writeln!(
+            out,
+            r#"<text class="label" x="4" y="{}" data-room="{}">{}</text>"#,
+            (y0 + y1) / 2.0 + 4.0,
+            label_w - 8.0,
+            escape(&groups[*g])
+        );
     }
     for (y, (g, id, m, ok, total)) in placed {
         let rate = ok as f64 / total as f64;
         // A bar at 0 % has no length: a stub in the model's colour, outlined,
         // keeps it visible beside its label.
         let zero = if ok == 0 {
-            format!(r##"<rect class="bar-zero" x="{label_w}" y="{y}" width="{ZERO_STUB}" height="{bar_h}" fill="{}" stroke="#333" stroke-width="0.5"/>"##, PALETTE[m % PALETTE.len()])
+            format!(
+                r##"<rect class="bar-zero" x="{label_w}" y="{y}" width="{ZERO_STUB}" height="{bar_h}" fill="{}" stroke="#333" stroke-width="0.5"/>"##,
+                PALETTE[m % PALETTE.len()]
+            )
         } else {
             String::new()
         };
@@ -409,7 +438,11 @@ fn detection(out: &mut String, cells: &[CellResult]) {
         }
     }
     let caught = mutant_cells.iter().filter(|c| c.caught == Some(true)).count();
-    let _ = writeln!(out, "<p>{caught} of {} mutant cells caught by the check each fault must trip.</p>", mutant_cells.len());
+    let _ = writeln!(
+        out,
+        "<p>{caught} of {} mutant cells caught by the check each fault must trip.</p>",
+        mutant_cells.len()
+    );
     out.push_str("<table id=\"detection\"><tr><th>Fault</th>");
     for s in &suites {
         let _ = write!(out, "<th>{}</th>", escape(s));
@@ -458,11 +491,7 @@ fn detection(out: &mut String, cells: &[CellResult]) {
 /// The paper's per-protocol table of one cell, collapsed.
 fn cell(out: &mut String, c: &CellResult) {
     // Green: every conversation correct or, for a mutant, its fault caught.
-    let good = if is_mutant(c) {
-        c.caught == Some(true)
-    } else {
-        c.conversations.succeeded == c.conversations.total
-    };
+    let good = if is_mutant(c) { c.caught == Some(true) } else { c.conversations.succeeded == c.conversations.total };
     let _ = writeln!(
         out,
         r#"<details class="cell"><summary><span style="color:{}">●</span> {}</summary>"#,
@@ -486,7 +515,12 @@ fn cell(out: &mut String, c: &CellResult) {
         );
     }
     out.push_str("</table>\n");
-    let failures: Vec<String> = c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{} {v}", escape(k))).collect();
+    let failures: Vec<String> = c
+        .exec_failures
+        .iter()
+        .filter(|(k, _)| k.as_str() != REQUEST_FAILED)
+        .map(|(k, v)| format!("{} {v}", escape(k)))
+        .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "<p>Executor failures: {}</p>", failures.join(", "));
     }
@@ -567,11 +601,16 @@ pub fn html(report: &MatrixReport) -> String {
     let verdict = report.verdict();
     let regressions = verdict.regressions.clone();
     if let Some(why) = verdict.nothing_ran() {
-        let _ = writeln!(out, "<p class=\"verdict bad\" id=\"verdict\">No result: {}, nothing was judged.</p>", escape(&why));
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict bad\" id=\"verdict\">No result: {}, nothing was judged.</p>",
+            escape(&why)
+        );
     } else if regressions.is_empty() {
         out.push_str("<p class=\"verdict ok\" id=\"verdict\">No regression: the reference is 100 % clean and every mutant was caught.</p>\n");
     } else {
-        let _ = writeln!(out, "<div class=\"verdict bad\" id=\"verdict\"><p>{} regression(s):</p><ul>", regressions.len());
+        let _ =
+            writeln!(out, "<div class=\"verdict bad\" id=\"verdict\"><p>{} regression(s):</p><ul>", regressions.len());
         for r in &regressions {
             let _ = writeln!(out, "<li>{}</li>", escape(r));
         }
@@ -627,8 +666,8 @@ mod tests {
     use super::*;
     use crate::matrix::cell::Usage;
     use crate::matrix::Skipped;
-    use std::collections::BTreeMap;
     use crate::verdict::{ConversationStats, ProtocolStats};
+    use std::collections::BTreeMap;
 
     fn stats(correct: u64, malformed: u64) -> ProtocolStats {
         let packets = correct + malformed;
@@ -642,7 +681,15 @@ mod tests {
         }
     }
 
-    fn cell(model: &str, suite: &str, protocol: &str, dialect: &str, rows: &[(Protocol, u64, u64)], ok: u64, total: u64) -> CellResult {
+    fn cell(
+        model: &str,
+        suite: &str,
+        protocol: &str,
+        dialect: &str,
+        rows: &[(Protocol, u64, u64)],
+        ok: u64,
+        total: u64,
+    ) -> CellResult {
         CellResult {
             model: model.into(),
             suite: suite.into(),
@@ -713,10 +760,7 @@ mod tests {
             .into_iter()
             .collect();
         live.exec_failures = [("syntax".to_string(), 1)].into_iter().collect();
-        live.usage = Usage {
-            prompt_tokens: 1200,
-            completion_tokens: 3400,
-        };
+        live.usage = Usage { prompt_tokens: 1200, completion_tokens: 3400 };
         live.latency_ms = 5250;
         live.cost_usd = Some(0.0123);
         MatrixReport {
@@ -727,7 +771,15 @@ mod tests {
             shard: None,
             onwire_servers: BTreeMap::new(),
             cells: vec![
-                cell("reference", "icmp-conversation", "icmp", "scapy", &[(Protocol::Ip, 16, 0), (Protocol::Icmp, 16, 0)], 8, 8),
+                cell(
+                    "reference",
+                    "icmp-conversation",
+                    "icmp",
+                    "scapy",
+                    &[(Protocol::Ip, 16, 0), (Protocol::Icmp, 16, 0)],
+                    8,
+                    8,
+                ),
                 cell(
                     "reference",
                     "dns-conversation-json",
@@ -789,7 +841,11 @@ mod tests {
         });
         assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
         assert!(page.contains("tshark off · Scapy not used"));
-        assert!(page.contains("No packets were judged.") && page.contains("No mutant ran.") && page.contains("No cell ran."));
+        assert!(
+            page.contains("No packets were judged.")
+                && page.contains("No mutant ran.")
+                && page.contains("No cell ran.")
+        );
         assert!(!page.contains("<svg"));
     }
 
@@ -799,7 +855,8 @@ mod tests {
         let bars = tags(&page, r#"<rect class="bar""#);
         // reference and the live model on `dns conversation`, reference on `icmp conversation`.
         assert_eq!(bars.len(), 3);
-        let mut widths: Vec<(f64, f64)> = bars.iter().map(|b| (attr(b, "data-rate").parse().unwrap(), attr(b, "width").parse().unwrap())).collect();
+        let mut widths: Vec<(f64, f64)> =
+            bars.iter().map(|b| (attr(b, "data-rate").parse().unwrap(), attr(b, "width").parse().unwrap())).collect();
         for (rate, width) in &widths {
             assert!((width - rate * BAR_MAX).abs() < 0.051, "bar of {rate} is {width} px wide");
         }

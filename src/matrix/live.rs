@@ -28,15 +28,28 @@ impl Live {
     ///
     /// # Errors
     /// What [`LiveModel::new`] reports, as text naming the model.
-    pub fn new(registry: &Registry, entry: &ModelEntry, mode: RunMode, cassettes: &Path, rerecord: &Rerecord) -> Result<Live, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+    pub fn new(
+        registry: &Registry,
+        entry: &ModelEntry,
+        mode: RunMode,
+        cassettes: &Path,
+        rerecord: &Rerecord,
+    ) -> Result<Live, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
         let command = rerecord.command(&entry.id);
-        let default = LiveModel::new(entry, mode, cassettes).map_err(|e| format!("{}: {e}", entry.id))?.with_rerecord(command.clone());
+        let default = LiveModel::new(entry, mode, cassettes)
+            .map_err(|e| format!("{}: {e}", entry.id))?
+            .with_rerecord(command.clone());
         let mut routes = BTreeMap::new();
         for protocol in SuiteProtocol::ALL {
             let routed = registry.route(entry, protocol.name());
             if routed.id != entry.id {
-                let model = LiveModel::new(routed, mode, cassettes).map_err(|e| format!("{} (route {protocol}): {e}", routed.id))?;
+                let model = LiveModel::new(routed, mode, cassettes)
+                    .map_err(|e| format!("{} (route {protocol}): {e}", routed.id))?;
                 routes.insert(protocol, model.with_rerecord(command.clone()));
             }
         }
@@ -60,7 +73,10 @@ impl Live {
 /// messages, the entry's sampling.
 fn chat(request: &Request<'_>) -> ChatRequest {
     ChatRequest {
-        messages: vec![ChatMessage { role: Role::System, content: request.prompt.system.clone() }, ChatMessage { role: Role::User, content: request.prompt.user.clone() }],
+        messages: vec![
+            ChatMessage { role: Role::System, content: request.prompt.system.clone() },
+            ChatMessage { role: Role::User, content: request.prompt.user.clone() },
+        ],
         sampling: Sampling::default(),
     }
 }
@@ -73,7 +89,10 @@ impl Answerer for Live {
                 Ok(c) => Ok(Answer {
                     cost_usd: model.entry().cost_usd(&c.usage),
                     text: c.text,
-                    usage: Some(Usage { prompt_tokens: c.usage.prompt_tokens, completion_tokens: c.usage.completion_tokens }),
+                    usage: Some(Usage {
+                        prompt_tokens: c.usage.prompt_tokens,
+                        completion_tokens: c.usage.completion_tokens,
+                    }),
                     latency_ms: c.latency_ms,
                     finish_reason: c.finish_reason,
                 }),

@@ -62,7 +62,13 @@ pub fn builtin_ids() -> Vec<String> {
 /// name); `None` if `id` is not built in.
 pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
     if id == "reference" {
-        return Some(ModelRun { id: id.into(), answerer: Box::new(Reference), fault: None, suites: None, own_suites: None });
+        return Some(ModelRun {
+            id: id.into(),
+            answerer: Box::new(Reference),
+            fault: None,
+            suites: None,
+            own_suites: None,
+        });
     }
     let fault = Fault::from_name(id.strip_prefix("mutant:")?)?;
     let mut chosen: Vec<String> = Vec::new();
@@ -73,7 +79,13 @@ pub fn builtin<'a>(id: &str, suites: &[Suite]) -> Option<ModelRun<'a>> {
             chosen.push(s.name.clone());
         }
     }
-    Some(ModelRun { id: format!("mutant:{}", fault.name()), answerer: Box::new(Mutant(fault)), fault: Some(fault), suites: Some(chosen), own_suites: None })
+    Some(ModelRun {
+        id: format!("mutant:{}", fault.name()),
+        answerer: Box::new(Mutant(fault)),
+        fault: Some(fault),
+        suites: Some(chosen),
+        own_suites: None,
+    })
 }
 
 /// A model that could not run, and why.
@@ -132,7 +144,14 @@ impl MatrixReport {
                 failed.push(c.model.clone());
             }
         }
-        Verdict { regressions: self.regressions(), cells: self.cells.len(), ran, failed, requests_failed, skipped: self.skipped.iter().map(|s| s.model.clone()).collect() }
+        Verdict {
+            regressions: self.regressions(),
+            cells: self.cells.len(),
+            ran,
+            failed,
+            requests_failed,
+            skipped: self.skipped.iter().map(|s| s.model.clone()).collect(),
+        }
     }
 
     /// Whether the run shows a regression of the harness's own baseline:
@@ -145,7 +164,8 @@ impl MatrixReport {
                 // On ZigBee suites the reference is the real sample input,
                 // whose warnings (a request cut off by the sample) are real.
                 let strict = c.ntg.is_none();
-                let imperfect = c.protocols.values().any(|p| p.success_rate < 1.0 || (strict && (p.warnings > 0 || p.errors > 0)));
+                let imperfect =
+                    c.protocols.values().any(|p| p.success_rate < 1.0 || (strict && (p.warnings > 0 || p.errors > 0)));
                 if imperfect || c.conversations.succeeded != c.conversations.total {
                     out.push(format!("reference on {}: not 100 % clean", c.suite));
                 }
@@ -155,7 +175,12 @@ impl MatrixReport {
                 out.push(format!("{} on {}: {n} answers not in the cassette: {why}", c.model, c.suite));
             }
             if c.caught == Some(false) {
-                out.push(format!("{} on {}: {} did not catch it", c.model, c.suite, c.expected_check.as_deref().unwrap_or("?")));
+                out.push(format!(
+                    "{} on {}: {} did not catch it",
+                    c.model,
+                    c.suite,
+                    c.expected_check.as_deref().unwrap_or("?")
+                ));
             }
         }
         out
@@ -245,7 +270,10 @@ pub fn plan<'s>(models: &'s [ModelRun<'_>], suites: &'s [Suite]) -> Vec<(usize, 
 /// A message naming what is wrong.
 pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text}: expected I/N, e.g. 1/4"))?;
-    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| format!("--shard {text}: I is not a number"))?, n.trim().parse().map_err(|_| format!("--shard {text}: N is not a number"))?);
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| format!("--shard {text}: I is not a number"))?,
+        n.trim().parse().map_err(|_| format!("--shard {text}: N is not a number"))?,
+    );
     if n == 0 || i == 0 || i > n {
         return Err(format!("--shard {text}: need 1 <= I <= N"));
     }
@@ -343,8 +371,17 @@ pub fn run(
 
 /// The cells of `plan` in shard `shard` = (I, N): those whose run-order
 /// index is I-1 modulo N (all without a shard).
-fn shard_cells<'s>(models: &'s [ModelRun<'_>], suites: &'s [Suite], shard: Option<(usize, usize)>) -> Vec<(usize, &'s Suite)> {
-    plan(models, suites).into_iter().enumerate().filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i - 1)).map(|(_, cell)| cell).collect()
+fn shard_cells<'s>(
+    models: &'s [ModelRun<'_>],
+    suites: &'s [Suite],
+    shard: Option<(usize, usize)>,
+) -> Vec<(usize, &'s Suite)> {
+    plan(models, suites)
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i - 1))
+        .map(|(_, cell)| cell)
+        .collect()
 }
 
 /// Return the requests the cells of `models` × `suites` (shard `shard`,
@@ -355,7 +392,12 @@ fn shard_cells<'s>(models: &'s [ModelRun<'_>], suites: &'s [Suite], shard: Optio
 ///
 /// # Errors
 /// A prompt template or suite that cannot be read.
-pub fn pending(models: &[ModelRun<'_>], suites: &[Suite], prompts: &Path, shard: Option<(usize, usize)>) -> Result<Vec<crate::model::batch::Pending>, CellError> {
+pub fn pending(
+    models: &[ModelRun<'_>],
+    suites: &[Suite],
+    prompts: &Path,
+    shard: Option<(usize, usize)>,
+) -> Result<Vec<crate::model::batch::Pending>, CellError> {
     let mut out = Vec::new();
     for (model_index, suite) in shard_cells(models, suites, shard) {
         if suite.ntg.is_some() {
@@ -364,8 +406,17 @@ pub fn pending(models: &[ModelRun<'_>], suites: &[Suite], prompts: &Path, shard:
         let template = crate::prompt::Template::load(prompts, suite.protocol, suite.mode, suite.dialect)?;
         let items = suite.items()?;
         let rendered: Vec<crate::prompt::Prompt> = items.iter().map(|i| template.render(&i.text)).collect();
-        let requests: Vec<cell::Request<'_>> =
-            items.iter().zip(&rendered).map(|(item, prompt)| cell::Request { item, prompt, dialect: suite.dialect, protocol: suite.protocol, mode: suite.mode }).collect();
+        let requests: Vec<cell::Request<'_>> = items
+            .iter()
+            .zip(&rendered)
+            .map(|(item, prompt)| cell::Request {
+                item,
+                prompt,
+                dialect: suite.dialect,
+                protocol: suite.protocol,
+                mode: suite.mode,
+            })
+            .collect();
         out.extend(models[model_index].answerer.missing(&requests));
     }
     Ok(out)
@@ -443,8 +494,15 @@ mod tests {
         for jobs in [2, 3, 64] {
             let dir = tempfile::tempdir().unwrap();
             let mut finished = Vec::new();
-            let cells = run(&models, &suites, &tools, dir.path(), false, None, jobs, |c| finished.push((c.model.clone(), c.suite.clone()))).unwrap();
-            assert_eq!(serde_json::to_string(&cells).unwrap(), serde_json::to_string(&sequential).unwrap(), "--jobs {jobs}");
+            let cells = run(&models, &suites, &tools, dir.path(), false, None, jobs, |c| {
+                finished.push((c.model.clone(), c.suite.clone()))
+            })
+            .unwrap();
+            assert_eq!(
+                serde_json::to_string(&cells).unwrap(),
+                serde_json::to_string(&sequential).unwrap(),
+                "--jobs {jobs}"
+            );
             // One progress call per cell, whatever order they finished in.
             finished.sort();
             let mut planned: Vec<_> = sequential.iter().map(|c| (c.model.clone(), c.suite.clone())).collect();
@@ -481,11 +539,16 @@ mod tests {
         for jobs in [2, 4] {
             let dir = tempfile::tempdir().unwrap();
             let mut finished = 0;
-            let got = run(&models, &suites, &tools, dir.path(), false, None, jobs, |_| finished += 1).unwrap_err().to_string();
+            let got = run(&models, &suites, &tools, dir.path(), false, None, jobs, |_| finished += 1)
+                .unwrap_err()
+                .to_string();
             assert_eq!(got, error, "--jobs {jobs}");
             // No cell starts after the error is seen: at most `jobs` - 1
             // more than the sequential run got to.
-            let started: usize = std::fs::read_dir(dir.path()).unwrap().map(|m| std::fs::read_dir(m.unwrap().path()).unwrap().count()).sum();
+            let started: usize = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|m| std::fs::read_dir(m.unwrap().path()).unwrap().count())
+                .sum();
             assert!(started <= ran + jobs, "--jobs {jobs}: {started} cells started");
             assert!(started < planned);
             assert!(finished >= ran);

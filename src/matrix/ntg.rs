@@ -92,7 +92,11 @@ pub fn run_ntg_cell(
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let sample_text = fs::read_to_string(&spec.sample).map_err(io_err("cannot read the sample", &spec.sample))?;
     let real = ntg::parse(&sample_text)
-        .map_err(|e| CellError::Io { what: "cannot read the sample", path: spec.sample.display().to_string(), source: std::io::Error::other(e.to_string()) })?
+        .map_err(|e| CellError::Io {
+            what: "cannot read the sample",
+            path: spec.sample.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?
         .rows;
     let prompt_path = tools.prompts.join("zigbee").join(format!("{}.ntg.md", spec.experiment));
     let text = fs::read_to_string(&prompt_path).map_err(io_err("cannot read the prompt", &prompt_path))?;
@@ -103,11 +107,30 @@ pub fn run_ntg_cell(
     if !resume {
         let _ = fs::remove_file(&journal_path);
     }
-    let items: Vec<Item> = (0..suite.count).map(|index| Item { index, text: format!("{} trial {}", spec.experiment, index + 1), scenario: None, more: Vec::new() }).collect();
+    let items: Vec<Item> = (0..suite.count)
+        .map(|index| Item {
+            index,
+            text: format!("{} trial {}", spec.experiment, index + 1),
+            scenario: None,
+            more: Vec::new(),
+        })
+        .collect();
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
-    let requests: Vec<Request<'_>> = todo.iter().map(|item| Request { item, prompt: &prompt, dialect: Dialect::Json, protocol: suite.protocol, mode: suite.mode }).collect();
-    let answers: Vec<Result<Answer, String>> =
-        if model == "reference" { todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect() } else { answerer.answer_all(&requests) };
+    let requests: Vec<Request<'_>> = todo
+        .iter()
+        .map(|item| Request {
+            item,
+            prompt: &prompt,
+            dialect: Dialect::Json,
+            protocol: suite.protocol,
+            mode: suite.mode,
+        })
+        .collect();
+    let answers: Vec<Result<Answer, String>> = if model == "reference" {
+        todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect()
+    } else {
+        answerer.answer_all(&requests)
+    };
     let mut records = Vec::new();
     let mut pcaps = Vec::new();
     for (item, answer) in todo.iter().zip(answers) {
@@ -115,7 +138,9 @@ pub fn run_ntg_cell(
         if record.status != "ok" {
             pcaps.push(None);
         } else {
-            match ntg::parse(&record.answer).and_then(|s| build::build(&s.rows, &build::Options::default()).map(|c| (s.rows, c))) {
+            match ntg::parse(&record.answer)
+                .and_then(|s| build::build(&s.rows, &build::Options::default()).map(|c| (s.rows, c)))
+            {
                 Ok((rows, conversion)) => {
                     let name = format!("{:04}.pcap", item.index);
                     let path = dir.join(&name);
@@ -147,7 +172,9 @@ pub fn run_ntg_cell(
     }
     let present: Vec<&Path> = pcaps.iter().flatten().map(PathBuf::as_path).collect();
     let mut expert = match tools.tshark {
-        Some(t) if !present.is_empty() => t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter(),
+        Some(t) if !present.is_empty() => {
+            t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter()
+        }
         _ => Vec::new().into_iter(),
     };
     for (record, pcap) in records.iter_mut().zip(&pcaps) {
@@ -173,7 +200,8 @@ fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 
 fn cell_stats<'r>(records: impl Iterator<Item = &'r TraceRecord> + Clone) -> NtgCellStats {
     let all: Vec<&TraceRecord> = records.collect();
-    let trials: Vec<TrialStats> = all.iter().filter_map(|r| r.extra.clone().and_then(|v| serde_json::from_value(v).ok())).collect();
+    let trials: Vec<TrialStats> =
+        all.iter().filter_map(|r| r.extra.clone().and_then(|v| serde_json::from_value(v).ok())).collect();
     let n = trials.len().max(1) as f64;
     let mut types = BTreeMap::new();
     for t in &trials {
@@ -191,7 +219,13 @@ fn cell_stats<'r>(records: impl Iterator<Item = &'r TraceRecord> + Clone) -> Ntg
         packets_per_trial: trials.iter().map(|t| t.packets as f64).sum::<f64>() / n + 0.0,
         mean_inter_arrival_s: mean(trials.iter().map(|t| t.mean_inter_arrival_s)),
         // `+ 0.0`: an empty f64 sum is -0.0.
-        tokens_per_trial: all.iter().filter_map(|r| r.usage).map(|u| (u.prompt_tokens + u.completion_tokens) as f64).sum::<f64>() / attempts + 0.0,
+        tokens_per_trial: all
+            .iter()
+            .filter_map(|r| r.usage)
+            .map(|u| (u.prompt_tokens + u.completion_tokens) as f64)
+            .sum::<f64>()
+            / attempts
+            + 0.0,
         seconds_per_trial: all.iter().map(|r| r.latency_ms as f64 / 1000.0).sum::<f64>() / attempts + 0.0,
     }
 }

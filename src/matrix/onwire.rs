@@ -36,7 +36,12 @@ pub fn captures(out: &Path, cell: &CellResult) -> Vec<PathBuf> {
 /// # Errors
 /// A capture that cannot be read or a namespace that cannot be built, with
 /// the capture named.
-pub fn replay_all(out: &Path, cells: &mut [CellResult], servers: &mut BTreeMap<String, String>, mut progress: impl FnMut(&CellResult)) -> anyhow::Result<()> {
+pub fn replay_all(
+    out: &Path,
+    cells: &mut [CellResult],
+    servers: &mut BTreeMap<String, String>,
+    mut progress: impl FnMut(&CellResult),
+) -> anyhow::Result<()> {
     for cell in cells.iter_mut().filter(|c| replayable(c)) {
         let captures = captures(out, cell);
         let fidelity = onwire::tally(captures.iter().map(PathBuf::as_path), &Options::default(), servers)?;
@@ -74,15 +79,29 @@ mod tests {
     #[test]
     fn totals_add_cells_and_merge_fields() {
         let cell = |mode: &str, onwire: Option<Fidelity>| {
-            let suite = super::super::suite::Suite::built(SuiteProtocol::Http, Mode::Conversation, crate::exec::extract::Dialect::Json, 1, 1);
-            CellResult { mode: mode.into(), onwire, ..super::super::cell::aggregate("m", &suite, None, std::iter::empty()) }
+            let suite = super::super::suite::Suite::built(
+                SuiteProtocol::Http,
+                Mode::Conversation,
+                crate::exec::extract::Dialect::Json,
+                1,
+                1,
+            );
+            CellResult {
+                mode: mode.into(),
+                onwire,
+                ..super::super::cell::aggregate("m", &suite, None, std::iter::empty())
+            }
         };
-        let a = Fidelity { matched: 6, replayed: 8, skipped: 0, fields: vec![("tcp.ack".into(), 2), ("reply".into(), 1)] };
+        let a =
+            Fidelity { matched: 6, replayed: 8, skipped: 0, fields: vec![("tcp.ack".into(), 2), ("reply".into(), 1)] };
         let b = Fidelity { matched: 0, replayed: 2, skipped: 1, fields: vec![("reply".into(), 2)] };
         let cells = [cell("conversation", Some(a)), cell("packet", None), cell("conversation", Some(b))];
         assert!(replayable(&cells[0]) && !replayable(&cells[1]));
         let sum = total(cells.iter()).unwrap();
-        assert_eq!(sum, Fidelity { matched: 6, replayed: 10, skipped: 1, fields: vec![("reply".into(), 3), ("tcp.ack".into(), 2)] });
+        assert_eq!(
+            sum,
+            Fidelity { matched: 6, replayed: 10, skipped: 1, fields: vec![("reply".into(), 3), ("tcp.ack".into(), 2)] }
+        );
         assert_eq!(total(cells[1..2].iter()), None);
     }
 }

@@ -252,7 +252,8 @@ fn group_of(line: &CorpusLine) -> Result<(SuiteProtocol, Mode), String> {
             line.dialect
         ));
     }
-    let protocol = SuiteProtocol::from_name(&line.protocol).ok_or_else(|| format!("protocol {} has no harness suite", line.protocol))?;
+    let protocol = SuiteProtocol::from_name(&line.protocol)
+        .ok_or_else(|| format!("protocol {} has no harness suite", line.protocol))?;
     let mode = match line.mode.as_str() {
         "packet" => Mode::Packet,
         "conversation" => Mode::Conversation,
@@ -295,10 +296,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// write. The folder is written beside `out` and moved into place, so a
 /// failed import leaves an earlier one intact.
 pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
-    let bytes = std::fs::read(corpus).map_err(|source| ImportError::Read {
-        path: corpus.display().to_string(),
-        source,
-    })?;
+    let bytes =
+        std::fs::read(corpus).map_err(|source| ImportError::Read { path: corpus.display().to_string(), source })?;
     let text = String::from_utf8_lossy(&bytes);
     let mut groups: BTreeMap<String, (String, Groups)> = BTreeMap::new();
     let mut skipped: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
@@ -316,7 +315,8 @@ pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
         let (protocol, mode) = match group_of(&line) {
             Ok(g) => g,
             Err(reason) => {
-                *skipped.entry((line.model.clone(), line.protocol.clone(), line.mode.clone(), reason)).or_default() += 1;
+                *skipped.entry((line.model.clone(), line.protocol.clone(), line.mode.clone(), reason)).or_default() +=
+                    1;
                 continue;
             }
         };
@@ -371,13 +371,7 @@ pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
             );
             files.push((Path::new(SUITES).join(format!("{suite}.toml")), toml));
             files.push((Path::new(SUITES).join(format!("{suite}.txt")), lines));
-            entries.push(Group {
-                suite,
-                protocol: *protocol,
-                mode: *mode,
-                answers: records.len(),
-                parsed,
-            });
+            entries.push(Group { suite, protocol: *protocol, mode: *mode, answers: records.len(), parsed });
         }
         let name = format!("{dir}.jsonl");
         files.push((PathBuf::from(&name), cassette));
@@ -395,13 +389,7 @@ pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
         models,
         skipped: skipped
             .into_iter()
-            .map(|((model, protocol, mode, reason), answers)| SkippedAnswers {
-                model,
-                protocol,
-                mode,
-                reason,
-                answers,
-            })
+            .map(|((model, protocol, mode, reason), answers)| SkippedAnswers { model, protocol, mode, reason, answers })
             .collect(),
     };
     files.push((PathBuf::from(MANIFEST), serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"));
@@ -450,10 +438,8 @@ pub fn ensure_imported(corpus: &Path, dir: &Path) -> Result<Refresh, ImportError
         if !same_file(Path::new(&existing.source), corpus) {
             return Ok(Refresh::Kept);
         }
-        let bytes = std::fs::read(corpus).map_err(|source| ImportError::Read {
-            path: corpus.display().to_string(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(corpus).map_err(|source| ImportError::Read { path: corpus.display().to_string(), source })?;
         if sha256_hex(&bytes) == existing.source_sha256 {
             return Ok(Refresh::Kept);
         }
@@ -517,11 +503,10 @@ impl Replay {
     fn answer(&self, request: &Request<'_>) -> Result<Answer, String> {
         let index = request.item.index;
         let group = format!("{} {}", request.protocol, request.mode.name());
-        let record = self
-            .answers
-            .get(&(request.protocol, request.mode))
-            .and_then(|records| records.get(index))
-            .ok_or_else(|| format!("{} has no recorded answer {index} for {group}; it replays its own suites only", self.id))?;
+        let record =
+            self.answers.get(&(request.protocol, request.mode)).and_then(|records| records.get(index)).ok_or_else(
+                || format!("{} has no recorded answer {index} for {group}; it replays its own suites only", self.id),
+            )?;
         if record.summary != request.item.text {
             return Err(format!(
                 "{}: recorded answer {index} for {group} belongs to another summary ({}); run `harness import-answers` again",
@@ -554,14 +539,10 @@ pub fn manifest(dir: &Path) -> Result<Manifest, DiscoverError> {
     if !path.is_file() {
         return Err(DiscoverError::NotImported { path: dir.display().to_string() });
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| DiscoverError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| DiscoverError::Invalid {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| DiscoverError::Read { path: path.display().to_string(), source })?;
+    serde_json::from_str(&text)
+        .map_err(|e| DiscoverError::Invalid { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// Every model imported into `dir`, each with its own suites, in id order.
@@ -574,17 +555,13 @@ pub fn discover(dir: &Path) -> Result<Vec<(ModelRun<'static>, Vec<Suite>)>, Disc
     let mut out = Vec::new();
     for model in &manifest.models {
         let path = dir.join(&model.cassette);
-        let invalid = |message: String| DiscoverError::Invalid {
-            path: path.display().to_string(),
-            message,
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| DiscoverError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let invalid = |message: String| DiscoverError::Invalid { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| DiscoverError::Read { path: path.display().to_string(), source })?;
         let mut answers: Groups = BTreeMap::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let record: ReplayRecord = serde_json::from_str(line).map_err(|e| invalid(format!("line {}: {e}", n + 1)))?;
+            let record: ReplayRecord =
+                serde_json::from_str(line).map_err(|e| invalid(format!("line {}: {e}", n + 1)))?;
             let records = answers.entry((record.protocol, record.mode)).or_default();
             if record.model != model.id || record.index != records.len() {
                 return Err(invalid(format!(
@@ -601,16 +578,17 @@ pub fn discover(dir: &Path) -> Result<Vec<(ModelRun<'static>, Vec<Suite>)>, Disc
         let mut suites = Vec::new();
         for group in &model.groups {
             let toml = dir.join(SUITES).join(format!("{}.toml", group.suite));
-            let suite = Suite::load(&toml).map_err(|e| DiscoverError::Invalid {
-                path: toml.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let items = suite.items().map_err(|e| DiscoverError::Invalid {
-                path: toml.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let suite = Suite::load(&toml)
+                .map_err(|e| DiscoverError::Invalid { path: toml.display().to_string(), message: e.to_string() })?;
+            let items = suite
+                .items()
+                .map_err(|e| DiscoverError::Invalid { path: toml.display().to_string(), message: e.to_string() })?;
             let records = answers.get(&(group.protocol, group.mode)).map_or(&[][..], Vec::as_slice);
-            if suite.protocol != group.protocol || suite.mode != group.mode || items.len() != records.len() || items.len() != group.answers {
+            if suite.protocol != group.protocol
+                || suite.mode != group.mode
+                || items.len() != records.len()
+                || items.len() != group.answers
+            {
                 return Err(invalid(format!(
                     "{} answers for {} {} but suite {} has {} summaries",
                     records.len(),
@@ -634,13 +612,7 @@ pub fn discover(dir: &Path) -> Result<Vec<(ModelRun<'static>, Vec<Suite>)>, Disc
         }
         let replay = Replay { id: model.id.clone(), answers };
         out.push((
-            ModelRun {
-                id: model.id.clone(),
-                answerer: Box::new(replay),
-                fault: None,
-                suites: None,
-                own_suites: None,
-            },
+            ModelRun { id: model.id.clone(), answerer: Box::new(replay), fault: None, suites: None, own_suites: None },
             suites,
         ));
     }
@@ -659,26 +631,10 @@ pub fn select(dir: &Path, ids: &[String], only: Option<&[Suite]>) -> (Vec<ModelR
         Ok(found) => found,
         Err(DiscoverError::NotImported { .. }) => {
             let reason = format!("no imported answers in {}: {NOT_IMPORTED}", dir.display());
-            return (
-                Vec::new(),
-                ids.iter()
-                    .map(|id| Skipped {
-                        model: id.clone(),
-                        reason: reason.clone(),
-                    })
-                    .collect(),
-            );
+            return (Vec::new(), ids.iter().map(|id| Skipped { model: id.clone(), reason: reason.clone() }).collect());
         }
         Err(e) => {
-            return (
-                Vec::new(),
-                ids.iter()
-                    .map(|id| Skipped {
-                        model: id.clone(),
-                        reason: e.to_string(),
-                    })
-                    .collect(),
-            )
+            return (Vec::new(), ids.iter().map(|id| Skipped { model: id.clone(), reason: e.to_string() }).collect())
         }
     };
     let known: Vec<String> = found.iter().map(|(m, _)| m.id.clone()).collect();
@@ -706,10 +662,7 @@ pub fn select(dir: &Path, ids: &[String], only: Option<&[Suite]>) -> (Vec<ModelR
             });
             continue;
         }
-        models.push(ModelRun {
-            own_suites: Some(suites),
-            ..model
-        });
+        models.push(ModelRun { own_suites: Some(suites), ..model });
     }
     (models, skipped)
 }
@@ -729,7 +682,14 @@ pub fn summary_table(manifest: &Manifest) -> String {
     let _ = writeln!(out, "{:<28} {:<18} {:>7} {:>14}", "model", "group", "answers", "summaries read");
     for m in &manifest.models {
         for g in &m.groups {
-            let _ = writeln!(out, "{:<28} {:<18} {:>7} {:>14}", m.id, format!("{} {}", g.protocol, g.mode.name()), g.answers, g.parsed);
+            let _ = writeln!(
+                out,
+                "{:<28} {:<18} {:>7} {:>14}",
+                m.id,
+                format!("{} {}", g.protocol, g.mode.name()),
+                g.answers,
+                g.parsed
+            );
         }
         let _ = writeln!(
             out,
@@ -790,11 +750,15 @@ mod tests {
         let out = tmp.path().join("cassettes");
         let manifest = import(&corpus(tmp.path()), &out).unwrap();
         let ids: Vec<(&str, usize)> = manifest.models.iter().map(|m| (m.id.as_str(), m.answers())).collect();
-        assert_eq!(ids, [("corpus:gpt-3.5-ft-experts", 1), ("corpus:gpt-3.5-ft-moe", 1), ("corpus:gpt-3.5-turbo-instruct", 3)]);
+        assert_eq!(
+            ids,
+            [("corpus:gpt-3.5-ft-experts", 1), ("corpus:gpt-3.5-ft-moe", 1), ("corpus:gpt-3.5-turbo-instruct", 3)]
+        );
         assert_eq!(manifest.answers, 7);
         assert_eq!(manifest.skipped.len(), 2, "{:?}", manifest.skipped);
         assert_eq!(manifest.models[2].groups[0].parsed, 1);
-        let lines = std::fs::read_to_string(out.join("suites/corpus-gpt-3.5-turbo-instruct--icmp-conversation.txt")).unwrap();
+        let lines =
+            std::fs::read_to_string(out.join("suites/corpus-gpt-3.5-turbo-instruct--icmp-conversation.txt")).unwrap();
         assert_eq!(lines.lines().collect::<Vec<_>>()[1..], ["first second", NO_SUMMARY]);
 
         let found = discover(&out).unwrap();
@@ -804,12 +768,7 @@ mod tests {
         let items = suites[0].items().unwrap();
         assert_eq!(items.len(), 3);
         assert!(items[0].scenario.is_some() && items[2].scenario.is_none());
-        let prompt = Prompt {
-            system: String::new(),
-            user: String::new(),
-            version: String::new(),
-            name: String::new(),
-        };
+        let prompt = Prompt { system: String::new(), user: String::new(), version: String::new(), name: String::new() };
         let request = |item| Request {
             item,
             prompt: &prompt,
@@ -821,19 +780,9 @@ mod tests {
         let texts: Vec<String> = answers.into_iter().map(|a| a.unwrap().text).collect();
         assert_eq!(texts, ["pkt_1 = IP()  # c1", "pkt_1 = IP()  # c2", "pkt_1 = IP()  # c3"]);
         // A request for another summary or group is refused, not answered.
-        let stranger = Item {
-            index: 0,
-            text: "other".into(),
-            scenario: None,
-            more: Vec::new(),
-        };
+        let stranger = Item { index: 0, text: "other".into(), scenario: None, more: Vec::new() };
         assert!(model.answerer.answer_all(&[request(&stranger)])[0].as_ref().unwrap_err().contains("another summary"));
-        let far = Item {
-            index: 9,
-            text: "other".into(),
-            scenario: None,
-            more: Vec::new(),
-        };
+        let far = Item { index: 9, text: "other".into(), scenario: None, more: Vec::new() };
         assert!(model.answerer.answer_all(&[request(&far)])[0].as_ref().unwrap_err().contains("no recorded answer 9"));
     }
 
@@ -893,7 +842,9 @@ mod tests {
         let text = std::fs::read_to_string(&corpus).unwrap();
         let fewer: Vec<&str> = text.lines().skip(1).collect();
         std::fs::write(&corpus, fewer.join("\n") + "\n").unwrap();
-        let Refresh::Imported(second) = ensure_imported(&corpus, &out).unwrap() else { panic!("a changed corpus was not imported again") };
+        let Refresh::Imported(second) = ensure_imported(&corpus, &out).unwrap() else {
+            panic!("a changed corpus was not imported again")
+        };
         assert_eq!(second.answers, first.answers - 1);
         // An import of another corpus is the user's: kept.
         let other = tmp.path().join("other.jsonl");

@@ -148,7 +148,8 @@ impl Suite {
     /// Unreadable or invalid TOML, unknown fields, a packet-mode TCP or
     /// day suite.
     pub fn load(path: &Path) -> Result<Suite, SuiteError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Suite::parse(&path.display().to_string(), path, &text, base)
     }
@@ -166,11 +167,19 @@ impl Suite {
         }
         let ntg = match (file.protocol, file.dialect) {
             (SuiteProtocol::Zigbee, DialectName::Ntg) => {
-                let experiment = file.experiment.clone().ok_or_else(|| invalid("a ZigBee suite needs experiment = \"one_way\" or \"two_way\"".into()))?;
-                let sample = file.sample.clone().ok_or_else(|| invalid("a ZigBee suite needs sample = \"real rows.json\"".into()))?;
+                let experiment = file
+                    .experiment
+                    .clone()
+                    .ok_or_else(|| invalid("a ZigBee suite needs experiment = \"one_way\" or \"two_way\"".into()))?;
+                let sample = file
+                    .sample
+                    .clone()
+                    .ok_or_else(|| invalid("a ZigBee suite needs sample = \"real rows.json\"".into()))?;
                 Some(super::ntg::NtgSpec { experiment, sample: base.join(sample), minutes: file.minutes.unwrap_or(10) })
             }
-            (SuiteProtocol::Zigbee, _) | (_, DialectName::Ntg) => return Err(invalid("protocol zigbee goes with dialect ntg, and only with it".into())),
+            (SuiteProtocol::Zigbee, _) | (_, DialectName::Ntg) => {
+                return Err(invalid("protocol zigbee goes with dialect ntg, and only with it".into()))
+            }
             _ => None,
         };
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -192,7 +201,11 @@ impl Suite {
     /// LLM-NTG sample, a reference capture), each with what it is for.
     pub fn missing_inputs(&self) -> Vec<(&'static str, &Path)> {
         let mut out = Vec::new();
-        let inputs = [("summaries", self.summaries.as_deref()), ("sample", self.ntg.as_ref().map(|n| n.sample.as_path())), ("reference_capture", self.reference_capture.as_deref())];
+        let inputs = [
+            ("summaries", self.summaries.as_deref()),
+            ("sample", self.ntg.as_ref().map(|n| n.sample.as_path())),
+            ("reference_capture", self.reference_capture.as_deref()),
+        ];
         for (what, path) in inputs {
             if let Some(path) = path {
                 if !path.exists() {
@@ -208,13 +221,21 @@ impl Suite {
     /// # Errors
     /// An unreadable directory or any invalid suite; duplicate names.
     pub fn load_dir(dir: &Path) -> Result<Vec<Suite>, SuiteError> {
-        let read = std::fs::read_dir(dir).map_err(|source| SuiteError::Read { path: dir.display().to_string(), source })?;
-        let mut paths: Vec<PathBuf> = read.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+        let read =
+            std::fs::read_dir(dir).map_err(|source| SuiteError::Read { path: dir.display().to_string(), source })?;
+        let mut paths: Vec<PathBuf> = read
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
         paths.sort();
         let mut suites = paths.iter().map(|p| Suite::load(p)).collect::<Result<Vec<_>, _>>()?;
         suites.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = suites.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(SuiteError::Invalid { path: dir.display().to_string(), message: format!("two suites are named {}", w[0].name) });
+            return Err(SuiteError::Invalid {
+                path: dir.display().to_string(),
+                message: format!("two suites are named {}", w[0].name),
+            });
         }
         Ok(suites)
     }
@@ -222,7 +243,18 @@ impl Suite {
     /// A suite built in code (tests, `harness generate` without a file).
     pub fn built(protocol: SuiteProtocol, mode: Mode, dialect: Dialect, count: usize, seed: u64) -> Suite {
         let d = if dialect == Dialect::Json { "json" } else { "scapy" };
-        Suite { name: format!("{}-{}-{d}", protocol.name(), mode.name()), protocol, mode, dialect, count, seed, summaries: None, description: String::new(), reference_capture: None, ntg: None }
+        Suite {
+            name: format!("{}-{}-{d}", protocol.name(), mode.name()),
+            protocol,
+            mode,
+            dialect,
+            count,
+            seed,
+            summaries: None,
+            description: String::new(),
+            reference_capture: None,
+            ntg: None,
+        }
     }
 
     /// The suite's summaries.
@@ -237,7 +269,8 @@ impl Suite {
                 .map(|(index, s)| Item { index, text: s.to_string(), scenario: Some(s), more: Vec::new() })
                 .collect()),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SuiteError::Read { path: path.display().to_string(), source })?;
                 Ok(text
                     .lines()
                     .map(str::trim)
@@ -245,7 +278,8 @@ impl Suite {
                     .take(self.count)
                     .enumerate()
                     .map(|(index, line)| {
-                        let mut scenarios = Scenario::parse_all(self.protocol, self.mode, line).unwrap_or_default().into_iter();
+                        let mut scenarios =
+                            Scenario::parse_all(self.protocol, self.mode, line).unwrap_or_default().into_iter();
                         Item { index, text: line.to_string(), scenario: scenarios.next(), more: scenarios.collect() }
                     })
                     .collect())
@@ -272,7 +306,11 @@ mod tests {
     fn file_summaries_read_the_paper_lines() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("lines.txt"), "# comment\nSource: IP=\"1.2.3.4\" // Destination: IP=\"5.6.7.8\" // Others: id=0x1 seq= 2 type=Echo\nnot a summary\n").unwrap();
-        std::fs::write(dir.path().join("s.toml"), "protocol = \"icmp\"\nmode = \"conversation\"\ndialect = \"scapy\"\nsummaries = \"lines.txt\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "protocol = \"icmp\"\nmode = \"conversation\"\ndialect = \"scapy\"\nsummaries = \"lines.txt\"\n",
+        )
+        .unwrap();
         let suite = Suite::load(&dir.path().join("s.toml")).unwrap();
         let items = suite.items().unwrap();
         assert_eq!(items.len(), 2);

@@ -22,7 +22,9 @@ fn pct(x: f64) -> String {
 
 /// A Markdown table (also the terminal form).
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
     let line = |cells: Vec<String>| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(&widths) {
@@ -79,7 +81,11 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
             ]
         })
         .collect();
-    table(out, &["Protocol", "Packets", "Correct", "Malformed", "Non-existent", "Success %", "Presence %", "W-E"], &rows);
+    table(
+        out,
+        &["Protocol", "Packets", "Correct", "Malformed", "Non-existent", "Success %", "Presence %", "W-E"],
+        &rows,
+    );
     if let Some(n) = &c.ntg {
         let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
         let _ = writeln!(
@@ -101,11 +107,19 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
         let _ = writeln!(out, "Realism against the suite's reference capture:\n");
         let rows: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| vec![r.metric.clone(), r.kind.clone(), r.value.map_or("n/a".into(), |v| format!("{v:.4}")), r.unit.clone()])
+            .map(|r| {
+                vec![
+                    r.metric.clone(),
+                    r.kind.clone(),
+                    r.value.map_or("n/a".into(), |v| format!("{v:.4}")),
+                    r.unit.clone(),
+                ]
+            })
             .collect();
         table(out, &["Metric", "Kind", "Value", "Unit"], &rows);
     }
-    let failures: Vec<String> = c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{k} {v}")).collect();
+    let failures: Vec<String> =
+        c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{k} {v}")).collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "Executor failures: {}\n", failures.join(", "));
     }
@@ -161,7 +175,16 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
     if models.is_empty() {
         return;
     }
-    let layers = [Protocol::Eth, Protocol::Arp, Protocol::Ip, Protocol::Icmp, Protocol::Udp, Protocol::Dns, Protocol::Tcp, Protocol::Http];
+    let layers = [
+        Protocol::Eth,
+        Protocol::Arp,
+        Protocol::Ip,
+        Protocol::Icmp,
+        Protocol::Udp,
+        Protocol::Dns,
+        Protocol::Tcp,
+        Protocol::Http,
+    ];
     let _ = writeln!(out, "## Cross-model, packet level: success rate % per protocol (packets judged)\n");
     let mut header = vec!["Model"];
     let names: Vec<String> = layers.iter().map(|l| protocol_name(*l)).collect();
@@ -171,14 +194,21 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
         .map(|m| {
             let merged = merge(cells.iter().filter(|c| c.model == *m));
             std::iter::once(m.to_string())
-                .chain(layers.iter().map(|l| merged.get(l).map_or("-".to_string(), |s| format!("{} ({})", pct(s.success_rate), s.packets))))
+                .chain(layers.iter().map(|l| {
+                    merged.get(l).map_or("-".to_string(), |s| format!("{} ({})", pct(s.success_rate), s.packets))
+                }))
                 .collect()
         })
         .collect();
     table(out, &header, &rows);
     let wire = cells.iter().any(|c| c.onwire.is_some());
-    let _ = writeln!(out, "## Cross-model, conversation level: correct / total{}\n", if wire { "; on the wire: matched / replayed" } else { "" });
-    let mut protocols: Vec<String> = cells.iter().filter(|c| !is_mutant(c)).map(|c| format!("{} {}", c.protocol, c.mode)).collect();
+    let _ = writeln!(
+        out,
+        "## Cross-model, conversation level: correct / total{}\n",
+        if wire { "; on the wire: matched / replayed" } else { "" }
+    );
+    let mut protocols: Vec<String> =
+        cells.iter().filter(|c| !is_mutant(c)).map(|c| format!("{} {}", c.protocol, c.mode)).collect();
     protocols.sort();
     protocols.dedup();
     let mut header = vec!["Model"];
@@ -235,7 +265,11 @@ pub fn onwire(out: &mut String, report: &MatrixReport) {
     let _ = writeln!(out, "## On the wire: conversations real stacks reproduce (matched / replayed)\n");
     table(out, &["Model", "Suite", "On the wire", "Skipped", "Most common mismatching fields"], &rows);
     let servers: Vec<String> = report.onwire_servers.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let _ = writeln!(out, "Real stacks: {}\n", if servers.is_empty() { "none started".to_string() } else { servers.join(", ") });
+    let _ = writeln!(
+        out,
+        "Real stacks: {}\n",
+        if servers.is_empty() { "none started".to_string() } else { servers.join(", ") }
+    );
 }
 
 /// The mutant detection matrix: per fault and suite, the named check, and
@@ -294,7 +328,10 @@ pub fn quirks(out: &mut String, cells: &[CellResult]) {
         return;
     }
     let _ = writeln!(out, "## Answer quirks and executor failures (traces)\n");
-    let rows: Vec<Vec<String>> = per.iter().map(|(m, q)| vec![m.to_string(), q.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")]).collect();
+    let rows: Vec<Vec<String>> = per
+        .iter()
+        .map(|(m, q)| vec![m.to_string(), q.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")])
+        .collect();
     table(out, &["Model", "Counts"], &rows);
 }
 
@@ -321,7 +358,8 @@ pub(super) fn model_cost(cells: &[CellResult], m: &str) -> ModelCost {
     let own: Vec<&CellResult> = cells.iter().filter(|c| c.model == m).collect();
     let traces: u64 = own.iter().map(|c| c.answered()).sum();
     let ms: u64 = own.iter().map(|c| c.latency_ms).sum();
-    let (prompt_tokens, completion_tokens) = own.iter().fold((0, 0), |(a, b), c| (a + c.usage.prompt_tokens, b + c.usage.completion_tokens));
+    let (prompt_tokens, completion_tokens) =
+        own.iter().fold((0, 0), |(a, b), c| (a + c.usage.prompt_tokens, b + c.usage.completion_tokens));
     let cost: Option<f64> = own.iter().filter_map(|c| c.cost_usd).reduce(|a, b| a + b);
     ModelCost {
         traces,
@@ -339,7 +377,15 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
         .iter()
         .map(|m| {
             let c = model_cost(cells, m);
-            vec![m.to_string(), c.traces.to_string(), c.seconds, c.per_trace, c.prompt_tokens.to_string(), c.completion_tokens.to_string(), c.cost]
+            vec![
+                m.to_string(),
+                c.traces.to_string(),
+                c.seconds,
+                c.per_trace,
+                c.prompt_tokens.to_string(),
+                c.completion_tokens.to_string(),
+                c.cost,
+            ]
         })
         .collect();
     if rows.is_empty() {
@@ -358,7 +404,10 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
         .map(|m| {
             std::iter::once(m.to_string())
                 .chain(protocols.iter().map(|p| {
-                    let (ms, n) = cells.iter().filter(|c| c.model == *m && c.protocol == *p).fold((0, 0), |(a, b), c| (a + c.latency_ms, b + c.answered()));
+                    let (ms, n) = cells
+                        .iter()
+                        .filter(|c| c.model == *m && c.protocol == *p)
+                        .fold((0, 0), |(a, b), c| (a + c.latency_ms, b + c.answered()));
                     if n == 0 {
                         "-".to_string()
                     } else {
@@ -446,7 +495,12 @@ fn xml(s: &str) -> String {
 pub fn junit(report: &MatrixReport) -> String {
     let regressions = report.regressions();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"harness matrix\" tests=\"{}\" failures=\"{}\">", report.cells.len(), regressions.len());
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"harness matrix\" tests=\"{}\" failures=\"{}\">",
+        report.cells.len(),
+        regressions.len()
+    );
     let mut by_model: BTreeMap<&str, Vec<&CellResult>> = BTreeMap::new();
     for c in &report.cells {
         by_model.entry(&c.model).or_default().push(c);
@@ -489,7 +543,10 @@ fn row_cells(line: &str) -> Vec<String> {
 
 fn is_numeric(cell: &str) -> bool {
     let c = cell.trim();
-    !c.is_empty() && c != "-" && c.chars().next().is_some_and(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit() || " .()/%-".contains(ch))
+    !c.is_empty()
+        && c != "-"
+        && c.chars().next().is_some_and(|ch| ch.is_ascii_digit())
+        && c.chars().all(|ch| ch.is_ascii_digit() || " .()/%-".contains(ch))
 }
 
 /// Wrap `text` at spaces to lines of at most `width` characters (a word
@@ -518,8 +575,12 @@ fn terminal_table(out: &mut String, rows: &[Vec<String>], width: usize) {
     if columns == 0 {
         return;
     }
-    let widths: Vec<usize> = (0..columns).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0)).collect();
-    let numeric: Vec<bool> = (0..columns).map(|i| rows.iter().skip(1).all(|r| r.get(i).is_none_or(|c| c == "-" || is_numeric(c))) && rows.len() > 1).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0))
+        .collect();
+    let numeric: Vec<bool> = (0..columns)
+        .map(|i| rows.iter().skip(1).all(|r| r.get(i).is_none_or(|c| c == "-" || is_numeric(c))) && rows.len() > 1)
+        .collect();
     // Column groups that fit, each after the first column.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut used = widths[0];
@@ -544,15 +605,26 @@ fn terminal_table(out: &mut String, rows: &[Vec<String>], width: usize) {
         // A last column that still does not fit wraps within what is left.
         let last = *cols.last().unwrap_or(&0);
         let before: usize = cols.iter().take(cols.len() - 1).map(|&i| widths[i] + 2).sum();
-        let last_width = if before + widths[last] > width && cols.len() > 1 { width.saturating_sub(before).max(20) } else { widths[last] };
+        let last_width = if before + widths[last] > width && cols.len() > 1 {
+            width.saturating_sub(before).max(20)
+        } else {
+            widths[last]
+        };
         let shown = |i: usize| if i == last { last_width.min(widths[i]) } else { widths[i] };
         for (r, row) in rows.iter().enumerate() {
             let cell = |i: usize| row.get(i).map_or("", String::as_str);
-            let wrapped: Vec<String> = if cols.len() > 1 { wrap(cell(last), last_width, "") } else { vec![cell(last).to_string()] };
+            let wrapped: Vec<String> =
+                if cols.len() > 1 { wrap(cell(last), last_width, "") } else { vec![cell(last).to_string()] };
             for (k, part) in wrapped.iter().enumerate() {
                 let mut line = String::new();
                 for &i in &cols {
-                    let text = if i == last { part.as_str() } else if k == 0 { cell(i) } else { "" };
+                    let text = if i == last {
+                        part.as_str()
+                    } else if k == 0 {
+                        cell(i)
+                    } else {
+                        ""
+                    };
                     let w = shown(i);
                     if !line.is_empty() {
                         line.push_str("  ");
@@ -645,7 +717,12 @@ mod terminal_tests {
             harness: "0".into(),
             tshark: None,
             scapy: None,
-            cells: vec![cell("reference", SuiteProtocol::Icmp, Mode::Conversation, icmp), cell("reference", SuiteProtocol::Dns, Mode::Packet, None), cell("other", SuiteProtocol::Dns, Mode::Conversation, dns), caught],
+            cells: vec![
+                cell("reference", SuiteProtocol::Icmp, Mode::Conversation, icmp),
+                cell("reference", SuiteProtocol::Dns, Mode::Packet, None),
+                cell("other", SuiteProtocol::Dns, Mode::Conversation, dns),
+                caught,
+            ],
             skipped: Vec::new(),
             models: Vec::new(),
             shard: None,
@@ -656,17 +733,30 @@ mod terminal_tests {
     #[test]
     fn onwire_adds_a_column_and_a_table_only_when_replayed() {
         let plain = markdown(&report([None, None, None]));
-        assert!(!plain.contains("on the wire") && !plain.contains("On the wire") && !plain.contains("Real stacks"), "{plain}");
+        assert!(
+            !plain.contains("on the wire") && !plain.contains("On the wire") && !plain.contains("Real stacks"),
+            "{plain}"
+        );
         let icmp = Fidelity { matched: 8, replayed: 8, skipped: 0, fields: Vec::new() };
         let dns = Fidelity { matched: 0, replayed: 0, skipped: 8, fields: Vec::new() };
-        let mutant = Fidelity { matched: 0, replayed: 8, skipped: 0, fields: vec![("icmp.code".into(), 8), ("reply".into(), 1)] };
+        let mutant = Fidelity {
+            matched: 0,
+            replayed: 8,
+            skipped: 0,
+            fields: vec![("icmp.code".into(), 8), ("reply".into(), 1)],
+        };
         let md = markdown(&report([Some(icmp), Some(dns), Some(mutant)]));
-        let rows = |text: &str| -> Vec<Vec<String>> { text.lines().filter(|l| l.starts_with('|')).map(row_cells).collect() };
+        let rows =
+            |text: &str| -> Vec<Vec<String>> { text.lines().filter(|l| l.starts_with('|')).map(row_cells).collect() };
         // Per model, mutants left out; `-` where nothing was replayed.
         let cross = &md[md.find("## Cross-model, conversation level").unwrap()..];
         assert!(cross.contains("correct / total; on the wire: matched / replayed"), "{cross}");
         let table = rows(cross);
-        assert_eq!(table[0], ["Model", "dns conversation", "dns packet", "icmp conversation", "on the wire"], "{cross}");
+        assert_eq!(
+            table[0],
+            ["Model", "dns conversation", "dns packet", "icmp conversation", "on the wire"],
+            "{cross}"
+        );
         assert_eq!(table[2], ["reference", "-", "-", "-", "8/8"], "{cross}");
         assert_eq!(table[3].last().map(String::as_str), Some("-"), "{cross}");
         assert_eq!(table.len(), 4, "mutants are not in the cross-model table: {cross}");
@@ -676,7 +766,10 @@ mod terminal_tests {
         assert_eq!(table[0], ["Model", "Suite", "On the wire", "Skipped", "Most common mismatching fields"]);
         assert_eq!(table[2], ["reference", "icmp-conversation-json", "8/8", "0", ""]);
         assert_eq!(table[3], ["other", "dns-conversation-json", "-", "8", ""]);
-        assert_eq!(table[4], ["mutant:wrong-icmp-code", "icmp-conversation-json", "0/8", "0", "icmp.code (8), reply (1)"]);
+        assert_eq!(
+            table[4],
+            ["mutant:wrong-icmp-code", "icmp-conversation-json", "0/8", "0", "icmp.code (8), reply (1)"]
+        );
         assert_eq!(table.len(), 5, "packet cells are not replayed: {cells}");
         assert!(cells.contains("Real stacks: linux 6.1"), "{cells}");
     }
@@ -698,7 +791,11 @@ mod terminal_tests {
         assert!(text.matches("a-long-model-name").count() >= 2, "{text}");
         assert!(text.contains("Column 11"), "{text}");
         // A long last column and long prose wrap.
-        let md = format!("| Model | Counts |\n|---|---|\n| m | {} |\n\n{}\n", "answer.fenced 3, ".repeat(20), "word ".repeat(40));
+        let md = format!(
+            "| Model | Counts |\n|---|---|\n| m | {} |\n\n{}\n",
+            "answer.fenced 3, ".repeat(20),
+            "word ".repeat(40)
+        );
         let text = from_markdown(&md, 50);
         assert!(text.lines().all(|l| l.chars().count() <= 50), "{text}");
     }

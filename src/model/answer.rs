@@ -423,10 +423,23 @@ fn scapy_packet(p: &Pkt) -> String {
             py_str(&a.target_ip.to_string())
         )),
         Body::Ip(ip) => {
-            layers.push(format!("IP(src={}, dst={}, ttl={}, flags='DF')", py_str(&ip.src.to_string()), py_str(&ip.dst.to_string()), ip.ttl));
+            layers.push(format!(
+                "IP(src={}, dst={}, ttl={}, flags='DF')",
+                py_str(&ip.src.to_string()),
+                py_str(&ip.dst.to_string()),
+                ip.ttl
+            ));
             match &ip.l4 {
                 L4::Tcp(t) => {
-                    let mut tcp = format!("TCP(sport={}, dport={}, flags={}, seq={}, ack={}, window={}", t.sport, t.dport, py_str(&t.flags), t.seq, t.ack, t.window);
+                    let mut tcp = format!(
+                        "TCP(sport={}, dport={}, flags={}, seq={}, ack={}, window={}",
+                        t.sport,
+                        t.dport,
+                        py_str(&t.flags),
+                        t.seq,
+                        t.ack,
+                        t.window
+                    );
                     if let Some(mss) = t.mss {
                         let _ = write!(tcp, ", options=[('MSS', {mss})]");
                     }
@@ -453,7 +466,12 @@ fn scapy_packet(p: &Pkt) -> String {
                     icmp.push(')');
                     layers.push(icmp);
                     if let Some(q) = &c.quoted {
-                        layers.push(format!("IPerror(src={}, dst={}, ttl={})", py_str(&q.src.to_string()), py_str(&q.dst.to_string()), q.ttl));
+                        layers.push(format!(
+                            "IPerror(src={}, dst={}, ttl={})",
+                            py_str(&q.src.to_string()),
+                            py_str(&q.dst.to_string()),
+                            q.ttl
+                        ));
                         layers.push(format!("UDPerror(sport={}, dport={})", q.sport, q.dport));
                     } else if !c.payload.is_empty() {
                         layers.push(format!("Raw(load={})", py_bytes(&c.payload)));
@@ -472,7 +490,8 @@ fn scapy_dns(d: &Dns) -> String {
     }
     let _ = write!(s, ", qd=DNSQR(qname={}, qtype={})", py_str(&d.qname), py_str(&d.qtype));
     if d.response && !d.answers.is_empty() {
-        let rrs: Vec<String> = d.answers.iter().map(|(name, rtype, ttl, data)| scapy_rr(name, rtype, *ttl, data)).collect();
+        let rrs: Vec<String> =
+            d.answers.iter().map(|(name, rtype, ttl, data)| scapy_rr(name, rtype, *ttl, data)).collect();
         let _ = write!(s, ", an={}", rrs.join("/"));
     }
     if let Some(n) = d.ancount {
@@ -507,7 +526,9 @@ fn scapy_rr(name: &str, rtype: &str, ttl: u32, data: &str) -> String {
             }
         }
         _ => match generic_rdata(rtype, data) {
-            Some(bytes) => format!("DNSRR(rrname={name}, type={}, ttl={ttl}, rdata={})", rtype_number(rtype), py_bytes(&bytes)),
+            Some(bytes) => {
+                format!("DNSRR(rrname={name}, type={}, ttl={ttl}, rdata={})", rtype_number(rtype), py_bytes(&bytes))
+            }
             None => format!("DNSRR(rrname={name}, type={}, ttl={ttl}, rdata={})", py_str(rtype), py_str(data)),
         },
     }

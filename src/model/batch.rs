@@ -104,10 +104,8 @@ impl State {
     /// [`BatchError::Io`] or [`BatchError::State`] for an unreadable file.
     pub fn load(path: &Path) -> Result<State, BatchError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| BatchError::State {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| BatchError::State { path: path.to_path_buf(), message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
             Err(source) => Err(BatchError::Io { path: path.to_path_buf(), source }),
         }
@@ -226,19 +224,21 @@ impl Providers<'_> {
         if !self.built.contains_key(model) {
             let Some(entry) = self.entries.get(model) else { return Ok(None) };
             if !matches!(entry.kind, ProviderKind::OpenAi | ProviderKind::Anthropic) {
-                return Err(BatchError::Unsupported {
-                    model: model.to_string(),
-                    kind: entry.kind,
-                });
+                return Err(BatchError::Unsupported { model: model.to_string(), kind: entry.kind });
             }
-            let provider = Provider::new(entry).map_err(|source| BatchError::Provider { model: model.to_string(), source })?;
+            let provider =
+                Provider::new(entry).map_err(|source| BatchError::Provider { model: model.to_string(), source })?;
             self.built.insert(model.to_string(), provider);
         }
         Ok(self.built.get(model))
     }
 }
 
-async fn record_async(state_path: &Path, pending: &[Pending], log: &mut dyn FnMut(String)) -> Result<Outcome, BatchError> {
+async fn record_async(
+    state_path: &Path,
+    pending: &[Pending],
+    log: &mut dyn FnMut(String),
+) -> Result<Outcome, BatchError> {
     let mut state = State::load(state_path)?;
     if let Some(b) = state.batches.iter().find(|b| b.id.is_empty()) {
         return Err(BatchError::Interrupted {
@@ -254,10 +254,8 @@ async fn record_async(state_path: &Path, pending: &[Pending], log: &mut dyn FnMu
             order.push(p);
         }
     }
-    let mut providers = Providers {
-        entries: pending.iter().map(|p| (p.entry.id.as_str(), &p.entry)).collect(),
-        built: HashMap::new(),
-    };
+    let mut providers =
+        Providers { entries: pending.iter().map(|p| (p.entry.id.as_str(), &p.entry)).collect(), built: HashMap::new() };
     let mut cassettes: HashMap<PathBuf, Cassette> = HashMap::new();
     // Poll what earlier runs submitted.
     for index in 0..state.batches.len() {
@@ -335,10 +333,7 @@ fn provider_error(model: &str) -> impl Fn(ProviderError) -> BatchError + '_ {
 }
 
 fn protocol(model: &str, what: impl Into<String>) -> BatchError {
-    BatchError::Protocol {
-        model: model.to_string(),
-        what: what.into(),
-    }
+    BatchError::Protocol { model: model.to_string(), what: what.into() }
 }
 
 /// Read a JSON answer of the batch API.
@@ -393,7 +388,8 @@ async fn submit(provider: &Provider, batch: &mut Submitted, group: &[&Pending]) 
     let post = reqwest::Method::POST;
     let answer = match provider.kind() {
         ProviderKind::Anthropic => {
-            let requests: Vec<Value> = group.iter().map(|p| json!({"custom_id": p.key, "params": p.parts.body})).collect();
+            let requests: Vec<Value> =
+                group.iter().map(|p| json!({"custom_id": p.key, "params": p.parts.body})).collect();
             let body = json!({"requests": requests}).to_string().into_bytes();
             provider
                 .send_raw(post, &format!("{base}/v1/messages/batches"), Some(("application/json", body)), false)
@@ -407,11 +403,18 @@ async fn submit(provider: &Provider, batch: &mut Submitted, group: &[&Pending]) 
                 .await
                 .map_err(provider_error(&model))?;
             let file = json_of(&model, &file, "POST /files")?;
-            let file_id = file["id"].as_str().ok_or_else(|| protocol(&model, "POST /files: no id in the answer"))?.to_string();
+            let file_id =
+                file["id"].as_str().ok_or_else(|| protocol(&model, "POST /files: no id in the answer"))?.to_string();
             batch.input_file = Some(file_id.clone());
-            let create = json!({"input_file_id": file_id, "endpoint": openai_endpoint_path(&base), "completion_window": "24h"});
+            let create =
+                json!({"input_file_id": file_id, "endpoint": openai_endpoint_path(&base), "completion_window": "24h"});
             provider
-                .send_raw(post, &format!("{base}/batches"), Some(("application/json", create.to_string().into_bytes())), false)
+                .send_raw(
+                    post,
+                    &format!("{base}/batches"),
+                    Some(("application/json", create.to_string().into_bytes())),
+                    false,
+                )
                 .await
                 .map_err(provider_error(&model))?
         }
@@ -422,11 +425,8 @@ async fn submit(provider: &Provider, batch: &mut Submitted, group: &[&Pending]) 
         .filter(|id| !id.is_empty())
         .ok_or_else(|| protocol(&model, "creating the batch: no id in the answer"))?
         .to_string();
-    batch.status = answer["status"]
-        .as_str()
-        .or_else(|| answer["processing_status"].as_str())
-        .unwrap_or("submitted")
-        .to_string();
+    batch.status =
+        answer["status"].as_str().or_else(|| answer["processing_status"].as_str()).unwrap_or("submitted").to_string();
     Ok(())
 }
 
@@ -454,19 +454,29 @@ async fn poll(
             batch.status = status["processing_status"].as_str().unwrap_or("unknown").to_string();
             if batch.status != "ended" {
                 let counts = &status["request_counts"];
-                let done: u64 = ["succeeded", "errored", "canceled", "expired"].iter().filter_map(|k| counts[k].as_u64()).sum();
+                let done: u64 =
+                    ["succeeded", "errored", "canceled", "expired"].iter().filter_map(|k| counts[k].as_u64()).sum();
                 log(progress(batch, done));
                 return Ok(());
             }
-            let url = status["results_url"].as_str().ok_or_else(|| protocol(&model, "the batch ended without a results_url"))?;
+            let url = status["results_url"]
+                .as_str()
+                .ok_or_else(|| protocol(&model, "the batch ended without a results_url"))?;
             if !same_origin(url, &base) {
-                return Err(protocol(&model, format!("results_url {url} is not on {base}: the key is not sent elsewhere")));
+                return Err(protocol(
+                    &model,
+                    format!("results_url {url} is not on {base}: the key is not sent elsewhere"),
+                ));
             }
             let text = get(url.to_string()).await.map_err(provider_error(&model))?;
             lines.push(String::from_utf8_lossy(&text).into_owned());
         }
         _ => {
-            let status = json_of(&model, &get(format!("{base}/batches/{}", batch.id)).await.map_err(provider_error(&model))?, "polling")?;
+            let status = json_of(
+                &model,
+                &get(format!("{base}/batches/{}", batch.id)).await.map_err(provider_error(&model))?,
+                "polling",
+            )?;
             batch.status = status["status"].as_str().unwrap_or("unknown").to_string();
             if !matches!(batch.status.as_str(), "completed" | "expired" | "cancelled" | "failed") {
                 let counts = &status["request_counts"];
@@ -550,7 +560,13 @@ async fn poll(
 
 /// The log line of a batch still running with `done` requests ended.
 fn progress(batch: &Submitted, done: u64) -> String {
-    format!("batch {} of model {}: {}, {done} of {} requests ended", batch.id, batch.model, batch.status, batch.keys.len())
+    format!(
+        "batch {} of model {}: {}, {done} of {} requests ended",
+        batch.id,
+        batch.model,
+        batch.status,
+        batch.keys.len()
+    )
 }
 
 /// Whether `url` is on the scheme, host and port of `base`.

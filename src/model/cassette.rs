@@ -52,12 +52,10 @@ impl KeyParts {
         let mut text = String::from(KEY_SCHEME);
         canonical(&value, &mut text);
         let digest = Sha256::digest(text.as_bytes());
-        digest
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, byte| {
-                let _ = write!(hex, "{byte:02x}");
-                hex
-            })
+        digest.iter().fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
     }
 }
 
@@ -221,12 +219,7 @@ impl Cassette {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(cassette),
-            Err(source) => {
-                return Err(CassetteError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(CassetteError::Io { path: path.to_path_buf(), source }),
         };
         let mut offset = 0usize;
         let mut line_number = 0usize;
@@ -243,10 +236,7 @@ impl Cassette {
             match serde_json::from_slice::<Record>(line) {
                 Ok(record) => {
                     if record.parts.key() != record.key {
-                        return Err(CassetteError::KeyMismatch {
-                            path: path.to_path_buf(),
-                            key: record.key,
-                        });
+                        return Err(CassetteError::KeyMismatch { path: path.to_path_buf(), key: record.key });
                     }
                     // A complete record without its newline is kept; the next
                     // append ends its line first.
@@ -312,28 +302,17 @@ impl Cassette {
     /// [`CassetteError::KeyMismatch`] when `rec.key` is not `rec.parts.key()`.
     pub fn append(&mut self, rec: Record) -> Result<(), CassetteError> {
         if rec.parts.key() != rec.key {
-            return Err(CassetteError::KeyMismatch {
-                path: self.path.clone(),
-                key: rec.key,
-            });
+            return Err(CassetteError::KeyMismatch { path: self.path.clone(), key: rec.key });
         }
         if self.index.contains_key(&rec.key) {
             return Ok(());
         }
-        let io = |source| CassetteError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |source| CassetteError::Io { path: self.path.clone(), source };
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io)?;
-        let mut line =
-            serde_json::to_string(&rec).map_err(|error| io(std::io::Error::other(error)))?;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let mut line = serde_json::to_string(&rec).map_err(|error| io(std::io::Error::other(error)))?;
         line.push('\n');
         if let Some(cut) = self.torn_at.take() {
             file.set_len(cut).map_err(io)?;
@@ -373,21 +352,12 @@ impl Cassette {
                 let same_prompt: Vec<u32> = self
                     .records
                     .iter()
-                    .filter(|r| {
-                        KeyParts {
-                            sample: parts.sample,
-                            ..r.parts.clone()
-                        } == *parts
-                    })
+                    .filter(|r| KeyParts { sample: parts.sample, ..r.parts.clone() } == *parts)
                     .map(|r| r.parts.sample)
                     .collect();
                 if !same_prompt.is_empty() {
                     let list: Vec<String> = same_prompt.iter().map(u32::to_string).collect();
-                    let _ = write!(
-                        text,
-                        "\nthis exact request is recorded for sample(s) {} only",
-                        list.join(", ")
-                    );
+                    let _ = write!(text, "\nthis exact request is recorded for sample(s) {} only", list.join(", "));
                 }
             }
         }
@@ -494,11 +464,7 @@ fn diff_paths(a: &Value, b: &Value, path: String, out: &mut Vec<String>) {
                 if path.is_empty() { "(body)" } else { &path }
             ));
         }
-        _ if a != b => out.push(if path.is_empty() {
-            "(body)".into()
-        } else {
-            format!("{path} ({a} → {b})")
-        }),
+        _ if a != b => out.push(if path.is_empty() { "(body)".into() } else { format!("{path} ({a} → {b})") }),
         _ => {}
     }
 }
@@ -529,10 +495,7 @@ mod tests {
             key: parts.key(),
             parts,
             text: text.into(),
-            usage: Usage {
-                prompt_tokens: 10,
-                completion_tokens: 5,
-            },
+            usage: Usage { prompt_tokens: 10, completion_tokens: 5 },
             latency_ms: 123,
             finish_reason: Some("stop".into()),
             recorded_at: "2025-01-31T12:00:00Z".into(),
@@ -552,18 +515,9 @@ mod tests {
             parts("dns", 0.8, 0, "dns/v1"),
             parts("dns", 0.7, 1, "dns/v1"),
             parts("dns", 0.7, 0, "dns/v2"),
-            KeyParts {
-                model: "gpt-4o-mini".into(),
-                ..a.clone()
-            },
-            KeyParts {
-                base_url: "http://127.0.0.1:8080/v1".into(),
-                ..a.clone()
-            },
-            KeyParts {
-                provider: "anthropic".into(),
-                ..a.clone()
-            },
+            KeyParts { model: "gpt-4o-mini".into(), ..a.clone() },
+            KeyParts { base_url: "http://127.0.0.1:8080/v1".into(), ..a.clone() },
+            KeyParts { provider: "anthropic".into(), ..a.clone() },
         ];
         for variant in variants {
             assert_ne!(a.key(), variant.key(), "{variant:?}");
@@ -584,15 +538,8 @@ mod tests {
         assert!(cassette.records().is_empty());
         let first = record(parts("dns", 0.7, 0, "v1"), "answer one");
         cassette.append(first.clone()).unwrap();
-        cassette
-            .append(record(
-                parts("dns", 0.7, 0, "v1"),
-                "a second answer for the same key",
-            ))
-            .unwrap();
-        cassette
-            .append(record(parts("tcp", 0.7, 0, "v1"), "answer two"))
-            .unwrap();
+        cassette.append(record(parts("dns", 0.7, 0, "v1"), "a second answer for the same key")).unwrap();
+        cassette.append(record(parts("tcp", 0.7, 0, "v1"), "answer two")).unwrap();
         let reopened = Cassette::open(&path).unwrap();
         assert_eq!(reopened.records().len(), 2);
         assert_eq!(reopened.get(&first.key), Some(&first));
@@ -612,11 +559,7 @@ mod tests {
         let mut cassette = Cassette::open(&path).unwrap();
         assert_eq!(cassette.records().len(), 1);
         assert_eq!(cassette.warnings().len(), 1);
-        assert!(
-            cassette.warnings()[0].contains("torn last line 2"),
-            "{:?}",
-            cassette.warnings()
-        );
+        assert!(cassette.warnings()[0].contains("torn last line 2"), "{:?}", cassette.warnings());
         let next = record(parts("tcp", 0.7, 0, "v1"), "new");
         cassette.append(next.clone()).unwrap();
         let reopened = Cassette::open(&path).unwrap();
@@ -642,15 +585,8 @@ mod tests {
         assert!(error.contains("line 2: not a record"), "{error}");
         let mut forged = record(parts("dns", 0.7, 0, "v1"), "x");
         forged.parts.sample = 3;
-        std::fs::write(
-            &path,
-            format!("{}\n", serde_json::to_string(&forged).unwrap()),
-        )
-        .unwrap();
-        assert!(Cassette::open(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("does not match its parts"));
+        std::fs::write(&path, format!("{}\n", serde_json::to_string(&forged).unwrap())).unwrap();
+        assert!(Cassette::open(&path).unwrap_err().to_string().contains("does not match its parts"));
     }
 
     #[test]
@@ -665,50 +601,19 @@ mod tests {
                 && empty.ends_with("\nre-record with: harness matrix --models gpt-4o --record"),
             "{empty}"
         );
-        cassette
-            .append(record(
-                parts("a DNS query for example.com", 0.7, 0, "dns/v1"),
-                "x",
-            ))
-            .unwrap();
-        cassette
-            .append(record(
-                parts("an unrelated TCP prompt", 0.2, 0, "tcp/v1"),
-                "y",
-            ))
-            .unwrap();
+        cassette.append(record(parts("a DNS query for example.com", 0.7, 0, "dns/v1"), "x")).unwrap();
+        cassette.append(record(parts("an unrelated TCP prompt", 0.2, 0, "tcp/v1"), "y")).unwrap();
 
-        let prompt = cassette.explain_miss(
-            &parts("a DNS query for example.com", 0.7, 0, "dns/v2"),
-            "gpt-4o",
-            &matrix,
-        );
-        assert!(
-            prompt.contains("the prompt changed (prompt version 'dns/v1' → 'dns/v2')"),
-            "{prompt}"
-        );
+        let prompt = cassette.explain_miss(&parts("a DNS query for example.com", 0.7, 0, "dns/v2"), "gpt-4o", &matrix);
+        assert!(prompt.contains("the prompt changed (prompt version 'dns/v1' → 'dns/v2')"), "{prompt}");
         assert!(!prompt.contains("body differs"), "{prompt}");
 
-        let field = cassette.explain_miss(
-            &parts("a DNS query for example.org", 0.9, 0, "dns/v1"),
-            "gpt-4o",
-            &matrix,
-        );
+        let field = cassette.explain_miss(&parts("a DNS query for example.org", 0.9, 0, "dns/v1"), "gpt-4o", &matrix);
         assert!(field.contains("the request body differs at messages[1].content (first difference at character 24), temperature (0.7 → 0.9)"), "{field}");
 
-        let sample = cassette.explain_miss(
-            &parts("a DNS query for example.com", 0.7, 4, "dns/v1"),
-            "gpt-4o",
-            &matrix,
-        );
-        assert!(
-            sample.contains("sample 0 → 4") && sample.contains("recorded for sample(s) 0 only"),
-            "{sample}"
-        );
-        insta::assert_snapshot!(
-            "explain_miss_body",
-            field.replace(&path.display().to_string(), "[CASSETTE]")
-        );
+        let sample = cassette.explain_miss(&parts("a DNS query for example.com", 0.7, 4, "dns/v1"), "gpt-4o", &matrix);
+        assert!(sample.contains("sample 0 → 4") && sample.contains("recorded for sample(s) 0 only"), "{sample}");
+        insta::assert_snapshot!("explain_miss_body", field.replace(&path.display().to_string(), "[CASSETTE]"));
     }
 
     #[test]
@@ -717,9 +622,20 @@ mod tests {
         let generate = Rerecord {
             subcommand: "generate".into(),
             model_flag: "--model".into(),
-            args: ["--suite", "dns-packet", "--count", "3", "--out", "runs/a b", "--registry", "my models.toml", "--cassettes", "it's/here"]
-                .map(String::from)
-                .to_vec(),
+            args: [
+                "--suite",
+                "dns-packet",
+                "--count",
+                "3",
+                "--out",
+                "runs/a b",
+                "--registry",
+                "my models.toml",
+                "--cassettes",
+                "it's/here",
+            ]
+            .map(String::from)
+            .to_vec(),
         };
         assert_eq!(
             generate.command("gpt-4o"),

@@ -49,9 +49,7 @@ pub enum ModelError {
         message: String,
     },
     /// The entry is not a live or replay model.
-    #[error(
-        "model '{id}' is of kind '{kind}', which is not answered through a provider or cassette"
-    )]
+    #[error("model '{id}' is of kind '{kind}', which is not answered through a provider or cassette")]
     Unsupported {
         /// The model id.
         id: String,
@@ -89,26 +87,14 @@ impl LiveModel {
     /// [`ModelError::Provider`] when a mode that calls the API cannot build
     /// the provider (missing key); [`ModelError::Cassette`] when the
     /// cassette cannot be read.
-    pub fn new(
-        entry: &ModelEntry,
-        mode: RunMode,
-        cassette_dir: &Path,
-    ) -> Result<LiveModel, ModelError> {
+    pub fn new(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path) -> Result<LiveModel, ModelError> {
         let replay = match entry.kind {
             ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Gemini => false,
             ProviderKind::Replay => true,
-            kind => {
-                return Err(ModelError::Unsupported {
-                    id: entry.id.clone(),
-                    kind,
-                })
-            }
+            kind => return Err(ModelError::Unsupported { id: entry.id.clone(), kind }),
         };
         let mode = if replay { RunMode::Offline } else { mode };
-        let provider_error = |source| ModelError::Provider {
-            id: entry.id.clone(),
-            source,
-        };
+        let provider_error = |source| ModelError::Provider { id: entry.id.clone(), source };
         let provider = match mode {
             _ if replay => None,
             // Offline calls nothing, so needs no key; the request body does
@@ -225,18 +211,11 @@ impl LiveModel {
     /// [`ModelError::NotRecorded`] offline on a miss,
     /// [`ModelError::Provider`] when the API call fails,
     /// [`ModelError::Cassette`] when the answer cannot be recorded.
-    pub async fn answer(
-        &self,
-        req: &ChatRequest,
-        sample: u32,
-        prompt_version: &str,
-    ) -> Result<Completion, ModelError> {
+    pub async fn answer(&self, req: &ChatRequest, sample: u32, prompt_version: &str) -> Result<Completion, ModelError> {
         let parts = self.key_parts(req, sample, prompt_version);
         let key = parts.key();
         if let Some(cassette) = &self.cassette {
-            let cassette = cassette
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cassette = cassette.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(record) = cassette.get(&key) {
                 return Ok(Completion {
                     text: record.text.clone(),
@@ -250,16 +229,10 @@ impl LiveModel {
                 if let Some(why) = self.batch_failures.get(&key) {
                     return Err(ModelError::Batch { id: self.entry.id.clone(), message: why.clone() });
                 }
-                return Err(ModelError::NotRecorded(
-                    cassette.explain_miss(&parts, &self.entry.id, &self.rerecord),
-                ));
+                return Err(ModelError::NotRecorded(cassette.explain_miss(&parts, &self.entry.id, &self.rerecord)));
             }
         }
-        let Some(provider) = self
-            .provider
-            .as_ref()
-            .filter(|_| self.mode != RunMode::Offline)
-        else {
+        let Some(provider) = self.provider.as_ref().filter(|_| self.mode != RunMode::Offline) else {
             return Err(ModelError::NotRecorded(format!(
                 "model '{}' is answered from its cassette only",
                 self.entry.id
@@ -268,10 +241,7 @@ impl LiveModel {
         let completion = provider
             .complete(req)
             .await
-            .map_err(|source| ModelError::Provider {
-                id: self.entry.id.clone(),
-                source,
-            })?;
+            .map_err(|source| ModelError::Provider { id: self.entry.id.clone(), source })?;
         if let Some(cassette) = &self.cassette {
             let record = Record {
                 key,
@@ -282,10 +252,7 @@ impl LiveModel {
                 finish_reason: completion.finish_reason.clone(),
                 recorded_at: now_rfc3339(),
             };
-            cassette
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .append(record)?;
+            cassette.lock().unwrap_or_else(std::sync::PoisonError::into_inner).append(record)?;
         }
         Ok(completion)
     }
@@ -303,10 +270,7 @@ mod tests {
 
     fn request(content: &str) -> ChatRequest {
         ChatRequest {
-            messages: vec![ChatMessage {
-                role: Role::User,
-                content: content.into(),
-            }],
+            messages: vec![ChatMessage { role: Role::User, content: content.into() }],
             ..ChatRequest::default()
         }
     }
@@ -331,16 +295,10 @@ mod tests {
         let parts = offline.key_parts(&request("hello"), 0, "v1");
         assert_eq!(parts.provider, "gemini");
         assert_eq!(parts.base_url, "https://generativelanguage.googleapis.com");
-        assert_eq!(
-            parts.body,
-            json!({"contents": [{"role": "user", "parts": [{"text": "hello"}]}]})
-        );
+        assert_eq!(parts.body, json!({"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}));
         // Record mode needs the key (remote endpoint).
         let error = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap_err();
-        assert!(
-            error.to_string().contains("HARNESS_TEST_NEVER_SET_GEMINI"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("HARNESS_TEST_NEVER_SET_GEMINI"), "{error}");
     }
 
     #[tokio::test]
@@ -363,14 +321,23 @@ mod tests {
         Cassette::open(&pending.cassette).unwrap().append(record).unwrap();
         let failed = recorder.missing(&request("failed"), 0, "v1").unwrap();
         // Offline models send nothing, so they have no batch requests.
-        assert!(LiveModel::new(&entry(text), RunMode::Offline, dir.path()).unwrap().missing(&request("failed"), 0, "v1").is_none());
-        let failures = Arc::new(HashMap::from([(failed.key.clone(), "the batch expired before answering this request".to_string())]));
+        assert!(LiveModel::new(&entry(text), RunMode::Offline, dir.path())
+            .unwrap()
+            .missing(&request("failed"), 0, "v1")
+            .is_none());
+        let failures = Arc::new(HashMap::from([(
+            failed.key.clone(),
+            "the batch expired before answering this request".to_string(),
+        )]));
         let after = LiveModel::new(&entry(text), RunMode::Record, dir.path()).unwrap().after_batch(failures);
         assert_eq!(after.mode(), RunMode::Offline);
         assert!(after.missing(&request("answered"), 0, "v1").is_none());
         assert_eq!(after.answer(&request("answered"), 0, "v1").await.unwrap().text, "IP()");
         let error = after.answer(&request("failed"), 0, "v1").await.unwrap_err();
-        assert!(matches!(&error, ModelError::Batch { id, message } if id == "o" && message.contains("expired")), "{error}");
+        assert!(
+            matches!(&error, ModelError::Batch { id, message } if id == "o" && message.contains("expired")),
+            "{error}"
+        );
         let miss = after.answer(&request("never asked"), 0, "v1").await.unwrap_err();
         assert!(matches!(miss, ModelError::NotRecorded(_)), "{miss}");
     }
@@ -378,12 +345,9 @@ mod tests {
     #[tokio::test]
     async fn replay_models_read_their_cassette() {
         let dir = tempfile::tempdir().unwrap();
-        let replay = LiveModel::new(
-            &entry("[[model]]\nid = \"paper-gpt\"\nkind = \"replay\"\n"),
-            RunMode::Record,
-            dir.path(),
-        )
-        .unwrap();
+        let replay =
+            LiveModel::new(&entry("[[model]]\nid = \"paper-gpt\"\nkind = \"replay\"\n"), RunMode::Record, dir.path())
+                .unwrap();
         assert_eq!(replay.mode(), RunMode::Offline);
         let parts = replay.key_parts(&request("a DNS query"), 2, "paper");
         let record = Record {
@@ -395,24 +359,11 @@ mod tests {
             finish_reason: None,
             recorded_at: now_rfc3339(),
         };
-        Cassette::open(replay.cassette_path())
-            .unwrap()
-            .append(record)
-            .unwrap();
+        Cassette::open(replay.cassette_path()).unwrap().append(record).unwrap();
         let reopened = LiveModel::new(replay.entry(), RunMode::Offline, dir.path()).unwrap();
-        let answer = reopened
-            .answer(&request("a DNS query"), 2, "paper")
-            .await
-            .unwrap();
-        assert_eq!(
-            (answer.text.as_str(), answer.attempts),
-            ("IP()/UDP()/DNS()", 0)
-        );
-        let miss = reopened
-            .answer(&request("a DNS query"), 3, "paper")
-            .await
-            .unwrap_err()
-            .to_string();
+        let answer = reopened.answer(&request("a DNS query"), 2, "paper").await.unwrap();
+        assert_eq!((answer.text.as_str(), answer.attempts), ("IP()/UDP()/DNS()", 0));
+        let miss = reopened.answer(&request("a DNS query"), 3, "paper").await.unwrap_err().to_string();
         assert!(miss.contains("sample 2 → 3"), "{miss}");
     }
 }

@@ -148,7 +148,9 @@ impl Fault {
             Fault::EscapedUnderscores => "answer.escaped_underscores",
             Fault::DnsCopiedId => "dns.id_mismatch",
             Fault::DnsCountHigh | Fault::DnsCountLow => "dns.count_mismatch",
-            Fault::ReplyNotSwapped | Fault::MissingFinalAck | Fault::ExtraPacket | Fault::MissingPacket => "summary.mismatch",
+            Fault::ReplyNotSwapped | Fault::MissingFinalAck | Fault::ExtraPacket | Fault::MissingPacket => {
+                "summary.mismatch"
+            }
             Fault::AckOffByOne => "tcp.bad_ack",
             Fault::FinNotCounted => "tcp.fin_accounting",
             Fault::WrongTtl => "ip.ttl_zero",
@@ -188,13 +190,28 @@ impl Fault {
             // When the resolver is the gateway, its address is carried to
             // the MAC the reply did not give.
             Fault::GatewayMacMismatch => &["summary.mismatch", "host.mac_conflict"],
-            Fault::ReplyNotSwapped => &["dns.unanswered", "dns.unsolicited_response", "icmp.unanswered", "icmp.unmatched_echo"],
+            Fault::ReplyNotSwapped => {
+                &["dns.unanswered", "dns.unsolicited_response", "icmp.unanswered", "icmp.unmatched_echo"]
+            }
             Fault::ArpMacMismatch => &["arp.reply_mismatch", "summary.mismatch"],
             Fault::GroupSourceMac => &["arp.mac_mismatch", "summary.mismatch"],
             Fault::MissingFinalAck => &["tcp.not_closed"],
             Fault::MissingHandshake => &["summary.mismatch", "tcp.data_before_handshake"],
-            Fault::MissingPacket => &["arp.unanswered", "icmp.unanswered", "dns.unanswered", "http.unanswered", "tcp.seq_gap", "tcp.bad_ack"],
-            Fault::ExtraPacket => &["arp.unsolicited_reply", "dns.unsolicited_response", "icmp.unmatched_echo", "tcp.retransmission", "tcp.after_close"],
+            Fault::MissingPacket => &[
+                "arp.unanswered",
+                "icmp.unanswered",
+                "dns.unanswered",
+                "http.unanswered",
+                "tcp.seq_gap",
+                "tcp.bad_ack",
+            ],
+            Fault::ExtraPacket => &[
+                "arp.unsolicited_reply",
+                "dns.unsolicited_response",
+                "icmp.unmatched_echo",
+                "tcp.retransmission",
+                "tcp.after_close",
+            ],
             Fault::WrongIcmpCode => &["summary.mismatch", "icmp.unanswered", "icmp.unmatched_echo"],
             _ => &[],
         }
@@ -219,7 +236,9 @@ impl Fault {
             Fault::WrongIcmpCode => protocol == P::Icmp && conversation,
             Fault::ArpMacMismatch | Fault::GroupSourceMac => matches!(protocol, P::Arp | P::Day),
             Fault::Window65536 => tcp || (protocol == P::Http),
-            Fault::DnsHttpMismatch | Fault::ArpMacConflict | Fault::MissingArp | Fault::GatewayMacMismatch => protocol == P::Day && conversation,
+            Fault::DnsHttpMismatch | Fault::ArpMacConflict | Fault::MissingArp | Fault::GatewayMacMismatch => {
+                protocol == P::Day && conversation
+            }
         }
     }
 
@@ -237,7 +256,13 @@ impl Fault {
                 let response = pkts.iter().filter_map(dns_ref).any(|d| d.response);
                 if let Some(d) = pkts.iter_mut().filter_map(dns_mut).find(|d| d.response == response) {
                     let n = d.answers.len() as u16;
-                    d.ancount = Some(if self == Fault::DnsCountHigh { n + 1 } else if n > 0 { n - 1 } else { 1 });
+                    d.ancount = Some(if self == Fault::DnsCountHigh {
+                        n + 1
+                    } else if n > 0 {
+                        n - 1
+                    } else {
+                        1
+                    });
                 }
             }
             Fault::ReplyNotSwapped => {
@@ -332,7 +357,9 @@ impl Fault {
                 if let Some(client) = client {
                     let mut other = client;
                     other[5] ^= 0x5a;
-                    for (src, dst) in pkts.iter_mut().filter(|p| matches!(p.body, Body::Ip(_))).filter_map(|p| p.eth.as_mut()) {
+                    for (src, dst) in
+                        pkts.iter_mut().filter(|p| matches!(p.body, Body::Ip(_))).filter_map(|p| p.eth.as_mut())
+                    {
                         for mac in [src, dst] {
                             if *mac == client {
                                 *mac = other;
@@ -353,13 +380,18 @@ impl Fault {
                 }
             }
             Fault::MissingArp => {
-                let (arp, mut rest): (Vec<Pkt>, Vec<Pkt>) = pkts.drain(..).partition(|p| matches!(p.body, Body::Arp(_)));
+                let (arp, mut rest): (Vec<Pkt>, Vec<Pkt>) =
+                    pkts.drain(..).partition(|p| matches!(p.body, Body::Arp(_)));
                 let start = arp.first().map_or(0.0, |p| p.time);
                 let end = rest.last().map_or(0.0, |p| p.time) + 0.010;
                 rest.extend(arp.into_iter().map(|p| Pkt { time: end + (p.time - start), ..p }));
                 *pkts = rest;
             }
-            Fault::Fenced | Fault::ProseAfter | Fault::EscapedUnderscores | Fault::TruncatedCode | Fault::InventedArgument => {}
+            Fault::Fenced
+            | Fault::ProseAfter
+            | Fault::EscapedUnderscores
+            | Fault::TruncatedCode
+            | Fault::InventedArgument => {}
         }
     }
 

@@ -186,9 +186,7 @@ pub fn register_secret(key: &str) {
     if key.chars().count() < MIN_SECRET_CHARS {
         return;
     }
-    let mut secrets = SECRETS
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut secrets = SECRETS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !secrets.iter().any(|k| k == key) {
         secrets.push(key.to_string());
         secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
@@ -197,9 +195,7 @@ pub fn register_secret(key: &str) {
 
 /// Cut every registered secret out of `text`.
 fn redact_secrets(text: &str) -> String {
-    let secrets = SECRETS
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let secrets = SECRETS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut out = text.to_string();
     for key in secrets.iter() {
         if out.contains(key.as_str()) {
@@ -253,10 +249,7 @@ impl Provider {
     pub fn new(entry: &ModelEntry) -> Result<Provider, ProviderError> {
         if !entry.kind.is_network() {
             return Err(ProviderError::Config {
-                message: format!(
-                    "model '{}' is of kind '{}', which calls no API",
-                    entry.id, entry.kind
-                ),
+                message: format!("model '{}' is of kind '{}', which calls no API", entry.id, entry.kind),
             });
         }
         let key = match &entry.key_env {
@@ -276,9 +269,7 @@ impl Provider {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("harness/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| ProviderError::Config {
-                message: format!("cannot build the HTTP client: {error}"),
-            })?;
+            .map_err(|error| ProviderError::Config { message: format!("cannot build the HTTP client: {error}") })?;
         Ok(Provider {
             kind: entry.kind,
             id: entry.id.clone(),
@@ -358,27 +349,16 @@ impl Provider {
                 return Err(error);
             }
             if attempt > self.max_retries {
-                return Err(ProviderError::RetriesExhausted {
-                    attempts: attempt,
-                    last: Box::new(error),
-                });
+                return Err(ProviderError::RetriesExhausted { attempts: attempt, last: Box::new(error) });
             }
             tokio::time::sleep(self.backoff.delay(attempt, retry_after)).await;
         }
     }
 
     /// One HTTP attempt; also returns the server's `Retry-After`, if any.
-    async fn attempt(
-        &self,
-        body: &serde_json::Value,
-    ) -> (Result<Completion, ProviderError>, Option<Duration>) {
+    async fn attempt(&self, body: &serde_json::Value) -> (Result<Completion, ProviderError>, Option<Duration>) {
         let Ok(_permit) = self.permits.acquire().await else {
-            return (
-                Err(ProviderError::Config {
-                    message: "the provider was shut down".into(),
-                }),
-                None,
-            );
+            return (Err(ProviderError::Config { message: "the provider was shut down".into() }), None);
         };
         let mut request = self.client.post(self.endpoint()).json(body);
         for (name, value) in self.headers() {
@@ -398,21 +378,13 @@ impl Provider {
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if !status.is_success() {
             let body = self.redact(&excerpt(&bytes));
-            return (
-                Err(ProviderError::Http {
-                    status: status.as_u16(),
-                    body,
-                }),
-                retry_after,
-            );
+            return (Err(ProviderError::Http { status: status.as_u16(), body }), retry_after);
         }
         let json: serde_json::Value = match serde_json::from_slice(&bytes) {
             Ok(json) => json,
             Err(error) => {
-                let what = format!(
-                    "the body is not JSON ({error}); it starts with {:?}",
-                    self.redact(&excerpt(&bytes))
-                );
+                let what =
+                    format!("the body is not JSON ({error}); it starts with {:?}", self.redact(&excerpt(&bytes)));
                 return (Err(ProviderError::Decode { what }), None);
             }
         };
@@ -440,9 +412,7 @@ impl Provider {
             finish_reason,
             attempts: 0,
         });
-        result.map_err(|what| ProviderError::Decode {
-            what: self.redact(&what),
-        })
+        result.map_err(|what| ProviderError::Decode { what: self.redact(&what) })
     }
 
     /// Send one request of a batch API: `method` to `url` (on this
@@ -456,7 +426,13 @@ impl Provider {
     /// # Errors
     /// A non-success status (the body excerpt, secrets cut out), a
     /// transport failure, or [`ProviderError::RetriesExhausted`].
-    pub(crate) async fn send_raw(&self, method: reqwest::Method, url: &str, body: Option<(&str, Vec<u8>)>, retry: bool) -> Result<Vec<u8>, ProviderError> {
+    pub(crate) async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<(&str, Vec<u8>)>,
+        retry: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -475,7 +451,10 @@ impl Provider {
                     match response.bytes().await {
                         Err(error) => (self.transport_error(error), retry_after),
                         Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
-                        Ok(bytes) => (ProviderError::Http { status: status.as_u16(), body: self.redact(&excerpt(&bytes)) }, retry_after),
+                        Ok(bytes) => (
+                            ProviderError::Http { status: status.as_u16(), body: self.redact(&excerpt(&bytes)) },
+                            retry_after,
+                        ),
                     }
                 }
             };
@@ -507,19 +486,14 @@ impl Provider {
             }
         }
         if self.kind == ProviderKind::Anthropic {
-            headers.push((
-                "anthropic-version",
-                reqwest::header::HeaderValue::from_static(anthropic::VERSION),
-            ));
+            headers.push(("anthropic-version", reqwest::header::HeaderValue::from_static(anthropic::VERSION)));
         }
         headers
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ProviderError {
         if error.is_timeout() {
-            return ProviderError::Timeout {
-                seconds: self.timeout.as_secs_f64(),
-            };
+            return ProviderError::Timeout { seconds: self.timeout.as_secs_f64() };
         }
         // The error chain names the cause (refused, reset, closed early);
         // the URL is dropped: it holds no key, but keep messages short.
@@ -531,9 +505,7 @@ impl Provider {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        ProviderError::Connect {
-            message: self.redact(&message),
-        }
+        ProviderError::Connect { message: self.redact(&message) }
     }
 
     /// Cut the key (however short) and every registered secret out of
@@ -559,9 +531,7 @@ fn excerpt(bytes: &[u8]) -> String {
 
 /// Read a JSON path like `usage.prompt_tokens` as a count (absent = 0).
 fn count(json: &serde_json::Value, pointer: &str) -> u64 {
-    json.pointer(pointer)
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0)
+    json.pointer(pointer).and_then(serde_json::Value::as_u64).unwrap_or(0)
 }
 
 /// Names a provider gives the sampling parameters (temperature, top_p,
@@ -587,11 +557,7 @@ fn insert_sampling(map: &mut serde_json::Map<String, serde_json::Value>, samplin
 
 /// Join the system messages (Anthropic and Gemini take them apart).
 fn system_text(messages: &[ChatMessage]) -> Option<String> {
-    let parts: Vec<&str> = messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
+    let parts: Vec<&str> = messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
@@ -604,47 +570,25 @@ mod tests {
             "[[model]]\nid = \"m\"\nkind = \"{kind}\"\nmodel = \"the-model\"\nbase_url = \"{base_url}\"\n{}sampling = {{ temperature = 0.5, seed = 7 }}\n",
             key_env.map(|env| format!("key_env = \"{env}\"\n")).unwrap_or_default()
         );
-        super::super::registry::Registry::parse(&text)
-            .unwrap()
-            .models
-            .remove(0)
+        super::super::registry::Registry::parse(&text).unwrap().models.remove(0)
     }
 
     fn conversation() -> ChatRequest {
         ChatRequest {
             messages: vec![
-                ChatMessage {
-                    role: Role::System,
-                    content: "You write Scapy.".into(),
-                },
-                ChatMessage {
-                    role: Role::User,
-                    content: "Example?".into(),
-                },
-                ChatMessage {
-                    role: Role::Assistant,
-                    content: "Ether()".into(),
-                },
-                ChatMessage {
-                    role: Role::User,
-                    content: "A DNS query.".into(),
-                },
+                ChatMessage { role: Role::System, content: "You write Scapy.".into() },
+                ChatMessage { role: Role::User, content: "Example?".into() },
+                ChatMessage { role: Role::Assistant, content: "Ether()".into() },
+                ChatMessage { role: Role::User, content: "A DNS query.".into() },
             ],
-            sampling: Sampling {
-                max_tokens: Some(100),
-                ..Sampling::default()
-            },
+            sampling: Sampling { max_tokens: Some(100), ..Sampling::default() },
         }
     }
 
     #[test]
     fn openai_body_is_chat_completions() {
-        let provider =
-            Provider::new(&entry(ProviderKind::OpenAi, "http://127.0.0.1:1/v1", None)).unwrap();
-        assert_eq!(
-            provider.endpoint(),
-            "http://127.0.0.1:1/v1/chat/completions"
-        );
+        let provider = Provider::new(&entry(ProviderKind::OpenAi, "http://127.0.0.1:1/v1", None)).unwrap();
+        assert_eq!(provider.endpoint(), "http://127.0.0.1:1/v1/chat/completions");
         let body = provider.request_body(&conversation());
         assert_eq!(
             body,
@@ -663,8 +607,7 @@ mod tests {
 
     #[test]
     fn anthropic_body_takes_the_system_prompt_apart() {
-        let provider =
-            Provider::new(&entry(ProviderKind::Anthropic, "http://127.0.0.1:1", None)).unwrap();
+        let provider = Provider::new(&entry(ProviderKind::Anthropic, "http://127.0.0.1:1", None)).unwrap();
         assert_eq!(provider.endpoint(), "http://127.0.0.1:1/v1/messages");
         let mut request = conversation();
         request.sampling.max_tokens = None;
@@ -686,12 +629,8 @@ mod tests {
 
     #[test]
     fn gemini_body_is_generate_content() {
-        let provider =
-            Provider::new(&entry(ProviderKind::Gemini, "http://127.0.0.1:1", None)).unwrap();
-        assert_eq!(
-            provider.endpoint(),
-            "http://127.0.0.1:1/v1beta/models/the-model:generateContent"
-        );
+        let provider = Provider::new(&entry(ProviderKind::Gemini, "http://127.0.0.1:1", None)).unwrap();
+        assert_eq!(provider.endpoint(), "http://127.0.0.1:1/v1beta/models/the-model:generateContent");
         let body = provider.request_body(&conversation());
         assert_eq!(
             body,
@@ -710,28 +649,12 @@ mod tests {
     #[test]
     fn missing_key_is_an_error_only_for_remote_endpoints() {
         let env = "HARNESS_TEST_PROVIDER_KEY_NEVER_SET";
-        let error = Provider::new(&entry(
-            ProviderKind::OpenAi,
-            "https://api.example.com/v1",
-            Some(env),
-        ))
-        .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!("the API key is missing: set the environment variable {env}")
-        );
-        assert!(Provider::new(&entry(
-            ProviderKind::OpenAi,
-            "http://localhost:8080/v1",
-            Some(env)
-        ))
-        .is_ok());
+        let error = Provider::new(&entry(ProviderKind::OpenAi, "https://api.example.com/v1", Some(env))).unwrap_err();
+        assert_eq!(error.to_string(), format!("the API key is missing: set the environment variable {env}"));
+        assert!(Provider::new(&entry(ProviderKind::OpenAi, "http://localhost:8080/v1", Some(env))).is_ok());
         let mut reference = entry(ProviderKind::OpenAi, "http://localhost:1/v1", None);
         reference.kind = ProviderKind::Reference;
-        assert!(Provider::new(&reference)
-            .unwrap_err()
-            .to_string()
-            .contains("calls no API"));
+        assert!(Provider::new(&reference).unwrap_err().to_string().contains("calls no API"));
     }
 
     #[test]
@@ -740,21 +663,13 @@ mod tests {
         let secret = "sk-unit-test-4f1d9c2b7e";
         // Only this test reads this variable.
         std::env::set_var(env, secret);
-        for kind in [
-            ProviderKind::OpenAi,
-            ProviderKind::Anthropic,
-            ProviderKind::Gemini,
-        ] {
-            let provider =
-                Provider::new(&entry(kind, "https://api.example.com/v1", Some(env))).unwrap();
+        for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini] {
+            let provider = Provider::new(&entry(kind, "https://api.example.com/v1", Some(env))).unwrap();
             let debug = format!("{provider:?} {:?}", provider.headers());
             assert!(!debug.contains(secret), "{debug}");
             assert!(debug.contains("***"), "{debug}");
             assert!(!provider.endpoint().contains(secret));
-            assert!(!provider
-                .request_body(&conversation())
-                .to_string()
-                .contains(secret));
+            assert!(!provider.request_body(&conversation()).to_string().contains(secret));
             let echoed = provider.redact(&format!("invalid API key: got '{secret}'"));
             assert_eq!(echoed, "invalid API key: got '[REDACTED]'");
         }
@@ -766,16 +681,9 @@ mod tests {
         let other = "sk-unit-test-other-model-0c5e";
         register_secret(other);
         register_secret("EMPTY");
-        let provider =
-            Provider::new(&entry(ProviderKind::OpenAi, "http://127.0.0.1:1/v1", None)).unwrap();
-        assert_eq!(
-            provider.redact(&format!("got 'x', expected '{other}'")),
-            "got 'x', expected '[REDACTED]'"
-        );
-        assert_eq!(
-            redact_secrets("EMPTY stays: a placeholder"),
-            "EMPTY stays: a placeholder"
-        );
+        let provider = Provider::new(&entry(ProviderKind::OpenAi, "http://127.0.0.1:1/v1", None)).unwrap();
+        assert_eq!(provider.redact(&format!("got 'x', expected '{other}'")), "got 'x', expected '[REDACTED]'");
+        assert_eq!(redact_secrets("EMPTY stays: a placeholder"), "EMPTY stays: a placeholder");
     }
 
     #[test]

@@ -38,7 +38,9 @@ pub fn packets(scenario: &Scenario) -> Vec<Pkt> {
         Scenario::IcmpPacket(p) => vec![icmp_packet(p)],
         Scenario::IcmpConversation(c) => icmp_conversation(c),
         Scenario::ArpPacket(p) => vec![arp_packet(p)],
-        Scenario::ArpConversation(c) => arp_conversation(c.src_mac, c.src_ip, c.dst_mac, c.target_ip, c.target_mac(), 0.0),
+        Scenario::ArpConversation(c) => {
+            arp_conversation(c.src_mac, c.src_ip, c.dst_mac, c.target_ip, c.target_mac(), 0.0)
+        }
         Scenario::DnsPacket(p) => vec![dns_packet(p)],
         Scenario::DnsConversation(c) => dns_conversation(c, None, 0.0),
         Scenario::HttpPacket(p) => vec![http_packet(p)],
@@ -94,7 +96,8 @@ fn icmp_packet(p: &IcmpPacket) -> Pkt {
         sport: 33434u16.wrapping_add(p.seq),
         dport: 33434,
     });
-    let payload = if matches!(p.kind, IcmpKind::EchoRequest | IcmpKind::EchoReply) { ECHO_DATA.to_vec() } else { Vec::new() };
+    let payload =
+        if matches!(p.kind, IcmpKind::EchoRequest | IcmpKind::EchoReply) { ECHO_DATA.to_vec() } else { Vec::new() };
     let icmp = Icmp { icmp_type, code, id: p.id, seq: p.seq, timestamps, payload, quoted };
     Pkt { time: 0.0, eth: None, body: Body::Ip(Ip { src: p.src, dst: p.dst, ttl: p.ttl, l4: L4::Icmp(icmp) }) }
 }
@@ -108,7 +111,19 @@ fn icmp_conversation(c: &IcmpConversation) -> Vec<Pkt> {
     let make = |icmp_type, timestamps, src, dst, time| Pkt {
         time,
         eth: None,
-        body: ip(src, dst, L4::Icmp(Icmp { icmp_type, code: 0, id: c.id, seq: c.seq, timestamps, payload: payload.clone(), quoted: None })),
+        body: ip(
+            src,
+            dst,
+            L4::Icmp(Icmp {
+                icmp_type,
+                code: 0,
+                id: c.id,
+                seq: c.seq,
+                timestamps,
+                payload: payload.clone(),
+                quoted: None,
+            }),
+        ),
     };
     vec![make(req, ts_req, c.src, c.dst, 0.0), make(rep, ts_rep, c.dst, c.src, RTT)]
 }
@@ -118,11 +133,24 @@ fn arp_packet(p: &ArpPacket) -> Pkt {
     Pkt {
         time: 0.0,
         eth: Some((p.src_mac, p.dst_mac)),
-        body: Body::Arp(Arp { op: if p.reply { 2 } else { 1 }, sender_mac: p.src_mac, sender_ip: p.sender_ip, target_mac, target_ip: p.target_ip }),
+        body: Body::Arp(Arp {
+            op: if p.reply { 2 } else { 1 },
+            sender_mac: p.src_mac,
+            sender_ip: p.sender_ip,
+            target_mac,
+            target_ip: p.target_ip,
+        }),
     }
 }
 
-fn arp_conversation(src_mac: Mac, src_ip: Ipv4Addr, dst_mac: Mac, target_ip: Ipv4Addr, target_mac: Mac, start: f64) -> Vec<Pkt> {
+fn arp_conversation(
+    src_mac: Mac,
+    src_ip: Ipv4Addr,
+    dst_mac: Mac,
+    target_ip: Ipv4Addr,
+    target_mac: Mac,
+    start: f64,
+) -> Vec<Pkt> {
     vec![
         Pkt {
             time: start,
@@ -132,30 +160,53 @@ fn arp_conversation(src_mac: Mac, src_ip: Ipv4Addr, dst_mac: Mac, target_ip: Ipv
         Pkt {
             time: start + 0.000_450,
             eth: Some((target_mac, src_mac)),
-            body: Body::Arp(Arp { op: 2, sender_mac: target_mac, sender_ip: target_ip, target_mac: src_mac, target_ip: src_ip }),
+            body: Body::Arp(Arp {
+                op: 2,
+                sender_mac: target_mac,
+                sender_ip: target_ip,
+                target_mac: src_mac,
+                target_ip: src_ip,
+            }),
         },
     ]
 }
 
 fn dns_message(id: u16, response: bool, record: &DnsRecord) -> Dns {
-    let answers = if response { vec![(record.name.clone(), record.rtype.clone(), 300, record.data.clone())] } else { Vec::new() };
+    let answers =
+        if response { vec![(record.name.clone(), record.rtype.clone(), 300, record.data.clone())] } else { Vec::new() };
     Dns { id, response, qname: record.name.clone(), qtype: record.rtype.clone(), answers, ancount: None }
 }
 
 fn dns_packet(p: &DnsPacket) -> Pkt {
     let (sport, dport) = if p.response { (53, p.client_port) } else { (p.client_port, 53) };
-    Pkt { time: 0.0, eth: None, body: ip(p.src, p.dst, L4::Udp(Udp { sport, dport, dns: Some(dns_message(p.id, p.response, &p.record)) })) }
+    Pkt {
+        time: 0.0,
+        eth: None,
+        body: ip(p.src, p.dst, L4::Udp(Udp { sport, dport, dns: Some(dns_message(p.id, p.response, &p.record)) })),
+    }
 }
 
 /// Query and response; `eth` gives the client's and the next hop's MACs.
 fn dns_conversation(c: &DnsConversation, eth: Option<(Mac, Mac)>, start: f64) -> Vec<Pkt> {
     let port = c.client_port.unwrap_or(53124);
     vec![
-        Pkt { time: start, eth, body: ip(c.src, c.dst, L4::Udp(Udp { sport: port, dport: 53, dns: Some(dns_message(c.id, false, &c.record)) })) },
+        Pkt {
+            time: start,
+            eth,
+            body: ip(
+                c.src,
+                c.dst,
+                L4::Udp(Udp { sport: port, dport: 53, dns: Some(dns_message(c.id, false, &c.record)) }),
+            ),
+        },
         Pkt {
             time: start + RTT,
             eth: eth.map(|(a, b)| (b, a)),
-            body: ip(c.dst, c.src, L4::Udp(Udp { sport: 53, dport: port, dns: Some(dns_message(c.id, true, &c.record)) })),
+            body: ip(
+                c.dst,
+                c.src,
+                L4::Udp(Udp { sport: 53, dport: port, dns: Some(dns_message(c.id, true, &c.record)) }),
+            ),
         },
     ]
 }
@@ -165,7 +216,8 @@ fn dns_conversation(c: &DnsConversation, eth: Option<(Mac, Mac)>, start: f64) ->
 /// conversation's teardown shows: a request or response saying
 /// `Connection: close` would oblige the server to close first (§9.6).
 pub fn http_request(method: &str, target: &str, host: &str) -> Vec<u8> {
-    format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: harness-reference/1\r\nAccept: */*\r\n\r\n").into_bytes()
+    format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: harness-reference/1\r\nAccept: */*\r\n\r\n")
+        .into_bytes()
 }
 
 /// The response text: a small HTML body for 200, a redirect with
@@ -177,7 +229,8 @@ pub fn http_response(method: &str, code: u16, reason: &str, host: &str) -> Vec<u
         300..=399 => format!("<a href=\"http://{host}/new/\">moved</a>\n"),
         _ => format!("<!doctype html><title>{code} {reason}</title>\n"),
     };
-    let mut head = format!("HTTP/1.1 {code} {reason}\r\nServer: harness-reference\r\nContent-Type: text/html; charset=utf-8\r\n");
+    let mut head =
+        format!("HTTP/1.1 {code} {reason}\r\nServer: harness-reference\r\nContent-Type: text/html; charset=utf-8\r\n");
     if (300..400).contains(&code) {
         head.push_str(&format!("Location: http://{host}/new/\r\n"));
     }
@@ -195,7 +248,17 @@ fn http_packet(p: &HttpPacket) -> Pkt {
     };
     let seq = isn(&[u32::from(p.sport), u32::from(p.dport), u32::from(p.src), u32::from(p.dst)]);
     let ack = isn(&[u32::from(p.dport), u32::from(p.sport)]);
-    let tcp = Tcp { sport: p.sport, dport: p.dport, flags: "PA".into(), seq, ack, window: 64240, mss: None, payload, http: true };
+    let tcp = Tcp {
+        sport: p.sport,
+        dport: p.dport,
+        flags: "PA".into(),
+        seq,
+        ack,
+        window: 64240,
+        mss: None,
+        payload,
+        http: true,
+    };
     Pkt { time: 0.0, eth: None, body: ip(p.src, p.dst, L4::Tcp(tcp)) }
 }
 
@@ -224,9 +287,23 @@ fn tcp_exchange(x: &Exchange<'_>) -> Vec<Pkt> {
     let mut out = Vec::with_capacity(11);
     let mut push = |up: bool, flags: &str, seq: u32, ack: u32, payload: &[u8], dt: f64| {
         t += dt;
-        let (src, dst, sport, dport, window) = if up { (x.client, x.server, x.cport, x.sport, x.cwin) } else { (x.server, x.client, x.sport, x.cport, x.swin) };
+        let (src, dst, sport, dport, window) = if up {
+            (x.client, x.server, x.cport, x.sport, x.cwin)
+        } else {
+            (x.server, x.client, x.sport, x.cport, x.swin)
+        };
         let mss = flags.contains('S').then_some(1460);
-        let tcp = Tcp { sport, dport, flags: flags.into(), seq, ack, window: u32::from(window), mss, payload: payload.to_vec(), http: x.http };
+        let tcp = Tcp {
+            sport,
+            dport,
+            flags: flags.into(),
+            seq,
+            ack,
+            window: u32::from(window),
+            mss,
+            payload: payload.to_vec(),
+            http: x.http,
+        };
         let eth = x.eth.map(|(cm, gm)| if up { (cm, gm) } else { (gm, cm) });
         out.push(Pkt { time: t, eth, body: ip(src, dst, L4::Tcp(tcp)) });
     };

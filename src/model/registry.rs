@@ -68,10 +68,7 @@ impl ProviderKind {
 
     /// Return whether this kind calls an HTTP API.
     pub fn is_network(self) -> bool {
-        matches!(
-            self,
-            ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Gemini
-        )
+        matches!(self, ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Gemini)
     }
 
     /// Return the endpoint used when `base_url` is not set (network kinds only).
@@ -211,14 +208,12 @@ impl ModelEntry {
     /// Return whether the endpoint is on this machine (`localhost`,
     /// 127.0.0.0/8, `::1`): such an endpoint may need no key.
     pub fn is_loopback(&self) -> bool {
-        self.base_url()
-            .and_then(|url| reqwest::Url::parse(url).ok())
-            .is_some_and(|url| match url.host() {
-                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            })
+        self.base_url().and_then(|url| reqwest::Url::parse(url).ok()).is_some_and(|url| match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        })
     }
 
     /// Return the cassette file of this model: `cassette` if set, else
@@ -317,10 +312,8 @@ impl Registry {
     /// unknown fields, or an entry is inconsistent (duplicate id, network
     /// kind without `model`, a route to an unknown model, …).
     pub fn load(path: &Path) -> Result<Registry, RegistryError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| RegistryError::Io { path: path.to_path_buf(), source })?;
         let mut registry = Self::parse_at(&text, path)?;
         let folder = path.parent().unwrap_or(Path::new(""));
         for entry in &mut registry.models {
@@ -362,9 +355,7 @@ impl Registry {
             let id = entry.id.as_str();
             let id_ok = !id.is_empty()
                 && !id.starts_with('.')
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
             if !id_ok {
                 return Err(invalid(id, "an id is non-empty and uses only letters, digits, '.', '_', '-' and ':' (it names the cassette file)".into()));
             }
@@ -372,13 +363,7 @@ impl Registry {
                 return Err(invalid(id, "this id is used twice".into()));
             }
             if entry.kind.is_network() && entry.model.as_deref().is_none_or(str::is_empty) {
-                return Err(invalid(
-                    id,
-                    format!(
-                        "kind '{}' needs `model` (the provider's model name)",
-                        entry.kind
-                    ),
-                ));
+                return Err(invalid(id, format!("kind '{}' needs `model` (the provider's model name)", entry.kind)));
             }
             if let Some(url) = entry.base_url() {
                 match reqwest::Url::parse(url) {
@@ -386,18 +371,10 @@ impl Registry {
                     Ok(parsed) => {
                         return Err(invalid(
                             id,
-                            format!(
-                                "base_url '{url}' must be http or https, not {}",
-                                parsed.scheme()
-                            ),
+                            format!("base_url '{url}' must be http or https, not {}", parsed.scheme()),
                         ))
                     }
-                    Err(error) => {
-                        return Err(invalid(
-                            id,
-                            format!("base_url '{url}' is not a URL: {error}"),
-                        ))
-                    }
+                    Err(error) => return Err(invalid(id, format!("base_url '{url}' is not a URL: {error}"))),
                 }
             }
             if let Some(env) = &entry.key_env {
@@ -411,16 +388,12 @@ impl Registry {
             if !(entry.timeout_s.is_finite() && entry.timeout_s > 0.0) {
                 return Err(invalid(
                     id,
-                    format!(
-                        "timeout_s must be a positive number of seconds, not {}",
-                        entry.timeout_s
-                    ),
+                    format!("timeout_s must be a positive number of seconds, not {}", entry.timeout_s),
                 ));
             }
-            for (name, price) in [
-                ("price_in_per_mtok", entry.price_in_per_mtok),
-                ("price_out_per_mtok", entry.price_out_per_mtok),
-            ] {
+            for (name, price) in
+                [("price_in_per_mtok", entry.price_in_per_mtok), ("price_out_per_mtok", entry.price_out_per_mtok)]
+            {
                 if price.is_some_and(|p| !(p.is_finite() && p >= 0.0)) {
                     return Err(invalid(id, format!("{name} must be a non-negative number")));
                 }
@@ -431,16 +404,20 @@ impl Registry {
                 let Some(routed) = self.get(target) else {
                     return Err(invalid(
                         &entry.id,
-                        format!(
-                            "route '{protocol}' names '{target}', which is not in the registry"
-                        ),
+                        format!("route '{protocol}' names '{target}', which is not in the registry"),
                     ));
                 };
                 if routed.id == entry.id {
-                    return Err(invalid(&entry.id, format!("route '{protocol}' names the entry itself; leave the protocol out instead")));
+                    return Err(invalid(
+                        &entry.id,
+                        format!("route '{protocol}' names the entry itself; leave the protocol out instead"),
+                    ));
                 }
                 if !routed.routes.is_empty() {
-                    return Err(invalid(&entry.id, format!("route '{protocol}' names '{target}', which routes itself; routes are one level deep")));
+                    return Err(invalid(
+                        &entry.id,
+                        format!("route '{protocol}' names '{target}', which routes itself; routes are one level deep"),
+                    ));
                 }
             }
         }
@@ -470,12 +447,7 @@ impl Registry {
     /// only when every model it routes to is (and, offline, when its own
     /// cassette exists: it answers the protocols it does not route). A
     /// missing cassette names `harness matrix --models ID --record`.
-    pub fn availability(
-        &self,
-        entry: &ModelEntry,
-        mode: RunMode,
-        cassette_dir: &Path,
-    ) -> Availability {
+    pub fn availability(&self, entry: &ModelEntry, mode: RunMode, cassette_dir: &Path) -> Availability {
         self.availability_naming(entry, mode, cassette_dir, &Rerecord::default())
     }
 
@@ -493,17 +465,10 @@ impl Registry {
         }
         for (protocol, target) in &entry.routes {
             match self.get(target) {
-                None => {
-                    return Availability::Skipped(format!(
-                        "route {protocol} → {target}: not in the registry"
-                    ))
-                }
+                None => return Availability::Skipped(format!("route {protocol} → {target}: not in the registry")),
                 Some(routed) => {
-                    if let Availability::Skipped(why) = own_availability(routed, mode, cassette_dir, rerecord)
-                    {
-                        return Availability::Skipped(format!(
-                            "route {protocol} → {target}: {why}"
-                        ));
+                    if let Availability::Skipped(why) = own_availability(routed, mode, cassette_dir, rerecord) {
+                        return Availability::Skipped(format!("route {protocol} → {target}: {why}"));
                     }
                 }
             }
@@ -522,18 +487,14 @@ fn own_availability(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path, rere
             if recorded {
                 Availability::Ready
             } else {
-                Availability::Skipped(format!(
-                    "replay model without a cassette at {}",
-                    cassette.display()
-                ))
+                Availability::Skipped(format!("replay model without a cassette at {}", cassette.display()))
             }
         }
         ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Gemini => match mode {
             RunMode::Offline if recorded => Availability::Ready,
-            RunMode::Offline => Availability::Skipped(format!(
-                "offline and no cassette at {}; {record_hint}",
-                cassette.display()
-            )),
+            RunMode::Offline => {
+                Availability::Skipped(format!("offline and no cassette at {}; {record_hint}", cassette.display()))
+            }
             RunMode::Record if recorded => Availability::Ready,
             RunMode::Record | RunMode::Live => live_availability(entry),
         },
@@ -544,10 +505,8 @@ fn own_availability(entry: &ModelEntry, mode: RunMode, cassette_dir: &Path, rere
 /// none (a local endpoint, or no `key_env`) and its endpoint accepts a TCP
 /// connection.
 fn live_availability(entry: &ModelEntry) -> Availability {
-    let key_set = entry
-        .key_env
-        .as_deref()
-        .is_some_and(|env| std::env::var_os(env).is_some_and(|value| !value.is_empty()));
+    let key_set =
+        entry.key_env.as_deref().is_some_and(|env| std::env::var_os(env).is_some_and(|value| !value.is_empty()));
     if key_set {
         return Availability::Ready;
     }
@@ -560,9 +519,7 @@ fn live_availability(entry: &ModelEntry) -> Availability {
     if reachable(url) {
         Availability::Ready
     } else {
-        Availability::Skipped(format!(
-            "endpoint {url} is not reachable (is the server running?)"
-        ))
+        Availability::Skipped(format!("endpoint {url} is not reachable (is the server running?)"))
     }
 }
 
@@ -578,15 +535,10 @@ fn reachable(url: &str) -> bool {
     let addrs: Vec<std::net::SocketAddr> = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => vec![(IpAddr::V4(ip), port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(IpAddr::V6(ip), port).into()],
-        Some(url::Host::Domain(name)) => (name, port)
-            .to_socket_addrs()
-            .map(Iterator::collect)
-            .unwrap_or_default(),
+        Some(url::Host::Domain(name)) => (name, port).to_socket_addrs().map(Iterator::collect).unwrap_or_default(),
         None => Vec::new(),
     };
-    addrs
-        .iter()
-        .any(|addr| TcpStream::connect_timeout(addr, Duration::from_millis(500)).is_ok())
+    addrs.iter().any(|addr| TcpStream::connect_timeout(addr, Duration::from_millis(500)).is_ok())
 }
 
 #[cfg(test)]
@@ -628,35 +580,14 @@ kind = "reference"
         let local = registry.get("local").unwrap();
         assert_eq!(local.base_url(), Some("http://127.0.0.1:9/v1"));
         assert!(local.is_loopback());
-        assert_eq!(
-            (local.concurrency, local.timeout_s, local.max_retries),
-            (4, 120.0, 5)
-        );
+        assert_eq!((local.concurrency, local.timeout_s, local.max_retries), (4, 120.0, 5));
         let claude = registry.get("claude").unwrap();
         assert_eq!(claude.base_url(), Some("https://api.anthropic.com"));
         assert!(!claude.is_loopback());
-        assert_eq!(
-            claude.sampling,
-            Sampling {
-                temperature: Some(0.2),
-                max_tokens: Some(2048),
-                ..Sampling::default()
-            }
-        );
-        let cost = claude
-            .cost_usd(&Usage {
-                prompt_tokens: 1_000_000,
-                completion_tokens: 100_000,
-            })
-            .unwrap();
+        assert_eq!(claude.sampling, Sampling { temperature: Some(0.2), max_tokens: Some(2048), ..Sampling::default() });
+        let cost = claude.cost_usd(&Usage { prompt_tokens: 1_000_000, completion_tokens: 100_000 }).unwrap();
         assert!((cost - 4.5).abs() < 1e-9, "{cost}");
-        assert_eq!(
-            registry
-                .get("reference")
-                .unwrap()
-                .cost_usd(&Usage::default()),
-            None
-        );
+        assert_eq!(registry.get("reference").unwrap().cost_usd(&Usage::default()), None);
         assert!(registry.get("nope").is_none());
     }
 
@@ -673,10 +604,16 @@ kind = "reference"
     fn rejects_inconsistent_entries() {
         let cases = [
             ("[[model]]\nid = \"a\"\nkind = \"openai\"\n", "needs `model`"),
-            ("[[model]]\nid = \"a\"\nkind = \"reference\"\n[[model]]\nid = \"a\"\nkind = \"reference\"\n", "used twice"),
+            (
+                "[[model]]\nid = \"a\"\nkind = \"reference\"\n[[model]]\nid = \"a\"\nkind = \"reference\"\n",
+                "used twice",
+            ),
             ("[[model]]\nid = \"a/b\"\nkind = \"reference\"\n", "only letters"),
             ("[[model]]\nid = \"a\"\nkind = \"reference\"\nroutes = { dns = \"b\" }\n", "not in the registry"),
-            ("[[model]]\nid = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nkey_env = \"sk-abc def\"\n", "never put the key"),
+            (
+                "[[model]]\nid = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nkey_env = \"sk-abc def\"\n",
+                "never put the key",
+            ),
             ("[[model]]\nid = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"ftp://x\"\n", "http or https"),
             ("[[model]]\nid = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nconcurrency = 0\n", "at least 1"),
             ("[[model]]\nid = \"a\"\nkind = \"chatgpt\"\n", "unknown variant"),
@@ -698,37 +635,21 @@ kind = "reference"
             Availability::Ready => panic!("expected skipped"),
         };
         assert!(
-            skipped(registry.availability(claude, RunMode::Offline, dir.path()))
-                .contains("offline and no cassette")
+            skipped(registry.availability(claude, RunMode::Offline, dir.path())).contains("offline and no cassette")
         );
-        assert!(
-            skipped(registry.availability(claude, RunMode::Live, dir.path()))
-                .contains("HARNESS_TEST_KEY_THAT_IS_NEVER_SET is not set")
-        );
+        assert!(skipped(registry.availability(claude, RunMode::Live, dir.path()))
+            .contains("HARNESS_TEST_KEY_THAT_IS_NEVER_SET is not set"));
         // Port 9 (discard) on loopback: nothing listens there.
         let local = registry.get("local").unwrap();
-        assert!(
-            skipped(registry.availability(local, RunMode::Live, dir.path()))
-                .contains("not reachable")
-        );
+        assert!(skipped(registry.availability(local, RunMode::Live, dir.path())).contains("not reachable"));
         assert_eq!(
-            registry.availability(
-                registry.get("reference").unwrap(),
-                RunMode::Offline,
-                dir.path()
-            ),
+            registry.availability(registry.get("reference").unwrap(), RunMode::Offline, dir.path()),
             Availability::Ready
         );
 
         std::fs::write(dir.path().join("claude.jsonl"), "{}\n").unwrap();
-        assert_eq!(
-            registry.availability(claude, RunMode::Offline, dir.path()),
-            Availability::Ready
-        );
-        assert_eq!(
-            registry.availability(claude, RunMode::Record, dir.path()),
-            Availability::Ready
-        );
+        assert_eq!(registry.availability(claude, RunMode::Offline, dir.path()), Availability::Ready);
+        assert_eq!(registry.availability(claude, RunMode::Record, dir.path()), Availability::Ready);
         let experts = registry.get("experts").unwrap();
         let why = skipped(registry.availability(experts, RunMode::Offline, dir.path()));
         assert!(why.contains("offline and no cassette"), "{why}");
@@ -738,12 +659,11 @@ kind = "reference"
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let text = format!("[[model]]\nid = \"up\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"http://localhost:{port}/v1\"\n");
-        let up = Registry::parse(&text).unwrap();
-        assert_eq!(
-            up.availability(&up.models[0], RunMode::Live, dir.path()),
-            Availability::Ready
+        let text = format!(
+            "[[model]]\nid = \"up\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"http://localhost:{port}/v1\"\n"
         );
+        let up = Registry::parse(&text).unwrap();
+        assert_eq!(up.availability(&up.models[0], RunMode::Live, dir.path()), Availability::Ready);
     }
 
     #[test]
@@ -751,23 +671,8 @@ kind = "reference"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/models.toml");
         let registry = Registry::load(&path).unwrap();
         let ids: Vec<&str> = registry.models.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "reference",
-                "gpt-4o",
-                "claude",
-                "gemini",
-                "local-llama",
-                "smollm2-135m",
-                "experts"
-            ]
-        );
-        let keys: Vec<Option<&str>> = registry
-            .models
-            .iter()
-            .map(|m| m.key_env.as_deref())
-            .collect();
+        assert_eq!(ids, ["reference", "gpt-4o", "claude", "gemini", "local-llama", "smollm2-135m", "experts"]);
+        let keys: Vec<Option<&str>> = registry.models.iter().map(|m| m.key_env.as_deref()).collect();
         assert_eq!(
             keys,
             [
@@ -795,19 +700,10 @@ kind = "reference"
     fn load_resolves_cassette_paths_against_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("models.toml");
-        std::fs::write(
-            &path,
-            "[[model]]\nid = \"r\"\nkind = \"replay\"\ncassette = \"tapes/r.jsonl\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "[[model]]\nid = \"r\"\nkind = \"replay\"\ncassette = \"tapes/r.jsonl\"\n").unwrap();
         let registry = Registry::load(&path).unwrap();
-        assert_eq!(
-            registry.models[0].cassette_path(Path::new("ignored")),
-            dir.path().join("tapes/r.jsonl")
-        );
-        let error = Registry::load(&dir.path().join("missing.toml"))
-            .unwrap_err()
-            .to_string();
+        assert_eq!(registry.models[0].cassette_path(Path::new("ignored")), dir.path().join("tapes/r.jsonl"));
+        let error = Registry::load(&dir.path().join("missing.toml")).unwrap_err().to_string();
         assert!(error.contains("cannot read the model registry"), "{error}");
     }
 }

@@ -160,11 +160,15 @@ impl Namespace {
     /// [`NetnsError::Io`] when the namespace file cannot be opened or entered.
     pub fn enter(&self) -> Result<(), NetnsError> {
         let path = PathBuf::from(NETNS_DIR).join(&self.name);
-        let file = File::open(&path).map_err(|source| NetnsError::Io { what: format!("open {}", path.display()), source })?;
+        let file =
+            File::open(&path).map_err(|source| NetnsError::Io { what: format!("open {}", path.display()), source })?;
         // SAFETY: a valid fd for a network namespace file.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         if rc != 0 {
-            return Err(NetnsError::Io { what: format!("setns into {}", self.name), source: io::Error::last_os_error() });
+            return Err(NetnsError::Io {
+                what: format!("setns into {}", self.name),
+                source: io::Error::last_os_error(),
+            });
         }
         Ok(())
     }
@@ -224,7 +228,20 @@ impl NetnsPair {
             )?;
             ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
         }
-        ip(&["link", "add", IFACE, "netns", &self.client.name, "type", "veth", "peer", "name", IFACE, "netns", &self.server.name])?;
+        ip(&[
+            "link",
+            "add",
+            IFACE,
+            "netns",
+            &self.client.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            IFACE,
+            "netns",
+            &self.server.name,
+        ])?;
         for (ns, end) in [(&self.client, &config.client), (&self.server, &config.server)] {
             let mac = format_mac(end.mac);
             ip(&["-n", &ns.name, "link", "set", IFACE, "address", &mac])?;
@@ -242,7 +259,19 @@ impl NetnsPair {
                 ip(&["-n", &ns.name, "route", "add", "default", "dev", IFACE])?;
             }
             for (addr, mac) in &end.neighbours {
-                ip(&["-n", &ns.name, "neigh", "replace", &addr.to_string(), "lladdr", &format_mac(*mac), "dev", IFACE, "nud", "permanent"])?;
+                ip(&[
+                    "-n",
+                    &ns.name,
+                    "neigh",
+                    "replace",
+                    &addr.to_string(),
+                    "lladdr",
+                    &format_mac(*mac),
+                    "dev",
+                    IFACE,
+                    "nud",
+                    "permanent",
+                ])?;
             }
         }
         Ok(())
@@ -327,7 +356,9 @@ fn add_namespace(name: &str) -> Result<(), NetnsError> {
     match ip(&["netns", "add", name]) {
         Ok(_) => Ok(()),
         Err(NetnsError::Command { stderr, .. })
-            if stderr.contains("Operation not permitted") || stderr.contains("Permission denied") || stderr.contains("No such file") =>
+            if stderr.contains("Operation not permitted")
+                || stderr.contains("Permission denied")
+                || stderr.contains("No such file") =>
         {
             forget(name);
             Err(NetnsError::NotPermitted { reason: format!("`ip netns add {name}`: {}", stderr.trim()) })
@@ -362,7 +393,9 @@ fn remove_namespace(name: &str) {
 }
 
 fn pids_of(name: &str) -> Vec<i32> {
-    let Ok(out) = Command::new("ip").args(["netns", "pids", name]).stderr(Stdio::null()).output() else { return Vec::new() };
+    let Ok(out) = Command::new("ip").args(["netns", "pids", name]).stderr(Stdio::null()).output() else {
+        return Vec::new();
+    };
     String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
@@ -384,7 +417,8 @@ pub fn cleanup_stale() -> Vec<String> {
     let mut removed = Vec::new();
     for name in list() {
         let owner = name[PREFIX.len()..].split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let alive = owner.is_some_and(|pid| pid == std::process::id() || PathBuf::from(format!("/proc/{pid}")).exists());
+        let alive =
+            owner.is_some_and(|pid| pid == std::process::id() || PathBuf::from(format!("/proc/{pid}")).exists());
         if !alive {
             remove_namespace(&name);
             removed.push(name);
@@ -447,7 +481,10 @@ fn output(mut command: Command, line: &str) -> Result<Output, NetnsError> {
         .output()
         .map_err(|error| NetnsError::Command { command: line.to_string(), stderr: error.to_string() })?;
     if !out.status.success() {
-        return Err(NetnsError::Command { command: line.to_string(), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+        return Err(NetnsError::Command {
+            command: line.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out)
 }

@@ -85,7 +85,10 @@ pub fn compare(conv: &Conversation, steps: &[Step]) -> Vec<Mismatch> {
                 let http = conv.proto == Proto::Http;
                 (model_tcp.events(&step.model, http), real_tcp.events(&step.real, http))
             }
-            _ => (step.model.iter().filter_map(|f| event(conv.proto, f)).collect(), step.real.iter().filter_map(|f| event(conv.proto, f)).collect()),
+            _ => (
+                step.model.iter().filter_map(|f| event(conv.proto, f)).collect(),
+                step.real.iter().filter_map(|f| event(conv.proto, f)).collect(),
+            ),
         };
         let anchor = step.client.unwrap_or(0);
         diff(&model, &real, anchor, &mut out);
@@ -105,19 +108,38 @@ fn diff(model: &[Event], real: &[Event], anchor: u64, out: &mut Vec<Mismatch>) {
                     continue;
                 }
                 for (key, value) in &m.fields {
-                    let real_value = r.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| "absent".into());
+                    let real_value = r
+                        .fields
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "absent".into());
                     if *value != real_value {
-                        out.push(Mismatch { frame: m.frame, field: key.to_string(), model: value.clone(), real: real_value });
+                        out.push(Mismatch {
+                            frame: m.frame,
+                            field: key.to_string(),
+                            model: value.clone(),
+                            real: real_value,
+                        });
                     }
                 }
                 for (key, value) in &r.fields {
                     if !m.fields.iter().any(|(k, _)| k == key) {
-                        out.push(Mismatch { frame: m.frame, field: key.to_string(), model: "absent".into(), real: value.clone() });
+                        out.push(Mismatch {
+                            frame: m.frame,
+                            field: key.to_string(),
+                            model: "absent".into(),
+                            real: value.clone(),
+                        });
                     }
                 }
             }
-            (Some(m), None) => out.push(Mismatch { frame: m.frame, field: "reply".into(), model: m.summary(), real: "none".into() }),
-            (None, Some(r)) => out.push(Mismatch { frame: anchor, field: "reply".into(), model: "none".into(), real: r.summary() }),
+            (Some(m), None) => {
+                out.push(Mismatch { frame: m.frame, field: "reply".into(), model: m.summary(), real: "none".into() })
+            }
+            (None, Some(r)) => {
+                out.push(Mismatch { frame: anchor, field: "reply".into(), model: "none".into(), real: r.summary() })
+            }
             (None, None) => {}
         }
     }
@@ -144,7 +166,10 @@ fn event(proto: Proto, frame: &OwnedFrame) -> Option<Event> {
             fields.push(("kind", "ARP".into()));
             fields.push(("arp.opcode", arp.operation().0.to_string()));
             fields.push(("arp.sender_ip", hexish_ip(arp.sender_protocol_addr())));
-            fields.push(("arp.target_mac", crate::netns::format_mac(arp.target_hw_addr().try_into().unwrap_or_default())));
+            fields.push((
+                "arp.target_mac",
+                crate::netns::format_mac(arp.target_hw_addr().try_into().unwrap_or_default()),
+            ));
             fields.push(("arp.target_ip", hexish_ip(arp.target_protocol_addr())));
             if let Link::Ethernet { dst, .. } = f.link {
                 fields.push(("eth.dst", crate::netns::format_mac(dst)));
@@ -182,13 +207,31 @@ fn event(proto: Proto, frame: &OwnedFrame) -> Option<Event> {
                     fields.push(("dns.qr", u8::from(dns.flags.response).to_string()));
                     fields.push(("dns.opcode", dns.flags.opcode.to_string()));
                     fields.push(("dns.rcode", format!("{:?}", dns.flags.rcode)));
-                    let questions: Vec<String> =
-                        dns.questions.iter().map(|q| format!("{} {} {}", q.name.to_ascii_lowercase().trim_end_matches('.'), q.qtype.name(), q.qclass)).collect();
+                    let questions: Vec<String> = dns
+                        .questions
+                        .iter()
+                        .map(|q| {
+                            format!(
+                                "{} {} {}",
+                                q.name.to_ascii_lowercase().trim_end_matches('.'),
+                                q.qtype.name(),
+                                q.qclass
+                            )
+                        })
+                        .collect();
                     fields.push(("dns.question", questions.join("; ")));
                     let mut answers: Vec<String> = dns
                         .answers
                         .iter()
-                        .map(|r| format!("{} {} {} {:?}", r.name.to_ascii_lowercase().trim_end_matches('.'), r.rtype.name(), r.class, normalise(&r.data)))
+                        .map(|r| {
+                            format!(
+                                "{} {} {} {:?}",
+                                r.name.to_ascii_lowercase().trim_end_matches('.'),
+                                r.rtype.name(),
+                                r.class,
+                                normalise(&r.data)
+                            )
+                        })
                         .collect();
                     answers.sort();
                     fields.push(("dns.answers", answers.join("; ")));
@@ -208,7 +251,9 @@ fn normalise(data: &crate::wire::dns::RecordData) -> String {
     use crate::wire::dns::RecordData;
     match data {
         RecordData::Name(n) => n.to_ascii_lowercase().trim_end_matches('.').to_string(),
-        RecordData::Mx { preference, exchange } => format!("{preference} {}", exchange.to_ascii_lowercase().trim_end_matches('.')),
+        RecordData::Mx { preference, exchange } => {
+            format!("{preference} {}", exchange.to_ascii_lowercase().trim_end_matches('.'))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -249,7 +294,15 @@ impl TcpSide {
             let f = frame.dissect();
             let Transport::Tcp(tcp) = &f.transport else {
                 if let Some(event) = event(Proto::Tcp, frame) {
-                    segments.push(Segment { frame: event.frame, syn: false, ack: None, fin: false, rst: false, seq_offset: None, data: Vec::new() });
+                    segments.push(Segment {
+                        frame: event.frame,
+                        syn: false,
+                        ack: None,
+                        fin: false,
+                        rst: false,
+                        seq_offset: None,
+                        data: Vec::new(),
+                    });
                 }
                 continue;
             };
@@ -270,14 +323,24 @@ impl TcpSide {
                 self.client_isn.map_or(a, |isn| a.wrapping_sub(isn.wrapping_add(1)))
             });
             self.server.update(tcp.syn(), tcp.fin(), seq, len);
-            segments.push(Segment { frame: frame.number, syn: tcp.syn(), ack, fin: tcp.fin(), rst: tcp.rst(), seq_offset, data: tcp.payload().to_vec() });
+            segments.push(Segment {
+                frame: frame.number,
+                syn: tcp.syn(),
+                ack,
+                fin: tcp.fin(),
+                rst: tcp.rst(),
+                seq_offset,
+                data: tcp.payload().to_vec(),
+            });
         }
         // Fold data runs, and a bare FIN right after data, into one segment.
         let mut folded: Vec<Segment> = Vec::new();
         for segment in segments {
             if let Some(last) = folded.last_mut() {
                 let last_is_data = !last.data.is_empty() && !last.syn && !last.rst && !last.fin;
-                let continues = !segment.syn && !segment.rst && (!segment.data.is_empty() || (segment.fin && segment.data.is_empty()));
+                let continues = !segment.syn
+                    && !segment.rst
+                    && (!segment.data.is_empty() || (segment.fin && segment.data.is_empty()));
                 if last_is_data && continues {
                     last.data.extend_from_slice(&segment.data);
                     last.fin |= segment.fin;
@@ -327,7 +390,8 @@ impl Segment {
             fields.push(("tcp.ack", ack.to_string()));
         }
         if let Some(offset) = self.seq_offset {
-            let value = if offset == 0 { "in order".to_string() } else { format!("{offset:+} bytes from the stream's end") };
+            let value =
+                if offset == 0 { "in order".to_string() } else { format!("{offset:+} bytes from the stream's end") };
             fields.push(("tcp.seq", value));
         }
         if http && !self.data.is_empty() {
@@ -346,7 +410,13 @@ fn http_response(data: &[u8]) -> (String, String) {
     match response.parse(data) {
         Ok(httparse::Status::Complete(_)) => {
             let status = response.code.map_or_else(|| "none".into(), |c| c.to_string());
-            let header = |name: &str| response.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase());
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+            };
             let framing = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
                 "chunked".to_string()
             } else if let Some(length) = header("content-length") {
@@ -367,8 +437,14 @@ mod test {
 
     #[test]
     fn framing_kinds() {
-        assert_eq!(http_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"), ("200".into(), "Content-Length: 3".into()));
-        assert_eq!(http_response(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), ("404".into(), "chunked".into()));
+        assert_eq!(
+            http_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+            ("200".into(), "Content-Length: 3".into())
+        );
+        assert_eq!(
+            http_response(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            ("404".into(), "chunked".into())
+        );
         assert_eq!(http_response(b"HTTP/1.0 200 OK\r\n\r\nbody"), ("200".into(), "close-delimited".into()));
         assert_eq!(http_response(b"HTTP/1.1 200 OK\r\nContent-"), ("incomplete".into(), "incomplete".into()));
     }

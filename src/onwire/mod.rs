@@ -126,7 +126,8 @@ pub struct OwnedFrame {
 impl OwnedFrame {
     /// Dissect the frame.
     pub fn dissect(&self) -> Frame<'_> {
-        let raw = RawFrame { linktype: self.linktype, ts: 0, orig_len: self.data.len() as u32, data: &self.data, offset: 0 };
+        let raw =
+            RawFrame { linktype: self.linktype, ts: 0, orig_len: self.data.len() as u32, data: &self.data, offset: 0 };
         dissect(self.number, &raw)
     }
 }
@@ -156,7 +157,9 @@ pub struct Conversation {
 ///
 /// # Errors
 /// When the capture cannot be read.
-pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, Box<ConversationReport>>>, crate::pcap::ReadError> {
+pub fn conversations(
+    path: &Path,
+) -> Result<Vec<Result<Conversation, Box<ConversationReport>>>, crate::pcap::ReadError> {
     let mut reader = Reader::open(path)?;
     let mut checker = Checker::new(Limits::default());
     let mut sink = Sink::new();
@@ -183,16 +186,20 @@ pub fn conversations(path: &Path) -> Result<Vec<Result<Conversation, Box<Convers
 /// replay it is the model's reply to the latest earlier unanswered query of
 /// the same client, server and ports: it joins that conversation, so the
 /// difference shows as `dns.id`.
-fn merge_dns_replies(list: Vec<Result<Conversation, Box<ConversationReport>>>) -> Vec<Result<Conversation, Box<ConversationReport>>> {
+fn merge_dns_replies(
+    list: Vec<Result<Conversation, Box<ConversationReport>>>,
+) -> Vec<Result<Conversation, Box<ConversationReport>>> {
     let mut out: Vec<Result<Conversation, Box<ConversationReport>>> = Vec::with_capacity(list.len());
     for item in list {
         if let Ok(reply) = &item {
             let only_replies = reply.proto == Proto::Dns && reply.frames.iter().all(|(_, from_client)| !from_client);
             let query = out.iter_mut().rev().find_map(|c| match c {
-                Ok(q) if only_replies
-                    && q.proto == Proto::Dns
-                    && (q.client, q.server, q.client_port, q.server_port) == (reply.client, reply.server, reply.client_port, reply.server_port)
-                    && q.frames.iter().all(|(_, from_client)| *from_client) =>
+                Ok(q)
+                    if only_replies
+                        && q.proto == Proto::Dns
+                        && (q.client, q.server, q.client_port, q.server_port)
+                            == (reply.client, reply.server, reply.client_port, reply.server_port)
+                        && q.frames.iter().all(|(_, from_client)| *from_client) =>
                 {
                     Some(q)
                 }
@@ -252,7 +259,9 @@ fn classify(frames: Vec<OwnedFrame>, scenario: Option<Scenario>) -> Result<Conve
         (Net::Arp(arp), _) => {
             let spa: Option<[u8; 4]> = arp.sender_protocol_addr().try_into().ok();
             let tpa: Option<[u8; 4]> = arp.target_protocol_addr().try_into().ok();
-            let (Some(spa), Some(tpa)) = (spa, tpa) else { return Err(skipped(&frames, "ARP", "not IPv4 over Ethernet ARP")) };
+            let (Some(spa), Some(tpa)) = (spa, tpa) else {
+                return Err(skipped(&frames, "ARP", "not IPv4 over Ethernet ARP"));
+            };
             let request = arp.operation() == etherparse::ArpOperation::REQUEST;
             let (client, server) = if request { (spa, tpa) } else { (tpa, spa) };
             (Proto::Arp, Ipv4Addr::from(client), Ipv4Addr::from(server), None, None)
@@ -293,7 +302,11 @@ fn classify(frames: Vec<OwnedFrame>, scenario: Option<Scenario>) -> Result<Conve
         _ => return Err(skipped(&frames, "?", "neither ARP nor IPv4")),
     };
     if server.is_unspecified() || server.is_broadcast() || server.is_multicast() || server.is_loopback() {
-        return Err(skipped(&frames, proto.name(), &format!("server address {server} cannot be given to an interface")));
+        return Err(skipped(
+            &frames,
+            proto.name(),
+            &format!("server address {server} cannot be given to an interface"),
+        ));
     }
     if client == server {
         return Err(skipped(&frames, proto.name(), "client and server share one address"));
@@ -425,10 +438,15 @@ pub fn fidelity(report: &Report) -> BTreeMap<String, Fidelity> {
 ///
 /// # Errors
 /// As [`run_file`], with the capture named.
-pub fn tally<'p>(captures: impl IntoIterator<Item = &'p Path>, options: &Options, servers: &mut BTreeMap<String, String>) -> anyhow::Result<Fidelity> {
+pub fn tally<'p>(
+    captures: impl IntoIterator<Item = &'p Path>,
+    options: &Options,
+    servers: &mut BTreeMap<String, String>,
+) -> anyhow::Result<Fidelity> {
     let mut fidelity = Fidelity::default();
     for capture in captures {
-        let report = run_file(capture, options, servers).map_err(|e| e.context(format!("replaying {}", capture.display())))?;
+        let report =
+            run_file(capture, options, servers).map_err(|e| e.context(format!("replaying {}", capture.display())))?;
         for c in &report.conversations {
             fidelity.add(c);
         }
@@ -449,7 +467,10 @@ mod test {
             model_replies: 1,
             real_replies: 1,
             matched: fields.is_empty() && !skipped,
-            mismatches: fields.iter().map(|f| Mismatch { frame: 2, field: f.to_string(), model: "a".into(), real: "b".into() }).collect(),
+            mismatches: fields
+                .iter()
+                .map(|f| Mismatch { frame: 2, field: f.to_string(), model: "a".into(), real: "b".into() })
+                .collect(),
             frames: vec![1, 2],
             skipped: skipped.then(|| "DNS over TCP is not replayed yet".to_string()),
         }
@@ -470,12 +491,22 @@ mod test {
         let expected = vec![("tcp.ack".to_string(), 2), ("http.framing".to_string(), 1), ("reply".to_string(), 1)];
         assert_eq!(f, Fidelity { matched: 1, replayed: 4, skipped: 1, fields: expected });
         assert_eq!(f.top_fields(2), "tcp.ack (2), http.framing (1)");
-        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"matched":1,"replayed":4,"skipped":1,"fields":[["tcp.ack",2],["http.framing",1],["reply",1]]}"#);
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"matched":1,"replayed":4,"skipped":1,"fields":[["tcp.ack",2],["http.framing",1],["reply",1]]}"#
+        );
     }
 
     #[test]
     fn the_fidelity_table_leaves_skipped_conversations_out() {
-        let file = FileReport { file: "a.pcap".into(), conversations: vec![conversation("ICMP", &[], false), conversation("ICMP", &["icmp.code"], false), conversation("UDP", &[], true)] };
+        let file = FileReport {
+            file: "a.pcap".into(),
+            conversations: vec![
+                conversation("ICMP", &[], false),
+                conversation("ICMP", &["icmp.code"], false),
+                conversation("UDP", &[], true),
+            ],
+        };
         let table = fidelity(&Report { files: vec![file], servers: BTreeMap::new() });
         assert_eq!(table.keys().collect::<Vec<_>>(), ["ICMP"]);
         assert_eq!((table["ICMP"].matched, table["ICMP"].replayed, table["ICMP"].skipped), (1, 2, 0));

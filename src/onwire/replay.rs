@@ -181,7 +181,8 @@ fn tcp_checksum(ip: &[u8], ihl: usize) -> u16 {
     let mut sum: u32 = 0;
     let mut add = |bytes: &[u8]| {
         for chunk in bytes.chunks(2) {
-            let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from(chunk[0]) << 8 };
+            let word =
+                if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from(chunk[0]) << 8 };
             sum += u32::from(word);
         }
     };
@@ -214,7 +215,11 @@ fn address(addr: Ipv4Addr, port: Option<u16>) -> String {
 /// When the namespaces or the server cannot be set up (a conversation the
 /// kernel refuses, e.g. an address it will not assign, is reported as
 /// skipped instead).
-pub fn replay(conv: &Conversation, keep: Option<&Path>, versions: &mut BTreeMap<String, String>) -> Result<ConversationReport> {
+pub fn replay(
+    conv: &Conversation,
+    keep: Option<&Path>,
+    versions: &mut BTreeMap<String, String>,
+) -> Result<ConversationReport> {
     let (client_mac, server_mac) = macs(conv);
     let mut server = Endpoint::new(server_mac).with_ipv4(conv.server, 32);
     server.default_route = true;

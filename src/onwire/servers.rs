@@ -81,7 +81,8 @@ pub fn start_tcp(ns: &Namespace, addr: SocketAddr, app: TcpApp) -> Result<Thread
     let thread = std::thread::Builder::new().name("onwire-server".into()).spawn(move || {
         let setup = || -> Result<(tokio::runtime::Runtime, std::net::TcpListener), String> {
             ns.enter().map_err(|e| e.to_string())?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
             listener.set_nonblocking(true).map_err(|e| e.to_string())?;
             Ok((runtime, listener))
@@ -189,11 +190,18 @@ pub fn dnsmasq_records(records: &[Record], local: &[String]) -> (Vec<String>, Ve
         match &record.data {
             RecordData::A(ip) => args.push(format!("--host-record={owner},{ip}")),
             RecordData::Aaaa(ip) => args.push(format!("--host-record={owner},{ip}")),
-            RecordData::Name(target) if record.rtype == RecordType::Cname => args.push(format!("--cname={owner},{}", name(target))),
-            RecordData::Name(target) if record.rtype == RecordType::Ptr => args.push(format!("--ptr-record={owner},{}", name(target))),
-            RecordData::Mx { preference, exchange } => args.push(format!("--mx-host={owner},{},{preference}", name(exchange))),
+            RecordData::Name(target) if record.rtype == RecordType::Cname => {
+                args.push(format!("--cname={owner},{}", name(target)))
+            }
+            RecordData::Name(target) if record.rtype == RecordType::Ptr => {
+                args.push(format!("--ptr-record={owner},{}", name(target)))
+            }
+            RecordData::Mx { preference, exchange } => {
+                args.push(format!("--mx-host={owner},{},{preference}", name(exchange)))
+            }
             RecordData::Txt(strings) => {
-                let text: Vec<String> = strings.iter().map(|s| format!("\"{}\"", String::from_utf8_lossy(s).replace('"', ""))).collect();
+                let text: Vec<String> =
+                    strings.iter().map(|s| format!("\"{}\"", String::from_utf8_lossy(s).replace('"', ""))).collect();
                 args.push(format!("--txt-record={owner},{}", text.join(",")));
             }
             data => match rdata(data) {
@@ -288,12 +296,20 @@ pub fn versions(servers: &mut BTreeMap<String, String>, which: &[&str]) {
             continue;
         }
         let version = match *name {
-            "linux" => std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default(),
+            "linux" => {
+                std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+            }
             "dnsmasq" => Command::new("dnsmasq")
                 .arg("--version")
                 .output()
                 .ok()
-                .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().and_then(|l| l.split_whitespace().nth(2)).map(str::to_string))
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .and_then(|l| l.split_whitespace().nth(2))
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| "missing".into()),
             "hyper" => locked_version("hyper"),
             _ => continue,

@@ -92,7 +92,13 @@ impl FileVerdicts {
         for (index, verdict) in self.packets.iter().enumerate() {
             if let Some(rule) = verdict.rule {
                 let severity = if rule.effect() == Effect::Uncounted { Severity::Warn } else { Severity::Error };
-                out.push(Finding::own(index as u64 + 1, severity, rule.id(), rule.protocol(), rule.describe().to_string()));
+                out.push(Finding::own(
+                    index as u64 + 1,
+                    severity,
+                    rule.id(),
+                    rule.protocol(),
+                    rule.describe().to_string(),
+                ));
             }
         }
         out
@@ -180,7 +186,13 @@ impl Notebook {
                 continue;
             }
             let correct = found.saturating_sub(bad);
-            let mut row = ProtocolStats { packets: found + missing, correct, malformed: bad, non_existent: missing, ..ProtocolStats::default() };
+            let mut row = ProtocolStats {
+                packets: found + missing,
+                correct,
+                malformed: bad,
+                non_existent: missing,
+                ..ProtocolStats::default()
+            };
             row.success_rate = row.rate();
             // The notebook's presence: detections / total (detections
             // count packets whose layer failed too).
@@ -202,7 +214,11 @@ mod test {
     use crate::testkit::{icmp_echo, tcp};
 
     fn verdicts(packets: &[Vec<u8>]) -> FileVerdicts {
-        FileVerdicts { linktype: "RAW".into(), packets: packets.iter().map(|p| evaluate(p, Loader::Ip)).collect(), error: None }
+        FileVerdicts {
+            linktype: "RAW".into(),
+            packets: packets.iter().map(|p| evaluate(p, Loader::Ip)).collect(),
+            error: None,
+        }
     }
 
     #[test]

@@ -57,12 +57,14 @@ const HTTP_METHODS: [&[u8]; 8] = [b"GET", b"OPTIONS", b"POST", b"HEAD", b"PUT", 
 const SCAPY_METHODS: [&[u8]; 8] = [b"OPTIONS", b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"TRACE", b"CONNECT"];
 /// The status codes `HTTP_packet_malformed` accepts.
 const HTTP_STATUS: [u16; 64] = [
-    100, 101, 102, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
-    413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426, 428, 429, 431, 444, 451, 499, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511, 599,
+    100, 101, 102, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400,
+    401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426,
+    428, 429, 431, 444, 451, 499, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511, 599,
 ];
 
 /// The protocols of the notebook's table, in its order.
-pub const NOTEBOOK_PROTOCOLS: [Protocol; 7] = [Protocol::Ip, Protocol::Icmp, Protocol::Dns, Protocol::Udp, Protocol::Arp, Protocol::Http, Protocol::Tcp];
+pub const NOTEBOOK_PROTOCOLS: [Protocol; 7] =
+    [Protocol::Ip, Protocol::Icmp, Protocol::Dns, Protocol::Udp, Protocol::Arp, Protocol::Http, Protocol::Tcp];
 
 /// What the notebook does with a packet a rule fires on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,9 +201,21 @@ impl Rule {
             Rule::IpTooShort | Rule::IpVersion | Rule::IpIhl | Rule::IpTotalLength | Rule::IpProtocol => Protocol::Ip,
             Rule::IcmpTooShort | Rule::IcmpType | Rule::IcmpCode | Rule::IcmpMissing => Protocol::Icmp,
             Rule::UdpTooShort | Rule::UdpMissing => Protocol::Udp,
-            Rule::DnsMissing | Rule::DnsOpcode | Rule::DnsRcode | Rule::DnsQdcount | Rule::DnsAncount | Rule::DnsArcount | Rule::DnsNscount => Protocol::Dns,
-            Rule::TcpMissing | Rule::TcpTooShort | Rule::TcpPort65535 | Rule::TcpWindow65535 | Rule::TcpUrgptr65535 => Protocol::Tcp,
-            Rule::HttpVersion | Rule::HttpRequestPort | Rule::HttpMethod | Rule::HttpResponsePort | Rule::HttpStatus => Protocol::Http,
+            Rule::DnsMissing
+            | Rule::DnsOpcode
+            | Rule::DnsRcode
+            | Rule::DnsQdcount
+            | Rule::DnsAncount
+            | Rule::DnsArcount
+            | Rule::DnsNscount => Protocol::Dns,
+            Rule::TcpMissing | Rule::TcpTooShort | Rule::TcpPort65535 | Rule::TcpWindow65535 | Rule::TcpUrgptr65535 => {
+                Protocol::Tcp
+            }
+            Rule::HttpVersion
+            | Rule::HttpRequestPort
+            | Rule::HttpMethod
+            | Rule::HttpResponsePort
+            | Rule::HttpStatus => Protocol::Http,
             Rule::ArpTooShort | Rule::ArpOpcode => Protocol::Arp,
             Rule::EtherType | Rule::NoLayer => Protocol::Eth,
         }
@@ -370,7 +384,13 @@ impl ScapyView {
             Protocol::Http => self.http.is_some(),
             Protocol::Tcp => self.tcp.is_some(),
             // The notebook knew nothing of the link layer or of ZigBee.
-            Protocol::Eth | Protocol::Frame | Protocol::Zigbee | Protocol::ZbeeNwk | Protocol::ZbeeAps | Protocol::Zcl | Protocol::Zdp => false,
+            Protocol::Eth
+            | Protocol::Frame
+            | Protocol::Zigbee
+            | Protocol::ZbeeNwk
+            | Protocol::ZbeeAps
+            | Protocol::Zcl
+            | Protocol::Zdp => false,
         }
     }
 }
@@ -443,7 +463,12 @@ fn parse_ip(b: &[u8], view: &mut ScapyView) {
         return;
     }
     if b.len() < 20 {
-        view.ip = Some(IpView { version: b[0] >> 4, ihl: b[0] & 0x0f, total_len: 0, proto: if b.len() > 9 { b[9] } else { 0 } });
+        view.ip = Some(IpView {
+            version: b[0] >> 4,
+            ihl: b[0] & 0x0f,
+            total_len: 0,
+            proto: if b.len() > 9 { b[9] } else { 0 },
+        });
         return;
     }
     let ip = IpView { version: b[0] >> 4, ihl: b[0] & 0x0f, total_len: be16(b, 2), proto: b[9] };
@@ -810,7 +835,10 @@ fn tcp_check(view: &ScapyView) -> Option<Rule> {
             }
         }
         Some(HttpView::Response { version, status }) => {
-            let known = std::str::from_utf8(status).ok().and_then(|s| s.parse::<u16>().ok()).is_some_and(|code| status.len() == 3 && HTTP_STATUS.contains(&code));
+            let known = std::str::from_utf8(status)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+                .is_some_and(|code| status.len() == 3 && HTTP_STATUS.contains(&code));
             if !is_known_version(version) {
                 Some(Rule::HttpVersion)
             } else if tcp.sport != 80 {
@@ -859,7 +887,12 @@ mod test {
         assert_eq!(rule(&icmp_echo(A, B, false, 1, 1), Loader::Ip), None);
         assert_eq!(rule(&udp(A, B, 4000, 53, &dns_query(1, 1, true)), Loader::Ip), None);
         assert_eq!(rule(&tcp(A, B, 4000, 80, "PA", 1, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Loader::Ip), None);
-        let arp = ethernet([2, 0, 0, 0, 0, 1], [0xff; 6], 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        let arp = ethernet(
+            [2, 0, 0, 0, 0, 1],
+            [0xff; 6],
+            0x0806,
+            &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2],
+        );
         assert_eq!(rule(&arp, Loader::Ether), None);
         let view = parse(&arp, Loader::Ether);
         assert!(view.detects(Protocol::Arp) && !view.detects(Protocol::Ip));
@@ -924,8 +957,14 @@ mod test {
         assert_eq!(rule(&tcp(A, B, 80, 8080, "PA", 1, 1, request), Loader::Ip), Some(Rule::HttpRequestPort));
         assert_eq!(rule(&tcp(B, A, 8080, 80, "PA", 1, 1, response), Loader::Ip), Some(Rule::HttpResponsePort));
         assert_eq!(rule(&tcp(B, A, 80, 4000, "PA", 1, 1, response), Loader::Ip), None);
-        assert_eq!(rule(&tcp(B, A, 80, 4000, "PA", 1, 1, b"HTTP/2.0 200 OK\r\n\r\n"), Loader::Ip), Some(Rule::HttpVersion));
-        assert_eq!(rule(&tcp(B, A, 80, 4000, "PA", 1, 1, b"HTTP/1.1 299 Odd\r\n\r\n"), Loader::Ip), Some(Rule::HttpStatus));
+        assert_eq!(
+            rule(&tcp(B, A, 80, 4000, "PA", 1, 1, b"HTTP/2.0 200 OK\r\n\r\n"), Loader::Ip),
+            Some(Rule::HttpVersion)
+        );
+        assert_eq!(
+            rule(&tcp(B, A, 80, 4000, "PA", 1, 1, b"HTTP/1.1 299 Odd\r\n\r\n"), Loader::Ip),
+            Some(Rule::HttpStatus)
+        );
         // Not a request line: an HTTP layer holding Raw, nothing checked.
         let view = parse(&tcp(A, B, 4000, 80, "PA", 1, 1, b"hello"), Loader::Ip);
         assert_eq!(view.http, Some(HttpView::Other));
@@ -937,7 +976,12 @@ mod test {
     #[test]
     fn test_ethernet_bytes_parsed_as_ip_and_overwrite() {
         // An Ethernet ARP frame in a raw-IP capture: IP(bytes) sees garbage.
-        let arp = ethernet([2, 0, 0, 0, 0, 1], [0xff; 6], 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        let arp = ethernet(
+            [2, 0, 0, 0, 0, 1],
+            [0xff; 6],
+            0x0806,
+            &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2],
+        );
         let view = parse(&arp, Loader::Ip);
         assert!(view.detects(Protocol::Ip) && !view.detects(Protocol::Arp));
         assert_eq!(judge(&view), Some(Rule::IpVersion));

@@ -54,8 +54,12 @@ impl Group {
     fn success_title(self, model: &str) -> (&'static str, String) {
         match self {
             Group::Packets => ("Table 3", format!("Packet generation ({model}) results divided by protocol")),
-            Group::Conversations => ("Table 5", format!("Conversations generation ({model}) results divided by protocol")),
-            Group::FineTuned => ("Table 7", format!("Conversations generation (Experts, {model}) results divided by protocol")),
+            Group::Conversations => {
+                ("Table 5", format!("Conversations generation ({model}) results divided by protocol"))
+            }
+            Group::FineTuned => {
+                ("Table 7", format!("Conversations generation (Experts, {model}) results divided by protocol"))
+            }
             Group::Moe => ("Table 9", format!("MoE dataset generation summary ({model})")),
             Group::DayInTheLife => ("Figure 4", format!("A day in the life of an HTTP connection ({model})")),
         }
@@ -64,9 +68,17 @@ impl Group {
     /// Return the paper's number and caption of this group's W-E table.
     fn we_title(self, model: &str) -> Option<(&'static str, String)> {
         match self {
-            Group::Packets => Some(("Table 4", format!("Warnings (W) and errors (E) in the packet generation ({model}) captures"))),
-            Group::Conversations => Some(("Table 6", format!("Warnings (W) and errors (E) in the conversation generation ({model}) captures"))),
-            Group::FineTuned => Some(("Table 8", format!("Warnings (W) and errors (E) in the conversation generation (Experts, {model}) captures"))),
+            Group::Packets => {
+                Some(("Table 4", format!("Warnings (W) and errors (E) in the packet generation ({model}) captures")))
+            }
+            Group::Conversations => Some((
+                "Table 6",
+                format!("Warnings (W) and errors (E) in the conversation generation ({model}) captures"),
+            )),
+            Group::FineTuned => Some((
+                "Table 8",
+                format!("Warnings (W) and errors (E) in the conversation generation (Experts, {model}) captures"),
+            )),
             _ => None,
         }
     }
@@ -93,7 +105,12 @@ pub struct Capture {
 impl Capture {
     /// Return the harness's status of `protocol` in frame `index` (0-based)
     /// and the error check ids attached to that layer there.
-    fn harness_status(&self, index: usize, protocol: Protocol, errors: &BTreeMap<(u64, Protocol), Vec<String>>) -> (Status, Vec<String>) {
+    fn harness_status(
+        &self,
+        index: usize,
+        protocol: Protocol,
+        errors: &BTreeMap<(u64, Protocol), Vec<String>>,
+    ) -> (Status, Vec<String>) {
         let Some(record) = self.frames.get(index) else {
             return (Status::Absent, Vec::new());
         };
@@ -165,7 +182,14 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 ///
 /// # Errors
 /// The capture cannot be read by the notebook emulation.
-pub fn capture(path: &Path, relative: String, group: Group, subject: String, harness: FileReport, frames: Vec<FrameRecord>) -> Result<Capture, crate::pcap::ReadError> {
+pub fn capture(
+    path: &Path,
+    relative: String,
+    group: Group,
+    subject: String,
+    harness: FileReport,
+    frames: Vec<FrameRecord>,
+) -> Result<Capture, crate::pcap::ReadError> {
     Ok(Capture { relative, group, subject, paper: evaluate_file(path)?, harness, frames })
 }
 
@@ -256,7 +280,16 @@ pub struct PaperReport {
 }
 
 /// Table row order: the notebook's protocols, then the harness-only ETH.
-const ROW_ORDER: [Protocol; 8] = [Protocol::Ip, Protocol::Icmp, Protocol::Dns, Protocol::Udp, Protocol::Arp, Protocol::Http, Protocol::Tcp, Protocol::Eth];
+const ROW_ORDER: [Protocol; 8] = [
+    Protocol::Ip,
+    Protocol::Icmp,
+    Protocol::Dns,
+    Protocol::Udp,
+    Protocol::Arp,
+    Protocol::Http,
+    Protocol::Tcp,
+    Protocol::Eth,
+];
 
 fn harness_totals(captures: &[&Capture]) -> (u64, BTreeMap<Protocol, ProtocolStats>) {
     let total: u64 = captures.iter().map(|c| c.harness.packets).sum();
@@ -281,11 +314,18 @@ fn success_table(number: &str, title: String, captures: &[&Capture]) -> SuccessT
         if p.is_none() && h.is_none() {
             continue;
         }
-        let mut row = SuccessRow { protocol, paper: p, harness: h, fail_only_harness: BTreeMap::new(), fail_only_paper: BTreeMap::new() };
+        let mut row = SuccessRow {
+            protocol,
+            paper: p,
+            harness: h,
+            fail_only_harness: BTreeMap::new(),
+            fail_only_paper: BTreeMap::new(),
+        };
         for capture in captures {
             let errors = capture.error_index();
             for (index, verdict) in capture.paper.packets.iter().enumerate() {
-                let paper_status = if NOTEBOOK_PROTOCOLS.contains(&protocol) { verdict.status(protocol) } else { Status::Absent };
+                let paper_status =
+                    if NOTEBOOK_PROTOCOLS.contains(&protocol) { verdict.status(protocol) } else { Status::Absent };
                 let (harness_status, ids) = capture.harness_status(index, protocol, &errors);
                 if harness_status.failed() && !paper_status.failed() {
                     if ids.is_empty() {
@@ -303,7 +343,13 @@ fn success_table(number: &str, title: String, captures: &[&Capture]) -> SuccessT
         }
         rows.push(row);
     }
-    SuccessTable { number: number.to_string(), title, files: captures.iter().map(|c| c.relative.clone()).collect(), packets, rows }
+    SuccessTable {
+        number: number.to_string(),
+        title,
+        files: captures.iter().map(|c| c.relative.clone()).collect(),
+        packets,
+        rows,
+    }
 }
 
 fn we_table(number: &str, title: String, captures: &[&Capture], tshark: bool) -> WeTable {
@@ -356,32 +402,39 @@ pub fn build(model: &str, captures: &[Capture], tshark: bool) -> PaperReport {
         let stats = if paper { row.paper? } else { row.harness? };
         (stats.correct + stats.malformed + stats.non_existent > 0).then_some(stats.success_rate)
     };
-    let cross = |number: &str, title: String, sources: &[(Group, String)], protocols: &[Protocol]| -> Option<PaperTable> {
-        let present: Vec<&(Group, String)> = sources.iter().filter(|(g, _)| success.contains_key(g)).collect();
-        if present.is_empty() {
-            return None;
-        }
-        let mut columns = Vec::new();
-        for (_, label) in &present {
-            columns.push(format!("{label} (paper rules)"));
-            columns.push(format!("{label} (harness rules)"));
-        }
-        let rows = protocols
-            .iter()
-            .map(|protocol| {
-                let mut cells = Vec::new();
-                for (group, _) in &present {
-                    let table = &success[group];
-                    cells.push(rate(table, *protocol, true));
-                    cells.push(rate(table, *protocol, false));
-                }
-                (*protocol, cells)
-            })
-            .collect();
-        Some(PaperTable::Cross(CrossTable { number: number.to_string(), title, columns, rows }))
-    };
-    let all = [Protocol::Ip, Protocol::Icmp, Protocol::Dns, Protocol::Udp, Protocol::Arp, Protocol::Http, Protocol::Tcp];
-    tables.extend(cross("Table 10", "Comparison of success rates obtained in the packet generation".into(), &[(Group::Packets, model.to_string())], &all));
+    let cross =
+        |number: &str, title: String, sources: &[(Group, String)], protocols: &[Protocol]| -> Option<PaperTable> {
+            let present: Vec<&(Group, String)> = sources.iter().filter(|(g, _)| success.contains_key(g)).collect();
+            if present.is_empty() {
+                return None;
+            }
+            let mut columns = Vec::new();
+            for (_, label) in &present {
+                columns.push(format!("{label} (paper rules)"));
+                columns.push(format!("{label} (harness rules)"));
+            }
+            let rows = protocols
+                .iter()
+                .map(|protocol| {
+                    let mut cells = Vec::new();
+                    for (group, _) in &present {
+                        let table = &success[group];
+                        cells.push(rate(table, *protocol, true));
+                        cells.push(rate(table, *protocol, false));
+                    }
+                    (*protocol, cells)
+                })
+                .collect();
+            Some(PaperTable::Cross(CrossTable { number: number.to_string(), title, columns, rows }))
+        };
+    let all =
+        [Protocol::Ip, Protocol::Icmp, Protocol::Dns, Protocol::Udp, Protocol::Arp, Protocol::Http, Protocol::Tcp];
+    tables.extend(cross(
+        "Table 10",
+        "Comparison of success rates obtained in the packet generation".into(),
+        &[(Group::Packets, model.to_string())],
+        &all,
+    ));
     let conversation_protocols = [Protocol::Icmp, Protocol::Dns, Protocol::Arp, Protocol::Http, Protocol::Tcp];
     tables.extend(cross(
         "Table 11",
@@ -441,7 +494,8 @@ fn grid(table: &PaperTable) -> Grid {
                     cells
                 })
                 .collect();
-            let mut notes = vec![format!("{} packets in {} captures: {}", t.packets, t.files.len(), t.files.join(", "))];
+            let mut notes =
+                vec![format!("{} packets in {} captures: {}", t.packets, t.files.len(), t.files.join(", "))];
             for row in &t.rows {
                 if row.fail_only_harness.is_empty() && row.fail_only_paper.is_empty() {
                     continue;
@@ -469,7 +523,12 @@ fn grid(table: &PaperTable) -> Grid {
             }
             let mut harness = vec!["harness own checks".to_string()];
             harness.extend(we(&t.harness));
-            Grid { caption: format!("{}. {}", t.number, t.title), header, rows: vec![wireshark, harness], notes: Vec::new() }
+            Grid {
+                caption: format!("{}. {}", t.number, t.title),
+                header,
+                rows: vec![wireshark, harness],
+                notes: Vec::new(),
+            }
         }
         PaperTable::Cross(t) => {
             let mut header = vec!["Protocol".to_string()];
@@ -483,7 +542,9 @@ fn grid(table: &PaperTable) -> Grid {
                     out
                 })
                 .collect();
-            let notes = vec!["Other models' columns need their captures in folders of their own (one --from per model).".to_string()];
+            let notes =
+                vec!["Other models' columns need their captures in folders of their own (one --from per model)."
+                    .to_string()];
             Grid { caption: format!("{}. {}", t.number, t.title), header, rows, notes }
         }
     }
@@ -492,7 +553,12 @@ fn grid(table: &PaperTable) -> Grid {
 /// Render the report as aligned text tables.
 pub fn render_text(report: &PaperReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Paper tables for {} (paper: the evaluation notebook's rules; harness: own checks{})", report.model, if report.tshark { " + tshark" } else { "" });
+    let _ = writeln!(
+        out,
+        "Paper tables for {} (paper: the evaluation notebook's rules; harness: own checks{})",
+        report.model,
+        if report.tshark { " + tshark" } else { "" }
+    );
     for table in &report.tables {
         let grid = grid(table);
         let mut widths: Vec<usize> = grid.header.iter().map(|h| h.chars().count()).collect();
@@ -529,12 +595,20 @@ pub fn render_text(report: &PaperReport) -> String {
 pub fn render_markdown(report: &PaperReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Paper tables for {}", report.model);
-    let _ = writeln!(out, "\n*paper*: the evaluation notebook's rules; *harness*: own checks{}.", if report.tshark { " + tshark" } else { "" });
+    let _ = writeln!(
+        out,
+        "\n*paper*: the evaluation notebook's rules; *harness*: own checks{}.",
+        if report.tshark { " + tshark" } else { "" }
+    );
     for table in &report.tables {
         let grid = grid(table);
         let _ = writeln!(out, "\n## {}\n", grid.caption);
         let _ = writeln!(out, "| {} |", grid.header.join(" | "));
-        let _ = writeln!(out, "|{}", grid.header.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>());
+        let _ = writeln!(
+            out,
+            "|{}",
+            grid.header.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
+        );
         for row in &grid.rows {
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }

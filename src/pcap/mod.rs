@@ -4,7 +4,7 @@
 mod reader;
 mod writer;
 
-pub use reader::{Reader, ReadError, RawFrame};
+pub use reader::{RawFrame, ReadError, Reader};
 pub use writer::{write_pcap, write_trace, Writer};
 
 /// The link-layer type of a capture (the tcpdump.org `LINKTYPE_*` registry).

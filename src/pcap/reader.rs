@@ -179,18 +179,18 @@ impl<R: Read> Reader<R> {
             end: 0,
             offset: 0,
             eof: false,
-            format: Format::Pcap {
-                linktype: LinkType::Ethernet,
-                nanos: false,
-                big_endian: false,
-            },
+            format: Format::Pcap { linktype: LinkType::Ethernet, nanos: false, big_endian: false },
         };
         reader.fill(4)?;
         let magic = reader.available().get(..4).map(<[u8]>::to_vec).unwrap_or_default();
         match magic.as_slice() {
-            [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => {
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d] => {
                 reader.need(PCAP_HEADER_LEN as u64, "PCAP file header")?;
-                let (_, parser) = PcapParser::new(reader.available()).map_err(|e| reader.malformed("PCAP file header", &e))?;
+                let (_, parser) =
+                    PcapParser::new(reader.available()).map_err(|e| reader.malformed("PCAP file header", &e))?;
                 let header = parser.header();
                 reader.format = Format::Pcap {
                     linktype: LinkType::from(u32::from(header.datalink)),
@@ -202,13 +202,11 @@ impl<R: Read> Reader<R> {
             [0x0a, 0x0d, 0x0d, 0x0a] => {
                 let len = reader.peek_block_len(true)?;
                 reader.need(len, "pcapng section header block")?;
-                let (rest, parser) = PcapNgParser::new(reader.available()).map_err(|e| reader.malformed("pcapng section header block", &e))?;
+                let (rest, parser) = PcapNgParser::new(reader.available())
+                    .map_err(|e| reader.malformed("pcapng section header block", &e))?;
                 let used = reader.available().len() - rest.len();
-                reader.format = Format::PcapNg {
-                    big_endian: parser.section().endianness.is_big(),
-                    parser,
-                    interfaces: Vec::new(),
-                };
+                reader.format =
+                    Format::PcapNg { big_endian: parser.section().endianness.is_big(), parser, interfaces: Vec::new() };
                 reader.consume(used);
             }
             _ => return Err(ReadError::BadMagic { path: reader.path.clone(), magic }),
@@ -282,7 +280,12 @@ impl<R: Read> Reader<R> {
                         self.need(total, "PCAP record")?;
                     }
                     let frac = u64::from(ts_frac) * if nanos { 1 } else { 1000 };
-                    let meta = Meta { linktype, ts: u64::from(ts_sec) * 1_000_000_000 + frac, orig_len: orig.max(incl), offset };
+                    let meta = Meta {
+                        linktype,
+                        ts: u64::from(ts_sec) * 1_000_000_000 + frac,
+                        orig_len: orig.max(incl),
+                        offset,
+                    };
                     let data_start = self.start + PCAP_RECORD_HEADER_LEN;
                     let range = data_start..data_start + incl_len as usize;
                     self.consume(total as usize);
@@ -297,7 +300,12 @@ impl<R: Read> Reader<R> {
                         Ok((_, block)) => block,
                         Err(e) => {
                             let detail = e.to_string();
-                            return Err(ReadError::Malformed { path: self.path.clone(), offset, what: "pcapng block", detail });
+                            return Err(ReadError::Malformed {
+                                path: self.path.clone(),
+                                offset,
+                                what: "pcapng block",
+                                detail,
+                            });
                         }
                     };
                     let base = avail.as_ptr() as usize;
@@ -322,36 +330,61 @@ impl<R: Read> Reader<R> {
                         }
                         Block::EnhancedPacket(epb) => {
                             let Some(iface) = interfaces.get(epb.interface_id as usize).copied() else {
-                                let detail = format!("packet refers to interface {} but only {} are described", epb.interface_id, interfaces.len());
-                                return Err(ReadError::Malformed { path: self.path.clone(), offset, what: "pcapng enhanced packet block", detail });
+                                let detail = format!(
+                                    "packet refers to interface {} but only {} are described",
+                                    epb.interface_id,
+                                    interfaces.len()
+                                );
+                                return Err(ReadError::Malformed {
+                                    path: self.path.clone(),
+                                    offset,
+                                    what: "pcapng enhanced packet block",
+                                    detail,
+                                });
                             };
                             // pcap-file reads the raw 64-bit count as nanoseconds; rescale by if_tsresol.
                             let units = epb.timestamp.as_nanos();
                             let ts = (units * 1_000_000_000 / u128::from(iface.units_per_sec)) as u64;
-                            Some((slice_range(base, &epb.data), Meta { linktype: iface.linktype, ts, orig_len: epb.original_len, offset }))
+                            Some((
+                                slice_range(base, &epb.data),
+                                Meta { linktype: iface.linktype, ts, orig_len: epb.original_len, offset },
+                            ))
                         }
                         Block::SimplePacket(spb) => {
                             let Some(iface) = interfaces.first().copied() else {
                                 let detail = "simple packet block before any interface description".to_string();
-                                return Err(ReadError::Malformed { path: self.path.clone(), offset, what: "pcapng simple packet block", detail });
+                                return Err(ReadError::Malformed {
+                                    path: self.path.clone(),
+                                    offset,
+                                    what: "pcapng simple packet block",
+                                    detail,
+                                });
                             };
-                            Some((slice_range(base, &spb.data), Meta { linktype: iface.linktype, ts: 0, orig_len: spb.original_len, offset }))
+                            Some((
+                                slice_range(base, &spb.data),
+                                Meta { linktype: iface.linktype, ts: 0, orig_len: spb.original_len, offset },
+                            ))
                         }
                         Block::Packet(pb) => {
-                            let iface = interfaces.get(pb.interface_id as usize).copied().unwrap_or(Interface {
-                                linktype: LinkType::Ethernet,
-                                units_per_sec: 1_000_000,
-                            });
+                            let iface = interfaces
+                                .get(pb.interface_id as usize)
+                                .copied()
+                                .unwrap_or(Interface { linktype: LinkType::Ethernet, units_per_sec: 1_000_000 });
                             let units = u128::from(pb.timestamp);
                             let ts = (units * 1_000_000_000 / u128::from(iface.units_per_sec)) as u64;
-                            Some((slice_range(base, &pb.data), Meta { linktype: iface.linktype, ts, orig_len: pb.original_len, offset }))
+                            Some((
+                                slice_range(base, &pb.data),
+                                Meta { linktype: iface.linktype, ts, orig_len: pb.original_len, offset },
+                            ))
                         }
                         _ => None,
                     };
                     let start = self.start;
                     self.consume(len as usize);
                     match found {
-                        Some((Some(range), meta)) => return Ok(Some(((start + range.start)..(start + range.end), meta))),
+                        Some((Some(range), meta)) => {
+                            return Ok(Some(((start + range.start)..(start + range.end), meta)))
+                        }
                         Some((None, _)) => {
                             return Err(ReadError::Malformed {
                                 path: self.path.clone(),
@@ -434,7 +467,11 @@ impl<R: Read> Reader<R> {
                     Ok(read) => break read,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(source) => {
-                        return Err(ReadError::Io { path: self.path.clone(), offset: self.offset + (self.end - self.start) as u64, source })
+                        return Err(ReadError::Io {
+                            path: self.path.clone(),
+                            offset: self.offset + (self.end - self.start) as u64,
+                            source,
+                        })
                     }
                 }
             };

@@ -45,7 +45,8 @@ impl<W: Write> Writer<W> {
     /// # Errors
     /// Any I/O error; frames longer than `u32::MAX` bytes are refused.
     pub fn write(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(data.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame longer than 4 GiB"))?;
+        let len = u32::try_from(data.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame longer than 4 GiB"))?;
         let packet = RawPcapPacket {
             ts_sec: (ts / 1_000_000_000) as u32,
             ts_frac: (ts % 1_000_000_000) as u32,

@@ -190,7 +190,10 @@ mod test {
         assert_eq!(entropy(&counts(&[(0, 1), (1, 1)])), 1.0);
         assert_eq!(entropy(&counts(&[(0, 1), (1, 1), (2, 1), (3, 1)])), 2.0);
         assert_eq!(kl(&a, &b), None);
-        assert_eq!(kl(&counts(&[(0, 1), (1, 1)]), &counts(&[(0, 3), (1, 1)])).map(|v| (v * 1e6).round() / 1e6), Some(0.207519));
+        assert_eq!(
+            kl(&counts(&[(0, 1), (1, 1)]), &counts(&[(0, 3), (1, 1)])).map(|v| (v * 1e6).round() / 1e6),
+            Some(0.207519)
+        );
         assert_eq!(emd(&[0.0, 1.0], &[0.0, 1.0]), Some(0.0));
         assert_eq!(emd(&[0.0], &[3.0]), Some(3.0));
         assert_eq!(emd(&[0.0, 0.0], &[0.0, 2.0]), Some(1.0));

@@ -77,12 +77,22 @@ pub fn features(path: &Path) -> Result<Vec<PacketFeatures>, RealismError> {
         let raw = raw.map_err(read_error)?;
         number += 1;
         let frame = dissect(number, &raw);
-        let protocol = Protocol::LAYERS.iter().rev().find(|p| frame.present.contains(**p)).map_or("OTHER", |p| p.as_str()).to_string();
-        let (mut src, mut dst) =
-            frame.ipv4_addrs().map_or((None, None), |(s, d)| (Some(crate::check::ip4(s).to_string()), Some(crate::check::ip4(d).to_string())));
+        let protocol = Protocol::LAYERS
+            .iter()
+            .rev()
+            .find(|p| frame.present.contains(**p))
+            .map_or("OTHER", |p| p.as_str())
+            .to_string();
+        let (mut src, mut dst) = frame.ipv4_addrs().map_or((None, None), |(s, d)| {
+            (Some(crate::check::ip4(s).to_string()), Some(crate::check::ip4(d).to_string()))
+        });
         let mut message = None;
         if matches!(frame.link, crate::dissect::Link::Ieee802154 { .. }) {
-            let body = if raw.linktype == crate::pcap::LinkType::Ieee802154WithFcs { &raw.data[..raw.data.len().saturating_sub(2)] } else { raw.data };
+            let body = if raw.linktype == crate::pcap::LinkType::Ieee802154WithFcs {
+                &raw.data[..raw.data.len().saturating_sub(2)]
+            } else {
+                raw.data
+            };
             if let Ok(decoded) = crate::zigbee::decode(body) {
                 let (s, d) = decoded.addresses();
                 src = s.map(|a| format!("0x{a:04x}"));
@@ -96,7 +106,9 @@ pub fn features(path: &Path) -> Result<Vec<PacketFeatures>, RealismError> {
             _ => None,
         };
         let flow = match ports {
-            Some((sp, dp)) => format!("{protocol} {}:{sp} > {}:{dp}", src.as_deref().unwrap_or("?"), dst.as_deref().unwrap_or("?")),
+            Some((sp, dp)) => {
+                format!("{protocol} {}:{sp} > {}:{dp}", src.as_deref().unwrap_or("?"), dst.as_deref().unwrap_or("?"))
+            }
             None => format!("{protocol} {} > {}", src.as_deref().unwrap_or("?"), dst.as_deref().unwrap_or("?")),
         };
         out.push(PacketFeatures {
@@ -207,14 +219,15 @@ pub struct RealismReport {
 /// # Errors
 /// [`RealismError`] when a capture cannot be read or a side is empty.
 pub fn compare_paths(generated: &[PathBuf], real: &[PathBuf]) -> Result<RealismReport, RealismError> {
-    let load = |paths: &[PathBuf], side: &'static str| -> Result<(Vec<String>, Vec<Vec<PacketFeatures>>), RealismError> {
-        let files = expand(paths);
-        let traces = files.iter().map(|f| features(f)).collect::<Result<Vec<_>, _>>()?;
-        if traces.iter().all(Vec::is_empty) {
-            return Err(RealismError::Empty(side));
-        }
-        Ok((files.iter().map(|f| f.display().to_string()).collect(), traces))
-    };
+    let load =
+        |paths: &[PathBuf], side: &'static str| -> Result<(Vec<String>, Vec<Vec<PacketFeatures>>), RealismError> {
+            let files = expand(paths);
+            let traces = files.iter().map(|f| features(f)).collect::<Result<Vec<_>, _>>()?;
+            if traces.iter().all(Vec::is_empty) {
+                return Err(RealismError::Empty(side));
+            }
+            Ok((files.iter().map(|f| f.display().to_string()).collect(), traces))
+        };
     let (gen_files, gen) = load(generated, "generated")?;
     let (real_files, real) = load(real, "real")?;
     Ok(compare(gen_files, &gen, real_files, &real))
@@ -225,8 +238,12 @@ fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut inner: Vec<PathBuf> = std::fs::read_dir(path).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-            inner.retain(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")));
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(path)
+                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            inner.retain(|p| {
+                p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))
+            });
             inner.sort();
             out.extend(expand(&inner));
         } else {
@@ -295,13 +312,24 @@ fn side(files: Vec<String>, samples: &Samples) -> Side {
 }
 
 /// Compare per-capture packet features (the core of [`compare_paths`]).
-pub fn compare(gen_files: Vec<String>, gen: &[Vec<PacketFeatures>], real_files: Vec<String>, real: &[Vec<PacketFeatures>]) -> RealismReport {
+pub fn compare(
+    gen_files: Vec<String>,
+    gen: &[Vec<PacketFeatures>],
+    real_files: Vec<String>,
+    real: &[Vec<PacketFeatures>],
+) -> RealismReport {
     let g = Samples::of(gen);
     let r = Samples::of(real);
     let mut metrics = Vec::new();
     let absent = |what: &str| format!("no {what} on one side");
     let mut categorical = |name: &str, a: Option<f64>, what: &str| {
-        metrics.push(Metric { name: name.into(), kind: "jsd", value: a, unit: "bits", note: if a.is_none() { absent(what) } else { String::new() } });
+        metrics.push(Metric {
+            name: name.into(),
+            kind: "jsd",
+            value: a,
+            unit: "bits",
+            note: if a.is_none() { absent(what) } else { String::new() },
+        });
     };
     categorical("src address rank", jsd(&rank_counts(&g.src), &rank_counts(&r.src)), "addresses");
     categorical("dst address rank", jsd(&rank_counts(&g.dst), &rank_counts(&r.dst)), "addresses");
@@ -312,11 +340,21 @@ pub fn compare(gen_files: Vec<String>, gen: &[Vec<PacketFeatures>], real_files: 
         categorical("message type", jsd(&g.message, &r.message), "ZigBee messages");
     }
     if !g.flag_transitions.is_empty() || !r.flag_transitions.is_empty() {
-        categorical("TCP flag transitions", jsd(&g.flag_transitions, &r.flag_transitions), "TCP flows of two or more segments");
+        categorical(
+            "TCP flag transitions",
+            jsd(&g.flag_transitions, &r.flag_transitions),
+            "TCP flows of two or more segments",
+        );
     }
     let mut distance = |name: &str, unit: &'static str, a: &[f64], b: &[f64], what: &str| {
         let value = emd(a, b);
-        metrics.push(Metric { name: name.into(), kind: "emd", value, unit, note: if value.is_none() { absent(what) } else { String::new() } });
+        metrics.push(Metric {
+            name: name.into(),
+            kind: "emd",
+            value,
+            unit,
+            note: if value.is_none() { absent(what) } else { String::new() },
+        });
     };
     distance("packet length", "bytes", &g.length, &r.length, "packets");
     distance("inter-arrival time", "s", &g.iat, &r.iat, "two packets in one capture");
@@ -360,7 +398,10 @@ pub fn compare(gen_files: Vec<String>, gen: &[Vec<PacketFeatures>], real_files: 
     ];
     let tcp_flags = (!g.flag_transitions.is_empty() || !r.flag_transitions.is_empty()).then(|| {
         let (pg, pr) = (metrics::normalise(&g.flag_transitions), metrics::normalise(&r.flag_transitions));
-        pg.keys().chain(pr.keys()).map(|k| (k.clone(), (pg.get(k).copied().unwrap_or(0.0), pr.get(k).copied().unwrap_or(0.0)))).collect()
+        pg.keys()
+            .chain(pr.keys())
+            .map(|k| (k.clone(), (pg.get(k).copied().unwrap_or(0.0), pr.get(k).copied().unwrap_or(0.0))))
+            .collect()
     });
     let overlays = vec![
         bars("protocol", &g.protocol, &r.protocol),
@@ -373,7 +414,14 @@ pub fn compare(gen_files: Vec<String>, gen: &[Vec<PacketFeatures>], real_files: 
     .into_iter()
     .filter(|o| !o.x.is_empty())
     .collect();
-    RealismReport { generated: side(gen_files, &g), real: side(real_files, &r), metrics, entropy: entropy_rows, tcp_flags, overlays }
+    RealismReport {
+        generated: side(gen_files, &g),
+        real: side(real_files, &r),
+        metrics,
+        entropy: entropy_rows,
+        tcp_flags,
+        overlays,
+    }
 }
 
 /// Probability bars over the union of labels (top 20 by joint weight).
@@ -398,8 +446,12 @@ fn bars<K: Ord + Clone + ToString>(name: &str, a: &BTreeMap<K, u64>, b: &BTreeMa
 fn rank_bars(name: &str, a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> Overlay {
     let mut overlay = bars(name, &rank_counts(a), &rank_counts(b));
     // Ranks read in order, not by weight.
-    let mut rows: Vec<(usize, f64, f64)> =
-        overlay.x.iter().zip(overlay.generated.iter().zip(&overlay.real)).filter_map(|(x, (g, r))| x.parse::<usize>().ok().map(|x| (x, *g, *r))).collect();
+    let mut rows: Vec<(usize, f64, f64)> = overlay
+        .x
+        .iter()
+        .zip(overlay.generated.iter().zip(&overlay.real))
+        .filter_map(|(x, (g, r))| x.parse::<usize>().ok().map(|x| (x, *g, *r)))
+        .collect();
     rows.sort_by_key(|r| r.0);
     overlay.x = rows.iter().map(|r| format!("#{}", r.0 + 1)).collect();
     overlay.generated = rows.iter().map(|r| r.1).collect();
@@ -437,7 +489,13 @@ fn cdf(name: &str, unit: &'static str, a: &[f64], b: &[f64]) -> Overlay {
         let step = (xs.len() - 1) as f64 / 99.0;
         xs = (0..100).map(|i| xs[(i as f64 * step).round() as usize]).collect();
     }
-    let at = |sample: &[f64], x: f64| if sample.is_empty() { 0.0 } else { sample.iter().filter(|v| **v <= x).count() as f64 / sample.len() as f64 };
+    let at = |sample: &[f64], x: f64| {
+        if sample.is_empty() {
+            0.0
+        } else {
+            sample.iter().filter(|v| **v <= x).count() as f64 / sample.len() as f64
+        }
+    };
     Overlay {
         name: name.into(),
         kind: "cdf",
@@ -474,8 +532,13 @@ mod test {
 
     #[test]
     fn test_self_comparison_is_zero() {
-        let trace = vec![packet(0.0, 60, "10.0.0.1", Some("S")), packet(0.1, 60, "10.0.0.1", Some("A")), packet(0.3, 200, "10.0.0.3", Some("PA"))];
-        let report = compare(vec!["a".into()], std::slice::from_ref(&trace), vec!["a".into()], std::slice::from_ref(&trace));
+        let trace = vec![
+            packet(0.0, 60, "10.0.0.1", Some("S")),
+            packet(0.1, 60, "10.0.0.1", Some("A")),
+            packet(0.3, 200, "10.0.0.3", Some("PA")),
+        ];
+        let report =
+            compare(vec!["a".into()], std::slice::from_ref(&trace), vec!["a".into()], std::slice::from_ref(&trace));
         for metric in &report.metrics {
             assert_eq!(metric.value, Some(0.0), "{}", metric.name);
         }
@@ -487,7 +550,9 @@ mod test {
         let a = vec![packet(0.0, 60, "10.0.0.1", Some("S")), packet(1.0, 60, "10.0.0.1", Some("A"))];
         let b = vec![packet(0.0, 160, "10.0.0.9", Some("S")), packet(1.0, 160, "10.0.0.9", Some("SA"))];
         let report = compare(vec![], &[a], vec![], &[b]);
-        let value = |name: &str, kind: &str| report.metrics.iter().find(|m| m.name == name && m.kind == kind).and_then(|m| m.value);
+        let value = |name: &str, kind: &str| {
+            report.metrics.iter().find(|m| m.name == name && m.kind == kind).and_then(|m| m.value)
+        };
         assert_eq!(value("packet length", "emd"), Some(100.0));
         assert_eq!(value("src address rank", "jsd"), Some(0.0));
         assert_eq!(value("TCP flag transitions", "jsd"), Some(1.0));

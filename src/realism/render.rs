@@ -16,7 +16,14 @@ fn rows(report: &RealismReport) -> Vec<[String; 4]> {
     report
         .metrics
         .iter()
-        .map(|m| [m.kind.to_uppercase(), m.name.clone(), value(m.value), if m.value.is_some() { m.unit.to_string() } else { m.note.clone() }])
+        .map(|m| {
+            [
+                m.kind.to_uppercase(),
+                m.name.clone(),
+                value(m.value),
+                if m.value.is_some() { m.unit.to_string() } else { m.note.clone() },
+            ]
+        })
         .collect()
 }
 
@@ -115,7 +122,12 @@ fn legend(s: &mut String, x: f64, y: f64) {
 
 /// The title line of a figure: what it shows, its kind and unit.
 fn title(overlay: &Overlay) -> String {
-    format!("{} ({}{})", overlay.name, overlay.kind, if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) })
+    format!(
+        "{} ({}{})",
+        overlay.name,
+        overlay.kind,
+        if overlay.unit.is_empty() { String::new() } else { format!(", {}", overlay.unit) }
+    )
 }
 
 /// Draw one overlay as an SVG figure: categorical distributions as
@@ -130,7 +142,11 @@ fn svg(overlay: &Overlay) -> String {
     let plot_w = width - left - 12.0;
     let plot_h = height - bottom - top;
     let n = overlay.x.len().max(1);
-    let ymax = if overlay.kind == "cdf" { 1.0 } else { overlay.generated.iter().chain(&overlay.real).copied().fold(0.0, f64::max).max(1e-9) };
+    let ymax = if overlay.kind == "cdf" {
+        1.0
+    } else {
+        overlay.generated.iter().chain(&overlay.real).copied().fold(0.0, f64::max).max(1e-9)
+    };
     let y = |v: f64| top + plot_h * (1.0 - v / ymax);
     let mut s = String::new();
     let _ = write!(
@@ -141,11 +157,19 @@ fn svg(overlay: &Overlay) -> String {
     let _ = write!(s, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##);
     for frac in [0.0, 0.5, 1.0] {
         let v = ymax * frac;
-        let _ = write!(s, r#"<text class="tick" x="{}" y="{}" font-size="{FONT}" text-anchor="end">{}</text>"#, left - 4.0, y(v) + 4.0, format_args!("{v:.2}"));
+        let _ = write!(
+            s,
+            r#"<text class="tick" x="{}" y="{}" font-size="{FONT}" text-anchor="end">{}</text>"#,
+            left - 4.0,
+            y(v) + 4.0,
+            format_args!("{v:.2}")
+        );
     }
     let step = plot_w / n as f64;
     if overlay.kind == "cdf" {
-        for (series, color, dash) in [(&overlay.generated, GENERATED, ""), (&overlay.real, REAL, r#" stroke-dasharray="5,3""#)] {
+        for (series, color, dash) in
+            [(&overlay.generated, GENERATED, ""), (&overlay.real, REAL, r#" stroke-dasharray="5,3""#)]
+        {
             let mut points = String::new();
             for (i, v) in series.iter().enumerate() {
                 let x0 = left + step * i as f64;
@@ -157,7 +181,8 @@ fn svg(overlay: &Overlay) -> String {
         let bar = step * 0.42;
         for i in 0..overlay.x.len() {
             let x0 = left + step * i as f64 + step * 0.08;
-            for (k, (series, color)) in [(&overlay.generated, GENERATED), (&overlay.real, REAL)].into_iter().enumerate() {
+            for (k, (series, color)) in [(&overlay.generated, GENERATED), (&overlay.real, REAL)].into_iter().enumerate()
+            {
                 let v = series.get(i).copied().unwrap_or(0.0);
                 let _ = write!(
                     s,
@@ -187,7 +212,12 @@ fn svg(overlay: &Overlay) -> String {
             escape(label)
         );
     }
-    let _ = write!(s, r#"<text class="title" x="{left}" y="16" font-size="{}" font-weight="bold">{}</text>"#, FONT + 1.0, escape(&title));
+    let _ = write!(
+        s,
+        r#"<text class="title" x="{left}" y="16" font-size="{}" font-weight="bold">{}</text>"#,
+        FONT + 1.0,
+        escape(&title)
+    );
     legend(&mut s, left, 36.0);
     s.push_str("</svg>");
     s
@@ -209,7 +239,12 @@ fn categorical(overlay: &Overlay) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="overlay" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
         escape(&overlay.name)
     );
-    let _ = write!(s, r#"<text class="title" x="8" y="16" font-size="{}" font-weight="bold">{}</text>"#, FONT + 1.0, escape(&title));
+    let _ = write!(
+        s,
+        r#"<text class="title" x="8" y="16" font-size="{}" font-weight="bold">{}</text>"#,
+        FONT + 1.0,
+        escape(&title)
+    );
     legend(&mut s, 8.0, 36.0);
     for (i, label) in overlay.x.iter().enumerate() {
         let y0 = top + row * i as f64;
@@ -250,7 +285,10 @@ pub fn html(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness compare</title>")?;
     writeln!(out, "<style>body{{font-family:sans-serif;max-width:1300px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}td.n{{text-align:right}}figure{{display:inline-block;margin:8px}}</style></head><body>")?;
     writeln!(out, "<h1>Realism: generated vs real</h1><p>{}</p>", escape(&sides(report)))?;
-    writeln!(out, "<p><span style=\"color:{GENERATED}\">■ generated</span> <span style=\"color:{REAL}\">■ real</span></p>")?;
+    writeln!(
+        out,
+        "<p><span style=\"color:{GENERATED}\">■ generated</span> <span style=\"color:{REAL}\">■ real</span></p>"
+    )?;
     writeln!(out, "<details><summary>files</summary><ul>")?;
     for f in &report.generated.files {
         writeln!(out, "<li>generated: {}</li>", escape(f))?;
@@ -261,11 +299,24 @@ pub fn html(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "</ul></details>")?;
     writeln!(out, "<table><tr><th>Metric</th><th>Of</th><th>Value</th><th>Unit</th></tr>")?;
     for r in rows(report) {
-        writeln!(out, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>", escape(&r[0]), escape(&r[1]), escape(&r[2]), escape(&r[3]))?;
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            escape(&r[0]),
+            escape(&r[1]),
+            escape(&r[2]),
+            escape(&r[3])
+        )?;
     }
     writeln!(out, "</table><h2>Entropy (bits)</h2><table><tr><th>Field</th><th>generated</th><th>real</th></tr>")?;
     for e in &report.entropy {
-        writeln!(out, "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{:.4}</td></tr>", escape(&e.field), e.generated, e.real)?;
+        writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{:.4}</td></tr>",
+            escape(&e.field),
+            e.generated,
+            e.real
+        )?;
     }
     writeln!(out, "</table><h2>Distributions</h2>")?;
     for overlay in &report.overlays {
@@ -293,7 +344,12 @@ mod test {
             tcp_flags: None,
             flow: "ZCL a > b".into(),
         };
-        let report = compare(vec!["g<1>".into()], &[vec![p(0.0, 30), p(1.0, 43)]], vec!["r".into()], &[vec![p(0.0, 30), p(2.5, 30)]]);
+        let report = compare(
+            vec!["g<1>".into()],
+            &[vec![p(0.0, 30), p(1.0, 43)]],
+            vec!["r".into()],
+            &[vec![p(0.0, 30), p(2.5, 30)]],
+        );
         let mut page = Vec::new();
         html(&report, &mut page).unwrap();
         let page = String::from_utf8(page).unwrap();

@@ -29,7 +29,8 @@ mod test {
             assert!(file.get(key).is_some(), "missing {key}");
         }
         let dns = &file["protocols"]["DNS"];
-        for key in ["packets", "correct", "malformed", "non_existent", "success_rate", "presence", "warnings", "errors"] {
+        for key in ["packets", "correct", "malformed", "non_existent", "success_rate", "presence", "warnings", "errors"]
+        {
             assert!(dns.get(key).is_some(), "missing DNS.{key}");
         }
         assert_eq!(file["tshark"]["version"], "4.0.17");

@@ -28,7 +28,11 @@ impl Reporter for Markdown {
                 writeln!(out, "| {} |", row_cells(*protocol, row).join(" | "))?;
             }
             writeln!(out)?;
-            writeln!(out, "Conversations: {} of {} succeeded.", file.conversations.succeeded, file.conversations.total)?;
+            writeln!(
+                out,
+                "Conversations: {} of {} succeeded.",
+                file.conversations.succeeded, file.conversations.total
+            )?;
         }
         Ok(())
     }

@@ -115,7 +115,8 @@ pub(crate) fn percent(ratio: f64, decimals: usize) -> String {
 }
 
 /// The column titles of the success-rate table, in the paper's words.
-pub(crate) const COLUMNS: [&str; 8] = ["Protocol", "# packets", "Correct", "Malformed", "Non-existent", "Success rate", "Presence in total", "W-E"];
+pub(crate) const COLUMNS: [&str; 8] =
+    ["Protocol", "# packets", "Correct", "Malformed", "Non-existent", "Success rate", "Presence in total", "W-E"];
 
 /// Return the cells of one success-rate row.
 pub(crate) fn row_cells(protocol: Protocol, row: &ProtocolStats) -> [String; 8] {
@@ -142,15 +143,47 @@ pub(crate) mod test {
         let mut protocols = BTreeMap::new();
         protocols.insert(
             Protocol::Ip,
-            ProtocolStats { packets: 4, correct: 4, malformed: 0, non_existent: 0, success_rate: 1.0, presence: 1.0, warnings: 0, errors: 0 },
+            ProtocolStats {
+                packets: 4,
+                correct: 4,
+                malformed: 0,
+                non_existent: 0,
+                success_rate: 1.0,
+                presence: 1.0,
+                warnings: 0,
+                errors: 0,
+            },
         );
         protocols.insert(
             Protocol::Dns,
-            ProtocolStats { packets: 4, correct: 2, malformed: 1, non_existent: 1, success_rate: 0.5, presence: 0.75, warnings: 1, errors: 1 },
+            ProtocolStats {
+                packets: 4,
+                correct: 2,
+                malformed: 1,
+                non_existent: 1,
+                success_rate: 0.5,
+                presence: 0.75,
+                warnings: 1,
+                errors: 1,
+            },
         );
         let findings = vec![
-            Finding::own(2, Severity::Error, "dns.count_mismatch", Protocol::Dns, "header declares 2 answer records but only 1 are present".into()),
-            Finding { frame: 3, severity: Severity::Warn, source: Source::Tshark, check: Cow::Borrowed("tshark.sequence"), protocol: Protocol::Dns, message: "DNS query retransmission".into(), expert: Some("dns.retransmit_request".into()) },
+            Finding::own(
+                2,
+                Severity::Error,
+                "dns.count_mismatch",
+                Protocol::Dns,
+                "header declares 2 answer records but only 1 are present".into(),
+            ),
+            Finding {
+                frame: 3,
+                severity: Severity::Warn,
+                source: Source::Tshark,
+                check: Cow::Borrowed("tshark.sequence"),
+                protocol: Protocol::Dns,
+                message: "DNS query retransmission".into(),
+                expert: Some("dns.retransmit_request".into()),
+            },
         ];
         let mut checks = BTreeMap::new();
         checks.insert("dns.count_mismatch".to_string(), 1);

@@ -58,7 +58,11 @@ impl Reporter for Table {
             let undissected = file.findings.iter().find(|f| f.check == "link.unsupported");
             match undissected {
                 Some(f) => writeln!(out, "  Conversations: not judged: {} (link.unsupported)", f.message)?,
-                None => writeln!(out, "  Conversations: {}/{} succeeded", file.conversations.succeeded, file.conversations.total)?,
+                None => writeln!(
+                    out,
+                    "  Conversations: {}/{} succeeded",
+                    file.conversations.succeeded, file.conversations.total
+                )?,
             }
             if let Some(agreement) = &file.agreement {
                 let list = |map: &std::collections::BTreeMap<String, u64>| -> String {
@@ -79,7 +83,11 @@ impl Reporter for Table {
                     writeln!(out, "    {finding}")?;
                 }
                 if shown.len() > self.max_findings {
-                    writeln!(out, "    … and {} more (--format json lists every finding)", shown.len() - self.max_findings)?;
+                    writeln!(
+                        out,
+                        "    … and {} more (--format json lists every finding)",
+                        shown.len() - self.max_findings
+                    )?;
                 }
             }
         }

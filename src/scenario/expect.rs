@@ -51,7 +51,8 @@ pub const PAIRING_CHECKS: &[&str] = &[
 
 /// tshark's Expert Info items that pair packets, the counterparts of
 /// [`PAIRING_CHECKS`]: waived with them in packet mode.
-pub const PAIRING_EXPERTS: &[&str] = &["icmp.resp_not_found", "arp.duplicate-address-detected", "arp.duplicate-address-frame"];
+pub const PAIRING_EXPERTS: &[&str] =
+    &["icmp.resp_not_found", "arp.duplicate-address-detected", "arp.duplicate-address-frame"];
 
 /// Downgrade the pairing findings (own [`PAIRING_CHECKS`] and tshark's
 /// [`PAIRING_EXPERTS`], and tshark's TCP sequence analysis) of a
@@ -175,11 +176,19 @@ impl Expectation {
                     Some(f) if f.value == field.value => {}
                     Some(f) => {
                         reported += 1;
-                        out.push(mismatch(frame, field.layer, format!("{} is {}, the summary asks for {}", field.name, f.value, field.value)));
+                        out.push(mismatch(
+                            frame,
+                            field.layer,
+                            format!("{} is {}, the summary asks for {}", field.name, f.value, field.value),
+                        ));
                     }
                     None => {
                         reported += 1;
-                        out.push(mismatch(frame, field.layer, format!("no {} (the summary asks for {})", field.name, field.value)));
+                        out.push(mismatch(
+                            frame,
+                            field.layer,
+                            format!("no {} (the summary asks for {})", field.name, field.value),
+                        ));
                     }
                 }
             }
@@ -212,7 +221,8 @@ fn mac(m: &[u8]) -> String {
 
 fn tcp_flags(t: &etherparse::TcpSlice<'_>) -> String {
     let mut s = String::new();
-    for (on, letter) in [(t.fin(), 'F'), (t.syn(), 'S'), (t.rst(), 'R'), (t.psh(), 'P'), (t.ack(), 'A'), (t.urg(), 'U')] {
+    for (on, letter) in [(t.fin(), 'F'), (t.syn(), 'S'), (t.rst(), 'R'), (t.psh(), 'P'), (t.ack(), 'A'), (t.urg(), 'U')]
+    {
         if on {
             s.push(letter);
         }
@@ -269,7 +279,12 @@ pub fn digest(linktype: LinkType, data: &[u8]) -> Digest {
                             field(&mut out, "http.method", Protocol::Http, method);
                             field(&mut out, "http.target", Protocol::Http, target);
                             if let Some(host) = m.header("host") {
-                                field(&mut out, SERVER_FIELDS[1], Protocol::Http, String::from_utf8_lossy(host).trim().to_ascii_lowercase());
+                                field(
+                                    &mut out,
+                                    SERVER_FIELDS[1],
+                                    Protocol::Http,
+                                    String::from_utf8_lossy(host).trim().to_ascii_lowercase(),
+                                );
                             }
                         }
                         http::StartLine::Response { code, .. } => field(&mut out, "http.status", Protocol::Http, code),
@@ -292,7 +307,16 @@ pub fn digest(linktype: LinkType, data: &[u8]) -> Digest {
                 }
                 if h.flags.response {
                     let answers = dns::Repr::parse_lenient(u.payload()).map(|r| r.answers).unwrap_or_default();
-                    let addresses: Vec<String> = answers.iter().filter_map(|a| if let dns::RecordData::A(address) = a.data { Some(address.to_string()) } else { None }).collect();
+                    let addresses: Vec<String> = answers
+                        .iter()
+                        .filter_map(|a| {
+                            if let dns::RecordData::A(address) = a.data {
+                                Some(address.to_string())
+                            } else {
+                                None
+                            }
+                        })
+                        .collect();
                     field(&mut out, SERVER_FIELDS[0], Protocol::Dns, addresses.join(","));
                 }
             }
@@ -341,9 +365,12 @@ mod tests {
 
     #[test]
     fn dns_client_port_is_free_unless_the_summary_names_it() {
-        let line = |port: &str| format!("Source: IP= \"10.0.0.1\"{port} // Destination: IP= \"10.0.0.2\" // Others: id=0x1234 , resource= \"a.com\" , response = \"1.2.3.4\"");
+        let line = |port: &str| {
+            format!("Source: IP= \"10.0.0.1\"{port} // Destination: IP= \"10.0.0.2\" // Others: id=0x1234 , resource= \"a.com\" , response = \"1.2.3.4\"")
+        };
         let free = Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line("")).unwrap();
-        let fixed = Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line(", port=5555")).unwrap();
+        let fixed =
+            Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line(", port=5555")).unwrap();
         let mut pkts = crate::model::reference::packets(&fixed);
         if let crate::model::answer::Body::Ip(ip) = &mut pkts[0].body {
             if let crate::model::answer::L4::Udp(u) = &mut ip.l4 {
@@ -370,7 +397,10 @@ mod tests {
         crate::model::mutant::Fault::DnsHttpMismatch.apply_packets(&mut pkts);
         let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
         let found = e.compare(&trace);
-        assert!(found.len() == 1 && found[0].protocol == Protocol::Dns && found[0].message.starts_with("dns.answers is "), "{found:?}");
+        assert!(
+            found.len() == 1 && found[0].protocol == Protocol::Dns && found[0].message.starts_with("dns.answers is "),
+            "{found:?}"
+        );
         // Other suites do not compare them.
         for protocol in [SuiteProtocol::Dns, SuiteProtocol::Http] {
             let e = Expectation::of(&generate(protocol, Mode::Conversation, 1, 3)[0]);

@@ -55,7 +55,13 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
     match (protocol, mode) {
         (SuiteProtocol::Icmp, Mode::Conversation) => {
             let (src, dst) = pair(rng);
-            Scenario::IcmpConversation(IcmpConversation { src, dst, id: rng.range(1, 0xffff) as u16, seq: rng.range(0, 999) as u16, timestamp: rng.chance(30) })
+            Scenario::IcmpConversation(IcmpConversation {
+                src,
+                dst,
+                id: rng.range(1, 0xffff) as u16,
+                seq: rng.range(0, 999) as u16,
+                timestamp: rng.chance(30),
+            })
         }
         (SuiteProtocol::Icmp, Mode::Packet) => {
             let kinds = [
@@ -76,7 +82,8 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
                 IcmpKind::PortUnreachable => Some((dst, src)),
                 _ => None,
             };
-            let (id, seq) = if original.is_some() { (0, 0) } else { (rng.range(1, 0xffff) as u16, rng.range(0, 999) as u16) };
+            let (id, seq) =
+                if original.is_some() { (0, 0) } else { (rng.range(1, 0xffff) as u16, rng.range(0, 999) as u16) };
             let ttl = *rng.pick(&[64u8, 128, 255]);
             Scenario::IcmpPacket(IcmpPacket { src, dst, kind, id, seq, ttl, original })
         }
@@ -94,7 +101,13 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
         }
         (SuiteProtocol::Dns, Mode::Conversation) => {
             let (src, dst) = pair(rng);
-            Scenario::DnsConversation(DnsConversation { src, dst, client_port: Some(ephemeral(rng)), id: rng.range(1, 0xffff) as u16, record: record(rng) })
+            Scenario::DnsConversation(DnsConversation {
+                src,
+                dst,
+                client_port: Some(ephemeral(rng)),
+                id: rng.range(1, 0xffff) as u16,
+                record: record(rng),
+            })
         }
         (SuiteProtocol::Dns, Mode::Packet) => {
             let (client, resolver) = pair(rng);
@@ -104,7 +117,14 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
             if !response {
                 record.data.clear();
             }
-            Scenario::DnsPacket(DnsPacket { src, dst, client_port: ephemeral(rng), id: rng.range(1, 0xffff) as u16, response, record })
+            Scenario::DnsPacket(DnsPacket {
+                src,
+                dst,
+                client_port: ephemeral(rng),
+                id: rng.range(1, 0xffff) as u16,
+                response,
+                record,
+            })
         }
         (SuiteProtocol::Http, Mode::Conversation) => {
             let (client, server) = pair(rng);
@@ -129,15 +149,36 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
             if rng.chance(50) {
                 let path = (*rng.pick(&["/", "/index.html", "/about"])).to_string();
                 let method = Some((*rng.pick(METHODS)).to_string());
-                Scenario::HttpPacket(HttpPacket { src: client, dst: server, sport: cport, dport: 80, method, path, host: (*rng.pick(HOSTS)).to_string(), code: 0 })
+                Scenario::HttpPacket(HttpPacket {
+                    src: client,
+                    dst: server,
+                    sport: cport,
+                    dport: 80,
+                    method,
+                    path,
+                    host: (*rng.pick(HOSTS)).to_string(),
+                    code: 0,
+                })
             } else {
-                Scenario::HttpPacket(HttpPacket { src: server, dst: client, sport: 80, dport: cport, method: None, path: String::new(), host: String::new(), code: *rng.pick(CODES) })
+                Scenario::HttpPacket(HttpPacket {
+                    src: server,
+                    dst: client,
+                    sport: 80,
+                    dport: cport,
+                    method: None,
+                    path: String::new(),
+                    host: String::new(),
+                    code: *rng.pick(CODES),
+                })
             }
         }
         (SuiteProtocol::Tcp, _) => {
             let (client, server) = pair(rng);
-            let services: [(u16, &str, &str); 3] =
-                [(7, "hello, echo\r\n", "hello, echo\r\n"), (6379, "*1\r\n$4\r\nPING\r\n", "+PONG\r\n"), (11211, "version\r\n", "VERSION 1.6.21\r\n")];
+            let services: [(u16, &str, &str); 3] = [
+                (7, "hello, echo\r\n", "hello, echo\r\n"),
+                (6379, "*1\r\n$4\r\nPING\r\n", "+PONG\r\n"),
+                (11211, "version\r\n", "VERSION 1.6.21\r\n"),
+            ];
             let (port, request, reply) = *rng.pick(&services);
             Scenario::TcpConversation(TcpConversation {
                 client,
@@ -245,7 +286,9 @@ fn record(rng: &mut Rng) -> DnsRecord {
         }
         "MX" => (zone.to_string(), format!("{} mail.{zone}", rng.pick(&[5, 10, 20]))),
         "CAA" => (zone.to_string(), format!("0 issue \"ca.{zone}\"")),
-        "SOA" => (zone.to_string(), format!("ns1.{zone} hostmaster.{zone} 2026010{} 7200 3600 1209600 300", rng.range(1, 9))),
+        "SOA" => {
+            (zone.to_string(), format!("ns1.{zone} hostmaster.{zone} 2026010{} 7200 3600 1209600 300", rng.range(1, 9)))
+        }
         "HTTPS" => (rng.pick(HOSTS).to_string(), "1 . alpn=h2".to_string()),
         _ => (zone.to_string(), format!("admin.{zone} info.{zone}")),
     };

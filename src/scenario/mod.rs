@@ -452,7 +452,9 @@ impl Scenario {
     /// Packet or conversation.
     pub fn mode(&self) -> Mode {
         match self {
-            Scenario::IcmpPacket(_) | Scenario::ArpPacket(_) | Scenario::DnsPacket(_) | Scenario::HttpPacket(_) => Mode::Packet,
+            Scenario::IcmpPacket(_) | Scenario::ArpPacket(_) | Scenario::DnsPacket(_) | Scenario::HttpPacket(_) => {
+                Mode::Packet
+            }
             _ => Mode::Conversation,
         }
     }

@@ -34,7 +34,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, what: impl Into<String>) -> ParseError {
-        ParseError { protocol: self.protocol.name(), mode: self.mode.name(), what: what.into(), line: self.line.chars().take(120).collect() }
+        ParseError {
+            protocol: self.protocol.name(),
+            mode: self.mode.name(),
+            what: what.into(),
+            line: self.line.chars().take(120).collect(),
+        }
     }
 
     fn get<'f>(&self, fields: &'f Fields, part: &str, key: &str) -> Result<&'f str, ParseError> {
@@ -97,9 +102,7 @@ fn normalise(line: &str) -> String {
 fn fields(part: &str) -> (String, Fields) {
     let part = part.trim();
     let (label, rest) = match part.split_once(':') {
-        Some((l, r)) if LABELS.iter().any(|known| known.eq_ignore_ascii_case(l.trim())) => {
-            (l.trim().to_string(), r)
-        }
+        Some((l, r)) if LABELS.iter().any(|known| known.eq_ignore_ascii_case(l.trim())) => (l.trim().to_string(), r),
         _ => (String::new(), part),
     };
     let chars: Vec<char> = rest.chars().collect();
@@ -191,7 +194,8 @@ fn parts(cx: &Ctx<'_>) -> Vec<(String, Fields)> {
     let mut start = 0;
     let mut i = 0;
     while i + 1 < bytes.len() {
-        let spaced = (i > 0 && bytes[i - 1].is_ascii_whitespace()) || bytes.get(i + 2).is_some_and(u8::is_ascii_whitespace);
+        let spaced =
+            (i > 0 && bytes[i - 1].is_ascii_whitespace()) || bytes.get(i + 2).is_some_and(u8::is_ascii_whitespace);
         if bytes[i] == b'/' && bytes[i + 1] == b'/' && spaced {
             out.push(fields(&line[start..i]));
             start = i + 2;
@@ -205,7 +209,11 @@ fn parts(cx: &Ctx<'_>) -> Vec<(String, Fields)> {
 }
 
 fn part<'p>(cx: &Ctx<'_>, parts: &'p [(String, Fields)], label: &str) -> Result<&'p Fields, ParseError> {
-    parts.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)).map(|(_, f)| f).ok_or_else(|| cx.err(format!("no {label}: part")))
+    parts
+        .iter()
+        .find(|(l, _)| l.eq_ignore_ascii_case(label))
+        .map(|(_, f)| f)
+        .ok_or_else(|| cx.err(format!("no {label}: part")))
 }
 
 /// The `Source`, `Destination` and `Others` parts.
@@ -238,7 +246,8 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }))
         }
         SuiteProtocol::Arp => {
-            let (s, d, w) = (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Wanted")?);
+            let (s, d, w) =
+                (part(cx, &parts, "Source")?, part(cx, &parts, "Destination")?, part(cx, &parts, "Wanted")?);
             Ok(Scenario::ArpConversation(ArpConversation {
                 src_mac: cx.mac(s, "Source", "MAC")?,
                 src_ip: cx.ip(s, "Source", "IP")?,
@@ -267,7 +276,8 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
         SuiteProtocol::Http => {
             let (s, d, o) = sdo(cx, &parts)?;
             let code: u16 = cx.num(o, "Others", "Code")?;
-            let ((client, client_port, client_window), (server, server_port, server_window)) = (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
+            let ((client, client_port, client_window), (server, server_port, server_window)) =
+                (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
             Ok(Scenario::HttpConversation(HttpConversation {
                 client,
                 client_port,
@@ -284,7 +294,8 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
         }
         SuiteProtocol::Tcp => {
             let (s, d, o) = sdo(cx, &parts)?;
-            let ((client, client_port, client_window), (server, server_port, server_window)) = (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
+            let ((client, client_port, client_window), (server, server_port, server_window)) =
+                (endpoint(cx, s, "Source")?, endpoint(cx, d, "Destination")?);
             Ok(Scenario::TcpConversation(TcpConversation {
                 client,
                 client_port,
@@ -297,7 +308,12 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             }))
         }
         SuiteProtocol::Day => {
-            let (c, g, r, o) = (part(cx, &parts, "Client")?, part(cx, &parts, "Gateway")?, part(cx, &parts, "Resolver")?, part(cx, &parts, "Others")?);
+            let (c, g, r, o) = (
+                part(cx, &parts, "Client")?,
+                part(cx, &parts, "Gateway")?,
+                part(cx, &parts, "Resolver")?,
+                part(cx, &parts, "Others")?,
+            );
             let code: u16 = cx.num(o, "Others", "Code")?;
             Ok(Scenario::Day(DayInTheLife {
                 client_mac: cx.mac(c, "Client", "MAC")?,
@@ -327,8 +343,15 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
 /// MAC). A text with at most one such start comes back whole.
 pub fn split_packets(text: &str) -> Vec<&str> {
     const PROTOCOLS: [&str; 6] = ["ICMP", "ARP", "DNS", "HTTP", "TCP", "UDP"];
-    let is_ipv4 = |t: &str| t.split('.').count() == 4 && t.split('.').all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
-    let is_mac = |t: &str| t.len() == 17 && t.split(':').count() == 6 && t.split(':').all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()));
+    let is_ipv4 = |t: &str| {
+        t.split('.').count() == 4
+            && t.split('.').all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let is_mac = |t: &str| {
+        t.len() == 17
+            && t.split(':').count() == 6
+            && t.split(':').all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
     let is_addr = |t: &str| is_ipv4(t) || is_mac(t);
     let base = text.as_ptr() as usize;
     let tokens: Vec<(usize, &str)> = text.split_whitespace().map(|t| (t.as_ptr() as usize - base, t)).collect();
@@ -339,7 +362,11 @@ pub fn split_packets(text: &str) -> Vec<&str> {
             continue;
         }
         let j = if matches!(word(i + 1), "→" | "->" | "â†’") { i + 2 } else { i + 1 };
-        if (is_addr(word(j)) || word(j) == "Broadcast") && PROTOCOLS.contains(&word(j + 1)) && !word(j + 2).is_empty() && word(j + 2).bytes().all(|b| b.is_ascii_digit()) {
+        if (is_addr(word(j)) || word(j) == "Broadcast")
+            && PROTOCOLS.contains(&word(j + 1))
+            && !word(j + 2).is_empty()
+            && word(j + 2).bytes().all(|b| b.is_ascii_digit())
+        {
             starts.push(*at);
         }
     }
@@ -359,13 +386,18 @@ pub fn split_packets(text: &str) -> Vec<&str> {
 
 fn split_packet_line<'l>(cx: &Ctx<'l>) -> Result<(&'l str, &'l str, &'l str), ParseError> {
     let line = cx.line;
-    let (src, rest) = line.split_once('→').or_else(|| line.split_once("->")).map(|(a, b)| (a.trim(), b.trim_start())).or_else(|| {
-        // tshark's column form: SRC  DST  PROTO  LEN  info
-        let mut it = line.split_whitespace();
-        let src = it.next()?;
-        let at = line.find(src)? + src.len();
-        Some((src, line[at..].trim_start()))
-    }).ok_or_else(|| cx.err("expected `SRC → DST PROTO info`"))?;
+    let (src, rest) = line
+        .split_once('→')
+        .or_else(|| line.split_once("->"))
+        .map(|(a, b)| (a.trim(), b.trim_start()))
+        .or_else(|| {
+            // tshark's column form: SRC  DST  PROTO  LEN  info
+            let mut it = line.split_whitespace();
+            let src = it.next()?;
+            let at = line.find(src)? + src.len();
+            Some((src, line[at..].trim_start()))
+        })
+        .ok_or_else(|| cx.err("expected `SRC → DST PROTO info`"))?;
     let (dst, rest) = rest.split_once(char::is_whitespace).ok_or_else(|| cx.err("no destination"))?;
     let (proto, info) = rest.trim_start().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
     let mut info = info.trim();
@@ -402,11 +434,18 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
                 ("Destination unreachable (Port unreachable)", IcmpKind::PortUnreachable),
                 ("Destination unreachable (Host unreachable)", IcmpKind::HostUnreachable),
             ];
-            let kind = words.iter().find(|(w, _)| info.starts_with(w)).map(|(_, k)| *k).ok_or_else(|| cx.err("unknown ICMP message"))?;
+            let kind = words
+                .iter()
+                .find(|(w, _)| info.starts_with(w))
+                .map(|(_, k)| *k)
+                .ok_or_else(|| cx.err("unknown ICMP message"))?;
             let original = if kind.is_error() {
                 let at = info.find("original UDP").ok_or_else(|| cx.err("an ICMP error needs `original UDP A → B`"))?;
                 let rest = &info[at + "original UDP".len()..];
-                let (a, b) = rest.split_once('→').or_else(|| rest.split_once("->")).ok_or_else(|| cx.err("original: expected `A → B`"))?;
+                let (a, b) = rest
+                    .split_once('→')
+                    .or_else(|| rest.split_once("->"))
+                    .ok_or_else(|| cx.err("original: expected `A → B`"))?;
                 let b = b.split([',', ' ']).find(|s| !s.is_empty()).unwrap_or("");
                 Some((ip_of(cx, a, "original source")?, ip_of(cx, b, "original destination")?))
             } else {
@@ -426,11 +465,27 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             let src_mac = parse_mac(src).ok_or_else(|| cx.err(format!("source {src:?} is not a MAC address")))?;
             let dst_mac = parse_mac(dst).ok_or_else(|| cx.err(format!("destination {dst:?} is not a MAC address")))?;
             if let Some(rest) = info.strip_prefix("Who has ") {
-                let (target, tell) = rest.split_once("? Tell ").ok_or_else(|| cx.err("expected `Who has A? Tell B`"))?;
-                Ok(Scenario::ArpPacket(ArpPacket { src_mac, dst_mac, reply: false, sender_ip: ip_of(cx, tell, "Tell")?, target_ip: ip_of(cx, target, "Who has")? }))
+                let (target, tell) =
+                    rest.split_once("? Tell ").ok_or_else(|| cx.err("expected `Who has A? Tell B`"))?;
+                Ok(Scenario::ArpPacket(ArpPacket {
+                    src_mac,
+                    dst_mac,
+                    reply: false,
+                    sender_ip: ip_of(cx, tell, "Tell")?,
+                    target_ip: ip_of(cx, target, "Who has")?,
+                }))
             } else if let Some((sender, rest)) = info.split_once(" is at ") {
-                let to = rest.split_once(", to ").map(|(_, t)| t).ok_or_else(|| cx.err("a reply needs `, to B` (the asker's IP)"))?;
-                Ok(Scenario::ArpPacket(ArpPacket { src_mac, dst_mac, reply: true, sender_ip: ip_of(cx, sender, "sender")?, target_ip: ip_of(cx, to, "to")? }))
+                let to = rest
+                    .split_once(", to ")
+                    .map(|(_, t)| t)
+                    .ok_or_else(|| cx.err("a reply needs `, to B` (the asker's IP)"))?;
+                Ok(Scenario::ArpPacket(ArpPacket {
+                    src_mac,
+                    dst_mac,
+                    reply: true,
+                    sender_ip: ip_of(cx, sender, "sender")?,
+                    target_ip: ip_of(cx, to, "to")?,
+                }))
             } else {
                 Err(cx.err("expected `Who has A? Tell B` or `A is at M, to B`"))
             }
@@ -453,7 +508,8 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
             let name = tokens.next().ok_or_else(|| cx.err("no name"))?.trim_end_matches('.').to_string();
             let data = if response {
                 let more = tokens.next().ok_or_else(|| cx.err("a response needs its answer"))?;
-                let data = more.split_once(' ').map(|(_, d)| d).ok_or_else(|| cx.err("answer: expected `TYPE DATA`"))?;
+                let data =
+                    more.split_once(' ').map(|(_, d)| d).ok_or_else(|| cx.err("answer: expected `TYPE DATA`"))?;
                 // tshark lists every answer (`A 1.2.3.4 A 5.6.7.8`); keep the
                 // first, whose data ends where the next `TYPE` begins.
                 let cut = data.find(&format!(" {} ", rtype_of(more))).unwrap_or(data.len());
@@ -462,23 +518,51 @@ fn packet(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
                 String::new()
             };
             let (s, d) = (ip_of(cx, src, "source")?, ip_of(cx, dst, "destination")?);
-            Ok(Scenario::DnsPacket(DnsPacket { src: s, dst: d, client_port: port, id, response, record: DnsRecord { rtype, name, data } }))
+            Ok(Scenario::DnsPacket(DnsPacket {
+                src: s,
+                dst: d,
+                client_port: port,
+                id,
+                response,
+                record: DnsRecord { rtype, name, data },
+            }))
         }
         SuiteProtocol::Http => {
             let (s, d) = (ip_of(cx, src, "source")?, ip_of(cx, dst, "destination")?);
             let (msg, ports) = info.rsplit_once(", ports ").ok_or_else(|| cx.err("expected `, ports A → B`"))?;
-            let (a, b) = ports.split_once('→').or_else(|| ports.split_once("->")).ok_or_else(|| cx.err("ports: expected `A → B`"))?;
+            let (a, b) = ports
+                .split_once('→')
+                .or_else(|| ports.split_once("->"))
+                .ok_or_else(|| cx.err("ports: expected `A → B`"))?;
             let sport = parse_num(a).ok_or_else(|| cx.err("source port"))?;
             let dport = parse_num(b).ok_or_else(|| cx.err("destination port"))?;
             if let Some(rest) = msg.strip_prefix("HTTP/1.1 ").or_else(|| msg.strip_prefix("HTTP/1.0 ")) {
                 let code = rest.split(' ').next().and_then(parse_num).ok_or_else(|| cx.err("status code"))?;
-                Ok(Scenario::HttpPacket(HttpPacket { src: s, dst: d, sport, dport, method: None, path: String::new(), host: String::new(), code }))
+                Ok(Scenario::HttpPacket(HttpPacket {
+                    src: s,
+                    dst: d,
+                    sport,
+                    dport,
+                    method: None,
+                    path: String::new(),
+                    host: String::new(),
+                    code,
+                }))
             } else {
                 let (line, host) = msg.split_once(", Host=").ok_or_else(|| cx.err("a request needs `, Host=…`"))?;
                 let mut words = line.split(' ');
                 let method = words.next().filter(|m| !m.is_empty()).ok_or_else(|| cx.err("method"))?.to_string();
                 let path = words.next().ok_or_else(|| cx.err("request target"))?.to_string();
-                Ok(Scenario::HttpPacket(HttpPacket { src: s, dst: d, sport, dport, method: Some(method), path, host: host.trim().to_string(), code: 0 }))
+                Ok(Scenario::HttpPacket(HttpPacket {
+                    src: s,
+                    dst: d,
+                    sport,
+                    dport,
+                    method: Some(method),
+                    path,
+                    host: host.trim().to_string(),
+                    code: 0,
+                }))
             }
         }
         SuiteProtocol::Tcp | SuiteProtocol::Day => Err(cx.err("this protocol has conversation summaries only")),
@@ -493,15 +577,24 @@ mod tests {
     #[test]
     fn paper_http_line_with_quirks() {
         let line = "Source: IP=\"10.10.10.1\", port=8239, Window: 512 // Destination: IP=\"10.10.10.2\", port=80, Window: 3491 // Others: Host=\"http://www.facebook.com/\", Path=\"\", Code=200,  Reason_Phrase= \"OK\" ";
-        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, line).unwrap() else { panic!() };
+        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, line).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((c.client_port, c.client_window, c.server_port, c.server_window), (8239, 512, 80, 3491));
-        assert_eq!((c.host_name(), c.target().as_str(), c.method.as_str(), c.code, c.reason.as_str()), ("www.facebook.com", "/", "GET", 200, "OK"));
+        assert_eq!(
+            (c.host_name(), c.target().as_str(), c.method.as_str(), c.code, c.reason.as_str()),
+            ("www.facebook.com", "/", "GET", 200, "OK")
+        );
     }
 
     #[test]
     fn paper_arp_line_with_curly_quotes() {
         let line = "Source: MAC=\u{201c}f1:a2:b3:c4:d5:e6\u{201d}, IP=\u{201c}172.16.1.10\u{201d} // Destination: MAC=\u{201c}FF:FF:FF:FF:FF:FF\u{201d} // Wanted: IP= \u{201c}172.16.1.20\u{201d}";
-        let Scenario::ArpConversation(c) = Scenario::parse(SuiteProtocol::Arp, Mode::Conversation, line).unwrap() else { panic!() };
+        let Scenario::ArpConversation(c) = Scenario::parse(SuiteProtocol::Arp, Mode::Conversation, line).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(c.dst_mac, BROADCAST);
         assert_eq!(c.target_ip, Ipv4Addr::new(172, 16, 1, 20));
     }
@@ -509,17 +602,28 @@ mod tests {
     #[test]
     fn paper_dns_and_icmp_lines() {
         let dns = "Source: IP= \"10.10.10.1\" // Destination: IP= \"10.10.10.2\" // Others: id=0x8234 , resource= www.youtube.com , response = \"172.217.10.206\"";
-        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else { panic!() };
-        assert_eq!((c.id, c.record.name.as_str(), c.record.data.as_str(), c.client_port), (0x8234, "www.youtube.com", "172.217.10.206", None));
-        let icmp = "Source: IP=\"10.10.10.1\" // Destination: IP=\"10.10.10.2\" // Others: id=0x8234 seq= 223 type=Timestamp";
-        let Scenario::IcmpConversation(c) = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, icmp).unwrap() else { panic!() };
+        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (c.id, c.record.name.as_str(), c.record.data.as_str(), c.client_port),
+            (0x8234, "www.youtube.com", "172.217.10.206", None)
+        );
+        let icmp =
+            "Source: IP=\"10.10.10.1\" // Destination: IP=\"10.10.10.2\" // Others: id=0x8234 seq= 223 type=Timestamp";
+        let Scenario::IcmpConversation(c) = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, icmp).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((c.id, c.seq, c.timestamp), (0x8234, 223, true));
     }
 
     #[test]
     fn tshark_column_lines() {
         let ping = "10.0.0.2              10.0.0.1              ICMP     114    Echo (ping) request  id=0x0001, seq=1/256, ttl=255";
-        let Scenario::IcmpPacket(p) = Scenario::parse(SuiteProtocol::Icmp, Mode::Packet, ping).unwrap() else { panic!() };
+        let Scenario::IcmpPacket(p) = Scenario::parse(SuiteProtocol::Icmp, Mode::Packet, ping).unwrap() else {
+            panic!()
+        };
         assert_eq!((p.kind, p.id, p.seq, p.ttl), (IcmpKind::EchoRequest, 1, 1, 255));
         let dns = "130.231.240.70 → 130.231.202.234 DNS 101 Standard query response 0x4897 A www.google.com A 142.250.185.196 OPT";
         let Scenario::DnsPacket(p) = Scenario::parse(SuiteProtocol::Dns, Mode::Packet, dns).unwrap() else { panic!() };
@@ -537,10 +641,15 @@ mod tests {
     #[test]
     fn experts_summaries_with_lists_and_bare_ids() {
         let dns = "Source: IP= 10.0.60.223 // Destination: IP= 172.16.194.111 // Others: 0x4663 , resource= ['www.cnn.com'] , response = 10.0.48.231";
-        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else { panic!() };
+        let Scenario::DnsConversation(c) = Scenario::parse(SuiteProtocol::Dns, Mode::Conversation, dns).unwrap() else {
+            panic!()
+        };
         assert_eq!((c.id, c.record.name.as_str(), c.record.data.as_str()), (0x4663, "www.cnn.com", "10.0.48.231"));
         let http = "Source: IP=172.16.184.12, port=10077, Window: 1700 // Destination: IP=172.16.223.215, port=80, Window: 316 // Others: Host=['www.linkedin.com'], Path=, Code=200, Reason_Phrase= OK";
-        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, http).unwrap() else { panic!() };
+        let Scenario::HttpConversation(c) = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, http).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((c.host_name(), c.target().as_str(), c.code), ("www.linkedin.com", "/", 200));
         let arp = "Source: MAC=\"02:00:F5:CC:CC:CC\", IP=\"192.168.1.37\" // Destination: MAC=\"02:00:06:DD:DD:DD\" // Wanted: IP=\"192.168.1.38\n";
         assert!(Scenario::parse(SuiteProtocol::Arp, Mode::Conversation, arp).is_ok());
@@ -548,9 +657,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let err = Scenario::parse(SuiteProtocol::Http, Mode::Conversation, "Source: IP=\"1.2.3.4\" // Destination: IP=\"5.6.7.8\"").unwrap_err();
+        let err = Scenario::parse(
+            SuiteProtocol::Http,
+            Mode::Conversation,
+            "Source: IP=\"1.2.3.4\" // Destination: IP=\"5.6.7.8\"",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no Others: part"), "{err}");
-        let err = Scenario::parse(SuiteProtocol::Icmp, Mode::Conversation, "Source: IP=\"1.2.3\" // Destination: IP=\"5.6.7.8\" // Others: id=1 seq=2").unwrap_err();
+        let err = Scenario::parse(
+            SuiteProtocol::Icmp,
+            Mode::Conversation,
+            "Source: IP=\"1.2.3\" // Destination: IP=\"5.6.7.8\" // Others: id=1 seq=2",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("not an IPv4 address"), "{err}");
     }
 

@@ -43,7 +43,8 @@ struct Profile {
 /// otherwise, or too large).
 fn profile(path: &Path) -> Option<Profile> {
     let mut reader = Reader::open(path).ok()?;
-    let mut profile = Profile { linktype: reader.linktype().unwrap_or(LinkType::Ethernet), packets: 0, keys: HashSet::new() };
+    let mut profile =
+        Profile { linktype: reader.linktype().unwrap_or(LinkType::Ethernet), packets: 0, keys: HashSet::new() };
     let mut first = true;
     while let Some(raw) = reader.next_frame() {
         let raw = raw.ok()?;
@@ -93,7 +94,9 @@ pub fn plan(paths: &[&Path]) -> Vec<Vec<usize>> {
             continue;
         };
         let fits = batches.iter_mut().find(|b| {
-            b.linktype == profile.linktype && b.packets + profile.packets <= MAX_BATCH_PACKETS && b.keys.is_disjoint(&profile.keys)
+            b.linktype == profile.linktype
+                && b.packets + profile.packets <= MAX_BATCH_PACKETS
+                && b.keys.is_disjoint(&profile.keys)
         });
         match fits {
             Some(batch) => {
@@ -101,7 +104,12 @@ pub fn plan(paths: &[&Path]) -> Vec<Vec<usize>> {
                 batch.keys.extend(profile.keys);
                 batch.members.push(index);
             }
-            None => batches.push(Open { linktype: profile.linktype, packets: profile.packets, keys: profile.keys, members: vec![index] }),
+            None => batches.push(Open {
+                linktype: profile.linktype,
+                packets: profile.packets,
+                keys: profile.keys,
+                members: vec![index],
+            }),
         }
     }
     let mut out: Vec<Vec<usize>> = batches.into_iter().map(|b| b.members).collect();
@@ -131,7 +139,8 @@ impl Tshark {
             }
             // The private config directory belongs to this instance alone.
             let merged = self.config_dir.join(format!("batch-{call}-{batch_index}.pcap"));
-            let ranges = merge(paths, &members, &merged).map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
+            let ranges = merge(paths, &members, &merged)
+                .map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
             match self.expert(&merged) {
                 Ok((_, findings)) => {
                     for (member, (start, count)) in members.iter().zip(&ranges) {

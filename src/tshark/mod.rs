@@ -95,12 +95,14 @@ impl Tshark {
             .output()
             .map_err(|e| TsharkError::NotFound(format!("{}: {e}", path.display())))?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let version = parse_version(&text).ok_or_else(|| TsharkError::NotFound(format!("{}: unrecognised --version output", path.display())))?;
+        let version = parse_version(&text)
+            .ok_or_else(|| TsharkError::NotFound(format!("{}: unrecognised --version output", path.display())))?;
         // One private directory per instance: instances may run side by side.
         static INSTANCE: AtomicU64 = AtomicU64::new(0);
         let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let config_dir = std::env::temp_dir().join(format!("harness-tshark-{}-{instance}", std::process::id()));
-        std::fs::create_dir_all(&config_dir).map_err(|source| TsharkError::Spawn { path: config_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&config_dir)
+            .map_err(|source| TsharkError::Spawn { path: config_dir.display().to_string(), source })?;
         Ok(Tshark { path, version, config_dir, checksums: true })
     }
 
@@ -117,7 +119,8 @@ impl Tshark {
 
     /// Return the analysis options of every run (the capture comes after).
     fn options(&self) -> Vec<String> {
-        let mut options: Vec<String> = ["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"].iter().map(|s| s.to_string()).collect();
+        let mut options: Vec<String> =
+            ["-n", "-2", "-Y", "_ws.expert", "-T", "pdml"].iter().map(|s| s.to_string()).collect();
         for (name, value) in profile_preferences(self.checksums) {
             options.push("-o".into());
             options.push(format!("{name}:{value}"));
@@ -143,7 +146,8 @@ impl Tshark {
             .arg("-r")
             .arg(capture);
         let spawn_error = |source| TsharkError::Spawn { path: self.path.display().to_string(), source };
-        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
         let stderr = child.stderr.take().expect("piped");
         let stderr_thread = std::thread::spawn(move || {
             let mut text = String::new();
@@ -155,7 +159,11 @@ impl Tshark {
         let stderr = stderr_thread.join().unwrap_or_default();
         if !status.success() {
             let stderr = stderr.lines().filter(|l| !l.starts_with("Running as user")).collect::<Vec<_>>().join("; ");
-            return Err(TsharkError::Failed { path: self.path.display().to_string(), status: status.to_string(), stderr });
+            return Err(TsharkError::Failed {
+                path: self.path.display().to_string(),
+                status: status.to_string(),
+                stderr,
+            });
         }
         Ok((self.summarise(&findings), findings))
     }
@@ -276,7 +284,13 @@ fn unescape(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    Cow::Owned(
+        text.replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
 }
 
 #[derive(Default)]
@@ -303,7 +317,8 @@ fn parse_pdml(reader: impl BufRead) -> Vec<Finding> {
             if name == "_ws.malformed" {
                 // "[Malformed Packet: DNS]" names the layer that broke.
                 let show = attr(line, "showname").unwrap_or("");
-                protocol = show.rsplit(": ").next().map(|p| protocol_of(p.trim_end_matches(']'))).unwrap_or(Protocol::Frame);
+                protocol =
+                    show.rsplit(": ").next().map(|p| protocol_of(p.trim_end_matches(']'))).unwrap_or(Protocol::Frame);
             } else if name != "geninfo" && name != "frame" {
                 protocol = protocol_of(name);
             }
@@ -403,7 +418,10 @@ mod test {
 
     #[test]
     fn test_parse_version() {
-        assert_eq!(parse_version("TShark (Wireshark) 4.0.17 (Git v4.0.17 packaged as 4.0.17-0+deb12u3).\n").as_deref(), Some("4.0.17"));
+        assert_eq!(
+            parse_version("TShark (Wireshark) 4.0.17 (Git v4.0.17 packaged as 4.0.17-0+deb12u3).\n").as_deref(),
+            Some("4.0.17")
+        );
         assert_eq!(parse_version("nonsense"), None);
     }
 }

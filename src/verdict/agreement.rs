@@ -112,8 +112,20 @@ mod test {
         ];
         let agreement = compare(&findings);
         let both: Vec<&str> = agreement.both.keys().map(String::as_str).collect();
-        assert_eq!(both, ["ip.extension_header_protocol = _ws.malformed.expert", "ip.extension_header_protocol = ipv6.hopopts.not_first"]);
-        assert_eq!(agreement.only_harness.keys().collect::<Vec<_>>(), ["dns.id_mismatch", "tcp.bad_ack", "time.not_monotonic"]);
-        assert_eq!(agreement.only_tshark.keys().collect::<Vec<_>>(), ["_ws.malformed.expert", "tcp.analysis.ack_lost_segment"]);
+        assert_eq!(
+            both,
+            [
+                "ip.extension_header_protocol = _ws.malformed.expert",
+                "ip.extension_header_protocol = ipv6.hopopts.not_first"
+            ]
+        );
+        assert_eq!(
+            agreement.only_harness.keys().collect::<Vec<_>>(),
+            ["dns.id_mismatch", "tcp.bad_ack", "time.not_monotonic"]
+        );
+        assert_eq!(
+            agreement.only_tshark.keys().collect::<Vec<_>>(),
+            ["_ws.malformed.expert", "tcp.analysis.ack_lost_segment"]
+        );
     }
 }

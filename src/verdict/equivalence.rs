@@ -35,12 +35,29 @@ pub const EQUIVALENCES: &[Equivalence] = &[
     Equivalence {
         problem: "frame stored under the wrong link type",
         own: &["link.ethernet_in_raw_ip", "link.raw_ip_in_ethernet"],
-        tshark: &["ip.bogus_ip_version", "ip.bogus_header_length", "ip.bogus_ip_length", "ipv6.bogus_ipv6_version", "ipv6.plen_exceeds_framing", "eth.invalid_lentype.expert", "eth.len.past_end", MALFORMED],
+        tshark: &[
+            "ip.bogus_ip_version",
+            "ip.bogus_header_length",
+            "ip.bogus_ip_length",
+            "ipv6.bogus_ipv6_version",
+            "ipv6.plen_exceeds_framing",
+            "eth.invalid_lentype.expert",
+            "eth.len.past_end",
+            MALFORMED,
+        ],
     },
     Equivalence { problem: "frame cut short", own: &["link.truncated"], tshark: &[MALFORMED] },
     Equivalence { problem: "group source MAC", own: &["eth.group_source_mac"], tshark: &["eth.src_not_group"] },
-    Equivalence { problem: "ARP message does not decode", own: &["arp.bad_sizes", "arp.truncated", "arp.bad_opcode"], tshark: &[MALFORMED] },
-    Equivalence { problem: "one IP address claimed by two MACs", own: &["arp.duplicate_address"], tshark: &["arp.duplicate-address-detected"] },
+    Equivalence {
+        problem: "ARP message does not decode",
+        own: &["arp.bad_sizes", "arp.truncated", "arp.bad_opcode"],
+        tshark: &[MALFORMED],
+    },
+    Equivalence {
+        problem: "one IP address claimed by two MACs",
+        own: &["arp.duplicate_address"],
+        tshark: &["arp.duplicate-address-detected"],
+    },
     Equivalence {
         problem: "IPv4 header does not decode",
         own: &["ip.bad_version", "ip.bad_ihl", "ip.truncated", "ip.bad_total_length"],
@@ -53,10 +70,22 @@ pub const EQUIVALENCES: &[Equivalence] = &[
         own: &["ip.extension_header_protocol"],
         tshark: &["ipv6.hopopts.not_first", "ipv6.opt.invalid_len", "ipv6.opt.header_mismatch", MALFORMED],
     },
-    Equivalence { problem: "UDP checksum", own: &["udp.bad_checksum"], tshark: &["udp.checksum.bad", "udp.checksum.zero"] },
-    Equivalence { problem: "UDP length", own: &["udp.bad_length"], tshark: &["udp.length.bad", "udp.length.bad_zero", MALFORMED] },
+    Equivalence {
+        problem: "UDP checksum",
+        own: &["udp.bad_checksum"],
+        tshark: &["udp.checksum.bad", "udp.checksum.zero"],
+    },
+    Equivalence {
+        problem: "UDP length",
+        own: &["udp.bad_length"],
+        tshark: &["udp.length.bad", "udp.length.bad_zero", MALFORMED],
+    },
     Equivalence { problem: "TCP checksum", own: &["tcp.bad_checksum"], tshark: &["tcp.checksum_bad.expert"] },
-    Equivalence { problem: "TCP header length", own: &["tcp.bad_header_length"], tshark: &["tcp.bogus_header_length", MALFORMED] },
+    Equivalence {
+        problem: "TCP header length",
+        own: &["tcp.bad_header_length"],
+        tshark: &["tcp.bogus_header_length", MALFORMED],
+    },
     Equivalence {
         problem: "sequence or acknowledgment numbers that skip bytes",
         own: &["tcp.seq_gap", "tcp.bad_ack", "tcp.fin_accounting", "tcp.acked_unseen"],
@@ -65,7 +94,11 @@ pub const EQUIVALENCES: &[Equivalence] = &[
     Equivalence {
         problem: "retransmitted data",
         own: &["tcp.retransmission"],
-        tshark: &["tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission"],
+        tshark: &[
+            "tcp.analysis.retransmission",
+            "tcp.analysis.fast_retransmission",
+            "tcp.analysis.spurious_retransmission",
+        ],
     },
     Equivalence { problem: "reused 4-tuple", own: &["tcp.port_reuse"], tshark: &["tcp.analysis.reused_ports"] },
     Equivalence { problem: "ICMP checksum", own: &["icmp.bad_checksum"], tshark: &["icmp.checksum_bad"] },
@@ -85,7 +118,13 @@ pub const EQUIVALENCES: &[Equivalence] = &[
     Equivalence {
         problem: "IEEE 802.15.4 addressing",
         own: &["zigbee.addressing", "zigbee.malformed"],
-        tshark: &["wpan.invalid_addressing", "wpan.dst_invalid", "wpan.src_invalid", "wpan.invalid_panid_compression", MALFORMED],
+        tshark: &[
+            "wpan.invalid_addressing",
+            "wpan.dst_invalid",
+            "wpan.src_invalid",
+            "wpan.invalid_panid_compression",
+            MALFORMED,
+        ],
     },
     Equivalence {
         problem: "ZigBee layer does not decode",

@@ -54,7 +54,15 @@ impl FrameLog {
     /// Make an empty log that keeps at most `records` records in memory
     /// (unless the temporary file fails).
     pub fn with_memory_limit(records: usize) -> FrameLog {
-        FrameLog { memory: Vec::new(), memory_limit: records, spill: None, pending: Vec::new(), spilled: 0, tail: Vec::new(), error: None }
+        FrameLog {
+            memory: Vec::new(),
+            memory_limit: records,
+            spill: None,
+            pending: Vec::new(),
+            spilled: 0,
+            tail: Vec::new(),
+            error: None,
+        }
     }
 
     /// Append the record of the next frame.
@@ -92,7 +100,11 @@ impl FrameLog {
         let written = match file.seek(SeekFrom::Start(start)).and_then(|_| file.write_all(&self.pending)) {
             Ok(()) => self.pending.len() as u64,
             // What landed before the failure: whole records only.
-            Err(_) => file.metadata().map_or(0, |m| m.len().saturating_sub(start)).min(self.pending.len() as u64) / RECORD_BYTES as u64 * RECORD_BYTES as u64,
+            Err(_) => {
+                file.metadata().map_or(0, |m| m.len().saturating_sub(start)).min(self.pending.len() as u64)
+                    / RECORD_BYTES as u64
+                    * RECORD_BYTES as u64
+            }
         };
         self.spilled += written / RECORD_BYTES as u64;
         if written < self.pending.len() as u64 {
@@ -135,7 +147,13 @@ impl FrameLog {
             }
             None => None,
         };
-        Records { memory: self.memory.iter(), reader, remaining: self.spilled, tail: self.tail.iter(), error: &mut self.error }
+        Records {
+            memory: self.memory.iter(),
+            reader,
+            remaining: self.spilled,
+            tail: self.tail.iter(),
+            error: &mut self.error,
+        }
     }
 
     /// Return every record in memory (for small captures and random access).
@@ -211,7 +229,11 @@ mod test {
     use super::*;
 
     fn record(i: u32) -> FrameRecord {
-        FrameRecord { expected: Layers(i as u16), present: Layers((i >> 3) as u16), conversation: i.wrapping_mul(2_654_435_761) }
+        FrameRecord {
+            expected: Layers(i as u16),
+            present: Layers((i >> 3) as u16),
+            conversation: i.wrapping_mul(2_654_435_761),
+        }
     }
 
     #[test]

@@ -122,7 +122,11 @@ pub struct Verdicts {
 /// order, and its findings (own and tshark's, any order). The records are
 /// streamed: memory grows with the findings and conversations, not with the
 /// frames.
-pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Finding], conversation_count: u32) -> Verdicts {
+pub fn compute(
+    frames: impl IntoIterator<Item = FrameRecord>,
+    findings: &[Finding],
+    conversation_count: u32,
+) -> Verdicts {
     const SLOTS: usize = 16;
     let layer_mask = Protocol::LAYERS.iter().fold(0u16, |mask, layer| mask | layer.bit());
     let mut warnings = [0u64; SLOTS];
@@ -204,7 +208,8 @@ pub fn compute(frames: impl IntoIterator<Item = FrameRecord>, findings: &[Findin
         protocols,
         conversations: ConversationStats {
             total: conversation_judged.iter().filter(|judged| **judged).count() as u64,
-            succeeded: conversation_ok.iter().zip(&conversation_judged).filter(|(ok, judged)| **ok && **judged).count() as u64,
+            succeeded: conversation_ok.iter().zip(&conversation_judged).filter(|(ok, judged)| **ok && **judged).count()
+                as u64,
         },
     }
 }
@@ -256,7 +261,8 @@ mod test {
         // A link type read but not dissected: frames without any layer,
         // each in its own conversation, with only the `link.unsupported`
         // note against them.
-        let frames = (0..11).map(|c| FrameRecord { expected: Layers::default(), present: Layers::default(), conversation: c });
+        let frames =
+            (0..11).map(|c| FrameRecord { expected: Layers::default(), present: Layers::default(), conversation: c });
         let findings = vec![Finding::own(1, Severity::Note, "link.unsupported", Protocol::Frame, String::new())];
         let v = compute(frames, &findings, 11);
         assert_eq!(v.packets, 11);

@@ -488,7 +488,9 @@ pub enum Error {
     },
     /// Octets follow the last declared record: the counts are below the
     /// records present, or there is junk after the message.
-    #[error("DNS: {count} octets follow the last declared record at offset {offset} (RFC 1035 §4.1.1 counts too low?)")]
+    #[error(
+        "DNS: {count} octets follow the last declared record at offset {offset} (RFC 1035 §4.1.1 counts too low?)"
+    )]
     TrailingBytes {
         /// Offset of the first extra octet.
         offset: usize,
@@ -900,7 +902,14 @@ impl Repr {
 
     /// Return a message with no entries, id 0 and no flags.
     fn empty() -> Repr {
-        Repr { id: 0, flags: Flags::default(), questions: Vec::new(), answers: Vec::new(), authorities: Vec::new(), additionals: Vec::new() }
+        Repr {
+            id: 0,
+            flags: Flags::default(),
+            questions: Vec::new(),
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+        }
     }
 
     /// Return the length of the message [`Repr::emit`] writes.
@@ -1146,7 +1155,12 @@ fn read_name(msg: &[u8], start: usize, mut out: Option<&mut String>) -> Result<u
             field::LABEL_TYPE_LENGTH => {
                 let len = usize::from(octet);
                 let Some(label) = msg.get(pos + 1..pos + 1 + len) else {
-                    return Err(ErrorKind::Truncated { what: "label", at: pos, needed: 1 + len, available: msg.len() - pos });
+                    return Err(ErrorKind::Truncated {
+                        what: "label",
+                        at: pos,
+                        needed: 1 + len,
+                        available: msg.len() - pos,
+                    });
                 };
                 wire_len += 1 + len;
                 if wire_len + 1 > field::MAX_NAME_LEN {
@@ -1206,7 +1220,8 @@ fn question(msg: &[u8], pos: usize) -> Result<(Question, usize), ErrorKind> {
     let mut name = String::new();
     let end = read_name(msg, pos, Some(&mut name))?;
     let fixed = fixed(msg, end, field::QUESTION_FIXED_LEN, "question type and class")?;
-    let question = Question { name, qtype: RecordType::from(be_u16(fixed, field::QTYPE)), qclass: be_u16(fixed, field::QCLASS) };
+    let question =
+        Question { name, qtype: RecordType::from(be_u16(fixed, field::QTYPE)), qclass: be_u16(fixed, field::QCLASS) };
     Ok((question, end + field::QUESTION_FIXED_LEN))
 }
 
@@ -1271,9 +1286,11 @@ fn rdata(msg: &[u8], start: usize, rtype: RecordType, build: bool) -> Result<Opt
             Ok(build.then_some(RecordData::Name(name)))
         }
         RecordType::Mx => {
-            let preference = be_u16(fixed(msg, start, field::MX_PREFERENCE.end, "").map_err(short)?, field::MX_PREFERENCE);
+            let preference =
+                be_u16(fixed(msg, start, field::MX_PREFERENCE.end, "").map_err(short)?, field::MX_PREFERENCE);
             let mut exchange = String::new();
-            let end = read_name(msg, start + field::MX_PREFERENCE.end, build.then_some(&mut exchange)).map_err(short)?;
+            let end =
+                read_name(msg, start + field::MX_PREFERENCE.end, build.then_some(&mut exchange)).map_err(short)?;
             done(end)?;
             Ok(build.then_some(RecordData::Mx { preference, exchange }))
         }
@@ -1532,10 +1549,21 @@ mod test {
         let record = |name: &str, rtype, ttl, data| Record { name: name.into(), rtype, class: 1, ttl, data };
         Repr {
             id: 0xbeef,
-            flags: Flags { response: true, authoritative: true, recursion_desired: true, recursion_available: true, ..Flags::default() },
+            flags: Flags {
+                response: true,
+                authoritative: true,
+                recursion_desired: true,
+                recursion_available: true,
+                ..Flags::default()
+            },
             questions: vec![Question { name: "example.com".into(), qtype: RecordType::Mx, qclass: 1 }],
             answers: vec![
-                record("example.com", RecordType::Mx, 300, RecordData::Mx { preference: 10, exchange: "mail.example.com".into() }),
+                record(
+                    "example.com",
+                    RecordType::Mx,
+                    300,
+                    RecordData::Mx { preference: 10, exchange: "mail.example.com".into() },
+                ),
                 record("example.com", RecordType::Txt, 300, RecordData::Txt(vec![b"v=spf1 -all".to_vec(), vec![]])),
                 record("www.example.com", RecordType::Cname, 60, RecordData::Name("example.com".into())),
             ],
@@ -1706,7 +1734,10 @@ mod test {
         );
         bytes.push(0);
         let error = Repr::parse(&Packet::new_unchecked(&bytes)).expect_err("bad rdata");
-        assert_eq!(error.to_string(), "DNS answer #0 at offset 29: A rdata is 5 octets, expected 4 (RFC 1035 §3.4.1, RFC 3596 §2.2)");
+        assert_eq!(
+            error.to_string(),
+            "DNS answer #0 at offset 29: A rdata is 5 octets, expected 4 (RFC 1035 §3.4.1, RFC 3596 §2.2)"
+        );
         assert_eq!(
             Repr::parse(&Packet::new_unchecked(&bytes[..3])),
             Err(Error::Malformed(WalkError::header(3))),
@@ -1905,7 +1936,12 @@ mod test {
         assert_eq!(walk.present, [1, 1, 0, 0]);
         assert_eq!(
             walk.error,
-            Some(WalkError { section: Section::Answer, index: 1, offset: second, kind: ErrorKind::TooManyPointers { at: second } })
+            Some(WalkError {
+                section: Section::Answer,
+                index: 1,
+                offset: second,
+                kind: ErrorKind::TooManyPointers { at: second }
+            })
         );
     }
 
@@ -1976,7 +2012,8 @@ mod test {
             any::<[u8; 16]>().prop_map(|o| (RecordType::Aaaa, RecordData::Aaaa(o.into()))),
             (prop::sample::select(vec![RecordType::Ns, RecordType::Cname, RecordType::Ptr]), arb_name())
                 .prop_map(|(t, n)| (t, RecordData::Name(n))),
-            (any::<u16>(), arb_name()).prop_map(|(preference, exchange)| (RecordType::Mx, RecordData::Mx { preference, exchange })),
+            (any::<u16>(), arb_name())
+                .prop_map(|(preference, exchange)| (RecordType::Mx, RecordData::Mx { preference, exchange })),
             prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..3).prop_map(|strings| {
                 let strings = strings.into_iter().map(|mut s| {
                     s.truncate(255);
@@ -1984,11 +2021,19 @@ mod test {
                 });
                 (RecordType::Txt, RecordData::Txt(strings.collect()))
             }),
-            (arb_name(), arb_name(), any::<[u32; 5]>()).prop_map(|(mname, rname, [serial, refresh, retry, expire, minimum])| {
-                (RecordType::Soa, RecordData::Soa { mname, rname, serial, refresh, retry, expire, minimum })
-            }),
+            (arb_name(), arb_name(), any::<[u32; 5]>()).prop_map(
+                |(mname, rname, [serial, refresh, retry, expire, minimum])| {
+                    (RecordType::Soa, RecordData::Soa { mname, rname, serial, refresh, retry, expire, minimum })
+                }
+            ),
             (
-                prop::sample::select(vec![RecordType::Srv, RecordType::Caa, RecordType::Opt, RecordType::Https, RecordType::Unknown(99)]),
+                prop::sample::select(vec![
+                    RecordType::Srv,
+                    RecordType::Caa,
+                    RecordType::Opt,
+                    RecordType::Https,
+                    RecordType::Unknown(99)
+                ]),
                 prop::collection::vec(any::<u8>(), 0..40)
             )
                 .prop_map(|(t, raw)| (t, RecordData::Raw(raw))),
@@ -2020,7 +2065,14 @@ mod test {
         });
         let records = || prop::collection::vec(arb_record(), 0..4);
         (any::<u16>(), flags, prop::collection::vec(question, 0..3), records(), records(), records()).prop_map(
-            |(id, flags, questions, answers, authorities, additionals)| Repr { id, flags, questions, answers, authorities, additionals },
+            |(id, flags, questions, answers, authorities, additionals)| Repr {
+                id,
+                flags,
+                questions,
+                answers,
+                authorities,
+                additionals,
+            },
         )
     }
 

@@ -144,7 +144,9 @@ pub fn looks_like_http(payload: &[u8]) -> bool {
 /// space): a stream reassembler waits for more before it decides.
 pub fn may_start_http(bytes: &[u8]) -> bool {
     let prefix_of = |whole: &[u8]| bytes.len() < whole.len() && whole.starts_with(bytes);
-    !bytes.is_empty() && (prefix_of(RESPONSE_PREFIX) || METHODS.iter().any(|m| prefix_of(m) || (bytes.len() == m.len() && bytes == *m)))
+    !bytes.is_empty()
+        && (prefix_of(RESPONSE_PREFIX)
+            || METHODS.iter().any(|m| prefix_of(m) || (bytes.len() == m.len() && bytes == *m)))
 }
 
 /// Return whether `payload` starts with a request line whose method is a
@@ -153,7 +155,8 @@ fn extension_request_line(payload: &[u8]) -> bool {
     let line = payload.split(|b| *b == b'\n').next().unwrap_or(payload);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let mut parts = line.split(|b| *b == b' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     // RFC 9110 §5.6.2: token = 1*tchar.
@@ -183,7 +186,9 @@ pub fn parse(payload: &[u8]) -> Result<Message, HttpError> {
         StartRef::Request { method, target, version } => {
             StartLine::Request { method: method.to_string(), target: target.to_string(), version }
         }
-        StartRef::Response { version, code, reason } => StartLine::Response { version, code, reason: reason_phrase(payload, reason) },
+        StartRef::Response { version, code, reason } => {
+            StartLine::Response { version, code, reason: reason_phrase(payload, reason) }
+        }
     };
     let headers = fields.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
     let Head { header_len, content_length, chunked, body_len, .. } = head;
@@ -277,7 +282,10 @@ fn parse_into<'b, 'h>(
         // RFC 9110 §15: a status code is three digits, 100 to 599.
         if !(100..=599).contains(&code) {
             return Err(HttpError::BadStartLine {
-                detail: format!("status code {code:03} is outside 100-599 (RFC 9110 §15) in {}", quote_start_line(payload)),
+                detail: format!(
+                    "status code {code:03} is outside 100-599 (RFC 9110 §15) in {}",
+                    quote_start_line(payload)
+                ),
             });
         }
         let reason = response.reason.unwrap_or("");
@@ -300,10 +308,20 @@ fn parse_into<'b, 'h>(
     if coding.is_some() && !chunked && matches!(start, StartRef::Request { .. }) {
         // RFC 9112 §6.3: a request whose final coding is not chunked has no
         // determinable length.
-        return Err(HttpError::BadHeader { detail: "Transfer-Encoding of a request does not end with chunked (RFC 9112 §6.3)".into() });
+        return Err(HttpError::BadHeader {
+            detail: "Transfer-Encoding of a request does not end with chunked (RFC 9112 §6.3)".into(),
+        });
     }
     let has = |name: &str| fields.iter().any(|h| h.name.eq_ignore_ascii_case(name));
-    let head = Head { start, header_len, content_length, chunked, body_len: payload.len() - header_len, host: has("host"), location: has("location") };
+    let head = Head {
+        start,
+        header_len,
+        content_length,
+        chunked,
+        body_len: payload.len() - header_len,
+        host: has("host"),
+        location: has("location"),
+    };
     Ok((head, fields))
 }
 
@@ -322,14 +340,21 @@ fn describe(error: httparse::Error, payload: &[u8]) -> HttpError {
     let start = skip_empty_lines(payload);
     let first = lines(start).next().unwrap_or_default();
     match error {
-        E::Version => HttpError::BadStartLine { detail: format!("HTTP version is not HTTP/1.0 or HTTP/1.1 in {}", quote(first)) },
+        E::Version => {
+            HttpError::BadStartLine { detail: format!("HTTP version is not HTTP/1.0 or HTTP/1.1 in {}", quote(first)) }
+        }
         E::Status => HttpError::BadStartLine {
-            detail: format!("status code is not three digits followed by a space or line end (RFC 9112 §4) in {}", quote(first)),
+            detail: format!(
+                "status code is not three digits followed by a space or line end (RFC 9112 §4) in {}",
+                quote(first)
+            ),
         },
         E::Token => HttpError::BadStartLine {
             detail: format!("request line is not `method SP target SP version` (RFC 9112 §3) in {}", quote(first)),
         },
-        E::NewLine if first.contains(&b'\r') => HttpError::BadStartLine { detail: format!("CR without LF in {}", quote(first)) },
+        E::NewLine if first.contains(&b'\r') => {
+            HttpError::BadStartLine { detail: format!("CR without LF in {}", quote(first)) }
+        }
         E::TooManyHeaders => HttpError::BadHeader { detail: format!("more than {MAX_HEADERS} header fields") },
         E::HeaderName | E::HeaderValue | E::NewLine => {
             let what = match error {
@@ -338,7 +363,9 @@ fn describe(error: httparse::Error, payload: &[u8]) -> HttpError {
                 _ => "CR without LF",
             };
             match bad_header_line(start, error) {
-                Some((number, line)) => HttpError::BadHeader { detail: format!("{what} on line {number}: {}", quote(line)) },
+                Some((number, line)) => {
+                    HttpError::BadHeader { detail: format!("{what} on line {number}: {}", quote(line)) }
+                }
                 None => HttpError::BadHeader { detail: what.into() },
             }
         }
@@ -416,11 +443,15 @@ fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, HttpE
                 None
             };
             let Some(parsed) = parsed else {
-                return Err(HttpError::BadContentLength { detail: format!("{} is not a decimal length", quote(value)) });
+                return Err(HttpError::BadContentLength {
+                    detail: format!("{} is not a decimal length", quote(value)),
+                });
             };
             match length {
                 Some(previous) if previous != parsed => {
-                    return Err(HttpError::BadContentLength { detail: format!("several different values ({previous} and {parsed})") });
+                    return Err(HttpError::BadContentLength {
+                        detail: format!("several different values ({previous} and {parsed})"),
+                    });
                 }
                 _ => length = Some(parsed),
             }
@@ -522,13 +553,22 @@ mod test {
         let head = parse_head(payload);
         match (owned, head) {
             (Ok(message), Ok(head)) => {
-                let (header_len, content_length, chunked, body_len) = (head.header_len, head.content_length, head.chunked, head.body_len);
-                assert_eq!((message.header_len, message.content_length, message.chunked, message.body_len), (header_len, content_length, chunked, body_len));
+                let (header_len, content_length, chunked, body_len) =
+                    (head.header_len, head.content_length, head.chunked, head.body_len);
+                assert_eq!(
+                    (message.header_len, message.content_length, message.chunked, message.body_len),
+                    (header_len, content_length, chunked, body_len)
+                );
                 match (message.start, head.start) {
-                    (StartLine::Request { method, target, version }, StartRef::Request { method: m, target: t, version: v }) => {
+                    (
+                        StartLine::Request { method, target, version },
+                        StartRef::Request { method: m, target: t, version: v },
+                    ) => {
                         assert_eq!((method.as_str(), target.as_str(), version), (m, t, v));
                     }
-                    (StartLine::Response { version, code, .. }, StartRef::Response { version: v, code: c, .. }) => assert_eq!((version, code), (v, c)),
+                    (StartLine::Response { version, code, .. }, StartRef::Response { version: v, code: c, .. }) => {
+                        assert_eq!((version, code), (v, c))
+                    }
                     (owned, head) => panic!("start lines differ: {owned:?} vs {head:?}"),
                 }
             }
@@ -635,7 +675,10 @@ mod test {
         detail: "several different values (5 and 6)".into() })]
     #[case::cl_list_disagree(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", HttpError::BadContentLength {
         detail: "several different values (5 and 6)".into() })]
-    #[case::te_and_cl(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", HttpError::ConflictingFraming)]
+    #[case::te_and_cl(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        HttpError::ConflictingFraming
+    )]
     #[case::request_te_not_chunked(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", HttpError::BadHeader {
         detail: "Transfer-Encoding of a request does not end with chunked (RFC 9112 §6.3)".into() })]
     fn test_bad(#[case] payload: &[u8], #[case] error: HttpError) {
@@ -649,7 +692,10 @@ mod test {
             payload.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
         }
         payload.extend_from_slice(b"\r\n");
-        assert_eq!(parse(&payload), Err(HttpError::BadHeader { detail: format!("more than {MAX_HEADERS} header fields") }));
+        assert_eq!(
+            parse(&payload),
+            Err(HttpError::BadHeader { detail: format!("more than {MAX_HEADERS} header fields") })
+        );
     }
 
     #[test]
@@ -658,7 +704,12 @@ mod test {
         assert_eq!(error.to_string(), "HTTP Content-Length: \"x\" is not a decimal length (RFC 9110 §8.6)");
         let long = format!("GET / HTTP/1.1\r\nBad Header{}\r\n\r\n", "x".repeat(100));
         let error = parse(long.as_bytes()).expect_err("bad");
-        assert!(error.to_string().ends_with("on line 2: \"Bad Headerxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\""), "{error}");
+        assert!(
+            error
+                .to_string()
+                .ends_with("on line 2: \"Bad Headerxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\""),
+            "{error}"
+        );
     }
 
     proptest! {

@@ -243,7 +243,8 @@ mod test {
     fn test_shipped_plugin_is_generated() {
         // harness/wireshark/harness.lua is the generated file, committed for
         // people who install it by hand; it must not drift.
-        let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/wireshark/harness.lua")).unwrap();
+        let shipped =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/wireshark/harness.lua")).unwrap();
         assert_eq!(shipped, plugin(), "run: cargo run -- wireshark install --dir harness/wireshark");
     }
 }

@@ -20,9 +20,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::ntg::{parse_address, parse_info, NtgError, Row};
-use super::wire::{aps_delivery, aps_type, mac_type, nwk_command, nwk_type, Address, ApsRepr, MacRepr, NwkRepr, ZclRepr, MAC_BROADCAST};
+use super::wire::{
+    aps_delivery, aps_type, mac_type, nwk_command, nwk_type, Address, ApsRepr, MacRepr, NwkRepr, ZclRepr, MAC_BROADCAST,
+};
 use super::{zcl_global, zdp_cluster, Carrier, Kind};
-use super::{CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_PHILIPS, CLUSTER_SCENES, MANUFACTURER_PHILIPS, PROFILE_HA, PROFILE_ZDP};
+use super::{
+    CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_PHILIPS, CLUSTER_SCENES, MANUFACTURER_PHILIPS, PROFILE_HA, PROFILE_ZDP,
+};
 use crate::exec::{Trace, TracePacket};
 use crate::finding::{Finding, Protocol, Severity};
 use crate::pcap::LinkType;
@@ -39,7 +43,8 @@ const SERVER_ENDPOINT: u8 = 11;
 const MAX_LINKS: usize = 31;
 /// Neighbours of 0x1de6 in LLM-NTG's real captures and summaries, used
 /// first for Link Status entries.
-const KNOWN_NEIGHBOURS: [u16; 13] = [0x2a30, 0x6395, 0x9f06, 0xa089, 0xa163, 0xb85c, 0xc370, 0xc9b3, 0xd7a7, 0xdfe1, 0xe46c, 0xe7f5, 0xe8eb];
+const KNOWN_NEIGHBOURS: [u16; 13] =
+    [0x2a30, 0x6395, 0x9f06, 0xa089, 0xa163, 0xb85c, 0xc370, 0xc9b3, 0xd7a7, 0xdfe1, 0xe46c, 0xe7f5, 0xe8eb];
 
 /// How the builder treats a row's `length`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,7 +120,10 @@ pub fn build(rows: &[Row], options: &Options) -> Result<Conversion, NtgError> {
         let number = index + 1;
         let frame = builder.frame(number, row, &mut findings)?;
         if row.time < last_time {
-            findings.push(mismatch(number, format!("time {} s goes back from {} s (frames are written in row order)", row.time, last_time)));
+            findings.push(mismatch(
+                number,
+                format!("time {} s goes back from {} s (frames are written in row order)", row.time, last_time),
+            ));
         }
         last_time = last_time.max(row.time);
         let ts = options.epoch_ns.saturating_add((row.time * 1e9).round() as u64);
@@ -179,24 +187,39 @@ impl Builder {
 
     fn frame(&mut self, number: usize, row: &Row, findings: &mut Vec<Finding>) -> Result<Vec<u8>, NtgError> {
         let address = |field: &'static str, text: &str| {
-            parse_address(text).ok_or_else(|| NtgError::Field { row: number, field, message: format!("{text:?} is not a 16-bit short address") })
+            parse_address(text).ok_or_else(|| NtgError::Field {
+                row: number,
+                field,
+                message: format!("{text:?} is not a 16-bit short address"),
+            })
         };
         let src = address("src", &row.src)?;
         let dst = address("dst", &row.dst)?;
         if src >= 0xfff8 {
-            return Err(NtgError::Field { row: number, field: "src", message: format!("0x{src:04x} is a broadcast address") });
+            return Err(NtgError::Field {
+                row: number,
+                field: "src",
+                message: format!("0x{src:04x} is a broadcast address"),
+            });
         }
-        let (kind, seq) = parse_info(&row.info).ok_or_else(|| NtgError::UnknownInfo { row: number, info: row.info.clone() })?;
+        let (kind, seq) =
+            parse_info(&row.info).ok_or_else(|| NtgError::UnknownInfo { row: number, info: row.info.clone() })?;
         let expected_protocol = match kind.carrier() {
             Carrier::Nwk => "ZigBee",
             Carrier::Zcl => "ZigBee HA",
             Carrier::Zdp => "ZigBee ZDP",
         };
         if !row.protocol.is_empty() && !row.protocol.eq_ignore_ascii_case(expected_protocol) {
-            findings.push(mismatch(number, format!("protocol {:?}, but {} is {expected_protocol}", row.protocol, kind.name())));
+            findings.push(mismatch(
+                number,
+                format!("protocol {:?}, but {} is {expected_protocol}", row.protocol, kind.name()),
+            ));
         }
         if kind == Kind::LinkStatus && !super::wire::is_nwk_broadcast(dst) {
-            findings.push(mismatch(number, format!("Link Status is broadcast to routers (0xfffc); built to {} as the row says", row.dst)));
+            findings.push(mismatch(
+                number,
+                format!("Link Status is broadcast to routers (0xfffc); built to {} as the row says", row.dst),
+            ));
         }
         let layout = self.layout(kind, seq, src, dst);
         let target = match (self.options.lengths, row.length) {
@@ -207,7 +230,10 @@ impl Builder {
         let (frame, rule) = size(layout, target, &neighbours);
         if let Some(target) = target {
             if frame.len() != target {
-                findings.push(mismatch(number, format!("length {target} requested, {} built: {} frames are {rule}", frame.len(), kind.name())));
+                findings.push(mismatch(
+                    number,
+                    format!("length {target} requested, {} built: {} frames are {rule}", frame.len(), kind.name()),
+                ));
             }
         }
         Ok(frame)
@@ -299,7 +325,8 @@ impl Builder {
                     Kind::OtaQueryNextImageRequest | Kind::OtaQueryNextImageResponse => CLUSTER_OTA,
                     _ => CLUSTER_PHILIPS,
                 };
-                let (from, to) = if is_response { (SERVER_ENDPOINT, CLIENT_ENDPOINT) } else { (CLIENT_ENDPOINT, SERVER_ENDPOINT) };
+                let (from, to) =
+                    if is_response { (SERVER_ENDPOINT, CLIENT_ENDPOINT) } else { (CLIENT_ENDPOINT, SERVER_ENDPOINT) };
                 (cluster, PROFILE_HA, from, to)
             }
         };
@@ -348,7 +375,14 @@ impl Builder {
             Kind::ZclUnknown(command) => (1, command),
             _ => (0, 0),
         };
-        let zcl = ZclRepr { frame_type, manufacturer, server_to_client: is_response, disable_default_response: is_response, tsn, command };
+        let zcl = ZclRepr {
+            frame_type,
+            manufacturer,
+            server_to_client: is_response,
+            disable_default_response: is_response,
+            tsn,
+            command,
+        };
         zcl.emit(&mut header);
         let variable = match kind {
             Kind::ReadAttributes => Variable::List { list: List::Attributes, max: 60, default: 0 },

@@ -83,7 +83,12 @@ impl ZigbeeCheck {
                 let stated = u16::from_le_bytes([tail[0], tail[1]]);
                 let computed = fcs(body);
                 if stated != computed {
-                    sink.report(Severity::Error, "zigbee.bad_fcs", Protocol::Zigbee, format!("FCS 0x{stated:04x}, computed 0x{computed:04x}"));
+                    sink.report(
+                        Severity::Error,
+                        "zigbee.bad_fcs",
+                        Protocol::Zigbee,
+                        format!("FCS 0x{stated:04x}, computed 0x{computed:04x}"),
+                    );
                 }
             }
         }
@@ -115,10 +120,20 @@ impl ZigbeeCheck {
     fn check_mac(&mut self, decoded: &Decoded<'_>, sink: &mut Sink) {
         let mac = &decoded.mac;
         if mac.security {
-            sink.report(Severity::Note, "zigbee.encrypted", Protocol::Zigbee, "MAC security enabled: the payload is not checked".into());
+            sink.report(
+                Severity::Note,
+                "zigbee.encrypted",
+                Protocol::Zigbee,
+                "MAC security enabled: the payload is not checked".into(),
+            );
         }
         if mac.frame_type == mac_type::DATA && (mac.dst == Address::Absent && mac.src == Address::Absent) {
-            sink.report(Severity::Error, "zigbee.addressing", Protocol::Zigbee, "data frame with neither destination nor source address".into());
+            sink.report(
+                Severity::Error,
+                "zigbee.addressing",
+                Protocol::Zigbee,
+                "data frame with neither destination nor source address".into(),
+            );
         }
         if mac.pan_compression && (mac.dst == Address::Absent || mac.src == Address::Absent) && mac.version < 2 {
             sink.report(
@@ -129,7 +144,12 @@ impl ZigbeeCheck {
             );
         }
         if mac.src == Address::Short(MAC_BROADCAST) {
-            sink.report(Severity::Error, "zigbee.addressing", Protocol::Zigbee, "broadcast source address 0xffff".into());
+            sink.report(
+                Severity::Error,
+                "zigbee.addressing",
+                Protocol::Zigbee,
+                "broadcast source address 0xffff".into(),
+            );
         }
         if mac.ack_request && mac.dst == Address::Short(MAC_BROADCAST) {
             sink.report(
@@ -151,10 +171,20 @@ impl ZigbeeCheck {
             }
         };
         if !(1..=3).contains(&nwk.version) {
-            sink.report(Severity::Warn, "zbee_nwk.bad_version", Protocol::ZbeeNwk, format!("protocol version {} (ZigBee uses 1–3)", nwk.version));
+            sink.report(
+                Severity::Warn,
+                "zbee_nwk.bad_version",
+                Protocol::ZbeeNwk,
+                format!("protocol version {} (ZigBee uses 1–3)", nwk.version),
+            );
         }
         if nwk.security {
-            sink.report(Severity::Note, "zbee_nwk.encrypted", Protocol::ZbeeNwk, "NWK security enabled: the payload is not checked".into());
+            sink.report(
+                Severity::Note,
+                "zbee_nwk.encrypted",
+                Protocol::ZbeeNwk,
+                "NWK security enabled: the payload is not checked".into(),
+            );
         }
         let mac_broadcast = decoded.mac.dst == Address::Short(MAC_BROADCAST);
         let nwk_broadcast = wire::is_nwk_broadcast(nwk.dst);
@@ -173,7 +203,8 @@ impl ZigbeeCheck {
                 format!("NWK unicast to 0x{:04x} sent to the MAC broadcast address", nwk.dst),
             );
         }
-        let hash = payload.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        let hash =
+            payload.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
         if let Some((seq, previous)) = self.last_nwk.insert(nwk.src, (nwk.seq, hash)) {
             if seq == nwk.seq && previous != hash {
                 sink.report(
@@ -188,7 +219,12 @@ impl ZigbeeCheck {
             return;
         }
         let Some((&command, body)) = payload.split_first() else {
-            sink.report(Severity::Error, "zbee_nwk.bad_command", Protocol::ZbeeNwk, "command frame without a command identifier".into());
+            sink.report(
+                Severity::Error,
+                "zbee_nwk.bad_command",
+                Protocol::ZbeeNwk,
+                "command frame without a command identifier".into(),
+            );
             return;
         };
         let problem = match command {
@@ -196,18 +232,25 @@ impl ZigbeeCheck {
                 let count = body.first().map(|o| usize::from(o & 0x1f));
                 match count {
                     None => Some("Link Status without options".to_string()),
-                    Some(count) if body.len() != 1 + 3 * count => {
-                        Some(format!("Link Status announces {count} entries but holds {} bytes of them", body.len() - 1))
-                    }
+                    Some(count) if body.len() != 1 + 3 * count => Some(format!(
+                        "Link Status announces {count} entries but holds {} bytes of them",
+                        body.len() - 1
+                    )),
                     Some(count) => {
                         self.check_link_status(nwk, decoded, &body[1..1 + 3 * count], sink);
                         None
                     }
                 }
             }
-            nwk_command::NETWORK_STATUS if body.len() < 3 => Some(format!("Network Status with {} bytes (3 needed)", body.len())),
-            nwk_command::ROUTE_REQUEST if body.len() < 5 => Some(format!("Route Request with {} bytes (5 needed)", body.len())),
-            nwk_command::ROUTE_REPLY if body.len() < 7 => Some(format!("Route Reply with {} bytes (7 needed)", body.len())),
+            nwk_command::NETWORK_STATUS if body.len() < 3 => {
+                Some(format!("Network Status with {} bytes (3 needed)", body.len()))
+            }
+            nwk_command::ROUTE_REQUEST if body.len() < 5 => {
+                Some(format!("Route Request with {} bytes (5 needed)", body.len()))
+            }
+            nwk_command::ROUTE_REPLY if body.len() < 7 => {
+                Some(format!("Route Reply with {} bytes (7 needed)", body.len()))
+            }
             0x01..=0x0d => None,
             other => Some(format!("unassigned command identifier 0x{other:02x}")),
         };
@@ -232,7 +275,12 @@ impl ZigbeeCheck {
             problems.push("entries not in ascending address order (ZigBee §3.4.13.3.2)".to_string());
         }
         if !problems.is_empty() {
-            sink.report(Severity::Warn, "zbee_nwk.link_status", Protocol::ZbeeNwk, format!("Link Status {}", problems.join("; ")));
+            sink.report(
+                Severity::Warn,
+                "zbee_nwk.link_status",
+                Protocol::ZbeeNwk,
+                format!("Link Status {}", problems.join("; ")),
+            );
         }
     }
 
@@ -288,9 +336,16 @@ impl ZigbeeCheck {
             if !self.answered.contains(&key) {
                 continue;
             }
-            let (protocol, check) = if key.3 == 0xff { (Protocol::Zdp, "zdp.unanswered") } else { (Protocol::Zcl, "zcl.unanswered") };
+            let (protocol, check) =
+                if key.3 == 0xff { (Protocol::Zdp, "zdp.unanswered") } else { (Protocol::Zcl, "zcl.unanswered") };
             for (frame, tsn) in queue {
-                sink.report_at(frame, Severity::Warn, check, protocol, format!("request with sequence number {tsn} to 0x{:04x} never answered", key.1));
+                sink.report_at(
+                    frame,
+                    Severity::Warn,
+                    check,
+                    protocol,
+                    format!("request with sequence number {tsn} to 0x{:04x} never answered", key.1),
+                );
             }
         }
     }
@@ -316,7 +371,12 @@ fn exchange(decoded: &Decoded<'_>) -> Option<(Role, Box<dyn Fn(u16, u16) -> Exch
         App::Zdp(Ok((tsn, _))) => {
             let request_cluster = cluster & 0x7fff;
             let role = if cluster & 0x8000 != 0 { Role::Response } else { Role::Request };
-            Some((role, Box::new(move |client, server| (client, server, request_cluster | 0x8000, 0xff)), *tsn, Protocol::Zdp))
+            Some((
+                role,
+                Box::new(move |client, server| (client, server, request_cluster | 0x8000, 0xff)),
+                *tsn,
+                Protocol::Zdp,
+            ))
         }
         App::Zcl(Ok((zcl, _))) => {
             let (role, request) = match (zcl.frame_type, cluster, zcl.command) {
@@ -324,7 +384,9 @@ fn exchange(decoded: &Decoded<'_>) -> Option<(Role, Box<dyn Fn(u16, u16) -> Exch
                 (0, _, zcl_global::READ_ATTRIBUTES_RESPONSE) => (Role::Response, zcl_global::READ_ATTRIBUTES),
                 (0, _, zcl_global::WRITE_ATTRIBUTES) => (Role::Request, zcl_global::WRITE_ATTRIBUTES),
                 (0, _, zcl_global::WRITE_ATTRIBUTES_RESPONSE) => (Role::Response, zcl_global::WRITE_ATTRIBUTES),
-                (1, CLUSTER_GROUPS, 0x02) | (1, CLUSTER_SCENES, 0x06) => (if zcl.server_to_client { Role::Response } else { Role::Request }, zcl.command),
+                (1, CLUSTER_GROUPS, 0x02) | (1, CLUSTER_SCENES, 0x06) => {
+                    (if zcl.server_to_client { Role::Response } else { Role::Request }, zcl.command)
+                }
                 (1, CLUSTER_OTA, 0x01) => (Role::Request, 0x01),
                 (1, CLUSTER_OTA, 0x02) => (Role::Response, 0x01),
                 _ => (Role::Other, 0),
@@ -371,28 +433,36 @@ fn zcl_payload_problem(decoded: &Decoded<'_>, zcl: &wire::ZclRepr, payload: &[u8
         }
         (0, _, zcl_global::READ_ATTRIBUTES_RESPONSE) => records(payload, true),
         (0, _, zcl_global::WRITE_ATTRIBUTES) => records(payload, false),
-        (0, _, zcl_global::WRITE_ATTRIBUTES_RESPONSE) if payload.len() != 1 && payload.len() % 3 != 0 => {
-            Some(format!("Write Attributes Response with {} payload bytes (one status, or 3-byte records)", payload.len()))
+        (0, _, zcl_global::WRITE_ATTRIBUTES_RESPONSE) if payload.len() != 1 && payload.len() % 3 != 0 => Some(format!(
+            "Write Attributes Response with {} payload bytes (one status, or 3-byte records)",
+            payload.len()
+        )),
+        (0, _, zcl_global::DEFAULT_RESPONSE) if payload.len() != 2 => {
+            Some(format!("Default Response with {} payload bytes (2 expected)", payload.len()))
         }
-        (0, _, zcl_global::DEFAULT_RESPONSE) if payload.len() != 2 => Some(format!("Default Response with {} payload bytes (2 expected)", payload.len())),
         (1, CLUSTER_GROUPS, 0x02) => {
             let skip = usize::from(zcl.server_to_client);
             let count = usize::from(*payload.get(skip)?);
             let want = skip + 1 + 2 * count;
-            (payload.len() != want).then(|| format!("group count {count} needs {want} payload bytes, {} present", payload.len()))
+            (payload.len() != want)
+                .then(|| format!("group count {count} needs {want} payload bytes, {} present", payload.len()))
         }
         (1, CLUSTER_SCENES, 0x06) if !zcl.server_to_client && payload.len() != 2 => {
             Some(format!("Get Scene Membership with {} payload bytes (2 expected)", payload.len()))
         }
         (1, CLUSTER_SCENES, 0x06) if zcl.server_to_client => {
             if payload.len() < 4 {
-                return Some(format!("Get Scene Membership Response with {} payload bytes (at least 4)", payload.len()));
+                return Some(format!(
+                    "Get Scene Membership Response with {} payload bytes (at least 4)",
+                    payload.len()
+                ));
             }
             if payload[0] != 0 {
                 return None;
             }
             let count = usize::from(*payload.get(4)?);
-            (payload.len() != 5 + count).then(|| format!("scene count {count} needs {} payload bytes, {} present", 5 + count, payload.len()))
+            (payload.len() != 5 + count)
+                .then(|| format!("scene count {count} needs {} payload bytes, {} present", 5 + count, payload.len()))
         }
         _ => None,
     }
@@ -464,7 +534,13 @@ mod test {
     fn test_built_frames_are_clean() {
         let frames = frames(TWO_WAY);
         assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![]);
-        let raw = RawFrame { linktype: LinkType::Ieee802154NoFcs, ts: 0, orig_len: frames[2].len() as u32, data: &frames[2], offset: 0 };
+        let raw = RawFrame {
+            linktype: LinkType::Ieee802154NoFcs,
+            ts: 0,
+            orig_len: frames[2].len() as u32,
+            data: &frames[2],
+            offset: 0,
+        };
         let frame = dissect(1, &raw);
         for layer in [Protocol::Zigbee, Protocol::ZbeeNwk, Protocol::ZbeeAps, Protocol::Zcl] {
             assert!(frame.present.contains(layer) && frame.expected.contains(layer), "{layer}");
@@ -474,7 +550,10 @@ mod test {
     #[test]
     fn test_response_with_other_sequence_number() {
         let frames = frames(&TWO_WAY.replace("Read Attributes Response, Seq: 5", "Read Attributes Response, Seq: 9"));
-        assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![(3, "zcl.unmatched_response".into()), (2, "zcl.unanswered".into())]);
+        assert_eq!(
+            findings(LinkType::Ieee802154NoFcs, &frames),
+            vec![(3, "zcl.unmatched_response".into()), (2, "zcl.unanswered".into())]
+        );
     }
 
     #[test]
@@ -493,7 +572,9 @@ mod test {
 
     #[test]
     fn test_one_way_responses_are_not_blamed() {
-        let frames = frames(r#"[{"time": "2", "src": "0x1de6", "dst": "0xd7a7", "protocol": "ZigBee HA", "info": "ZCL: Read Attributes Response, Seq: 5"}]"#);
+        let frames = frames(
+            r#"[{"time": "2", "src": "0x1de6", "dst": "0xd7a7", "protocol": "ZigBee HA", "info": "ZCL: Read Attributes Response, Seq: 5"}]"#,
+        );
         assert_eq!(findings(LinkType::Ieee802154NoFcs, &frames), vec![]);
     }
 

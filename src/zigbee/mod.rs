@@ -156,7 +156,9 @@ impl Kind {
     /// Return the protocol that carries this message.
     pub fn carrier(self) -> Carrier {
         match self {
-            Kind::LinkStatus | Kind::NetworkStatus { .. } | Kind::RouteRequest { .. } | Kind::RouteReply { .. } => Carrier::Nwk,
+            Kind::LinkStatus | Kind::NetworkStatus { .. } | Kind::RouteRequest { .. } | Kind::RouteReply { .. } => {
+                Carrier::Nwk
+            }
             Kind::NodeDescriptorRequest { .. }
             | Kind::NodeDescriptorResponse { .. }
             | Kind::SimpleDescriptorRequest { .. }
@@ -212,14 +214,23 @@ impl Kind {
     pub fn info(self, tsn: u8) -> String {
         match self {
             Kind::LinkStatus => "Link Status".into(),
-            Kind::NetworkStatus { addr, status } => format!("Network Status, 0x{addr:04x}: {}", nwk_status_name(status)),
+            Kind::NetworkStatus { addr, status } => {
+                format!("Network Status, 0x{addr:04x}: {}", nwk_status_name(status))
+            }
             Kind::RouteRequest { dst, src } => format!("Route Request, Dst: 0x{dst:04x}, Src: 0x{src:04x}"),
-            Kind::RouteReply { responder, originator } => format!("Route Reply, Responder: 0x{responder:04x}, Originator: 0x{originator:04x}"),
+            Kind::RouteReply { responder, originator } => {
+                format!("Route Reply, Responder: 0x{responder:04x}, Originator: 0x{originator:04x}")
+            }
             Kind::NodeDescriptorRequest { addr } => format!("Node Descriptor Request, Nwk Addr: 0x{addr:04x}"),
             Kind::NodeDescriptorResponse { addr, rev, status } => {
-                format!("Node Descriptor Response, Rev: {rev}, Nwk Addr: 0x{addr:04x}, Status: {}", zdp_status_name(status))
+                format!(
+                    "Node Descriptor Response, Rev: {rev}, Nwk Addr: 0x{addr:04x}, Status: {}",
+                    zdp_status_name(status)
+                )
             }
-            Kind::SimpleDescriptorRequest { addr, endpoint } => format!("Simple Descriptor Request, Nwk Addr: 0x{addr:04x}, Endpoint: {endpoint}"),
+            Kind::SimpleDescriptorRequest { addr, endpoint } => {
+                format!("Simple Descriptor Request, Nwk Addr: 0x{addr:04x}, Endpoint: {endpoint}")
+            }
             Kind::SimpleDescriptorResponse { addr, status } => {
                 format!("Simple Descriptor Response, Nwk Addr: 0x{addr:04x}, Status: {}", zdp_status_name(status))
             }
@@ -278,7 +289,9 @@ pub fn zdp_status_name(status: u8) -> String {
 
 /// Return the ZDP status code of a Wireshark status name.
 pub fn zdp_status_code(name: &str) -> Option<u8> {
-    [0x00u8, 0x80, 0x81, 0x82, 0x83, 0x84, 0x89].into_iter().find(|code| zdp_status_name(*code).eq_ignore_ascii_case(name.trim()))
+    [0x00u8, 0x80, 0x81, 0x82, 0x83, 0x84, 0x89]
+        .into_iter()
+        .find(|code| zdp_status_name(*code).eq_ignore_ascii_case(name.trim()))
 }
 
 /// The application layer of a decoded frame.
@@ -314,21 +327,25 @@ pub struct Decoded<'a> {
 pub fn decode(data: &[u8]) -> Result<Decoded<'_>, WireError> {
     let (mac, at) = MacRepr::parse(data)?;
     let payload = &data[at..];
-    let nwk =
-        (mac.frame_type == mac_type::DATA && !mac.security && !payload.is_empty()).then(|| NwkRepr::parse(payload).map(|(nwk, len)| (nwk, &payload[len..])));
+    let nwk = (mac.frame_type == mac_type::DATA && !mac.security && !payload.is_empty())
+        .then(|| NwkRepr::parse(payload).map(|(nwk, len)| (nwk, &payload[len..])));
     let aps = match &nwk {
-        Some(Ok((nwk, payload))) if nwk.frame_type == nwk_type::DATA && !nwk.security => Some(ApsRepr::parse(payload).map(|(aps, len)| (aps, &payload[len..]))),
+        Some(Ok((nwk, payload))) if nwk.frame_type == nwk_type::DATA && !nwk.security => {
+            Some(ApsRepr::parse(payload).map(|(aps, len)| (aps, &payload[len..])))
+        }
         _ => None,
     };
     let app = match &aps {
-        Some(Ok((aps, payload))) if aps.frame_type == aps_type::DATA && !aps.security && aps.extended.is_none() => match aps.profile {
-            Some(PROFILE_ZDP) => App::Zdp(match payload.split_first() {
-                Some((tsn, rest)) => Ok((*tsn, rest)),
-                None => Err(WireError::Truncated { layer: wire::Layer::Zdp, needed: 1, available: 0 }),
-            }),
-            Some(_) => App::Zcl(ZclRepr::parse(payload).map(|(zcl, len)| (zcl, &payload[len..]))),
-            None => App::None,
-        },
+        Some(Ok((aps, payload))) if aps.frame_type == aps_type::DATA && !aps.security && aps.extended.is_none() => {
+            match aps.profile {
+                Some(PROFILE_ZDP) => App::Zdp(match payload.split_first() {
+                    Some((tsn, rest)) => Ok((*tsn, rest)),
+                    None => Err(WireError::Truncated { layer: wire::Layer::Zdp, needed: 1, available: 0 }),
+                }),
+                Some(_) => App::Zcl(ZclRepr::parse(payload).map(|(zcl, len)| (zcl, &payload[len..]))),
+                None => App::None,
+            }
+        }
         _ => App::None,
     };
     Ok(Decoded { mac, nwk, aps, app })
@@ -398,7 +415,9 @@ pub fn classify(decoded: &Decoded<'_>) -> Option<Kind> {
             nwk_command::LINK_STATUS => Some(Kind::LinkStatus),
             nwk_command::NETWORK_STATUS => Some(Kind::NetworkStatus { status: *body.first()?, addr: u16_le(body, 1)? }),
             nwk_command::ROUTE_REQUEST => Some(Kind::RouteRequest { dst: u16_le(body, 2)?, src: nwk.src }),
-            nwk_command::ROUTE_REPLY => Some(Kind::RouteReply { originator: u16_le(body, 2)?, responder: u16_le(body, 4)? }),
+            nwk_command::ROUTE_REPLY => {
+                Some(Kind::RouteReply { originator: u16_le(body, 2)?, responder: u16_le(body, 4)? })
+            }
             _ => None,
         };
     }
@@ -434,13 +453,17 @@ pub fn classify(decoded: &Decoded<'_>) -> Option<Kind> {
         }
         App::Zdp(Ok((_, body))) => Some(match aps.cluster? {
             zdp_cluster::NODE_DESC_REQ => Kind::NodeDescriptorRequest { addr: u16_le(body, 0)? },
-            zdp_cluster::SIMPLE_DESC_REQ => Kind::SimpleDescriptorRequest { addr: u16_le(body, 0)?, endpoint: *body.get(2)? },
+            zdp_cluster::SIMPLE_DESC_REQ => {
+                Kind::SimpleDescriptorRequest { addr: u16_le(body, 0)?, endpoint: *body.get(2)? }
+            }
             zdp_cluster::NODE_DESC_RSP => {
                 // Node descriptor: server mask at offset 8..10 of the descriptor.
                 let mask = u16_le(body, 3 + 8)?;
                 Kind::NodeDescriptorResponse { status: *body.first()?, addr: u16_le(body, 1)?, rev: (mask >> 9) as u8 }
             }
-            zdp_cluster::SIMPLE_DESC_RSP => Kind::SimpleDescriptorResponse { status: *body.first()?, addr: u16_le(body, 1)? },
+            zdp_cluster::SIMPLE_DESC_RSP => {
+                Kind::SimpleDescriptorResponse { status: *body.first()?, addr: u16_le(body, 1)? }
+            }
             _ => return None,
         }),
         _ => None,

@@ -81,26 +81,33 @@ pub fn parse(text: &str) -> Result<Summary, NtgError> {
             Some(rows) => (Value::Array(rows), Vec::new()),
             None => {
                 let extracted = extract(text, Dialect::Json);
-                let value = serde_json::from_str::<Value>(extracted.text.trim()).map_err(|_| NtgError::Json(error.to_string()))?;
+                let value = serde_json::from_str::<Value>(extracted.text.trim())
+                    .map_err(|_| NtgError::Json(error.to_string()))?;
                 (value, extracted.findings)
             }
         },
     };
     let value = match value {
         Value::String(inner) => {
-            findings.push(AnswerFinding { check: "answer.json_string".into(), message: "the list is stored as a JSON string".into() });
+            findings.push(AnswerFinding {
+                check: "answer.json_string".into(),
+                message: "the list is stored as a JSON string".into(),
+            });
             let inner = extract(&inner, Dialect::Json);
             findings.extend(inner.findings);
-            serde_json::from_str::<Value>(inner.text.trim()).map_err(|e| NtgError::Json(format!("inside the JSON string: {e}")))?
+            serde_json::from_str::<Value>(inner.text.trim())
+                .map_err(|e| NtgError::Json(format!("inside the JSON string: {e}")))?
         }
         other => other,
     };
     let items = match value {
         Value::Array(items) => items,
-        Value::Object(mut map) => match ["packets", "messages", "traffic", "rows"].iter().find_map(|k| map.remove(*k)) {
-            Some(Value::Array(items)) => items,
-            _ => return Err(NtgError::NotAList("an object without a list of rows")),
-        },
+        Value::Object(mut map) => {
+            match ["packets", "messages", "traffic", "rows"].iter().find_map(|k| map.remove(*k)) {
+                Some(Value::Array(items)) => items,
+                _ => return Err(NtgError::NotAList("an object without a list of rows")),
+            }
+        }
         Value::Null => return Err(NtgError::NotAList("null")),
         Value::Bool(_) => return Err(NtgError::NotAList("a boolean")),
         Value::Number(_) => return Err(NtgError::NotAList("a number")),
@@ -131,15 +138,17 @@ fn row(number: usize, item: &Value) -> Result<Row, NtgError> {
         match field(object, names) {
             Some(Value::String(s)) => Ok(s.trim().to_string()),
             Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(_) => Err(NtgError::Field { row: number, field: name, message: "is neither a string nor a number".into() }),
+            Some(_) => {
+                Err(NtgError::Field { row: number, field: name, message: "is neither a string nor a number".into() })
+            }
             None => Err(NtgError::Field { row: number, field: name, message: "is missing".into() }),
         }
     };
     let time_text = text("time", &["time", "Time", "timestamp"])?;
-    let time = time_text.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0 && *t < 1e9).ok_or_else(|| NtgError::Field {
-        row: number,
-        field: "time",
-        message: format!("{time_text:?} is not a number of seconds ≥ 0"),
+    let time = time_text.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0 && *t < 1e9).ok_or_else(|| {
+        NtgError::Field {
+            row: number, field: "time", message: format!("{time_text:?} is not a number of seconds ≥ 0")
+        }
     })?;
     let length = match field(object, &["length", "Length", "len"]) {
         None | Some(Value::Null) => None,
@@ -267,7 +276,14 @@ mod test {
         let plain = parse(list).unwrap();
         assert_eq!(
             plain.rows[0],
-            Row { time: 0.5, src: "0x1de6".into(), dst: "0xfffc".into(), protocol: "ZigBee".into(), length: Some(80), info: "Link Status".into() }
+            Row {
+                time: 0.5,
+                src: "0x1de6".into(),
+                dst: "0xfffc".into(),
+                protocol: "ZigBee".into(),
+                length: Some(80),
+                info: "Link Status".into()
+            }
         );
         assert!(plain.findings.is_empty());
         let stored = serde_json::to_string(&format!("```json\n{list}\n```")).unwrap();
@@ -306,13 +322,33 @@ mod test {
             ("ZCL OTA: Query Next Image Request, Seq: 9", Kind::OtaQueryNextImageRequest, Some(9)),
             ("ZCL: Default Response,", Kind::DefaultResponse, None),
             ("Unknown Command: 0xc1,", Kind::ZclUnknown(0xc1), None),
-            ("Network Status, 0x1de6: Many-to-One Route Failure", Kind::NetworkStatus { addr: 0x1de6, status: 0x0c }, None),
+            (
+                "Network Status, 0x1de6: Many-to-One Route Failure",
+                Kind::NetworkStatus { addr: 0x1de6, status: 0x0c },
+                None,
+            ),
             ("Route Request, Dst: 0xd7a7, Src: 0x1de6", Kind::RouteRequest { dst: 0xd7a7, src: 0x1de6 }, None),
-            ("Route Reply, Responder: 0x2a30, Originator: 0xd7a7", Kind::RouteReply { responder: 0x2a30, originator: 0xd7a7 }, None),
+            (
+                "Route Reply, Responder: 0x2a30, Originator: 0xd7a7",
+                Kind::RouteReply { responder: 0x2a30, originator: 0xd7a7 },
+                None,
+            ),
             ("Node Descriptor Request, Nwk Addr: 0x1de6", Kind::NodeDescriptorRequest { addr: 0x1de6 }, None),
-            ("Node Descriptor Response, Rev: 22, Nwk Addr: 0x1de6, Status: Success", Kind::NodeDescriptorResponse { addr: 0x1de6, rev: 22, status: 0 }, None),
-            ("Simple Descriptor Request, Nwk Addr: 0x1de6, Endpoint: 11", Kind::SimpleDescriptorRequest { addr: 0x1de6, endpoint: 11 }, None),
-            ("Simple Descriptor Response, Nwk Addr: 0x1de6, Status: Success", Kind::SimpleDescriptorResponse { addr: 0x1de6, status: 0 }, None),
+            (
+                "Node Descriptor Response, Rev: 22, Nwk Addr: 0x1de6, Status: Success",
+                Kind::NodeDescriptorResponse { addr: 0x1de6, rev: 22, status: 0 },
+                None,
+            ),
+            (
+                "Simple Descriptor Request, Nwk Addr: 0x1de6, Endpoint: 11",
+                Kind::SimpleDescriptorRequest { addr: 0x1de6, endpoint: 11 },
+                None,
+            ),
+            (
+                "Simple Descriptor Response, Nwk Addr: 0x1de6, Status: Success",
+                Kind::SimpleDescriptorResponse { addr: 0x1de6, status: 0 },
+                None,
+            ),
         ];
         for (text, kind, seq) in cases {
             assert_eq!(parse_info(text), Some((kind, seq)), "{text}");

@@ -131,7 +131,11 @@ pub fn rows_from_capture(path: &Path) -> Result<Vec<Row>, ReadError> {
     let mut start = None;
     while let Some(raw) = reader.next_frame() {
         let raw = raw?;
-        let body = if raw.linktype == LinkType::Ieee802154WithFcs { &raw.data[..raw.data.len().saturating_sub(2)] } else { raw.data };
+        let body = if raw.linktype == LinkType::Ieee802154WithFcs {
+            &raw.data[..raw.data.len().saturating_sub(2)]
+        } else {
+            raw.data
+        };
         let decoded = decode(body).ok();
         let (src, dst) = decoded.as_ref().map_or((None, None), |d| d.addresses());
         let protocol = match decoded.as_ref().and_then(classify).map(|k| k.carrier()) {
@@ -160,7 +164,14 @@ mod test {
     use super::*;
 
     fn row(time: f64, length: u32, info: &str) -> Row {
-        Row { time, src: "0x1de6".into(), dst: "0xd7a7".into(), protocol: "ZigBee HA".into(), length: Some(length), info: info.into() }
+        Row {
+            time,
+            src: "0x1de6".into(),
+            dst: "0xd7a7".into(),
+            protocol: "ZigBee HA".into(),
+            length: Some(length),
+            info: info.into(),
+        }
     }
 
     #[test]

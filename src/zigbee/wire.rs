@@ -545,7 +545,11 @@ impl ApsRepr {
         let fcf = data[0];
         let frame_type = fcf & 3;
         if frame_type == 3 {
-            return Err(WireError::Malformed { layer: Layer::Aps, field: "frame type", detail: "is reserved (3)".into() });
+            return Err(WireError::Malformed {
+                layer: Layer::Aps,
+                field: "frame type",
+                detail: "is reserved (3)".into(),
+            });
         }
         let delivery = (fcf >> 2) & 3;
         let ack_format = fcf & 0x10 != 0;
@@ -606,7 +610,9 @@ impl ApsRepr {
     /// Return the frame control field.
     pub fn frame_control(&self) -> u8 {
         let mut fcf = (self.frame_type & 3) | ((self.delivery & 3) << 2);
-        for (flag, bit) in [(self.ack_format, 0x10), (self.security, 0x20), (self.ack_request, 0x40), (self.extended.is_some(), 0x80)] {
+        for (flag, bit) in
+            [(self.ack_format, 0x10), (self.security, 0x20), (self.ack_request, 0x40), (self.extended.is_some(), 0x80)]
+        {
             if flag {
                 fcf |= bit;
             }
@@ -674,7 +680,11 @@ impl ZclRepr {
         need(Layer::Zcl, data, 1)?;
         let fcf = data[0];
         if fcf & 3 > 1 {
-            return Err(WireError::Malformed { layer: Layer::Zcl, field: "frame type", detail: format!("is reserved ({})", fcf & 3) });
+            return Err(WireError::Malformed {
+                layer: Layer::Zcl,
+                field: "frame type",
+                detail: format!("is reserved ({})", fcf & 3),
+            });
         }
         let manufacturer_specific = fcf & 0x04 != 0;
         let len = if manufacturer_specific { 5 } else { 3 };
@@ -694,7 +704,9 @@ impl ZclRepr {
     /// Return the frame control field.
     pub fn frame_control(&self) -> u8 {
         let mut fcf = self.frame_type & 3;
-        for (flag, bit) in [(self.manufacturer.is_some(), 0x04), (self.server_to_client, 0x08), (self.disable_default_response, 0x10)] {
+        for (flag, bit) in
+            [(self.manufacturer.is_some(), 0x04), (self.server_to_client, 0x08), (self.disable_default_response, 0x10)]
+        {
             if flag {
                 fcf |= bit;
             }
@@ -730,8 +742,8 @@ mod test {
     /// Frame 2 of LLM-NTG's real two-way capture: Read Attributes from
     /// 0xd7a7 to 0x1de6 (manufacturer-specific, Philips).
     static READ_ATTRIBUTES: [u8; 30] = [
-        0x61, 0x88, 0x02, 0xde, 0x15, 0xe6, 0x1d, 0xa7, 0xd7, 0x48, 0x00, 0xe6, 0x1d, 0xa7, 0xd7, 0x1e, 0x02, 0x00, 0x0b, 0x03, 0xfc, 0x04, 0x01, 0x40, 0x01,
-        0x04, 0x0b, 0x10, 0x0b, 0x00,
+        0x61, 0x88, 0x02, 0xde, 0x15, 0xe6, 0x1d, 0xa7, 0xd7, 0x48, 0x00, 0xe6, 0x1d, 0xa7, 0xd7, 0x1e, 0x02, 0x00,
+        0x0b, 0x03, 0xfc, 0x04, 0x01, 0x40, 0x01, 0x04, 0x0b, 0x10, 0x0b, 0x00,
     ];
 
     fn layers() -> (MacRepr, NwkRepr, ApsRepr, ZclRepr) {
@@ -777,7 +789,14 @@ mod test {
             src_endpoint: Some(64),
             counter: 1,
         };
-        let zcl = ZclRepr { frame_type: 0, manufacturer: Some(0x100b), server_to_client: false, disable_default_response: false, tsn: 11, command: 0 };
+        let zcl = ZclRepr {
+            frame_type: 0,
+            manufacturer: Some(0x100b),
+            server_to_client: false,
+            disable_default_response: false,
+            tsn: 11,
+            command: 0,
+        };
         (mac, nwk, aps, zcl)
     }
 

@@ -190,7 +190,12 @@ async fn serve(mut stream: TcpStream, state: &State) {
         .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ").to_string()))
         .unwrap_or_default();
     if key != state.script.key {
-        return json_reply(&mut stream, 401, json!({"error": {"type": "authentication_error", "message": "invalid x-api-key"}})).await;
+        return json_reply(
+            &mut stream,
+            401,
+            json!({"error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+        )
+        .await;
     }
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let addr = state.addr.lock().unwrap().unwrap();
@@ -201,7 +206,12 @@ async fn serve(mut stream: TcpStream, state: &State) {
                 return json_reply(&mut stream, 400, json!({"error": {"message": "unknown prompt"}})).await;
             };
             if state.script.errors.contains(&index) {
-                return json_reply(&mut stream, 400, json!({"error": {"type": "invalid_request_error", "message": "scripted error"}})).await;
+                return json_reply(
+                    &mut stream,
+                    400,
+                    json!({"error": {"type": "invalid_request_error", "message": "scripted error"}}),
+                )
+                .await;
             }
             let text = &state.script.answers[index].1;
             let answer = if path == "/v1/messages" { anthropic_answer(text) } else { openai_answer(text) };
@@ -235,7 +245,12 @@ async fn serve(mut stream: TcpStream, state: &State) {
         ("POST", "/v1/batches") => {
             let input = json_body["input_file_id"].as_str().unwrap_or_default().to_string();
             if json_body["endpoint"] != "/v1/chat/completions" || json_body["completion_window"] != "24h" {
-                return json_reply(&mut stream, 400, json!({"error": {"message": "bad endpoint or completion_window"}})).await;
+                return json_reply(
+                    &mut stream,
+                    400,
+                    json!({"error": {"message": "bad endpoint or completion_window"}}),
+                )
+                .await;
             }
             let content = state.files.lock().unwrap().get(&input).cloned();
             let Some(content) = content else {
@@ -244,7 +259,11 @@ async fn serve(mut stream: TcpStream, state: &State) {
             let mut requests = Vec::new();
             for line in content.lines().filter(|l| !l.is_empty()) {
                 let line: Value = serde_json::from_str(line).unwrap();
-                assert_eq!((&line["method"], &line["url"]), (&json!("POST"), &json!("/v1/chat/completions")), "batch line shape");
+                assert_eq!(
+                    (&line["method"], &line["url"]),
+                    (&json!("POST"), &json!("/v1/chat/completions")),
+                    "batch line shape"
+                );
                 requests.push((line["custom_id"].as_str().unwrap().to_string(), line["body"].clone()));
             }
             let id = create(state, false, requests);
@@ -257,9 +276,11 @@ async fn serve(mut stream: TcpStream, state: &State) {
         }
         ("POST", "/v1/messages/batches") => {
             let requests = json_body["requests"].as_array().cloned().unwrap_or_default();
-            let requests: Vec<(String, Value)> = requests.iter().map(|r| (r["custom_id"].as_str().unwrap().to_string(), r["params"].clone())).collect();
+            let requests: Vec<(String, Value)> =
+                requests.iter().map(|r| (r["custom_id"].as_str().unwrap().to_string(), r["params"].clone())).collect();
             let id = create(state, true, requests);
-            json_reply(&mut stream, 200, json!({"id": id, "type": "message_batch", "processing_status": "in_progress"})).await
+            json_reply(&mut stream, 200, json!({"id": id, "type": "message_batch", "processing_status": "in_progress"}))
+                .await
         }
         ("GET", p) if p.starts_with("/v1/files/") && p.ends_with("/content") => {
             let id = p.trim_start_matches("/v1/files/").trim_end_matches("/content");
@@ -273,7 +294,15 @@ async fn serve(mut stream: TcpStream, state: &State) {
             let id = p.trim_start_matches("/v1/messages/batches/").trim_end_matches("/results");
             let lines = state.batches.lock().unwrap().get(id).map(|b| results(state, b));
             match lines {
-                Some(lines) => reply(&mut stream, 200, "application/binary", &lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).await,
+                Some(lines) => {
+                    reply(
+                        &mut stream,
+                        200,
+                        "application/binary",
+                        &lines.iter().map(|l| l.to_string() + "\n").collect::<String>(),
+                    )
+                    .await
+                }
                 None => json_reply(&mut stream, 404, json!({"error": {"message": "no such batch"}})).await,
             }
         }
@@ -289,7 +318,10 @@ async fn serve(mut stream: TcpStream, state: &State) {
                 None => json_reply(&mut stream, 404, json!({"error": {"message": "no such batch"}})).await,
             }
         }
-        _ => json_reply(&mut stream, 404, json!({"error": {"message": format!("no such endpoint: {method} {path}")}})).await,
+        _ => {
+            json_reply(&mut stream, 404, json!({"error": {"message": format!("no such endpoint: {method} {path}")}}))
+                .await
+        }
     }
 }
 
@@ -307,7 +339,8 @@ fn poll_answer(state: &State, id: &str, addr: SocketAddr) -> Option<Value> {
                        "results_url": if ended { Value::from(format!("http://{addr}/v1/messages/batches/{id}/results")) } else { Value::Null }})
     } else if ended {
         let lines = results(state, batch);
-        let (ok, failed): (Vec<&Value>, Vec<&Value>) = lines.iter().partition(|l| l["error"].is_null() && l["response"]["status_code"] == 200);
+        let (ok, failed): (Vec<&Value>, Vec<&Value>) =
+            lines.iter().partition(|l| l["error"].is_null() && l["response"]["status_code"] == 200);
         let mut files = state.files.lock().unwrap();
         let out = format!("file-out-{id}");
         files.insert(out.clone(), ok.iter().map(|l| l.to_string() + "\n").collect());

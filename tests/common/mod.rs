@@ -96,5 +96,13 @@ pub fn dns(id: u16, response: bool, ancount: Option<u16>) -> Vec<u8> {
 pub fn http_conversation(client: [u8; 4], server: [u8; 4], port: u16, isn: u32) -> Vec<Vec<u8>> {
     let request = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
     let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    harness::testkit::http_conversation(client, port, server, isn, isn.wrapping_mul(3).wrapping_add(17), request, response)
+    harness::testkit::http_conversation(
+        client,
+        port,
+        server,
+        isn,
+        isn.wrapping_mul(3).wrapping_add(17),
+        request,
+        response,
+    )
 }

@@ -96,7 +96,11 @@ impl FaultServer {
     /// Start a server that answers prompt `i` (its last user message is
     /// `answers[i].0`) with `answers[i].1` after playing `scripts[i]`. With
     /// `key`, a request must carry it in its provider's auth header.
-    pub fn start(answers: Vec<(String, String)>, scripts: BTreeMap<usize, Vec<Step>>, key: Option<&str>) -> FaultServer {
+    pub fn start(
+        answers: Vec<(String, String)>,
+        scripts: BTreeMap<usize, Vec<Step>>,
+        key: Option<&str>,
+    ) -> FaultServer {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let state = Arc::new(State {
             answers,
@@ -190,7 +194,11 @@ pub async fn read_request(stream: &mut TcpStream) -> Option<RawRequest> {
                 .iter()
                 .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
                 .collect();
-            let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
+            let length = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
             while buffer.len() < head_len + length {
                 let n = stream.read(&mut chunk).await.ok()?;
                 if n == 0 {
@@ -206,9 +214,11 @@ pub async fn read_request(stream: &mut TcpStream) -> Option<RawRequest> {
 /// The last user message of a request body, in its format.
 fn last_user(format: Format, body: &Value) -> Option<String> {
     match format {
-        Format::OpenAi | Format::Anthropic => body["messages"].as_array()?.iter().rev().find(|m| m["role"] == "user")?["content"]
-            .as_str()
-            .map(str::to_string),
+        Format::OpenAi | Format::Anthropic => {
+            body["messages"].as_array()?.iter().rev().find(|m| m["role"] == "user")?["content"]
+                .as_str()
+                .map(str::to_string)
+        }
         Format::Gemini => body["contents"].as_array()?.iter().rev().find(|m| m["role"] == "user")?["parts"][0]["text"]
             .as_str()
             .map(str::to_string),
@@ -293,7 +303,9 @@ async fn serve(mut stream: TcpStream, state: &State) {
     };
     let key = sent_key(format, &headers).unwrap_or_default();
     if state.key.as_ref().is_some_and(|k| *k != key) {
-        let body = json!({"error": {"message": format!("invalid API key: got '{key}'"), "type": "invalid_request_error"}}).to_string();
+        let body =
+            json!({"error": {"message": format!("invalid API key: got '{key}'"), "type": "invalid_request_error"}})
+                .to_string();
         return reply(&mut stream, 401, &[], &body).await;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -302,17 +314,8 @@ async fn serve(mut stream: TcpStream, state: &State) {
         let mut seen = state.seen.lock().unwrap();
         let attempt = seen.iter().filter(|s| s.prompt == prompt).count();
         let scripted = prompt.and_then(|p| state.scripts.get(&p)).and_then(|s| s.get(attempt)).cloned();
-        let step = if state.healthy.load(Ordering::SeqCst) {
-            Step::Answer
-        } else {
-            scripted.unwrap_or(Step::Answer)
-        };
-        seen.push(Seen {
-            prompt,
-            attempt,
-            at: Instant::now(),
-            step: step.clone(),
-        });
+        let step = if state.healthy.load(Ordering::SeqCst) { Step::Answer } else { scripted.unwrap_or(Step::Answer) };
+        seen.push(Seen { prompt, attempt, at: Instant::now(), step: step.clone() });
         step
     };
     let Some(index) = prompt else {
@@ -356,7 +359,9 @@ async fn serve(mut stream: TcpStream, state: &State) {
             let _ = stream.write_all(&full.as_bytes()[..full.len() / 3]).await;
             let _ = stream.shutdown().await;
         }
-        Step::EchoKey => reply(&mut stream, 200, &[], &answer_body(format, &format!("{text}\n# your key is {key}"))).await,
+        Step::EchoKey => {
+            reply(&mut stream, 200, &[], &answer_body(format, &format!("{text}\n# your key is {key}"))).await
+        }
         Step::Cut => reply(&mut stream, 200, &[], &answer_body_ending(format, text, true)).await,
     }
 }
@@ -425,7 +430,10 @@ pub fn llm_katan(keys: &str) -> Option<Katan> {
         Ok(child) => child,
         Err(error) => {
             let required = std::env::var_os("HARNESS_REQUIRE_TOOLS").is_some() || std::env::var_os("CI").is_some();
-            assert!(!required, "llm-katan is required here ({error}); ci/install-deps installs it from ci/requirements.txt");
+            assert!(
+                !required,
+                "llm-katan is required here ({error}); ci/install-deps installs it from ci/requirements.txt"
+            );
             eprintln!("SKIPPED: llm-katan not found ({error}); pip install -r ci/requirements.txt");
             return None;
         }

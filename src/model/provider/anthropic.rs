@@ -32,10 +32,7 @@ pub(super) fn body(model: &str, messages: &[ChatMessage], sampling: &Sampling) -
         .map(|m| json!({"role": if m.role == Role::Assistant { "assistant" } else { "user" }, "content": m.content}))
         .collect();
     body.insert("messages".into(), Value::Array(turns));
-    body.insert(
-        "max_tokens".into(),
-        json!(sampling.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
-    );
+    body.insert("max_tokens".into(), json!(sampling.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
     // max_tokens is required (set above); the Messages API has no seed.
     super::insert_sampling(&mut body, sampling, [Some("temperature"), Some("top_p"), None, None]);
     Value::Object(body)
@@ -43,10 +40,8 @@ pub(super) fn body(model: &str, messages: &[ChatMessage], sampling: &Sampling) -
 
 /// Read text (all text blocks joined), usage and stop reason.
 pub(super) fn parse(json: &Value) -> Result<(String, Usage, Option<String>), String> {
-    let blocks = json
-        .get("content")
-        .and_then(Value::as_array)
-        .ok_or_else(|| "no content array in the answer".to_string())?;
+    let blocks =
+        json.get("content").and_then(Value::as_array).ok_or_else(|| "no content array in the answer".to_string())?;
     let texts: Vec<&str> = blocks
         .iter()
         .filter(|block| block.get("type").and_then(Value::as_str) == Some("text"))
@@ -59,10 +54,7 @@ pub(super) fn parse(json: &Value) -> Result<(String, Usage, Option<String>), Str
         prompt_tokens: count(json, "/usage/input_tokens"),
         completion_tokens: count(json, "/usage/output_tokens"),
     };
-    let stop = json
-        .get("stop_reason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let stop = json.get("stop_reason").and_then(Value::as_str).map(str::to_string);
     Ok((texts.concat(), usage, stop))
 }
 
@@ -76,17 +68,10 @@ mod tests {
                             "stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 4}});
         let (text, usage, stop) = parse(&answer).unwrap();
         assert_eq!(
-            (
-                text.as_str(),
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                stop.as_deref()
-            ),
+            (text.as_str(), usage.prompt_tokens, usage.completion_tokens, stop.as_deref()),
             ("Ether()/IP()", 9, 4, Some("end_turn"))
         );
-        assert!(parse(&json!({"content": [{"type": "tool_use"}]}))
-            .unwrap_err()
-            .contains("none of type text"));
+        assert!(parse(&json!({"content": [{"type": "tool_use"}]})).unwrap_err().contains("none of type text"));
         assert!(parse(&json!({"type": "error"})).is_err());
     }
 }

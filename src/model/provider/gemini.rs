@@ -19,10 +19,7 @@ pub(super) fn endpoint(base_url: &str, model: &str) -> String {
 pub(super) fn body(messages: &[ChatMessage], sampling: &Sampling) -> Value {
     let mut body = Map::new();
     if let Some(system) = system_text(messages) {
-        body.insert(
-            "systemInstruction".into(),
-            json!({"parts": [{"text": system}]}),
-        );
+        body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
     let contents: Vec<Value> = messages
         .iter()
@@ -31,7 +28,11 @@ pub(super) fn body(messages: &[ChatMessage], sampling: &Sampling) -> Value {
         .collect();
     body.insert("contents".into(), Value::Array(contents));
     let mut config = Map::new();
-    super::insert_sampling(&mut config, sampling, [Some("temperature"), Some("topP"), Some("maxOutputTokens"), Some("seed")]);
+    super::insert_sampling(
+        &mut config,
+        sampling,
+        [Some("temperature"), Some("topP"), Some("maxOutputTokens"), Some("seed")],
+    );
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
@@ -42,31 +43,18 @@ pub(super) fn body(messages: &[ChatMessage], sampling: &Sampling) -> Value {
 /// reason. A blocked prompt (no candidates) names the block reason.
 pub(super) fn parse(json: &Value) -> Result<(String, Usage, Option<String>), String> {
     let Some(candidate) = json.pointer("/candidates/0") else {
-        let reason = json
-            .pointer("/promptFeedback/blockReason")
-            .and_then(Value::as_str);
+        let reason = json.pointer("/promptFeedback/blockReason").and_then(Value::as_str);
         return Err(match reason {
             Some(reason) => format!("no candidates: the prompt was blocked ({reason})"),
             None => "no candidates[0] in the answer".into(),
         });
     };
-    let parts = candidate
-        .pointer("/content/parts")
-        .and_then(Value::as_array);
-    let texts: Vec<&str> = parts
-        .into_iter()
-        .flatten()
-        .filter_map(|part| part.get("text").and_then(Value::as_str))
-        .collect();
-    let finish = candidate
-        .get("finishReason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let parts = candidate.pointer("/content/parts").and_then(Value::as_array);
+    let texts: Vec<&str> =
+        parts.into_iter().flatten().filter_map(|part| part.get("text").and_then(Value::as_str)).collect();
+    let finish = candidate.get("finishReason").and_then(Value::as_str).map(str::to_string);
     if texts.is_empty() {
-        return Err(format!(
-            "candidates[0] has no text part (finishReason {})",
-            finish.as_deref().unwrap_or("absent")
-        ));
+        return Err(format!("candidates[0] has no text part (finishReason {})", finish.as_deref().unwrap_or("absent")));
     }
     let usage = Usage {
         prompt_tokens: count(json, "/usageMetadata/promptTokenCount"),
@@ -85,19 +73,11 @@ mod tests {
                             "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2}});
         let (text, usage, finish) = parse(&answer).unwrap();
         assert_eq!(
-            (
-                text.as_str(),
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                finish.as_deref()
-            ),
+            (text.as_str(), usage.prompt_tokens, usage.completion_tokens, finish.as_deref()),
             ("ARP()", 5, 2, Some("STOP"))
         );
         let blocked = json!({"promptFeedback": {"blockReason": "SAFETY"}});
-        assert_eq!(
-            parse(&blocked).unwrap_err(),
-            "no candidates: the prompt was blocked (SAFETY)"
-        );
+        assert_eq!(parse(&blocked).unwrap_err(), "no candidates: the prompt was blocked (SAFETY)");
         let empty = json!({"candidates": [{"finishReason": "MAX_TOKENS"}]});
         assert!(parse(&empty).unwrap_err().contains("MAX_TOKENS"));
         assert_eq!(

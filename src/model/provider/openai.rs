@@ -19,10 +19,7 @@ pub(super) fn endpoint(base_url: &str) -> String {
 pub(super) fn body(model: &str, messages: &[ChatMessage], sampling: &Sampling) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
-    let messages: Vec<Value> = messages
-        .iter()
-        .map(|m| json!({"role": role(m.role), "content": m.content}))
-        .collect();
+    let messages: Vec<Value> = messages.iter().map(|m| json!({"role": role(m.role), "content": m.content})).collect();
     body.insert("messages".into(), Value::Array(messages));
     super::insert_sampling(&mut body, sampling, [Some("temperature"), Some("top_p"), Some("max_tokens"), Some("seed")]);
     Value::Object(body)
@@ -38,28 +35,17 @@ fn role(role: Role) -> &'static str {
 
 /// Read text, usage and finish reason from a response body.
 pub(super) fn parse(json: &Value) -> Result<(String, Usage, Option<String>), String> {
-    let choice = json
-        .pointer("/choices/0")
-        .ok_or_else(|| "no choices[0] in the answer".to_string())?;
+    let choice = json.pointer("/choices/0").ok_or_else(|| "no choices[0] in the answer".to_string())?;
     let text = match choice.pointer("/message/content") {
         Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => {
-            return Err("choices[0].message.content is missing or null".into())
-        }
-        Some(other) => {
-            return Err(format!(
-                "choices[0].message.content is not a string but {other}"
-            ))
-        }
+        Some(Value::Null) | None => return Err("choices[0].message.content is missing or null".into()),
+        Some(other) => return Err(format!("choices[0].message.content is not a string but {other}")),
     };
     let usage = Usage {
         prompt_tokens: count(json, "/usage/prompt_tokens"),
         completion_tokens: count(json, "/usage/completion_tokens"),
     };
-    let finish = choice
-        .get("finish_reason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let finish = choice.get("finish_reason").and_then(Value::as_str).map(str::to_string);
     Ok((text, usage, finish))
 }
 
@@ -73,18 +59,10 @@ mod tests {
                             "usage": {"prompt_tokens": 12, "completion_tokens": 3}});
         let (text, usage, finish) = parse(&answer).unwrap();
         assert_eq!(
-            (
-                text.as_str(),
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                finish.as_deref()
-            ),
+            (text.as_str(), usage.prompt_tokens, usage.completion_tokens, finish.as_deref()),
             ("IP()/TCP()", 12, 3, Some("length"))
         );
-        assert_eq!(
-            parse(&json!({"choices": []})).unwrap_err(),
-            "no choices[0] in the answer"
-        );
+        assert_eq!(parse(&json!({"choices": []})).unwrap_err(), "no choices[0] in the answer");
         let null = json!({"choices": [{"message": {"content": null}}]});
         assert!(parse(&null).unwrap_err().contains("missing or null"));
     }

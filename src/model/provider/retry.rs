@@ -39,10 +39,7 @@ impl Backoff {
         if let Some(wait) = retry_after {
             return wait.min(self.retry_after_cap);
         }
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.cap);
+        let ceiling = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(self.cap);
         let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(fastrand::u64(0..=ceiling_ms))
     }
@@ -57,23 +54,16 @@ pub fn retryable_status(status: u16) -> bool {
 /// Read the server's requested wait from `retry-after-ms` or `Retry-After`
 /// (seconds, possibly fractional, or an HTTP date relative to `now`).
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
     {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
     }
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0)
-            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -94,33 +84,18 @@ mod tests {
     #[test]
     fn reads_seconds_dates_and_milliseconds() {
         let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(retry_after(&headers(&[("retry-after", "3")]), now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&headers(&[("retry-after", "0.5")]), now), Some(Duration::from_millis(500)));
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "3")]), now),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "0.5")]), now),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            retry_after(
-                &headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:07 GMT")]),
-                now
-            ),
+            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:07 GMT")]), now),
             Some(Duration::from_secs(7))
         );
         assert_eq!(
-            retry_after(
-                &headers(&[("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT")]),
-                now
-            ),
+            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT")]), now),
             Some(Duration::ZERO)
         );
         assert_eq!(
-            retry_after(
-                &headers(&[("retry-after-ms", "250"), ("retry-after", "9")]),
-                now
-            ),
+            retry_after(&headers(&[("retry-after-ms", "250"), ("retry-after", "9")]), now),
             Some(Duration::from_millis(250))
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
@@ -136,21 +111,13 @@ mod tests {
             retry_after_cap: Duration::from_secs(2),
         };
         for attempt in 1..=40 {
-            let ceiling =
-                Duration::from_millis(100u64.saturating_mul(1 << (attempt - 1).min(20)).min(300));
+            let ceiling = Duration::from_millis(100u64.saturating_mul(1 << (attempt - 1).min(20)).min(300));
             assert!(backoff.delay(attempt, None) <= ceiling);
         }
-        let waits: std::collections::BTreeSet<Duration> =
-            (0..50).map(|_| backoff.delay(3, None)).collect();
+        let waits: std::collections::BTreeSet<Duration> = (0..50).map(|_| backoff.delay(3, None)).collect();
         assert!(waits.len() > 5, "full jitter spreads the waits: {waits:?}");
-        assert_eq!(
-            backoff.delay(1, Some(Duration::from_secs(1))),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            backoff.delay(1, Some(Duration::from_secs(3600))),
-            Duration::from_secs(2)
-        );
+        assert_eq!(backoff.delay(1, Some(Duration::from_secs(1))), Duration::from_secs(1));
+        assert_eq!(backoff.delay(1, Some(Duration::from_secs(3600))), Duration::from_secs(2));
     }
 
     #[test]
