@@ -119,8 +119,9 @@ fn mode(source: &ModelSource) -> RunMode {
     }
 }
 
-/// Every model id a run may name: built in, in the registry, imported.
-fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
+/// The built-in model ids and those of `registry` (its reference and
+/// mutant entries are built in).
+fn builtin_and_registry_ids(registry: &Registry) -> Vec<String> {
     let mut ids = builtin_ids();
     ids.extend(
         registry
@@ -129,6 +130,12 @@ fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
             .filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant))
             .map(|m| m.id.clone()),
     );
+    ids
+}
+
+/// Every model id a run may name: built in, in the registry, imported.
+fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
+    let mut ids = builtin_and_registry_ids(registry);
     if let Ok(found) = replay::discover(corpus) {
         ids.extend(found.into_iter().map(|(m, _)| m.id));
     }
@@ -301,14 +308,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         check_known(&ids, &registry, &args.corpus_cassettes)?;
         ids
     } else {
-        let mut ids = builtin_ids();
-        ids.extend(
-            registry
-                .models
-                .iter()
-                .filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant))
-                .map(|m| m.id.clone()),
-        );
+        let mut ids = builtin_and_registry_ids(&registry);
         ids.push(replay::ALL.into());
         ids
     };

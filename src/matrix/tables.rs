@@ -175,16 +175,8 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
     if models.is_empty() {
         return;
     }
-    let layers = [
-        Protocol::Eth,
-        Protocol::Arp,
-        Protocol::Ip,
-        Protocol::Icmp,
-        Protocol::Udp,
-        Protocol::Dns,
-        Protocol::Tcp,
-        Protocol::Http,
-    ];
+    // The IPv4 stack's layers (ZigBee has tables of its own).
+    let layers = &Protocol::LAYERS[..8];
     let _ = writeln!(out, "## Cross-model, packet level: success rate % per protocol (packets judged)\n");
     let mut header = vec!["Model"];
     let names: Vec<String> = layers.iter().map(|l| protocol_name(*l)).collect();
