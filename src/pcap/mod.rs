@@ -7,6 +7,25 @@ mod writer;
 pub use reader::{RawFrame, ReadError, Reader};
 pub use writer::{write_pcap, write_trace, Writer};
 
+/// One packet of a built trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracePacket {
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub ts: Timestamp,
+    /// The frame bytes, starting at the link layer of the trace's link type.
+    pub data: Vec<u8>,
+}
+
+/// Packets built from one answer, all of one link type (DESIGN.md, "PCAPs the
+/// harness writes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The link type every packet in `packets` uses.
+    pub linktype: LinkType,
+    /// The packets, in answer order.
+    pub packets: Vec<TracePacket>,
+}
+
 /// The link-layer type of a capture (the tcpdump.org `LINKTYPE_*` registry).
 ///
 /// Unknown values round-trip through [`LinkType::Unknown`].

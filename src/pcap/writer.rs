@@ -9,8 +9,8 @@ use std::path::Path;
 use pcap_file::pcap::{PcapHeader, PcapWriter, RawPcapPacket};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
+use super::Trace;
 use super::{LinkType, Timestamp};
-use crate::exec::Trace;
 
 /// Snap length written into headers: Wireshark's maximum packet size.
 const SNAPLEN: u32 = 262_144;
