@@ -98,6 +98,28 @@ pub struct Request<'a> {
     pub mode: crate::scenario::Mode,
 }
 
+impl<'a> Request<'a> {
+    /// The requests of `suite` for `items`, each with its prompt (`prompts`
+    /// in the same order).
+    pub fn of_suite(
+        suite: &Suite,
+        items: impl IntoIterator<Item = &'a Item>,
+        prompts: &'a [Prompt],
+    ) -> Vec<Request<'a>> {
+        items
+            .into_iter()
+            .zip(prompts)
+            .map(|(item, prompt)| Request {
+                item,
+                prompt,
+                dialect: suite.dialect,
+                protocol: suite.protocol,
+                mode: suite.mode,
+            })
+            .collect()
+    }
+}
+
 /// Where answers come from.
 pub trait Answerer: Sync {
     /// Answer every request, in order; an `Err` is a failed request (its
@@ -572,17 +594,7 @@ fn run_chunk(
 ) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
     let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
-    let requests: Vec<Request<'_>> = chunk
-        .iter()
-        .zip(&prompts)
-        .map(|(item, prompt)| Request {
-            item,
-            prompt,
-            dialect: suite.dialect,
-            protocol: suite.protocol,
-            mode: suite.mode,
-        })
-        .collect();
+    let requests = Request::of_suite(suite, chunk.iter().copied(), &prompts);
     let start = Instant::now();
     let answers = answerer.answer_all(&requests);
     times.answer_ms += ms_since(start);

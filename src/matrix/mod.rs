@@ -406,17 +406,7 @@ pub fn pending(
         let template = crate::prompt::Template::load(prompts, suite.protocol, suite.mode, suite.dialect)?;
         let items = suite.items()?;
         let rendered: Vec<crate::prompt::Prompt> = items.iter().map(|i| template.render(&i.text)).collect();
-        let requests: Vec<cell::Request<'_>> = items
-            .iter()
-            .zip(&rendered)
-            .map(|(item, prompt)| cell::Request {
-                item,
-                prompt,
-                dialect: suite.dialect,
-                protocol: suite.protocol,
-                mode: suite.mode,
-            })
-            .collect();
+        let requests = cell::Request::of_suite(suite, &items, &rendered);
         out.extend(models[model_index].answerer.missing(&requests));
     }
     Ok(out)
