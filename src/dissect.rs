@@ -56,7 +56,7 @@ pub enum Link {
     },
     /// The frame is shorter than its link header.
     Truncated,
-    /// IEEE 802.15.4 (ZigBee), dissected by [`crate::zigbee`].
+    /// IEEE 802.15.4 (ZigBee), decoded by [`crate::wire::zigbee`].
     Ieee802154 {
         /// Whether the frames end with a 2-byte FCS.
         fcs: bool,
@@ -284,11 +284,34 @@ pub fn dissect<'a>(number: u64, raw: &RawFrame<'a>) -> Frame<'a> {
             }
             Err(_) => frame.link = Link::Truncated,
         },
-        LinkType::Ieee802154NoFcs | LinkType::Ieee802154WithFcs => crate::zigbee::check::dissect_into(&mut frame),
+        LinkType::Ieee802154NoFcs | LinkType::Ieee802154WithFcs => slice_ieee802154(&mut frame),
         other => frame.link = Link::Unsupported(other),
     }
     expect_applications(&mut frame);
     frame
+}
+
+/// Fill the link and layer sets of an IEEE 802.15.4 frame.
+fn slice_ieee802154(frame: &mut Frame<'_>) {
+    let fcs = frame.linktype == LinkType::Ieee802154WithFcs;
+    frame.link = Link::Ieee802154 { fcs };
+    let data = ieee802154_payload(frame);
+    frame.expected.insert(Protocol::Zigbee);
+    if let Ok(decoded) = crate::wire::zigbee::decode(data) {
+        let (expected, present) = decoded.layers();
+        frame.expected.0 |= expected.0;
+        frame.present.0 |= present.0;
+    }
+}
+
+/// Return the bytes of an IEEE 802.15.4 frame without its FCS (the whole
+/// frame for the link type without one).
+pub fn ieee802154_payload<'a>(frame: &Frame<'a>) -> &'a [u8] {
+    if frame.linktype == LinkType::Ieee802154WithFcs {
+        &frame.data[..frame.data.len().saturating_sub(2)]
+    } else {
+        frame.data
+    }
 }
 
 fn slice_ethernet<'a>(frame: &mut Frame<'a>, data: &'a [u8]) {

@@ -29,4 +29,3 @@ pub mod tshark;
 pub mod verdict;
 pub mod wire;
 pub mod wireshark;
-pub mod zigbee;

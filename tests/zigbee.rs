@@ -11,10 +11,11 @@ use std::process::Command;
 
 use harness::analyze::own_pass;
 use harness::check::Limits;
+use harness::exec::ntg;
+use harness::exec::ntg::build::{build, LengthPolicy, Options};
 use harness::finding::Severity;
 use harness::pcap::{write_pcap, Reader};
-use harness::zigbee::build::{build, LengthPolicy, Options};
-use harness::zigbee::{decode, describe, ntg};
+use harness::wire::zigbee::{decode, describe};
 
 fn sorted(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -276,7 +277,7 @@ fn cli_compare_with_itself_is_zero_and_writes_the_page() {
 
 #[test]
 fn llm_ntg_statistics_against_the_real_sample_input() {
-    use harness::zigbee::stats::{ntg_stats, rows_from_capture, trace_stats};
+    use harness::realism::zigbee::{ntg_stats, rows_from_capture, trace_stats};
     let (Some(dir), Some(inputs)) = (common::shared("ntg-json"), common::shared("summaries/LLM-NTG/Datasets")) else {
         return;
     };

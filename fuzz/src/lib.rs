@@ -12,10 +12,10 @@
 use harness::analyze::{file_report, own_pass_from};
 use harness::check::Limits;
 use harness::exec::extract::{extract, Dialect};
+use harness::exec::ntg::{self, build};
 use harness::exec::Trace;
 use harness::pcap::{write_trace, LinkType, Reader, Writer};
 use harness::wire::{dns, http};
-use harness::zigbee::{build, ntg};
 
 /// Link types the `own_checks` entry point chooses from (first input byte).
 pub const LINKTYPES: [LinkType; 7] = [

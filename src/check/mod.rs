@@ -24,6 +24,7 @@ mod reassembly;
 mod tcp;
 mod time;
 mod udp;
+mod zigbee;
 
 pub use conversation::ConversationId;
 
@@ -110,6 +111,11 @@ impl Checksums {
     }
 }
 
+/// Frame records a pass keeps in memory before its verdict log spills to
+/// disk (8 MiB of records, about 1 M frames): the default of
+/// [`Limits::memory_records`] and of [`crate::verdict::FrameLog::new`].
+pub const MEMORY_RECORDS: usize = 1 << 20;
+
 /// Settings of a check pass: limits that keep memory flat whatever the
 /// capture size, and the checksum rule.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +132,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_flows: 65_536, memory_records: crate::verdict::log::MEMORY_RECORDS, checksums: Checksums::Strict }
+        Limits { max_flows: 65_536, memory_records: MEMORY_RECORDS, checksums: Checksums::Strict }
     }
 }
 
@@ -321,7 +327,7 @@ pub struct Checker {
     /// Checks across protocols (ARP against Ethernet, DNS against
     /// connections).
     cross: cross::CrossCheck,
-    zigbee: crate::zigbee::check::ZigbeeCheck,
+    zigbee: zigbee::ZigbeeCheck,
     /// The checksum rule.
     checksums: Checksums,
     /// Memory the TCP reassembly may still use, across every flow.

@@ -7,9 +7,9 @@ use anyhow::{bail, Context};
 
 use super::{ConvertArgs, ConvertDialect, LengthsArg, EXIT_OK};
 use crate::exec::json;
+use crate::exec::ntg;
+use crate::exec::ntg::build::{self, LengthPolicy, Options};
 use crate::pcap::write_pcap;
-use crate::zigbee::build::{self, LengthPolicy, Options};
-use crate::zigbee::ntg;
 
 /// Convert the trace named in `args` and write the PCAP.
 ///

@@ -3,6 +3,7 @@
 
 pub mod extract;
 pub mod json;
+pub mod ntg;
 pub mod sandbox;
 pub mod scapy;
 pub mod seccomp;

@@ -17,6 +17,8 @@ use super::cell::{CellResult, REQUEST_FAILED};
 use super::tables::{cell_heading, is_mutant, merge, model_cost, models, protocol_name, quirk_counts};
 use super::MatrixReport;
 use crate::finding::Protocol;
+use crate::report::html::{escape, text_width};
+use crate::report::percent_number;
 
 /// Fill of a heat-map cell whose success rate is exactly 100 %.
 pub const HEAT_FULL: &str = "#1a9850";
@@ -58,49 +60,10 @@ details{margin:4px 0}summary{cursor:pointer}
 .note{color:#555;font-size:14px}
 ";
 
-/// Escape `text` for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}", x * 100.0)
-}
-
 /// The fill and the label colour of a heat-map cell at `rate`.
 fn heat(rate: f64) -> (&'static str, &'static str) {
     let fill = HEAT.iter().find(|(bound, _, _)| rate >= *bound).map_or(HEAT[HEAT.len() - 1].1, |(_, fill, _)| fill);
     (fill, if fill == HEAT_FULL || fill == "#d73027" { "#fff" } else { "#222" })
-}
-
-/// Return an upper bound of the width in pixels of `text` set at `size` px
-/// in a sans-serif font: charts size their label room from it, so that no
-/// name is cut or runs into the plot (wide letters count wide; checked in
-/// headless Chromium by `tests/html_report.rs`).
-pub fn text_width(text: &str, size: f64) -> f64 {
-    let em: f64 = text
-        .chars()
-        .map(|c| match c {
-            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' | '(' | ')' | '[' | ']' => 0.34,
-            'f' | 'r' | 't' | '-' | '/' | '1' | '*' => 0.46,
-            'm' | 'w' | 'M' | 'W' | '@' | '%' | '&' => 0.92,
-            c if c.is_ascii_uppercase() => 0.74,
-            c if c.is_ascii() => 0.62,
-            _ => 1.0,
-        })
-        .sum();
-    (em * size).ceil()
 }
 
 /// Font size in pixels of chart text (`.chart text` in the CSS).
@@ -192,7 +155,7 @@ fn heat_map(out: &mut String, report: &MatrixReport) {
                             r##"<g><title>{}, {}: {} % of {} packets ({} correct, {} malformed, {} non-existent)</title><rect class="heat" x="{x}" y="{y}" width="{}" height="{}" fill="{fill}" stroke="#fff" data-rate="{:.6}"/><text x="{}" y="{}" text-anchor="middle" fill="{ink}">{}</text></g>"##,
                             escape(id),
                             escape(&layer_name),
-                            pct(s.success_rate),
+                            percent_number(s.success_rate, 2),
                             s.packets,
                             s.correct,
                             s.malformed,
@@ -202,7 +165,7 @@ fn heat_map(out: &mut String, report: &MatrixReport) {
                             s.success_rate,
                             x + col_w / 2.0,
                             y + 16.0,
-                            pct(s.success_rate)
+                            percent_number(s.success_rate, 2)
                         );
                     }
                     None => {
@@ -254,7 +217,7 @@ fn packet_table(out: &mut String, report: &MatrixReport) {
         for l in &layers {
             match merged.get(l) {
                 Some(s) => {
-                    let _ = write!(out, r#"<td class="n">{} ({})</td>"#, pct(s.success_rate), s.packets);
+                    let _ = write!(out, r#"<td class="n">{} ({})</td>"#, percent_number(s.success_rate, 2), s.packets);
                 }
                 None => out.push_str(r#"<td class="na">-</td>"#),
             }
@@ -382,12 +345,12 @@ fn conversation_level(out: &mut String, report: &MatrixReport) {
             r#"<g><title>{} on {}: {ok}/{total} conversations correct ({} %)</title><rect class="bar" x="{label_w}" y="{y}" width="{:.1}" height="{bar_h}" fill="{}" data-rate="{rate:.6}"/>{zero}<text class="value" x="{}" y="{}">{ok}/{total} ({} %)</text></g>"#,
             escape(id),
             escape(&groups[g]),
-            pct(rate),
+            percent_number(rate, 2),
             rate * BAR_MAX,
             PALETTE[m % PALETTE.len()],
             label_w + (rate * BAR_MAX).max(ZERO_STUB) + 6.0,
             y + 12.0,
-            pct(rate)
+            percent_number(rate, 2)
         );
     }
     out.push_str("</svg>\n");
@@ -509,8 +472,8 @@ fn cell(out: &mut String, c: &CellResult) {
             s.correct,
             s.malformed,
             s.non_existent,
-            pct(s.success_rate),
-            pct(s.presence),
+            percent_number(s.success_rate, 2),
+            percent_number(s.presence, 2),
             escape(&s.we())
         );
     }
@@ -809,12 +772,6 @@ mod tests {
     /// Every start tag of `prefix` (e.g. `<rect class="bar"`) in `page`.
     fn tags<'p>(page: &'p str, prefix: &str) -> Vec<&'p str> {
         page.match_indices(prefix).map(|(i, _)| &page[i..i + page[i..].find('>').unwrap_or(0)]).collect()
-    }
-
-    #[test]
-    fn escape_covers_markup_and_quotes() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(escape("plain text · ≥ 95"), "plain text · ≥ 95");
     }
 
     #[test]

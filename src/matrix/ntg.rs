@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::cell::{aggregate, io_err, read_journal, Answer, Answerer, CellError, CellResult, Request, TraceRecord};
 use super::suite::{Item, Suite};
 use crate::exec::extract::Dialect;
+use crate::exec::ntg::{self, build};
 use crate::pcap::write_pcap;
 use crate::prompt::Template;
-use crate::zigbee::{build, ntg, stats};
+use crate::realism::zigbee as stats;
 
 /// What an NTG suite adds to a suite file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

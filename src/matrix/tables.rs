@@ -14,11 +14,8 @@ use std::fmt::Write as _;
 use super::cell::{CellResult, REQUEST_FAILED};
 use super::MatrixReport;
 use crate::finding::Protocol;
+use crate::report::percent_number;
 use crate::verdict::ProtocolStats;
-
-fn pct(x: f64) -> String {
-    format!("{:.2}", x * 100.0)
-}
 
 /// A Markdown table (also the terminal form).
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
@@ -75,8 +72,8 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
                 s.correct.to_string(),
                 s.malformed.to_string(),
                 s.non_existent.to_string(),
-                pct(s.success_rate),
-                pct(s.presence),
+                percent_number(s.success_rate, 2),
+                percent_number(s.presence, 2),
                 s.we(),
             ]
         })
@@ -187,7 +184,9 @@ pub fn cross_model(out: &mut String, cells: &[CellResult]) {
             let merged = merge(cells.iter().filter(|c| c.model == *m));
             std::iter::once(m.to_string())
                 .chain(layers.iter().map(|l| {
-                    merged.get(l).map_or("-".to_string(), |s| format!("{} ({})", pct(s.success_rate), s.packets))
+                    merged
+                        .get(l)
+                        .map_or("-".to_string(), |s| format!("{} ({})", percent_number(s.success_rate, 2), s.packets))
                 }))
                 .collect()
         })

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{evaluate_file, FileVerdicts, Notebook, Status, NOTEBOOK_PROTOCOLS};
 use crate::finding::{Protocol, Severity, Source};
-use crate::report::FileReport;
+use crate::report::{percent, FileReport};
 use crate::verdict::{FrameRecord, ProtocolStats};
 
 /// A capture group of the paper's repository layout.
@@ -454,7 +454,7 @@ struct Grid {
 }
 
 fn pct(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "-".to_string(), |v| format!("{:.*}%", decimals, v * 100.0))
+    value.map_or_else(|| "-".to_string(), |v| percent(v, decimals))
 }
 
 fn counts(map: &BTreeMap<String, u64>) -> String {

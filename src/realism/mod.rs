@@ -12,6 +12,7 @@
 
 pub mod metrics;
 pub mod render;
+pub mod zigbee;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,11 +94,11 @@ pub fn features(path: &Path) -> Result<Vec<PacketFeatures>, RealismError> {
             } else {
                 raw.data
             };
-            if let Ok(decoded) = crate::zigbee::decode(body) {
+            if let Ok(decoded) = crate::wire::zigbee::decode(body) {
                 let (s, d) = decoded.addresses();
                 src = s.map(|a| format!("0x{a:04x}"));
                 dst = d.map(|a| format!("0x{a:04x}"));
-                message = crate::zigbee::classify(&decoded).map(|k| k.name());
+                message = crate::wire::zigbee::classify(&decoded).map(|k| k.name());
             }
         }
         let ports = frame.ports();

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{Overlay, RealismReport};
-use crate::matrix::html::text_width;
+use crate::report::html::{escape, text_width};
 
 fn value(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"))
@@ -95,10 +95,6 @@ pub fn markdown(report: &RealismReport, out: &mut impl Write) -> io::Result<()> 
 pub fn json(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
     writeln!(out)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 const GENERATED: &str = "#d95f02";

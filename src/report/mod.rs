@@ -6,6 +6,7 @@
 //! column of Tables 4/6/8.
 
 mod csv;
+pub mod html;
 mod json;
 mod markdown;
 mod table;
@@ -111,7 +112,13 @@ pub trait Reporter {
 
 /// Format a ratio as a percentage with `decimals` decimals (`99.72%`).
 pub(crate) fn percent(ratio: f64, decimals: usize) -> String {
-    format!("{:.*}%", decimals, ratio * 100.0)
+    format!("{}%", percent_number(ratio, decimals))
+}
+
+/// Format a ratio as a percentage with `decimals` decimals, without the
+/// sign (`99.72`): for columns whose title says `%`.
+pub(crate) fn percent_number(ratio: f64, decimals: usize) -> String {
+    format!("{:.*}", decimals, ratio * 100.0)
 }
 
 /// The column titles of the success-rate table, in the paper's words.
@@ -217,5 +224,6 @@ pub(crate) mod test {
     fn test_percent() {
         assert_eq!(percent(0.884_792, 2), "88.48%");
         assert_eq!(percent(0.386_14, 3), "38.614%");
+        assert_eq!(percent_number(1.0, 2), "100.00");
     }
 }

@@ -6,11 +6,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use super::FrameRecord;
+use crate::check::MEMORY_RECORDS;
 use crate::finding::Layers;
-
-/// Records kept in memory before the log spills to disk (8 MiB of
-/// records, about 1 M frames).
-pub const MEMORY_RECORDS: usize = 1 << 20;
 
 /// Bytes of one record on disk: expected (u16), present (u16),
 /// conversation (u32), little-endian.

@@ -36,3 +36,4 @@
 
 pub mod dns;
 pub mod http;
+pub mod zigbee;

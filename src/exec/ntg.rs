@@ -7,11 +7,15 @@
 //! capitalised column names of LLM-NTG's real sample inputs (`Time`,
 //! `Source`, `Destination`, `Protocol`, `Length`, `Info`). Values may be
 //! strings or numbers. Rows are numbered from 1 in every error.
+//!
+//! [`build`] turns the rows into IEEE 802.15.4 frames.
+
+pub mod build;
 
 use serde_json::Value;
 
-use super::Kind;
-use crate::exec::extract::{extract, AnswerFinding, Dialect};
+use super::extract::{extract, AnswerFinding, Dialect};
+use crate::wire::zigbee::Kind;
 
 /// One summary row.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,7 +244,10 @@ fn parse_valued(head: &str, bare: &str) -> Option<Kind> {
         // "Network Status, 0x1de6: Many-to-One Route Failure"
         let rest = head.split_once(',')?.1.trim();
         let (addr, status) = rest.split_once(':')?;
-        return Some(Kind::NetworkStatus { addr: parse_address(addr)?, status: super::nwk_status_code(status)? });
+        return Some(Kind::NetworkStatus {
+            addr: parse_address(addr)?,
+            status: crate::wire::zigbee::nwk_status_code(status)?,
+        });
     }
     if bare.starts_with("route request") {
         return Some(Kind::RouteRequest { dst: addr("Dst")?, src: addr("Src")? });
@@ -248,7 +255,7 @@ fn parse_valued(head: &str, bare: &str) -> Option<Kind> {
     if bare.starts_with("route reply") {
         return Some(Kind::RouteReply { responder: addr("Responder")?, originator: addr("Originator")? });
     }
-    let status = || value_of(head, "Status").map_or(Some(0), super::zdp_status_code);
+    let status = || value_of(head, "Status").map_or(Some(0), crate::wire::zigbee::zdp_status_code);
     if bare.starts_with("node descriptor request") {
         return Some(Kind::NodeDescriptorRequest { addr: addr("Nwk Addr")? });
     }

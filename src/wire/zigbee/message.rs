@@ -1,23 +1,16 @@
-//! ZigBee over IEEE 802.15.4: the LLM-NTG summary dialect ([`ntg`]), frame
-//! building ([`build`]), decoding ([`decode`]), the harness's own ZigBee
-//! checks ([`check`]) and LLM-NTG's trace statistics ([`stats`]).
+//! ZigBee messages: what a frame means above its headers.
 //!
 //! The message vocabulary is the one of LLM-NTG's data: the `info` column of
 //! Wireshark's packet list for the message types that occur in its real
 //! captures (Link Status, Network Status, Route Request/Reply, ZCL Read and
 //! Write Attributes, Default Response, Groups and Scenes membership, OTA
 //! Query Next Image, ZDP Node and Simple Descriptor). [`Kind`] is that
-//! vocabulary; [`Kind::info`] writes the text tshark shows for a frame and
-//! [`classify`] recognises it from the bytes.
+//! vocabulary; [`Kind::info`] writes the text tshark shows for a frame,
+//! [`decode`] parses every header of a frame and [`classify`] recognises
+//! the message from the bytes.
 
-pub mod build;
-pub mod check;
-pub mod ntg;
-pub mod stats;
-pub mod wire;
-
+use super::{aps_type, mac_type, nwk_command, nwk_type, Address, ApsRepr, MacRepr, NwkRepr, WireError, ZclRepr};
 use crate::finding::{Layers, Protocol};
-use wire::{aps_type, mac_type, nwk_command, nwk_type, Address, ApsRepr, MacRepr, NwkRepr, WireError, ZclRepr};
 
 /// The Home Automation profile.
 pub const PROFILE_HA: u16 = 0x0104;
@@ -340,7 +333,7 @@ pub fn decode(data: &[u8]) -> Result<Decoded<'_>, WireError> {
             match aps.profile {
                 Some(PROFILE_ZDP) => App::Zdp(match payload.split_first() {
                     Some((tsn, rest)) => Ok((*tsn, rest)),
-                    None => Err(WireError::Truncated { layer: wire::Layer::Zdp, needed: 1, available: 0 }),
+                    None => Err(WireError::Truncated { layer: super::Layer::Zdp, needed: 1, available: 0 }),
                 }),
                 Some(_) => App::Zcl(ZclRepr::parse(payload).map(|(zcl, len)| (zcl, &payload[len..]))),
                 None => App::None,

@@ -8,8 +8,27 @@
 //! [`WireError`] naming the layer and the field. Field layouts follow
 //! IEEE 802.15.4-2003 §7.2 and the ZigBee specification (05-3474-21)
 //! §3.3 (NWK), §2.2.5 (APS) and the ZCL specification (07-5123) §2.4.
+//!
+//! [`message`] gives a frame its meaning (the vocabulary of LLM-NTG's data
+//! and tshark's info column); its items are re-exported here.
+
+mod message;
+
+pub use message::*;
 
 use std::fmt;
+
+/// Return the IEEE 802.15.4 FCS (CRC-16/KERMIT, §7.2.1.9) of `data`.
+pub fn fcs(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for byte in data {
+        crc ^= u16::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
+        }
+    }
+    crc
+}
 
 /// The broadcast short address of the MAC layer (IEEE 802.15.4 §7.5.6.2).
 pub const MAC_BROADCAST: u16 = 0xffff;

@@ -19,17 +19,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::ntg::{parse_address, parse_info, NtgError, Row};
-use super::wire::{
-    aps_delivery, aps_type, mac_type, nwk_command, nwk_type, Address, ApsRepr, MacRepr, NwkRepr, ZclRepr, MAC_BROADCAST,
-};
-use super::{zcl_global, zdp_cluster, Carrier, Kind};
-use super::{
-    CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_PHILIPS, CLUSTER_SCENES, MANUFACTURER_PHILIPS, PROFILE_HA, PROFILE_ZDP,
-};
-use crate::exec::{Trace, TracePacket};
+use super::{parse_address, parse_info, NtgError, Row};
 use crate::finding::{Finding, Protocol, Severity};
 use crate::pcap::LinkType;
+use crate::pcap::{Trace, TracePacket};
+use crate::wire::zigbee::{
+    aps_delivery, aps_type, is_nwk_broadcast, mac_type, nwk_command, nwk_type, zcl_global, zdp_cluster, Address,
+    ApsRepr, Carrier, Kind, MacRepr, NwkRepr, ZclRepr, CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_PHILIPS, CLUSTER_SCENES,
+    MAC_BROADCAST, MANUFACTURER_PHILIPS, PROFILE_HA, PROFILE_ZDP,
+};
 
 /// The PAN of LLM-NTG's real captures.
 pub const DEFAULT_PAN: u16 = 0x15de;
@@ -215,7 +213,7 @@ impl Builder {
                 format!("protocol {:?}, but {} is {expected_protocol}", row.protocol, kind.name()),
             ));
         }
-        if kind == Kind::LinkStatus && !super::wire::is_nwk_broadcast(dst) {
+        if kind == Kind::LinkStatus && !is_nwk_broadcast(dst) {
             findings.push(mismatch(
                 number,
                 format!("Link Status is broadcast to routers (0xfffc); built to {} as the row says", row.dst),
@@ -240,7 +238,7 @@ impl Builder {
     }
 
     fn mac(&mut self, src: u16, dst: u16) -> MacRepr {
-        let broadcast = super::wire::is_nwk_broadcast(dst);
+        let broadcast = is_nwk_broadcast(dst);
         MacRepr {
             frame_type: mac_type::DATA,
             security: false,
@@ -330,7 +328,7 @@ impl Builder {
                 (cluster, PROFILE_HA, from, to)
             }
         };
-        let broadcast = super::wire::is_nwk_broadcast(dst);
+        let broadcast = is_nwk_broadcast(dst);
         let aps = ApsRepr {
             frame_type: aps_type::DATA,
             delivery: if broadcast { aps_delivery::BROADCAST } else { aps_delivery::UNICAST },
@@ -489,7 +487,7 @@ fn zdp_payload(kind: Kind, out: &mut Vec<u8>) -> Variable {
             if status == 0 {
                 // Router, 2.4 GHz, mains-powered full-function device.
                 out.extend_from_slice(&[0x01, 0x40, 0x8e]);
-                out.extend_from_slice(&super::MANUFACTURER_PHILIPS.to_le_bytes());
+                out.extend_from_slice(&MANUFACTURER_PHILIPS.to_le_bytes());
                 out.push(0x52);
                 out.extend_from_slice(&0x0080u16.to_le_bytes());
                 out.extend_from_slice(&(u16::from(rev & 0x7f) << 9).to_le_bytes());

@@ -6,52 +6,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::wire::{self, aps_type, mac_type, nwk_command, nwk_type, Address, MAC_BROADCAST};
-use super::{decode, zcl_global, App, Decoded, CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_SCENES};
-use crate::check::Sink;
-use crate::dissect::{Frame, Link};
+use super::Sink;
+use crate::dissect::{ieee802154_payload, Frame, Link};
 use crate::finding::{Protocol, Severity};
 use crate::pcap::LinkType;
+use crate::wire::zigbee::{self as wire, aps_type, mac_type, nwk_command, nwk_type, Address, MAC_BROADCAST};
+use crate::wire::zigbee::{decode, fcs, zcl_global, App, Decoded, CLUSTER_GROUPS, CLUSTER_OTA, CLUSTER_SCENES};
 
 /// Most request/response peer pairs tracked (memory bound).
 const MAX_PAIRS: usize = 4096;
 /// Most pending requests remembered per pair.
 const MAX_PENDING: usize = 256;
-
-/// Fill the link and layer sets of an IEEE 802.15.4 frame (the dissector's
-/// hook for these link types).
-pub fn dissect_into(frame: &mut Frame<'_>) {
-    let fcs = frame.linktype == LinkType::Ieee802154WithFcs;
-    frame.link = Link::Ieee802154 { fcs };
-    let data = payload_of(frame);
-    frame.expected.insert(Protocol::Zigbee);
-    if let Ok(decoded) = decode(data) {
-        let (expected, present) = decoded.layers();
-        frame.expected.0 |= expected.0;
-        frame.present.0 |= present.0;
-    }
-}
-
-/// Return the frame bytes without the FCS.
-fn payload_of<'a>(frame: &Frame<'a>) -> &'a [u8] {
-    if frame.linktype == LinkType::Ieee802154WithFcs {
-        &frame.data[..frame.data.len().saturating_sub(2)]
-    } else {
-        frame.data
-    }
-}
-
-/// Return the IEEE 802.15.4 FCS (CRC-16/KERMIT, §7.2.1.9) of `data`.
-pub fn fcs(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for byte in data {
-        crc ^= u16::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
-        }
-    }
-    crc
-}
 
 /// What identifies a request/response exchange: client, server, cluster
 /// (or ZDP request cluster) and request command.
@@ -92,7 +57,7 @@ impl ZigbeeCheck {
                 }
             }
         }
-        let decoded = match decode(payload_of(frame)) {
+        let decoded = match decode(ieee802154_payload(frame)) {
             Ok(decoded) => decoded,
             Err(error) => {
                 sink.report(Severity::Error, "zigbee.malformed", Protocol::Zigbee, error.to_string());
@@ -501,9 +466,9 @@ mod test {
     use super::*;
     use crate::check::{Checker, Limits};
     use crate::dissect::dissect;
+    use crate::exec::ntg::build::{build, Options};
+    use crate::exec::ntg::parse;
     use crate::pcap::RawFrame;
-    use crate::zigbee::build::{build, Options};
-    use crate::zigbee::ntg::parse;
 
     fn findings(linktype: LinkType, frames: &[Vec<u8>]) -> Vec<(u64, String)> {
         let mut checker = Checker::new(Limits::default());

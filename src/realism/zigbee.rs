@@ -4,7 +4,7 @@
 //! tokens and time a trial cost.
 //!
 //! Both sides are lists of summary [`Row`]s: from an `ntg` answer
-//! ([`super::ntg::parse`]), from LLM-NTG's real sample inputs (JSON Lines),
+//! ([`crate::exec::ntg::parse`]), from LLM-NTG's real sample inputs (JSON Lines),
 //! or read back from a capture with [`rows_from_capture`], so a converted
 //! trace and a real capture are measured the same way.
 
@@ -13,10 +13,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::ntg::{parse_info, Row};
-use super::{classify, decode, describe, Carrier};
+use super::metrics::{count, jsd, shared_bins, stats, Stats};
+use crate::exec::ntg::{parse_info, Row};
 use crate::pcap::{LinkType, ReadError, Reader};
-use crate::realism::metrics::{count, jsd, shared_bins, stats, Stats};
+use crate::wire::zigbee::{classify, decode, describe, Carrier};
 
 /// Bins of the inter-arrival histogram the timing JSD compares.
 pub const TIMING_BINS: usize = 50;
