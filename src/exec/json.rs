@@ -51,6 +51,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::{Trace, TracePacket};
+use crate::pcap::link::{ArpBook, BROADCAST_MAC};
 use crate::pcap::{LinkType, Timestamp};
 use crate::wire::dns;
 
@@ -68,7 +69,6 @@ const HTTP_PORT: u16 = 80;
 const IPV4_HEADER_LEN: usize = 20;
 const MAX_IPV4_PAYLOAD: usize = 65535 - IPV4_HEADER_LEN;
 const MAX_IPV6_PAYLOAD: usize = 65535;
-const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 const DNS_HEADER_LEN: usize = 12;
 
 /// Describe why a JSON answer cannot be built into a trace.
@@ -118,7 +118,7 @@ pub fn build(text: &str) -> Result<Trace> {
     }
     let frames = list.iter().map(parse_packet).collect::<Result<Vec<_>>>()?;
     let ethernet = frames.iter().any(|f| f.wants_ethernet);
-    let linktype = if ethernet { LinkType::Ethernet } else { LinkType::Raw };
+    let linktype = LinkType::of_generated(ethernet);
     let mut book = ArpBook::default();
     for frame in frames.iter().filter(|f| f.ether_type == EtherType::ARP) {
         book.learn(&frame.body);
@@ -445,98 +445,6 @@ fn addresses(node: &Node, protocol: Protocol) -> Result<(Addr, Addr)> {
         (IpAddr::V6(s), IpAddr::V6(d)) => Ok((Addr::V6(s), Addr::V6(d))),
         (IpAddr::V4(_), IpAddr::V6(_)) => Err(dst_node.expected("an IPv4 address, like src_ip")),
         (IpAddr::V6(_), IpAddr::V4(_)) => Err(dst_node.expected("an IPv6 address, like src_ip")),
-    }
-}
-
-/// What a trace's ARP packets say about MACs: the MAC each sender's IPv4
-/// address was bound to (its first claim, RFC 826), and the addresses each
-/// host asked for. A packet written without MACs gets, so that the capture
-/// agrees with the model's own ARP (`host.mac_conflict`,
-/// `arp.missing_resolution`): for an address ARP bound, that MAC; for one
-/// it did not bind, the MAC of the one next hop the host at the other end
-/// resolved (its gateway, which forwards the packet), if it resolved
-/// exactly one; else a [`derived_mac`].
-#[derive(Debug, Default)]
-pub(crate) struct ArpBook {
-    bound: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
-    asked: std::collections::HashMap<Ipv4Addr, Vec<Ipv4Addr>>,
-}
-
-impl ArpBook {
-    /// Learn from `arp`, if it is an Ethernet/IPv4 ARP packet whose sender
-    /// is one station at one host address.
-    pub(crate) fn learn(&mut self, arp: &[u8]) {
-        let Ok(packet) = etherparse::ArpPacketSlice::from_slice(arp) else { return };
-        if packet.hw_addr_type() != etherparse::ArpHardwareId::ETHERNET || packet.proto_addr_type() != EtherType::IPV4 {
-            return;
-        }
-        let (Ok(mac), Ok(ip), Ok(target)) = (
-            <[u8; 6]>::try_from(packet.sender_hw_addr()),
-            <[u8; 4]>::try_from(packet.sender_protocol_addr()),
-            <[u8; 4]>::try_from(packet.target_protocol_addr()),
-        ) else {
-            return;
-        };
-        let (ip, target) = (Ipv4Addr::from(ip), Ipv4Addr::from(target));
-        if mac[0] & 1 != 0 || mac == [0; 6] || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-            return;
-        }
-        self.bound.entry(ip).or_insert(mac);
-        if packet.operation() == etherparse::ArpOperation::REQUEST && target != ip {
-            let asked = self.asked.entry(ip).or_default();
-            if !asked.contains(&target) {
-                asked.push(target);
-            }
-        }
-    }
-
-    /// Return the source and destination MACs of a packet from `src` to
-    /// `dst` written without them.
-    pub(crate) fn macs(&self, src: IpAddr, dst: IpAddr) -> ([u8; 6], [u8; 6]) {
-        let bound = |ip: IpAddr| match ip {
-            IpAddr::V4(v4) => self.bound.get(&v4).copied(),
-            IpAddr::V6(_) => None,
-        };
-        // The one next hop `host` resolved: the gateway its off-link
-        // packets go through, and come back from.
-        let gateway = |host: IpAddr| match host {
-            IpAddr::V4(v4) => match self.asked.get(&v4).map(Vec::as_slice) {
-                Some([next_hop]) => self.bound.get(next_hop).copied(),
-                _ => None,
-            },
-            IpAddr::V6(_) => None,
-        };
-        let source = bound(src).or_else(|| gateway(dst)).unwrap_or_else(|| derived_mac(src, false));
-        // A group destination has its group MAC (RFC 1112 §6.4).
-        let group = derived_mac(dst, true);
-        let destination = if group[0] & 1 == 1 { group } else { bound(dst).or_else(|| gateway(src)).unwrap_or(group) };
-        (source, destination)
-    }
-}
-
-/// Derive a locally administered MAC for an address without one:
-/// `02:00:a:b:c:d` for IPv4 `a.b.c.d` (the last four bytes for IPv6).
-/// A destination that is a broadcast or multicast address gets the group
-/// MAC the address maps to (RFC 1112 §6.4, RFC 2464 §7).
-pub(crate) fn derived_mac(ip: IpAddr, destination: bool) -> [u8; 6] {
-    match ip {
-        IpAddr::V4(a) if destination && a.is_broadcast() => BROADCAST_MAC,
-        IpAddr::V4(a) if destination && a.is_multicast() => {
-            let o = a.octets();
-            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
-        }
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            [0x02, 0x00, o[0], o[1], o[2], o[3]]
-        }
-        IpAddr::V6(a) if destination && a.is_multicast() => {
-            let o = a.octets();
-            [0x33, 0x33, o[12], o[13], o[14], o[15]]
-        }
-        IpAddr::V6(a) => {
-            let o = a.octets();
-            [0x02, 0x00, o[12], o[13], o[14], o[15]]
-        }
     }
 }
 
@@ -1033,53 +941,18 @@ fn arp_frame(node: &Node, ts: Timestamp, src_mac: Option<[u8; 6]>, dst_mac: Opti
 const TYPE_WHAT: &str = "a record type name like \"A\", \"AAAA\", \"MX\", \"TYPE65\", or a number 0-65535";
 const CLASS_WHAT: &str = "a class name like \"IN\" or a number 0-65535";
 
-/// Record type mnemonics (IANA "Resource Record (RR) TYPEs").
-#[rustfmt::skip]
-const RECORD_TYPES: &[(&str, u16)] = &[
-    ("A", 1), ("NS", 2), ("MD", 3), ("MF", 4), ("CNAME", 5), ("SOA", 6), ("MB", 7), ("MG", 8),
-    ("MR", 9), ("NULL", 10), ("WKS", 11), ("PTR", 12), ("HINFO", 13), ("MINFO", 14), ("MX", 15),
-    ("TXT", 16), ("RP", 17), ("AFSDB", 18), ("SIG", 24), ("KEY", 25), ("AAAA", 28), ("LOC", 29),
-    ("SRV", 33), ("NAPTR", 35), ("KX", 36), ("CERT", 37), ("DNAME", 39), ("OPT", 41), ("APL", 42),
-    ("DS", 43), ("SSHFP", 44), ("IPSECKEY", 45), ("RRSIG", 46), ("NSEC", 47), ("DNSKEY", 48),
-    ("DHCID", 49), ("NSEC3", 50), ("NSEC3PARAM", 51), ("TLSA", 52), ("SMIMEA", 53), ("HIP", 55),
-    ("CDS", 59), ("CDNSKEY", 60), ("OPENPGPKEY", 61), ("CSYNC", 62), ("ZONEMD", 63), ("SVCB", 64),
-    ("HTTPS", 65), ("SPF", 99), ("TKEY", 249), ("TSIG", 250), ("IXFR", 251), ("AXFR", 252),
-    ("MAILB", 253), ("MAILA", 254), ("ANY", 255), ("*", 255), ("URI", 256), ("CAA", 257),
-];
-
 fn record_type(node: &Node) -> Result<u16> {
     if node.value.is_number() {
         return node.u16(TYPE_WHAT);
     }
-    let name = node.str(TYPE_WHAT)?.trim().to_ascii_uppercase();
-    if let Some((_, n)) = RECORD_TYPES.iter().find(|(k, _)| *k == name) {
-        return Ok(*n);
-    }
-    // RFC 3597 §5: the generic TYPEnnn mnemonic.
-    name.strip_prefix("TYPE")
-        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| node.expected(TYPE_WHAT))
+    dns::mnemonic::record_type(node.str(TYPE_WHAT)?).ok_or_else(|| node.expected(TYPE_WHAT))
 }
 
 fn record_class(node: &Node) -> Result<u16> {
     if node.value.is_number() {
         return node.u16(CLASS_WHAT);
     }
-    let name = node.str(CLASS_WHAT)?.trim().to_ascii_uppercase();
-    Ok(match name.as_str() {
-        "IN" => 1,
-        "CS" => 2,
-        "CH" => 3,
-        "HS" => 4,
-        "NONE" => 254,
-        "ANY" | "*" => 255,
-        _ => name
-            .strip_prefix("CLASS")
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| node.expected(CLASS_WHAT))?,
-    })
+    dns::mnemonic::class(node.str(CLASS_WHAT)?).ok_or_else(|| node.expected(CLASS_WHAT))
 }
 
 fn opcode(node: &Node) -> Result<u8> {
@@ -1087,15 +960,7 @@ fn opcode(node: &Node) -> Result<u8> {
     if node.value.is_number() {
         return node.int(0, 15, WHAT).map(|v| v as u8);
     }
-    Ok(match node.str(WHAT)?.trim().to_ascii_uppercase().as_str() {
-        "QUERY" => 0,
-        "IQUERY" => 1,
-        "STATUS" => 2,
-        "NOTIFY" => 4,
-        "UPDATE" => 5,
-        "DSO" => 6,
-        _ => return Err(node.expected(WHAT)),
-    })
+    dns::mnemonic::opcode(node.str(WHAT)?).ok_or_else(|| node.expected(WHAT))
 }
 
 fn rcode(node: &Node) -> Result<u8> {
@@ -1103,20 +968,7 @@ fn rcode(node: &Node) -> Result<u8> {
     if node.value.is_number() {
         return node.int(0, 15, WHAT).map(|v| v as u8);
     }
-    Ok(match node.str(WHAT)?.trim().to_ascii_uppercase().as_str() {
-        "NOERROR" => 0,
-        "FORMERR" => 1,
-        "SERVFAIL" => 2,
-        "NXDOMAIN" => 3,
-        "NOTIMP" => 4,
-        "REFUSED" => 5,
-        "YXDOMAIN" => 6,
-        "YXRRSET" => 7,
-        "NXRRSET" => 8,
-        "NOTAUTH" => 9,
-        "NOTZONE" => 10,
-        _ => return Err(node.expected(WHAT)),
-    })
+    dns::mnemonic::rcode(node.str(WHAT)?).ok_or_else(|| node.expected(WHAT))
 }
 
 /// Return a domain name after checking it can be encoded: labels of 1-63

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::AnswerFinding;
 use super::sandbox::{self, Sandbox, SandboxError};
 use super::{Trace, TracePacket};
+use crate::pcap::link::{wrap_ip, ArpBook};
 use crate::pcap::LinkType;
 
 /// The worker program.
@@ -483,7 +484,7 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
         .map(|(i, packet)| hex(&packet.hex).ok_or_else(|| format!("packet {}: bad hex from the worker", i + 1)))
         .collect::<Result<Vec<_>, _>>()?;
     // Bare IP packets take the MACs the answer's own ARP gave.
-    let mut book = super::json::ArpBook::default();
+    let mut book = ArpBook::default();
     for (packet, data) in outcome.packets.iter().zip(&decoded) {
         if packet.link == "ether" && data.get(12..14) == Some(&[0x08, 0x06][..]) {
             book.learn(&data[14..]);
@@ -493,7 +494,7 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
     for (i, (packet, data)) in outcome.packets.iter().zip(decoded).enumerate() {
         let ts = if packet.time.is_finite() && packet.time >= 0.0 { (packet.time * 1e9).round() as u64 } else { 0 };
         let data = match (ethernet, packet.link.as_str()) {
-            (true, "ip") => wrap_ethernet(&data, &book),
+            (true, "ip") => wrap_ip(&data, &book),
             (true, "ether") | (false, "ip") => data,
             (false, "ether") => unreachable!("ethernet is true when any packet is"),
             (_, other) => {
@@ -502,30 +503,7 @@ pub fn to_trace(outcome: &Outcome) -> Result<Trace, String> {
         };
         packets.push(TracePacket { ts, data });
     }
-    Ok(Trace { linktype: if ethernet { LinkType::Ethernet } else { LinkType::Raw }, packets })
-}
-
-/// Put a bare IPv4/IPv6 packet in Ethernet II with the MACs of its
-/// addresses (the rule of the JSON dialect, [`super::json::ArpBook`]).
-fn wrap_ethernet(ip: &[u8], book: &super::json::ArpBook) -> Vec<u8> {
-    let (ether_type, src, dst): (u16, std::net::IpAddr, std::net::IpAddr) = match ip.first().map(|b| b >> 4) {
-        Some(4) if ip.len() >= 20 => {
-            (0x0800, <[u8; 4]>::try_from(&ip[12..16]).unwrap().into(), <[u8; 4]>::try_from(&ip[16..20]).unwrap().into())
-        }
-        Some(6) if ip.len() >= 40 => (
-            0x86dd,
-            <[u8; 16]>::try_from(&ip[8..24]).unwrap().into(),
-            <[u8; 16]>::try_from(&ip[24..40]).unwrap().into(),
-        ),
-        _ => (0x0800, [0, 0, 0, 0].into(), [0, 0, 0, 0].into()),
-    };
-    let mut out = Vec::with_capacity(14 + ip.len());
-    let (source, destination) = book.macs(src, dst);
-    out.extend_from_slice(&destination);
-    out.extend_from_slice(&source);
-    out.extend_from_slice(&ether_type.to_be_bytes());
-    out.extend_from_slice(ip);
-    out
+    Ok(Trace { linktype: LinkType::of_generated(ethernet), packets })
 }
 
 fn hex(text: &str) -> Option<Vec<u8>> {

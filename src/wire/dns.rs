@@ -287,6 +287,97 @@ impl fmt::Display for Rcode {
     }
 }
 
+/// The mnemonics of DNS numbers as people (and models) write them,
+/// case-insensitive and trimmed: IANA's "Domain Name System (DNS)
+/// Parameters" registries, with RFC 3597's generic `TYPEnnn` and
+/// `CLASSnnn` forms.
+pub mod mnemonic {
+    /// Record type mnemonics (IANA "Resource Record (RR) TYPEs").
+    #[rustfmt::skip]
+    const RECORD_TYPES: &[(&str, u16)] = &[
+        ("A", 1), ("NS", 2), ("MD", 3), ("MF", 4), ("CNAME", 5), ("SOA", 6), ("MB", 7), ("MG", 8),
+        ("MR", 9), ("NULL", 10), ("WKS", 11), ("PTR", 12), ("HINFO", 13), ("MINFO", 14), ("MX", 15),
+        ("TXT", 16), ("RP", 17), ("AFSDB", 18), ("SIG", 24), ("KEY", 25), ("AAAA", 28), ("LOC", 29),
+        ("SRV", 33), ("NAPTR", 35), ("KX", 36), ("CERT", 37), ("DNAME", 39), ("OPT", 41), ("APL", 42),
+        ("DS", 43), ("SSHFP", 44), ("IPSECKEY", 45), ("RRSIG", 46), ("NSEC", 47), ("DNSKEY", 48),
+        ("DHCID", 49), ("NSEC3", 50), ("NSEC3PARAM", 51), ("TLSA", 52), ("SMIMEA", 53), ("HIP", 55),
+        ("CDS", 59), ("CDNSKEY", 60), ("OPENPGPKEY", 61), ("CSYNC", 62), ("ZONEMD", 63), ("SVCB", 64),
+        ("HTTPS", 65), ("SPF", 99), ("TKEY", 249), ("TSIG", 250), ("IXFR", 251), ("AXFR", 252),
+        ("MAILB", 253), ("MAILA", 254), ("ANY", 255), ("*", 255), ("URI", 256), ("CAA", 257),
+    ];
+
+    /// Classes (RFC 1035 §3.2.4, RFC 2136 for `NONE`).
+    const CLASSES: &[(&str, u16)] =
+        &[("IN", 1), ("CS", 2), ("CH", 3), ("HS", 4), ("NONE", 254), ("ANY", 255), ("*", 255)];
+
+    /// Opcodes (RFC 1035 §4.1.1, RFC 1996, RFC 2136, RFC 8490).
+    const OPCODES: &[(&str, u8)] =
+        &[("QUERY", 0), ("IQUERY", 1), ("STATUS", 2), ("NOTIFY", 4), ("UPDATE", 5), ("DSO", 6)];
+
+    /// Response codes of the header's 4-bit field (RFC 1035 §4.1.1, RFC 2136).
+    #[rustfmt::skip]
+    const RCODES: &[(&str, u8)] = &[
+        ("NOERROR", 0), ("FORMERR", 1), ("SERVFAIL", 2), ("NXDOMAIN", 3), ("NOTIMP", 4), ("REFUSED", 5),
+        ("YXDOMAIN", 6), ("YXRRSET", 7), ("NXRRSET", 8), ("NOTAUTH", 9), ("NOTZONE", 10),
+    ];
+
+    fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
+        let name = name.trim();
+        table.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+
+    /// Parse RFC 3597's generic form: `prefix` then decimal digits.
+    fn generic(name: &str, prefix: &str) -> Option<u16> {
+        let name = name.trim();
+        let digits =
+            name.get(..prefix.len()).filter(|p| p.eq_ignore_ascii_case(prefix)).map(|_| &name[prefix.len()..])?;
+        digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+    }
+
+    /// Return the number of a record type mnemonic (`"AAAA"`, `"type65"`).
+    pub fn record_type(name: &str) -> Option<u16> {
+        lookup(RECORD_TYPES, name).or_else(|| generic(name, "TYPE"))
+    }
+
+    /// Return the number of a class mnemonic (`"IN"`, `"CLASS3"`).
+    pub fn class(name: &str) -> Option<u16> {
+        lookup(CLASSES, name).or_else(|| generic(name, "CLASS"))
+    }
+
+    /// Return the number of an opcode mnemonic (`"QUERY"`).
+    pub fn opcode(name: &str) -> Option<u8> {
+        lookup(OPCODES, name)
+    }
+
+    /// Return the number of a response code mnemonic (`"NXDOMAIN"`).
+    pub fn rcode(name: &str) -> Option<u8> {
+        lookup(RCODES, name)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn test_mnemonics() {
+            assert_eq!(record_type(" aaaa "), Some(28));
+            assert_eq!(record_type("TYPE65"), Some(65));
+            assert_eq!(record_type("type65"), Some(65));
+            assert_eq!(record_type("TYPE"), None);
+            assert_eq!(record_type("TYPE+1"), None);
+            assert_eq!(record_type("TYPE70000"), None);
+            assert_eq!(record_type("*"), Some(255));
+            assert_eq!(class("ch"), Some(3));
+            assert_eq!(class("CLASS254"), Some(254));
+            assert_eq!(class("CLASSX"), None);
+            assert_eq!(opcode("notify"), Some(4));
+            assert_eq!(opcode("3"), None);
+            assert_eq!(rcode("NXDOMAIN"), Some(3));
+            assert_eq!(rcode("BADVERS"), None);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Errors.
 
