@@ -157,7 +157,7 @@ fn record(
     std::thread::sleep(Duration::from_millis(700));
     body(&mut pair).with_context(|| format!("recording {}", path.display()))?;
     std::thread::sleep(Duration::from_millis(500));
-    pair.stop(capture, libc::SIGINT, Duration::from_secs(2));
+    pair.stop(capture, harness::netns::Signal::INT, Duration::from_secs(2));
     eprintln!("wrote {}", path.display());
     Ok(())
 }

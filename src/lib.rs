@@ -4,7 +4,10 @@
 //! ([`exec`]), packets become PCAPs ([`pcap`]), PCAPs are dissected
 //! ([`dissect`], [`wire`]) and checked ([`check`]), findings become per-layer
 //! verdicts ([`verdict`]) and tables ([`report`]). [`tshark`] is the second
-//! opinion. The `harness` binary is a thin shell over [`cli`].
+//! opinion. The `harness` binary is a thin shell over [`cli`]. The crate has no
+//! `unsafe` code.
+
+#![forbid(unsafe_code)]
 
 pub mod analyze;
 pub mod check;

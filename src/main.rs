@@ -2,6 +2,8 @@
 //! status (0 pass, 1 a check failed, 2 error). Everything else lives in the
 //! library.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -14,6 +14,11 @@ use std::process::Command;
 
 use harness::netns::{self, Endpoint, NetnsPair, PairConfig};
 
+/// One test at a time: `NetnsPair::create` removes the stale namespaces
+/// of dead processes, the very ones the clean-up test plants and then
+/// expects its own `cleanup_stale` call to report.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Whether namespaces can be made here; fails in CI when they cannot.
 fn permitted() -> bool {
     match netns::check_capability() {
@@ -37,6 +42,7 @@ fn config() -> PairConfig {
 
 #[test]
 fn pair_carries_traffic_and_is_removed_with_its_processes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !permitted() {
         return;
     }
@@ -68,6 +74,7 @@ fn pair_carries_traffic_and_is_removed_with_its_processes() {
 
 #[test]
 fn leftovers_of_a_dead_process_are_cleaned_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !permitted() {
         return;
     }

@@ -24,13 +24,18 @@
 use std::fs::File;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub use rustix::process::Signal;
+use rustix::process::{kill_process, Pid};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 /// Prefix of every namespace this machinery creates.
 pub const PREFIX: &str = "hns-";
@@ -127,17 +132,11 @@ impl Namespace {
 
     /// Return a command that runs `program` inside this namespace
     /// (`ip netns exec NAME program`). The child gets SIGKILL when the
-    /// calling thread's process dies.
+    /// thread that started it dies (`setpriv --pdeathsig KILL`, from
+    /// util-linux: the death signal survives both `exec`s).
     pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name, program]);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        let mut command = Command::new("setpriv");
+        command.args(["--pdeathsig", "KILL", "ip", "netns", "exec", &self.name, program]);
         command
     }
 
@@ -162,15 +161,8 @@ impl Namespace {
         let path = PathBuf::from(NETNS_DIR).join(&self.name);
         let file =
             File::open(&path).map_err(|source| NetnsError::Io { what: format!("open {}", path.display()), source })?;
-        // SAFETY: a valid fd for a network namespace file.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            return Err(NetnsError::Io {
-                what: format!("setns into {}", self.name),
-                source: io::Error::last_os_error(),
-            });
-        }
-        Ok(())
+        move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
+            .map_err(|error| NetnsError::Io { what: format!("setns into {}", self.name), source: error.into() })
     }
 
     /// Return the processes running inside the namespace (`ip netns pids`).
@@ -304,7 +296,7 @@ impl NetnsPair {
 
     /// Stop a child started with [`NetnsPair::spawn`] with `signal` and
     /// wait up to `grace` for it (then SIGKILL). Returns its exit status.
-    pub fn stop(&mut self, pid: u32, signal: i32, grace: Duration) -> Option<std::process::ExitStatus> {
+    pub fn stop(&mut self, pid: u32, signal: Signal, grace: Duration) -> Option<std::process::ExitStatus> {
         let index = self.children.iter().position(|c| c.id() == pid)?;
         let mut child = self.children.swap_remove(index);
         Some(stop_child(&mut child, signal, grace))
@@ -314,7 +306,7 @@ impl NetnsPair {
 impl Drop for NetnsPair {
     fn drop(&mut self) {
         for child in &mut self.children {
-            stop_child(child, libc::SIGTERM, Duration::from_millis(500));
+            stop_child(child, Signal::TERM, Duration::from_millis(500));
         }
         for ns in [&self.client, &self.server] {
             remove_namespace(&ns.name);
@@ -322,12 +314,11 @@ impl Drop for NetnsPair {
     }
 }
 
-fn stop_child(child: &mut Child, signal: i32, grace: Duration) -> std::process::ExitStatus {
+fn stop_child(child: &mut Child, signal: Signal, grace: Duration) -> std::process::ExitStatus {
     if let Ok(Some(status)) = child.try_wait() {
         return status;
     }
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, signal) };
+    kill(child.id() as i32, signal);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -383,13 +374,20 @@ fn remove_namespace(name: &str) {
             break;
         }
         for pid in pids {
-            // SAFETY: plain kill(2).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            kill(pid, Signal::KILL);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = ip(&["netns", "del", name]);
     forget(name);
+}
+
+/// Send `signal` to process `pid`; a process that is gone already is not
+/// an error worth reporting here.
+fn kill(pid: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = kill_process(pid, signal);
+    }
 }
 
 fn pids_of(name: &str) -> Vec<i32> {
@@ -436,31 +434,18 @@ pub fn cleanup_own() {
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: remove this process's namespaces (and what
-/// runs in them), then exit with 128 + the signal. Blocks those signals in
-/// the calling thread (call it first, from the main thread, so every later
-/// thread inherits the mask) and waits for them on a thread of its own.
+/// runs in them), then exit with 128 + the signal. The handlers (from
+/// `signal-hook`) only wake a thread of their own, which does the work.
 ///
 /// # Errors
-/// [`NetnsError::Io`] when the signal mask cannot be set.
+/// [`NetnsError::Io`] when the handlers cannot be installed.
 pub fn install_signal_cleanup() -> Result<(), NetnsError> {
-    // SAFETY: sigset manipulation on a local, zeroed set.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaddset(&mut set, signal);
-        }
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err(NetnsError::Io { what: "pthread_sigmask".into(), source: io::Error::last_os_error() });
-        }
-        set
-    };
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|source| NetnsError::Io { what: "install the signal handlers".into(), source })?;
     std::thread::Builder::new()
         .name("netns-signals".into())
         .spawn(move || {
-            let mut signal: libc::c_int = 0;
-            // SAFETY: `set` is a valid, initialised sigset.
-            if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            if let Some(signal) = signals.forever().next() {
                 cleanup_own();
                 std::process::exit(128 + signal);
             }
