@@ -111,7 +111,7 @@ fn import_counts_alignment_and_determinism() {
     let by_id: BTreeMap<&str, &Value> = lines.iter().map(|l| (l["id"].as_str().unwrap(), l)).collect();
     for model in &manifest.models {
         let cassette = std::fs::read_to_string(a.join(&model.cassette)).unwrap();
-        let records: Vec<harness::matrix::replay::ReplayRecord> =
+        let records: Vec<harness::model::replay::ReplayRecord> =
             cassette.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(records.len(), model.answers());
         for group in &model.groups {

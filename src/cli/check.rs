@@ -90,7 +90,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         // A capture written by `harness generate`/`matrix` is judged
         // against the summary it answers, when its sidecar is there.
         let sidecar = Sidecar::read(path);
-        let expectation = sidecar.as_ref().and_then(|_| Sidecar::expectation_of(path));
+        let expectation = sidecar.as_ref().and_then(|_| crate::model::expect::of_sidecar(path));
         let packet_mode = sidecar.is_some_and(|s| s.mode == Mode::Packet);
         let judging = match &expectation {
             Some(expectation) => Judging::against(expectation, path, packet_mode),

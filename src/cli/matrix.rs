@@ -15,11 +15,11 @@ use crate::defaults;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::{ScapyOptions, ScapyPool};
 use crate::matrix::cell::{CellResult, Tools};
-use crate::matrix::live::Live;
 use crate::matrix::replay;
 use crate::matrix::suite::Suite;
 use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
 use crate::model::cassette::Rerecord;
+use crate::model::live::Live;
 use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
 
 fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPool>> {
@@ -205,7 +205,7 @@ fn resolve<'a>(
                 suites: None,
                 own_suites: None,
             }),
-            Err(reason) => skipped.push(matrix::Skipped { model: id.clone(), reason }),
+            Err(e) => skipped.push(matrix::Skipped { model: id.clone(), reason: e.to_string() }),
         }
     }
     (models, skipped)

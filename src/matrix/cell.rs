@@ -23,6 +23,7 @@ use crate::exec::scapy::{to_trace, Job, ScapyPool};
 use crate::exec::{json, Trace};
 use crate::finding::{Finding, Layers, Protocol, Severity};
 use crate::model::mutant::Fault;
+use crate::model::{is_cut, Answer, AnswerError, Answerer, Unanswered, Usage};
 use crate::pcap::write_pcap;
 use crate::prompt::{Prompt, Template};
 use crate::scenario::expect::{Expectation, Sidecar};
@@ -30,146 +31,17 @@ use crate::scenario::Mode;
 use crate::tshark::Tshark;
 use crate::verdict::{ConversationStats, ProtocolStats};
 
-/// How an answerer's error starts when the answer is missing from an
-/// offline cassette (the rest explains the miss): such a trace has status
-/// `cassette`, and the matrix reports it as a regression.
-pub const CASSETTE_MISS: &str = "not in the cassette: ";
-
 /// Traces checked per tshark batch and journaled together.
 const CHUNK: usize = 64;
-
-/// How a built-in model's error starts when it cannot read the summary
-/// (the summary's fault, not a failed request): such a trace has status
-/// `unreadable` and counts as a failed conversation.
-pub const UNREADABLE: &str = "unreadable summary: ";
 
 /// The status of a trace whose request failed (the model never answered:
 /// a server down, a timeout, an HTTP error after the retries). Such a
 /// trace is kept apart from the model's failures: it is in no packet or
 /// conversation total and in no time per trace.
-pub const REQUEST_FAILED: &str = "request";
+pub const REQUEST_FAILED: &str = Unanswered::Request.status();
 
 /// The answer check of an answer cut at `max_tokens` (see [`is_cut`]).
 pub const TRUNCATED: &str = "answer.truncated";
-
-/// Whether a provider's stop reason says the answer was cut at
-/// `max_tokens`: `length` (OpenAI-compatible servers: OpenAI, llama.cpp,
-/// vLLM, …), `max_tokens` (Anthropic), `MAX_TOKENS` (Gemini).
-pub fn is_cut(finish_reason: &str) -> bool {
-    matches!(finish_reason, "length" | "max_tokens" | "MAX_TOKENS")
-}
-
-/// Token counts of one answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub prompt_tokens: u64,
-    /// Completion tokens.
-    pub completion_tokens: u64,
-}
-
-/// A model's answer to one prompt.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Answer {
-    /// The text.
-    pub text: String,
-    /// Tokens, when the provider reports them.
-    pub usage: Option<Usage>,
-    /// Time to answer.
-    pub latency_ms: u64,
-    /// Cost in US dollars, when prices are known.
-    pub cost_usd: Option<f64>,
-    /// The provider's stop reason (`stop`, `length`, …), when it says.
-    pub finish_reason: Option<String>,
-}
-
-/// One request to a model.
-#[derive(Debug, Clone)]
-pub struct Request<'a> {
-    /// The summary.
-    pub item: &'a Item,
-    /// The prompt.
-    pub prompt: &'a Prompt,
-    /// Dialect asked for.
-    pub dialect: Dialect,
-    /// The suite's protocol (a model may route it to an expert).
-    pub protocol: crate::scenario::SuiteProtocol,
-    /// The suite's mode (a replay model picks its recorded answers by it).
-    pub mode: crate::scenario::Mode,
-}
-
-impl<'a> Request<'a> {
-    /// The requests of `suite` for `items`, each with its prompt (`prompts`
-    /// in the same order).
-    pub fn of_suite(
-        suite: &Suite,
-        items: impl IntoIterator<Item = &'a Item>,
-        prompts: &'a [Prompt],
-    ) -> Vec<Request<'a>> {
-        items
-            .into_iter()
-            .zip(prompts)
-            .map(|(item, prompt)| Request {
-                item,
-                prompt,
-                dialect: suite.dialect,
-                protocol: suite.protocol,
-                mode: suite.mode,
-            })
-            .collect()
-    }
-}
-
-/// Where answers come from.
-pub trait Answerer: Sync {
-    /// Answer every request, in order; an `Err` is a failed request (its
-    /// message is recorded, never cached).
-    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>>;
-
-    /// Return the requests of `requests` this answerer would send to a
-    /// provider because its cassette lacks them (`--record --batch`
-    /// submits them as a batch first); none for answerers that call no
-    /// provider.
-    fn missing(&self, requests: &[Request<'_>]) -> Vec<crate::model::batch::Pending> {
-        let _ = requests;
-        Vec::new()
-    }
-}
-
-/// The `reference` model.
-#[derive(Debug, Clone, Copy)]
-pub struct Reference;
-
-impl Answerer for Reference {
-    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
-        requests
-            .iter()
-            .map(|r| match &r.item.scenario {
-                Some(s) => Ok(Answer {
-                    text: crate::model::answer::render(&crate::model::reference::packets(s), r.dialect),
-                    ..Answer::default()
-                }),
-                None => Err(format!("{UNREADABLE}the reference model cannot read summary {}", r.item.index)),
-            })
-            .collect()
-    }
-}
-
-/// A `mutant:<fault>` model.
-#[derive(Debug, Clone, Copy)]
-pub struct Mutant(pub Fault);
-
-impl Answerer for Mutant {
-    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
-        requests
-            .iter()
-            .map(|r| match &r.item.scenario {
-                Some(s) => Ok(Answer { text: crate::model::mutant::answer(self.0, s, r.dialect), ..Answer::default() }),
-                None => Err(format!("{UNREADABLE}the mutant model cannot read summary {}", r.item.index)),
-            })
-            .collect()
-    }
-}
 
 /// What the journal keeps of one trace: everything the tables need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,13 +110,15 @@ pub struct CellInfo {
 
 impl TraceRecord {
     /// The record of trace `index` as its answer left it: the answer's
-    /// text, usage and cost, or a failed request (`cassette` for an offline
-    /// cassette miss, `request` otherwise) with its message.
+    /// text, usage and cost, or no answer (its status by
+    /// [`AnswerError::unanswered`]: `cassette` for an offline cassette miss,
+    /// `unreadable` for a summary a built-in model cannot read, `request`
+    /// otherwise) with its message.
     pub fn from_answer(
         index: usize,
         summary: &str,
         prompt_version: &str,
-        answer: Result<Answer, String>,
+        answer: Result<Answer, AnswerError>,
     ) -> TraceRecord {
         let mut record = TraceRecord {
             index,
@@ -276,17 +150,10 @@ impl TraceRecord {
                 }
                 record.finish_reason = a.finish_reason;
             }
-            Err(message) => {
-                record.status = if message.starts_with(CASSETTE_MISS) {
-                    "cassette"
-                } else if message.starts_with(UNREADABLE) {
-                    "unreadable"
-                } else {
-                    REQUEST_FAILED
-                }
-                .into();
+            Err(e) => {
+                record.status = e.unanswered().status().into();
                 record.answer_checks.push(format!("exec.{}", record.status));
-                record.message = message;
+                record.message = e.to_string();
             }
         }
         record
@@ -537,7 +404,7 @@ pub fn run_cell(
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let journal_path = dir.join("journal.jsonl");
     let mut done = if resume { read_journal(dir) } else { BTreeMap::new() };
-    done.retain(|_, r| r.status != "request");
+    done.retain(|_, r| r.status != REQUEST_FAILED);
     if !resume {
         let _ = fs::remove_file(&journal_path);
     } else {
@@ -594,7 +461,7 @@ fn run_chunk(
 ) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
     let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
-    let requests = Request::of_suite(suite, chunk.iter().copied(), &prompts);
+    let requests = suite.requests(chunk.iter().copied(), &prompts);
     let start = Instant::now();
     let answers = answerer.answer_all(&requests);
     times.answer_ms += ms_since(start);
@@ -804,8 +671,8 @@ pub fn aggregate<'r>(
         if r.status != "ok" {
             *exec_failures.entry(r.status.clone()).or_default() += 1;
         }
-        if r.status == "cassette" && first_miss.is_none() {
-            first_miss = Some(r.message.trim_start_matches(CASSETTE_MISS).to_string());
+        if r.status == Unanswered::Cassette.status() && first_miss.is_none() {
+            first_miss = Some(AnswerError::miss_reason(&r.message).to_string());
         }
         for c in &r.answer_checks {
             *checks.entry(c.clone()).or_default() += 1;
@@ -908,20 +775,18 @@ mod tests {
         let item =
             crate::matrix::suite::Item { index: 4, text: "not a summary".into(), scenario: None, more: Vec::new() };
         let prompt = Prompt { system: String::new(), user: String::new(), version: "v1".into(), name: String::new() };
-        let request = Request {
-            item: &item,
-            prompt: &prompt,
-            dialect: Dialect::Json,
-            protocol: crate::scenario::SuiteProtocol::Dns,
-            mode: Mode::Packet,
-        };
-        let answer = Reference.answer_all(std::slice::from_ref(&request)).remove(0);
+        let suite = Suite::built(crate::scenario::SuiteProtocol::Dns, Mode::Packet, Dialect::Json, 1, 1);
+        let request = suite.request(&item, &prompt);
+        let answer = crate::model::Reference.answer_all(std::slice::from_ref(&request)).remove(0);
         let record = TraceRecord::from_answer(4, &item.text, "v1", answer);
         assert_eq!(
-            (record.status.as_str(), record.answer_checks.as_slice()),
-            ("unreadable", ["exec.unreadable".to_string()].as_slice())
+            (record.status.as_str(), record.answer_checks.as_slice(), record.message.as_str()),
+            (
+                "unreadable",
+                ["exec.unreadable".to_string()].as_slice(),
+                "unreadable summary: the reference model cannot read summary 4"
+            )
         );
-        let suite = Suite::built(crate::scenario::SuiteProtocol::Dns, Mode::Packet, Dialect::Json, 1, 1);
         let cell = aggregate("reference", &suite, None, std::iter::once(&record));
         assert_eq!((cell.requests_failed, cell.conversations.total, cell.conversations.succeeded), (0, 1, 0));
     }
@@ -936,7 +801,7 @@ mod tests {
             1,
             "summary",
             "v1",
-            Err("model 'm': gave up after 3 attempts; last error: connection failed".into()),
+            Err(crate::model::live::ModelError::Batch { id: "m".into(), message: "the batch expired".into() }.into()),
         );
         let cut = TraceRecord { index: 2, latency_ms: 1000, ..answered(Some("length")) };
         assert_eq!(failed.status, REQUEST_FAILED);
@@ -948,5 +813,19 @@ mod tests {
         let mut text = String::new();
         super::super::tables::cost(&mut text, std::slice::from_ref(&cell));
         assert!(text.contains("| m     | 2      | 4.00   | 2.000   |"), "s/trace over the answered traces: {text}");
+    }
+
+    #[test]
+    fn cassette_misses_are_typed_regressions_with_their_reason() {
+        let suite = Suite::built(crate::scenario::SuiteProtocol::Icmp, Mode::Conversation, Dialect::Json, 2, 1);
+        let miss = || AnswerError::CassetteMiss("prompt v2 changed; run `harness matrix --record`".into());
+        let records = [0, 1].map(|i| TraceRecord::from_answer(i, "summary", "v1", Err(miss())));
+        assert_eq!(
+            (records[0].status.as_str(), records[0].message.as_str()),
+            ("cassette", "not in the cassette: prompt v2 changed; run `harness matrix --record`")
+        );
+        let cell = aggregate("m", &suite, None, records.iter());
+        assert_eq!(cell.cassette_miss.as_deref(), Some("prompt v2 changed; run `harness matrix --record`"));
+        assert_eq!((cell.exec_failures.get("cassette"), cell.requests_failed), (Some(&2), 0));
     }
 }

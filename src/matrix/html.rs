@@ -627,8 +627,8 @@ pub fn html(report: &MatrixReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::cell::Usage;
     use crate::matrix::Skipped;
+    use crate::model::Usage;
     use crate::verdict::{ConversationStats, ProtocolStats};
     use std::collections::BTreeMap;
 

@@ -9,7 +9,6 @@
 pub mod cell;
 pub mod finetune;
 pub mod html;
-pub mod live;
 pub mod ntg;
 pub mod onwire;
 pub mod replay;
@@ -24,7 +23,8 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use crate::model::mutant::Fault;
-use cell::{Answerer, CellError, CellResult, Mutant, Reference, Tools};
+use crate::model::{Answerer, Mutant, Reference, Unanswered};
+use cell::{CellError, CellResult, Tools};
 use suite::Suite;
 
 /// A model the matrix can run.
@@ -171,7 +171,7 @@ impl MatrixReport {
                 }
             }
             if let Some(why) = &c.cassette_miss {
-                let n = c.exec_failures.get("cassette").copied().unwrap_or(0);
+                let n = c.exec_failures.get(Unanswered::Cassette.status()).copied().unwrap_or(0);
                 out.push(format!("{} on {}: {n} answers not in the cassette: {why}", c.model, c.suite));
             }
             if c.caught == Some(false) {
@@ -386,7 +386,7 @@ fn shard_cells<'s>(
 
 /// Return the requests the cells of `models` × `suites` (shard `shard`,
 /// prompts from `prompts`) would send to a provider because their
-/// cassettes lack them, in run order (see [`cell::Answerer::missing`]), for
+/// cassettes lack them, in run order (see [`Answerer::missing`]), for
 /// `harness matrix --record --batch`. LLM-NTG cells are left out: they send
 /// one prompt per trial and are recorded synchronously.
 ///
@@ -406,7 +406,7 @@ pub fn pending(
         let template = crate::prompt::Template::load(prompts, suite.protocol, suite.mode, suite.dialect)?;
         let items = suite.items()?;
         let rendered: Vec<crate::prompt::Prompt> = items.iter().map(|i| template.render(&i.text)).collect();
-        let requests = cell::Request::of_suite(suite, &items, &rendered);
+        let requests = suite.requests(&items, &rendered);
         out.extend(models[model_index].answerer.missing(&requests));
     }
     Ok(out)

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::cell::{aggregate, io_err, read_journal, Answer, Answerer, CellError, CellResult, Request, TraceRecord};
+use super::cell::{aggregate, io_err, read_journal, CellError, CellResult, TraceRecord};
 use super::suite::{Item, Suite};
-use crate::exec::extract::Dialect;
 use crate::exec::ntg::{self, build};
+use crate::model::{Answer, AnswerError, Answerer, Request};
 use crate::pcap::write_pcap;
 use crate::prompt::Template;
 use crate::realism::zigbee as stats;
@@ -117,17 +117,8 @@ pub fn run_ntg_cell(
         })
         .collect();
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
-    let requests: Vec<Request<'_>> = todo
-        .iter()
-        .map(|item| Request {
-            item,
-            prompt: &prompt,
-            dialect: Dialect::Json,
-            protocol: suite.protocol,
-            mode: suite.mode,
-        })
-        .collect();
-    let answers: Vec<Result<Answer, String>> = if model == "reference" {
+    let requests: Vec<Request<'_>> = todo.iter().map(|item| suite.request(item, &prompt)).collect();
+    let answers: Vec<Result<Answer, AnswerError>> = if model == "reference" {
         todo.iter().map(|_| Ok(Answer { text: sample_text.clone(), ..Answer::default() })).collect()
     } else {
         answerer.answer_all(&requests)

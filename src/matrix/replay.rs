@@ -1,7 +1,7 @@
-//! Replay models of answers recorded elsewhere: `harness import-answers`
-//! turns a corpus of real model answers (`../shared/corpus/completions.jsonl`)
-//! into replay cassettes and suites, and [`discover`] reads them back as
-//! matrix models that run on their own suites.
+//! Imports of answers recorded elsewhere: `harness import-answers` turns a
+//! corpus of real model answers (`../shared/corpus/completions.jsonl`) into
+//! replay cassettes and suites, and [`discover`] reads them back as matrix
+//! models ([`Replay`] answerers) that run on their own suites.
 //!
 //! An import folder (default `target/cassettes-corpus`, outside git: the
 //! answers were written elsewhere and are never committed) holds:
@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::cell::{Answer, Answerer, Request, Usage};
 use super::suite::Suite;
 use super::{dir_name, ModelRun, Skipped};
-use crate::scenario::{Mode, Scenario, SuiteProtocol};
+use crate::model::replay::{Groups, Replay, ReplayRecord};
+use crate::model::Usage;
+use crate::scenario::{Mode, SuiteProtocol};
 
 /// Where `harness import-answers` reads by default.
 pub const DEFAULT_CORPUS: &str = "../shared/corpus/completions.jsonl";
@@ -134,33 +135,6 @@ struct CorpusLine {
 struct CorpusUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
-}
-
-/// One replayable answer: one line of a model's cassette.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplayRecord {
-    /// The model id (`corpus:…`).
-    pub model: String,
-    /// Its group's protocol.
-    pub protocol: SuiteProtocol,
-    /// Its group's mode.
-    pub mode: Mode,
-    /// 0-based index within the group: the summary line it answers.
-    pub index: usize,
-    /// `scapy`.
-    pub dialect: String,
-    /// The summary, on one line (as in the suite's summaries file).
-    pub summary: String,
-    /// The answer text, as recorded.
-    pub completion: String,
-    /// Whether the recorded text is the whole answer (`false`: a cut slice).
-    pub complete: Option<bool>,
-    /// Tokens, when recorded.
-    pub usage: Option<Usage>,
-    /// The provider's stop reason, when recorded.
-    pub finish_reason: Option<String>,
-    /// The answer's id in the corpus.
-    pub source_id: String,
 }
 
 /// One (protocol, mode) group of an imported model.
@@ -355,7 +329,7 @@ pub fn import(corpus: &Path, out: &Path) -> Result<Manifest, ImportError> {
                 cassette.push('\n');
                 lines.push_str(&r.summary);
                 lines.push('\n');
-                parsed += usize::from(Scenario::parse(*protocol, *mode, &r.summary).is_ok());
+                parsed += usize::from(crate::model::expect::parse(*protocol, *mode, &r.summary).is_ok());
             }
             let description = format!(
                 "{} recorded answers of {corpus_model} ({protocol} {}), imported from the corpus: replayed, never regenerated",
@@ -484,51 +458,6 @@ fn write_folder(out: &Path, files: &[(PathBuf, String)]) -> Result<(), ImportErr
     }
 }
 
-/// Recorded answers by (protocol, mode), in index order.
-type Groups = BTreeMap<(SuiteProtocol, Mode), Vec<ReplayRecord>>;
-
-/// A replay model: the recorded answer of each summary of its suites.
-#[derive(Debug, Clone)]
-pub struct Replay {
-    id: String,
-    answers: Groups,
-}
-
-impl Replay {
-    /// The recorded answer to `request`.
-    ///
-    /// # Errors
-    /// No answer for the request's group and index, or one recorded for
-    /// another summary (the suite and the cassette disagree).
-    fn answer(&self, request: &Request<'_>) -> Result<Answer, String> {
-        let index = request.item.index;
-        let group = format!("{} {}", request.protocol, request.mode.name());
-        let record =
-            self.answers.get(&(request.protocol, request.mode)).and_then(|records| records.get(index)).ok_or_else(
-                || format!("{} has no recorded answer {index} for {group}; it replays its own suites only", self.id),
-            )?;
-        if record.summary != request.item.text {
-            return Err(format!(
-                "{}: recorded answer {index} for {group} belongs to another summary ({}); run `harness import-answers` again",
-                self.id, record.source_id
-            ));
-        }
-        Ok(Answer {
-            text: record.completion.clone(),
-            usage: record.usage,
-            latency_ms: 0,
-            cost_usd: None,
-            finish_reason: record.finish_reason.clone(),
-        })
-    }
-}
-
-impl Answerer for Replay {
-    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, String>> {
-        requests.iter().map(|r| self.answer(r)).collect()
-    }
-}
-
 /// Read the manifest of the import folder `dir`.
 ///
 /// # Errors
@@ -610,7 +539,7 @@ pub fn discover(dir: &Path) -> Result<Vec<(ModelRun<'static>, Vec<Suite>)>, Disc
             }
             suites.push(suite);
         }
-        let replay = Replay { id: model.id.clone(), answers };
+        let replay = Replay::new(model.id.clone(), answers);
         out.push((
             ModelRun { id: model.id.clone(), answerer: Box::new(replay), fault: None, suites: None, own_suites: None },
             suites,
@@ -710,6 +639,7 @@ pub fn summary_table(manifest: &Manifest) -> String {
 mod tests {
     use super::*;
     use crate::matrix::suite::Item;
+    use crate::model::{AnswerError, Unanswered};
     use crate::prompt::Prompt;
 
     fn line(id: &str, model: &str, protocol: &str, mode: &str, summary: Option<&str>, notes: &[&str]) -> String {
@@ -769,21 +699,20 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert!(items[0].scenario.is_some() && items[2].scenario.is_none());
         let prompt = Prompt { system: String::new(), user: String::new(), version: String::new(), name: String::new() };
-        let request = |item| Request {
-            item,
-            prompt: &prompt,
-            dialect: crate::exec::extract::Dialect::Scapy,
-            protocol: SuiteProtocol::Icmp,
-            mode: Mode::Conversation,
-        };
+        let request = |item| suites[0].request(item, &prompt);
         let answers = model.answerer.answer_all(&items.iter().map(request).collect::<Vec<_>>());
         let texts: Vec<String> = answers.into_iter().map(|a| a.unwrap().text).collect();
         assert_eq!(texts, ["pkt_1 = IP()  # c1", "pkt_1 = IP()  # c2", "pkt_1 = IP()  # c3"]);
         // A request for another summary or group is refused, not answered.
         let stranger = Item { index: 0, text: "other".into(), scenario: None, more: Vec::new() };
-        assert!(model.answerer.answer_all(&[request(&stranger)])[0].as_ref().unwrap_err().contains("another summary"));
+        let err = model.answerer.answer_all(&[request(&stranger)]).remove(0).unwrap_err();
+        assert!(
+            matches!(err, AnswerError::OtherSummary { .. }) && err.to_string().contains("another summary"),
+            "{err}"
+        );
         let far = Item { index: 9, text: "other".into(), scenario: None, more: Vec::new() };
-        assert!(model.answerer.answer_all(&[request(&far)])[0].as_ref().unwrap_err().contains("no recorded answer 9"));
+        let err = model.answerer.answer_all(&[request(&far)]).remove(0).unwrap_err();
+        assert!(err.unanswered() == Unanswered::Request && err.to_string().contains("no recorded answer 9"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::exec::extract::Dialect;
+use crate::model::Request;
+use crate::prompt::Prompt;
+use crate::scenario::expect::Expectation;
 use crate::scenario::generate::generate;
 use crate::scenario::{Mode, Scenario, SuiteProtocol};
 
@@ -135,9 +138,9 @@ pub struct Item {
 impl Item {
     /// Return what the summary asks for: one digest per packet of every
     /// scenario, or `None` when the summary cannot be read.
-    pub fn expectation(&self) -> Option<crate::scenario::expect::Expectation> {
+    pub fn expectation(&self) -> Option<Expectation> {
         let first = self.scenario.as_ref()?;
-        Some(crate::scenario::expect::Expectation::of_all(std::iter::once(first).chain(&self.more)))
+        Some(crate::model::expect::of_all(std::iter::once(first).chain(&self.more)))
     }
 }
 
@@ -257,6 +260,28 @@ impl Suite {
         }
     }
 
+    /// Return the model request for `item` of this suite with its rendered
+    /// `prompt`.
+    pub fn request<'a>(&self, item: &'a Item, prompt: &'a Prompt) -> Request<'a> {
+        Request {
+            index: item.index,
+            summary: &item.text,
+            scenario: item.scenario.as_ref(),
+            system: &prompt.system,
+            user: &prompt.user,
+            prompt_version: &prompt.version,
+            dialect: self.dialect,
+            protocol: self.protocol,
+            mode: self.mode,
+        }
+    }
+
+    /// Return the requests of this suite for `items`, each with its prompt
+    /// (`prompts` in the same order).
+    pub fn requests<'a>(&self, items: impl IntoIterator<Item = &'a Item>, prompts: &'a [Prompt]) -> Vec<Request<'a>> {
+        items.into_iter().zip(prompts).map(|(item, prompt)| self.request(item, prompt)).collect()
+    }
+
     /// The suite's summaries.
     ///
     /// # Errors
@@ -278,8 +303,9 @@ impl Suite {
                     .take(self.count)
                     .enumerate()
                     .map(|(index, line)| {
-                        let mut scenarios =
-                            Scenario::parse_all(self.protocol, self.mode, line).unwrap_or_default().into_iter();
+                        let mut scenarios = crate::model::expect::parse_all(self.protocol, self.mode, line)
+                            .unwrap_or_default()
+                            .into_iter();
                         Item { index, text: line.to_string(), scenario: scenarios.next(), more: scenarios.collect() }
                     })
                     .collect())

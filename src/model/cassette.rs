@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::provider::Usage;
+use super::Usage;
 
 /// Prefix of the hashed text; changes when the key scheme does.
 const KEY_SCHEME: &str = "harness-cassette-key-v1\n";

@@ -9,17 +9,22 @@
 //! - [`RunMode::Live`]: always calls the API and never writes.
 //!
 //! `replay` models read their cassette in every mode and never call an API.
+//!
+//! [`Live`] answers the matrix's requests with a registry model (and the
+//! experts it routes protocols to).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use super::answerer::{Answer, AnswerError, Answerer, Request};
 use super::batch::Pending;
 use super::cassette::{now_rfc3339, Cassette, CassetteError, KeyParts, Record, Rerecord};
-use super::provider::{ChatRequest, Completion, Provider, ProviderError};
-use super::registry::{ModelEntry, ProviderKind, RunMode};
+use super::provider::{ChatMessage, ChatRequest, Completion, Provider, ProviderError, Role};
+use super::registry::{ModelEntry, ProviderKind, Registry, RunMode, Sampling};
+use crate::scenario::SuiteProtocol;
 
 /// Why a model could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -258,11 +263,130 @@ impl LiveModel {
     }
 }
 
+/// Why a registry model cannot be prepared as an [`Answerer`].
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The runtime its requests run on cannot start.
+    #[error("{0}")]
+    Runtime(std::io::Error),
+    /// The model itself: see [`LiveModel::new`].
+    #[error("{id}: {source}")]
+    Model {
+        /// The model id.
+        id: String,
+        /// Why.
+        source: ModelError,
+    },
+    /// A model it routes a protocol to.
+    #[error("{id} (route {protocol}): {source}")]
+    Route {
+        /// The routed model's id.
+        id: String,
+        /// The protocol routed to it.
+        protocol: SuiteProtocol,
+        /// Why.
+        source: ModelError,
+    },
+}
+
+/// A registry model as an [`Answerer`]: every request of a chunk is sent
+/// at once (the provider's own limit bounds the concurrency) and answered
+/// from the cassette, the API, or both, by the run mode; a protocol the
+/// entry routes to an expert (mixture of experts) goes to that model.
+pub struct Live {
+    default: LiveModel,
+    routes: BTreeMap<SuiteProtocol, LiveModel>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Live {
+    /// Prepare `entry` (and the models it routes protocols to); a
+    /// cassette miss names `rerecord`'s command for `entry` (a routed
+    /// model's answers are recorded by running the entry that routes them).
+    ///
+    /// # Errors
+    /// What [`LiveModel::new`] reports, naming the model (or the route).
+    pub fn new(
+        registry: &Registry,
+        entry: &ModelEntry,
+        mode: RunMode,
+        cassettes: &Path,
+        rerecord: &Rerecord,
+    ) -> Result<Live, LiveError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(LiveError::Runtime)?;
+        let command = rerecord.command(&entry.id);
+        let default = LiveModel::new(entry, mode, cassettes)
+            .map_err(|source| LiveError::Model { id: entry.id.clone(), source })?
+            .with_rerecord(command.clone());
+        let mut routes = BTreeMap::new();
+        for protocol in SuiteProtocol::ALL {
+            let routed = registry.route(entry, protocol.name());
+            if routed.id != entry.id {
+                let model = LiveModel::new(routed, mode, cassettes).map_err(|source| LiveError::Route {
+                    id: routed.id.clone(),
+                    protocol,
+                    source,
+                })?;
+                routes.insert(protocol, model.with_rerecord(command.clone()));
+            }
+        }
+        Ok(Live { default, routes, runtime })
+    }
+
+    /// Answer offline from now on, after `--record --batch` recorded the
+    /// batches' answers: see [`LiveModel::after_batch`].
+    pub fn after_batch(self, failures: &Arc<HashMap<String, String>>) -> Live {
+        let Live { default, routes, runtime } = self;
+        let routes = routes.into_iter().map(|(p, m)| (p, m.after_batch(failures.clone()))).collect();
+        Live { default: default.after_batch(failures.clone()), routes, runtime }
+    }
+
+    fn model(&self, request: &Request<'_>) -> &LiveModel {
+        self.routes.get(&request.protocol).unwrap_or(&self.default)
+    }
+}
+
+/// The chat request of a request: the prompt's system and user messages,
+/// the entry's sampling.
+fn chat(request: &Request<'_>) -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            ChatMessage { role: Role::System, content: request.system.to_string() },
+            ChatMessage { role: Role::User, content: request.user.to_string() },
+        ],
+        sampling: Sampling::default(),
+    }
+}
+
+impl Answerer for Live {
+    fn answer_all(&self, requests: &[Request<'_>]) -> Vec<Result<Answer, AnswerError>> {
+        let calls = requests.iter().map(|r| async move {
+            let model = self.model(r);
+            let c = model.answer(&chat(r), 0, r.prompt_version).await?;
+            Ok::<_, AnswerError>(Answer {
+                cost_usd: model.entry().cost_usd(&c.usage),
+                text: c.text,
+                usage: Some(c.usage),
+                latency_ms: c.latency_ms,
+                finish_reason: c.finish_reason,
+            })
+        });
+        self.runtime.block_on(futures_util::future::join_all(calls))
+    }
+
+    fn missing(&self, requests: &[Request<'_>]) -> Vec<Pending> {
+        requests.iter().filter_map(|r| self.model(r).missing(&chat(r), 0, r.prompt_version)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::provider::{ChatMessage, Role, Usage};
-    use crate::model::registry::Registry;
+    use crate::model::Usage;
 
     fn entry(text: &str) -> ModelEntry {
         Registry::parse(text).unwrap().models.remove(0)
@@ -313,7 +437,7 @@ mod tests {
             key: pending.key.clone(),
             parts: pending.parts.clone(),
             text: "IP()".into(),
-            usage: crate::model::provider::Usage::default(),
+            usage: Usage::default(),
             latency_ms: 0,
             finish_reason: Some("stop".into()),
             recorded_at: now_rfc3339(),

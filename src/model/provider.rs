@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::registry::{ModelEntry, ProviderKind, Sampling};
+use super::Usage;
 use retry::Backoff;
 
 /// Who wrote a message.
@@ -67,15 +68,6 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Sampling for this request; unset values come from the model entry.
     pub sampling: Sampling,
-}
-
-/// Tokens counted by the provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens of the request.
-    pub prompt_tokens: u64,
-    /// Tokens of the answer.
-    pub completion_tokens: u64,
 }
 
 /// A model's answer.

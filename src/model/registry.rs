@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::cassette::Rerecord;
-use super::provider::Usage;
+use super::Usage;
 
 /// Where a model's answers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -226,7 +226,7 @@ fn sidecar_scenario(path: &Path) -> Option<Scenario> {
         "conversation" => Mode::Conversation,
         _ => Mode::Packet,
     };
-    Scenario::parse(protocol, mode, value.get("summary")?.as_str()?).ok()
+    crate::model::expect::parse(protocol, mode, value.get("summary")?.as_str()?).ok()
 }
 
 /// The report of a conversation that is not replayed, and why.

@@ -11,15 +11,18 @@
 //!
 //! Some findings are the summary's own wish: a lone echo request is
 //! unanswered on purpose. [`Expectation::waived`] lists those check ids.
+//!
+//! This module only digests and compares traces; the reference trace is
+//! written by the reference model and built by the JSON builder, a layer
+//! above (`model::expect` builds expectations from summaries).
 
 use std::borrow::Cow;
 
 use etherparse::{LinkSlice, NetSlice, SlicedPacket, TransportSlice};
 
 use super::{Mode, Scenario};
-use crate::exec::Trace;
 use crate::finding::{Finding, Protocol, Severity};
-use crate::pcap::LinkType;
+use crate::pcap::{LinkType, Trace, TracePacket};
 use crate::wire::{dns, http};
 
 /// The check id of every expectation finding.
@@ -30,7 +33,7 @@ pub const SUMMARY_MISMATCH: &str = "summary.mismatch";
 /// `ip.dst`). Only [`Scenario::Day`] expectations keep them: its summary
 /// names one server, and the answer, the connection and the request must
 /// all refer to it.
-const SERVER_FIELDS: [&str; 2] = ["dns.answers", "http.host"];
+pub const SERVER_FIELDS: [&str; 2] = ["dns.answers", "http.host"];
 
 /// Own checks that pair packets (or compare one packet's claims with
 /// another's): in packet mode every packet stands alone, so what they
@@ -93,29 +96,16 @@ pub struct Expectation {
 }
 
 impl Expectation {
-    /// The expectation of `scenario`, from its reference trace.
-    ///
-    /// # Panics
-    /// Never for a scenario [`Scenario::parse`] accepts: parsing builds the
-    /// reference trace and refuses summaries it cannot build.
-    pub fn of(scenario: &Scenario) -> Expectation {
-        Expectation::try_of(scenario).expect("Scenario::parse refuses summaries whose reference trace does not build")
-    }
-
-    /// The expectation of `scenario`, or why its reference trace cannot be
-    /// built (a summary asking for something the dialects cannot write).
-    ///
-    /// # Errors
-    /// The JSON builder's message.
-    pub fn try_of(scenario: &Scenario) -> Result<Expectation, String> {
-        let packets = crate::model::reference::packets(scenario);
-        let text = crate::model::answer::render_json(&packets);
-        let trace = crate::exec::json::build(&text).map_err(|e| e.to_string())?;
+    /// The expectation of `scenario` from `trace`, its reference trace
+    /// (the reference model's answer, built): the digests of its packets,
+    /// less the fields the summary leaves free, with the waivers of its
+    /// mode.
+    pub fn from_reference(scenario: &Scenario, trace: &Trace) -> Expectation {
         let waived = match scenario.mode() {
             Mode::Packet => PAIRING_CHECKS.to_vec(),
             Mode::Conversation => Vec::new(),
         };
-        let mut packets = digests(&trace);
+        let mut packets = digests(trace);
         if !matches!(scenario, Scenario::Day(_)) {
             // Only a day in the life asks for one server across protocols.
             for p in &mut packets {
@@ -131,16 +121,15 @@ impl Expectation {
                 }
             }
         }
-        Ok(Expectation { packets, waived })
+        Expectation { packets, waived }
     }
 
     /// The expectation of several summaries in a row (the packet lines of
     /// one packet-mode answer): their digests one after the other, and
     /// every waiver any of them has.
-    pub fn of_all<'s>(scenarios: impl IntoIterator<Item = &'s Scenario>) -> Expectation {
+    pub fn concat(expectations: impl IntoIterator<Item = Expectation>) -> Expectation {
         let mut out = Expectation { packets: Vec::new(), waived: Vec::new() };
-        for scenario in scenarios {
-            let one = Expectation::of(scenario);
+        for one in expectations {
             out.packets.extend(one.packets);
             for w in one.waived {
                 if !out.waived.contains(&w) {
@@ -349,81 +338,68 @@ mod tests {
     use crate::scenario::generate::generate;
     use crate::scenario::SuiteProtocol;
 
-    #[test]
-    fn reference_meets_its_expectation() {
-        for protocol in SuiteProtocol::ALL {
-            for mode in [Mode::Packet, Mode::Conversation] {
-                for s in generate(protocol, mode, 9, 20) {
-                    let e = Expectation::of(&s);
-                    let text = crate::model::answer::render_json(&crate::model::reference::packets(&s));
-                    let trace = crate::exec::json::build(&text).unwrap();
-                    assert_eq!(e.compare(&trace), vec![], "{s}");
-                }
-            }
-        }
+    /// An Ethernet ICMP echo request from `src` to `dst`, id 1, seq 2.
+    fn echo(src: [u8; 4], dst: [u8; 4]) -> TracePacket {
+        let mut data = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .icmpv4_echo_request(1, 2)
+            .write(&mut data, b"ping")
+            .unwrap();
+        TracePacket { ts: 0, data }
+    }
+
+    fn trace(packets: Vec<TracePacket>) -> Trace {
+        Trace { linktype: LinkType::Ethernet, packets }
     }
 
     #[test]
-    fn dns_client_port_is_free_unless_the_summary_names_it() {
-        let line = |port: &str| {
-            format!("Source: IP= \"10.0.0.1\"{port} // Destination: IP= \"10.0.0.2\" // Others: id=0x1234 , resource= \"a.com\" , response = \"1.2.3.4\"")
-        };
-        let free = Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line("")).unwrap();
-        let fixed =
-            Scenario::parse(crate::scenario::SuiteProtocol::Dns, Mode::Conversation, &line(", port=5555")).unwrap();
-        let mut pkts = crate::model::reference::packets(&fixed);
-        if let crate::model::answer::Body::Ip(ip) = &mut pkts[0].body {
-            if let crate::model::answer::L4::Udp(u) = &mut ip.l4 {
-                u.sport = 4444;
-            }
-        }
-        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
-        assert_eq!(Expectation::of(&free).compare(&trace), vec![]);
-        let found = Expectation::of(&fixed).compare(&trace);
-        assert!(found.len() == 1 && found[0].message.contains("udp.sport is 4444"), "{found:?}");
-        assert!(Expectation::of(&free).packets.iter().all(|p| p.iter().any(|f| f.value == "53")));
-    }
-
-    #[test]
-    fn day_answer_connection_and_host_name_one_server() {
-        let s = &generate(SuiteProtocol::Day, Mode::Conversation, 1, 3)[0];
-        let Scenario::Day(day) = s else { unreachable!() };
-        let e = Expectation::of(s);
-        let server = day.server_ip.to_string();
-        assert!(e.packets.iter().any(|p| p.iter().any(|f| f.name == "dns.answers" && f.value == server)), "{e:?}");
-        assert!(e.packets.iter().any(|p| p.iter().any(|f| f.name == "http.host" && f.value == day.host)), "{e:?}");
-        // The DNS answer names another server: a mismatch on the response.
-        let mut pkts = crate::model::reference::packets(s);
-        crate::model::mutant::Fault::DnsHttpMismatch.apply_packets(&mut pkts);
-        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
-        let found = e.compare(&trace);
-        assert!(
-            found.len() == 1 && found[0].protocol == Protocol::Dns && found[0].message.starts_with("dns.answers is "),
-            "{found:?}"
+    fn digests_name_the_fields_a_summary_determines() {
+        let d = &digests(&trace(vec![echo([10, 0, 0, 1], [10, 0, 0, 2])]))[0];
+        let fields: Vec<(&str, &str)> = d.iter().map(|f| (f.name, f.value.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                ("eth.src", "02:00:00:00:00:01"),
+                ("eth.dst", "02:00:00:00:00:02"),
+                ("ip.src", "10.0.0.1"),
+                ("ip.dst", "10.0.0.2"),
+                ("icmp.type", "8"),
+                ("icmp.code", "0"),
+                ("icmp.id", "1"),
+                ("icmp.seq", "2"),
+            ]
         );
-        // Other suites do not compare them.
-        for protocol in [SuiteProtocol::Dns, SuiteProtocol::Http] {
-            let e = Expectation::of(&generate(protocol, Mode::Conversation, 1, 3)[0]);
-            assert!(e.packets.iter().flatten().all(|f| !SERVER_FIELDS.contains(&f.name)), "{e:?}");
-        }
+        assert_eq!(digest(LinkType::Raw, &[0xff])[0].value, "undecodable");
     }
 
     #[test]
-    fn swapped_reply_and_missing_packet_are_mismatches() {
-        let s = &generate(SuiteProtocol::Icmp, Mode::Conversation, 1, 1)[0];
-        let e = Expectation::of(s);
-        let mut pkts = crate::model::reference::packets(s);
-        if let crate::model::answer::Body::Ip(ip) = &mut pkts[1].body {
-            std::mem::swap(&mut ip.src, &mut ip.dst);
-        }
-        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
-        let found = e.compare(&trace);
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found.iter().all(|f| f.frame == 2 && f.protocol == Protocol::Ip));
-        pkts.pop();
-        let trace = crate::exec::json::build(&crate::model::answer::render_json(&pkts)).unwrap();
-        let found = e.compare(&trace);
-        assert_eq!((found.len(), found[0].protocol), (1, Protocol::Frame), "{found:?}");
+    fn a_trace_is_compared_packet_by_packet() {
+        let packet = &generate(SuiteProtocol::Icmp, Mode::Packet, 1, 1)[0];
+        let reference = trace(vec![echo([10, 0, 0, 1], [10, 0, 0, 2])]);
+        let e = Expectation::from_reference(packet, &reference);
+        assert_eq!(e.waived, PAIRING_CHECKS);
+        assert_eq!(e.compare(&reference), vec![]);
+        let swapped = e.compare(&trace(vec![echo([10, 0, 0, 2], [10, 0, 0, 1])]));
+        assert_eq!(swapped.len(), 2, "{swapped:?}");
+        assert!(swapped.iter().all(|f| f.check == SUMMARY_MISMATCH && f.protocol == Protocol::Ip && f.frame == 1));
+        let extra = e.compare(&trace(vec![echo([10, 0, 0, 1], [10, 0, 0, 2]), echo([10, 0, 0, 1], [10, 0, 0, 2])]));
+        assert_eq!((extra.len(), extra[0].protocol, extra[0].severity), (1, Protocol::Frame, Severity::Error));
+        assert!(extra[0].message.contains("extra packets"), "{extra:?}");
+    }
+
+    #[test]
+    fn concatenated_expectations_keep_every_packet_and_each_waiver_once() {
+        let packet = &generate(SuiteProtocol::Icmp, Mode::Packet, 1, 1)[0];
+        let conversation = &generate(SuiteProtocol::Icmp, Mode::Conversation, 1, 1)[0];
+        let reference = trace(vec![echo([10, 0, 0, 1], [10, 0, 0, 2])]);
+        let one = Expectation::from_reference(packet, &reference);
+        assert!(Expectation::from_reference(conversation, &reference).waived.is_empty());
+        let both = Expectation::concat([one.clone(), one.clone()]);
+        assert_eq!((both.packets.len(), &both.waived), (2, &one.waived));
+        let mut findings = vec![Finding::own(1, Severity::Warn, "icmp.unanswered", Protocol::Icmp, "no reply".into())];
+        both.apply_waivers(&mut findings);
+        assert_eq!(findings[0].severity, Severity::Note);
     }
 }
 
@@ -451,14 +427,6 @@ impl Sidecar {
         let text = std::fs::read_to_string(Self::path_of(capture)).ok()?;
         serde_json::from_str(&text).ok()
     }
-
-    /// Read the sidecar of `capture`, if there is one and it holds a summary
-    /// that can be read.
-    pub fn expectation_of(capture: &std::path::Path) -> Option<Expectation> {
-        let sidecar = Sidecar::read(capture)?;
-        let scenarios = Scenario::parse_all(sidecar.protocol, sidecar.mode, &sidecar.summary)?;
-        Some(Expectation::of_all(&scenarios))
-    }
 }
 
 /// Read a capture into a [`Trace`] (the first interface's link type), for
@@ -473,7 +441,7 @@ pub fn read_trace(path: &std::path::Path) -> Result<Trace, crate::pcap::ReadErro
     while let Some(frame) = reader.next_frame() {
         let frame = frame?;
         linktype.get_or_insert(frame.linktype);
-        packets.push(crate::exec::TracePacket { ts: frame.ts, data: frame.data.to_vec() });
+        packets.push(TracePacket { ts: frame.ts, data: frame.data.to_vec() });
     }
     Ok(Trace { linktype: linktype.or(reader.linktype()).unwrap_or(LinkType::Raw), packets })
 }
