@@ -292,7 +292,7 @@ fn llm_ntg_statistics_against_the_real_sample_input() {
             "Experiment_2_input_sample.json"
         });
         let real = ntg::parse(&std::fs::read_to_string(&input).unwrap()).unwrap().rows;
-        let stats = ntg_stats(&generated, &real, None);
+        let stats = ntg_stats(&generated, &real);
         let f = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));
         table.push_str(&format!(
             "{} | {} | {} | {:.3} | {} | {} | {}\n",

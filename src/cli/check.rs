@@ -23,7 +23,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.rules == Rules::Paper {
         return super::paper::check(args);
     }
-    let mut tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
+    let mut tshark = args.tshark.open()?;
     let checksums = crate::check::Checksums::from(args.checksums);
     if let Some(tshark) = &mut tshark {
         tshark.set_checksum_validation(checksums == crate::check::Checksums::Strict);

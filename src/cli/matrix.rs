@@ -230,7 +230,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
     };
     let model = ModelRun { suites: None, ..model };
     let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
-    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
+    let tshark = args.run.tshark.open()?;
     let pool = pool(&args.run, &suites)?;
     let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
     rundir::claim_output(&args.out, "generate", args.force)?;
@@ -348,7 +348,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         args.shard.clone(),
     );
     let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
-    let tshark = args.run.tshark.tshark(args.run.tshark_path.as_deref())?;
+    let tshark = args.run.tshark.open()?;
     rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);

@@ -199,13 +199,8 @@ pub struct PaperArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PaperFormat::Table)]
     pub format: PaperFormat,
-    /// Whether tshark's Expert Info joins the harness's rules and fills the
-    /// Wireshark rows of the W-E tables.
-    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
-    pub tshark: TsharkMode,
-    /// tshark binary to use instead of the one on PATH.
-    #[arg(long, value_name = "PATH")]
-    pub tshark_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub tshark: TsharkArgs,
 }
 
 /// `harness wireshark` subcommands.
@@ -269,12 +264,8 @@ pub struct RunOptions {
     /// copy of the repository's prompts/].
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
-    /// Whether to run tshark's Expert Info next to the own checks.
-    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
-    pub tshark: TsharkMode,
-    /// tshark binary to use instead of the one on PATH.
-    #[arg(long, value_name = "PATH")]
-    pub tshark_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub tshark: TsharkArgs,
     /// Python interpreter with Scapy.
     #[arg(long, default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
@@ -450,25 +441,38 @@ pub enum TsharkMode {
     On,
 }
 
-impl TsharkMode {
-    /// The tshark this mode asks for: none when off; the one at `path` (or
-    /// on PATH) when on, failing without it; when auto, that one if it can
-    /// be found, else none with a note on stderr.
+/// The tshark flags of `check`, `matrix` and `paper`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TsharkArgs {
+    /// Whether to run tshark's Expert Info next to the own checks (for
+    /// `paper`: whether it joins the notebook's rules and fills the
+    /// Wireshark rows of the W-E tables).
+    #[arg(long = "tshark", value_enum, default_value_t = TsharkMode::Auto)]
+    pub mode: TsharkMode,
+    /// tshark binary to use instead of the one on PATH.
+    #[arg(long = "tshark-path", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+impl TsharkArgs {
+    /// The tshark these flags ask for: none when off; the one at `--tshark-path`
+    /// (or on PATH) when on, failing without it; when auto, that one if it
+    /// can be found, else none with a note on stderr.
     ///
     /// # Errors
-    /// `On` and no usable tshark.
-    pub fn tshark(self, path: Option<&std::path::Path>) -> anyhow::Result<Option<crate::tshark::Tshark>> {
+    /// `--tshark on` and no usable tshark.
+    pub fn open(&self) -> anyhow::Result<Option<crate::tshark::Tshark>> {
         use crate::tshark::Tshark;
-        Ok(match self {
+        Ok(match self.mode {
             TsharkMode::Off => None,
-            TsharkMode::Auto => match Tshark::locate(path) {
+            TsharkMode::Auto => match Tshark::locate(self.path.as_deref()) {
                 Ok(tshark) => Some(tshark),
                 Err(error) => {
                     eprintln!("harness: note: {error}; own checks only (--tshark off silences this)");
                     None
                 }
             },
-            TsharkMode::On => Some(Tshark::locate(path)?),
+            TsharkMode::On => Some(Tshark::locate(self.path.as_deref())?),
         })
     }
 }
@@ -483,12 +487,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Whether to run tshark's Expert Info next to the own checks.
-    #[arg(long, value_enum, default_value_t = TsharkMode::Auto)]
-    pub tshark: TsharkMode,
-    /// tshark binary to use instead of the one on PATH.
-    #[arg(long, value_name = "PATH")]
-    pub tshark_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub tshark: TsharkArgs,
     /// Most flows tracked at once by the stateful checks (memory bound).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_flows: usize,

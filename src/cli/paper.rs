@@ -55,7 +55,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.annotate.is_some() {
         bail!("--annotate writes the harness's findings: use it with --rules harness");
     }
-    let tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
+    let tshark = args.tshark.open()?;
     let mut status = EXIT_OK;
     let mut evaluated = Vec::new();
     for path in &args.files {
@@ -148,7 +148,7 @@ pub fn run(args: &PaperArgs) -> anyhow::Result<u8> {
     if found.is_empty() {
         bail!("{} holds no capture under Packets/, Conversations/, Fine_Tuned/, MOE/ or ADayIn/", dir.display());
     }
-    let tshark = args.tshark.tshark(args.tshark_path.as_deref())?;
+    let tshark = args.tshark.open()?;
     let paths: Vec<&Path> = found.iter().map(|(path, ..)| path.as_path()).collect();
     let expert = expert_all(tshark.as_ref(), &paths)?;
     let mut captures = Vec::new();

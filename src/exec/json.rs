@@ -53,7 +53,7 @@ use thiserror::Error;
 use super::{Trace, TracePacket};
 use crate::pcap::link::{ArpBook, BROADCAST_MAC};
 use crate::pcap::{LinkType, Timestamp};
-use crate::wire::dns;
+use crate::wire::{dns, http};
 
 /// Give the IPv4 TTL (IPv6 hop limit) written when `ttl` is absent.
 pub const DEFAULT_TTL: u8 = 64;
@@ -1217,49 +1217,6 @@ fn dns_message(node: &Node) -> Result<(Vec<u8>, bool)> {
 // ---------------------------------------------------------------------------
 // HTTP.
 
-/// Return the standard reason phrase of a status code (RFC 9110 §15), or "".
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        205 => "Reset Content",
-        206 => "Partial Content",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
-}
-
 fn is_token(text: &str) -> bool {
     // RFC 9110 §5.6.2 tchar.
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
@@ -1352,7 +1309,7 @@ fn http_message(node: &Node) -> Result<(Vec<u8>, bool)> {
             let code = s.int(100, 999, "a status code 100-999")? as u16;
             let reason = match node.field("reason") {
                 Some(r) => line_part(&r, "a reason phrase without CR or LF", true)?,
-                None => reason_phrase(code).into(),
+                None => http::standard_reason(code).into(),
             };
             (format!("HTTP/{version} {code} {reason}"), true)
         }

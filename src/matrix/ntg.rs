@@ -140,7 +140,7 @@ pub fn run_ntg_cell(
                     record.packets = conversion.trace.packets.len() as u64;
                     record.pcap = Some(name);
                     record.findings = conversion.findings;
-                    let s = stats::ntg_stats(&rows, &real, None);
+                    let s = stats::ntg_stats(&rows, &real);
                     let trial = TrialStats {
                         jsd_timing: s.jsd_timing,
                         jsd_size: s.jsd_size,

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use super::answer::*;
 use crate::scenario::*;
+use crate::wire::http::standard_reason;
 
 /// Client to server.
 const NEAR: f64 = 0.000_120;
@@ -244,7 +245,7 @@ pub fn http_response(method: &str, code: u16, reason: &str, host: &str) -> Vec<u
 fn http_packet(p: &HttpPacket) -> Pkt {
     let payload = match &p.method {
         Some(m) => http_request(m, &p.path, &p.host),
-        None => http_response("GET", p.code, reason_phrase(p.code), "www.example.com"),
+        None => http_response("GET", p.code, standard_reason(p.code), "www.example.com"),
     };
     let seq = isn(&[u32::from(p.sport), u32::from(p.dport), u32::from(p.src), u32::from(p.dst)]);
     let ack = isn(&[u32::from(p.dport), u32::from(p.sport)]);

@@ -1,7 +1,8 @@
 //! LLM-NTG's statistics of a generated ZigBee trace against the real input:
 //! packet-type frequencies, inter-arrival statistics (overall and per
-//! type), Jensen–Shannon divergence of timing, size and type mix, and the
-//! tokens and time a trial cost.
+//! type), Jensen–Shannon divergence of timing, size and type mix (the
+//! tokens and time a trial cost come from its answer's record, in the
+//! matrix's NTG cell statistics).
 //!
 //! Both sides are lists of summary [`Row`]s: from an `ntg` answer
 //! ([`crate::exec::ntg::parse`]), from LLM-NTG's real sample inputs (JSON Lines),
@@ -20,17 +21,6 @@ use crate::wire::zigbee::{classify, decode, describe, Carrier};
 
 /// Bins of the inter-arrival histogram the timing JSD compares.
 pub const TIMING_BINS: usize = 50;
-
-/// Model cost of one trial, when known (from the cassette or the API).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub prompt_tokens: u64,
-    /// Completion tokens.
-    pub completion_tokens: u64,
-    /// Wall-clock seconds of the generation.
-    pub seconds: f64,
-}
 
 /// The statistics of one side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,9 +55,6 @@ pub struct NtgStats {
     pub jsd_size: Option<f64>,
     /// JSD (bits) of the message-type mixes.
     pub jsd_types: Option<f64>,
-    /// Tokens and time of the trial, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
 }
 
 /// The message-type key of a row.
@@ -103,7 +90,7 @@ pub fn trace_stats(rows: &[Row]) -> TraceStats {
 }
 
 /// Compute LLM-NTG's statistics of `generated` against `real`.
-pub fn ntg_stats(generated: &[Row], real: &[Row], usage: Option<Usage>) -> NtgStats {
+pub fn ntg_stats(generated: &[Row], real: &[Row]) -> NtgStats {
     let gaps = |rows: &[Row]| -> Vec<f64> { rows.windows(2).map(|w| w[1].time - w[0].time).collect() };
     let (g_gaps, r_gaps) = (gaps(generated), gaps(real));
     let (g_bins, r_bins) = shared_bins(&g_gaps, &r_gaps, TIMING_BINS);
@@ -115,7 +102,6 @@ pub fn ntg_stats(generated: &[Row], real: &[Row], usage: Option<Usage>) -> NtgSt
         jsd_timing: jsd(&g_bins, &r_bins),
         jsd_size: jsd(&sizes(generated), &sizes(real)),
         jsd_types: jsd(&types(generated), &types(real)),
-        usage,
     }
 }
 
@@ -189,9 +175,9 @@ mod test {
         assert_eq!(s.type_shares["ZCL: Read Attributes Response"], 0.5);
         assert_eq!(s.inter_arrival_by_type["Link Status"].mean, 14.0);
         assert_eq!(s.inter_arrival.unwrap().max, 12.5);
-        let same = ntg_stats(&rows, &rows, None);
+        let same = ntg_stats(&rows, &rows);
         assert_eq!((same.jsd_timing, same.jsd_size, same.jsd_types), (Some(0.0), Some(0.0), Some(0.0)));
         let other: Vec<Row> = rows.iter().map(|r| Row { length: Some(30), ..r.clone() }).collect();
-        assert_eq!(ntg_stats(&rows, &other, None).jsd_size, Some(1.0));
+        assert_eq!(ntg_stats(&rows, &other).jsd_size, Some(1.0));
     }
 }

@@ -140,7 +140,7 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
                 path: (*rng.pick(&["", "index.html", "about", "api/v1/status", "images/logo.png"])).to_string(),
                 method: (*rng.pick(METHODS)).to_string(),
                 code,
-                reason: reason_phrase(code).to_string(),
+                reason: standard_reason(code).to_string(),
             })
         }
         (SuiteProtocol::Http, Mode::Packet) => {
@@ -211,7 +211,7 @@ fn one(protocol: SuiteProtocol, mode: Mode, rng: &mut Rng) -> Scenario {
                 method: (*rng.pick(METHODS)).to_string(),
                 path: (*rng.pick(&["/", "/index.html", "/news"])).to_string(),
                 code,
-                reason: reason_phrase(code).to_string(),
+                reason: standard_reason(code).to_string(),
             })
         }
     }

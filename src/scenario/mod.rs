@@ -22,6 +22,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::http::standard_reason;
+
 pub use parse::ParseError;
 
 /// A MAC address.
@@ -547,7 +549,7 @@ impl fmt::Display for Scenario {
                 write!(f, "{} → {} HTTP ", p.src, p.dst)?;
                 match &p.method {
                     Some(m) => write!(f, "{m} {} HTTP/1.1, Host={}", target(&p.path), p.host)?,
-                    None => write!(f, "HTTP/1.1 {} {}", p.code, reason_phrase(p.code))?,
+                    None => write!(f, "HTTP/1.1 {} {}", p.code, standard_reason(p.code))?,
                 }
                 write!(f, ", ports {} → {}", p.sport, p.dport)
             }
@@ -600,25 +602,4 @@ impl fmt::Display for Scenario {
 /// one-line summary.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\r', "\\r").replace('\n', "\\n")
-}
-
-/// The standard reason phrase of a status code (RFC 9110 §15).
-pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
-    }
 }

@@ -288,7 +288,7 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
                 host: cx.get(o, "Others", "Host")?.to_string(),
                 path: lookup(o, "Path").unwrap_or("").to_string(),
                 method: lookup(o, "Method").unwrap_or("GET").to_ascii_uppercase(),
-                reason: lookup(o, "Reason_Phrase").map_or_else(|| reason_phrase(code).to_string(), str::to_string),
+                reason: lookup(o, "Reason_Phrase").map_or_else(|| standard_reason(code).to_string(), str::to_string),
                 code,
             }))
         }
@@ -328,7 +328,7 @@ fn conversation(cx: &Ctx<'_>) -> Result<Scenario, ParseError> {
                 http_port: cx.num(o, "Others", "HTTP_port")?,
                 method: lookup(o, "Method").unwrap_or("GET").to_ascii_uppercase(),
                 path: target(lookup(o, "Path").unwrap_or("/")),
-                reason: lookup(o, "Reason_Phrase").map_or_else(|| reason_phrase(code).to_string(), str::to_string),
+                reason: lookup(o, "Reason_Phrase").map_or_else(|| standard_reason(code).to_string(), str::to_string),
                 code,
             }))
         }
