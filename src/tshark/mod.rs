@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::Serialize;
+
 use crate::finding::{Finding, Protocol, Severity, Source};
-use crate::report::TsharkSummary;
 
 /// The preferences every run uses, recorded in reports: with
 /// `checksums`, tshark validates IPv4, TCP and UDP checksums (the default
@@ -34,6 +35,30 @@ pub fn profile_preferences(checksums: bool) -> [(&'static str, &'static str); 5]
         ("tcp.analyze_sequence_numbers", "TRUE"),
         ("tcp.relative_sequence_numbers", "TRUE"),
     ]
+}
+
+/// tshark's part of a file report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TsharkSummary {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// Expert Info items of error severity.
+    pub errors: u64,
+    /// Expert Info items of warning severity.
+    pub warnings: u64,
+    /// Expert Info items of note severity.
+    pub notes: u64,
+    /// Expert Info items of chat severity.
+    pub chats: u64,
+}
+
+/// How tshark was run, recorded so that a report can be reproduced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TsharkProfile {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// The command-line options given to every run (`-2`, `-o` preferences).
+    pub options: Vec<String>,
 }
 
 /// Why tshark could not be used.
@@ -113,8 +138,8 @@ impl Tshark {
     }
 
     /// Return how this tshark runs: version and options, for reports.
-    pub fn profile(&self) -> crate::report::TsharkProfile {
-        crate::report::TsharkProfile { version: self.version.clone(), options: self.options() }
+    pub fn profile(&self) -> TsharkProfile {
+        TsharkProfile { version: self.version.clone(), options: self.options() }
     }
 
     /// Return the analysis options of every run (the capture comes after).
