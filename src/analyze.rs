@@ -13,8 +13,9 @@ use crate::check::{Checker, Limits, Sink};
 use crate::dissect::dissect;
 use crate::finding::{Finding, Protocol};
 use crate::pcap::{ReadError, Reader};
-use crate::report::{FileReport, TsharkSummary};
+use crate::report::FileReport;
 use crate::scenario::expect::{read_trace, waive_pairing, Expectation};
+use crate::tshark::{layer_of_expert, Expert};
 use crate::verdict::{self, agreement, FrameLog, FrameRecord};
 
 /// The own-check pass over one capture, before verdicts.
@@ -97,7 +98,7 @@ impl<'e> Judging<'e> {
 /// Build the report of one capture from its own pass and, optionally,
 /// tshark's summary and findings, with no summary to judge against (see
 /// [`judge`]).
-pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec<Finding>)>) -> FileReport {
+pub fn file_report(file: &str, pass: OwnPass, tshark: Option<Expert>) -> FileReport {
     judge(file, pass, tshark, Judging::default())
 }
 
@@ -107,12 +108,7 @@ pub fn file_report(file: &str, pass: OwnPass, tshark: Option<(TsharkSummary, Vec
 /// agreement. Every command that gives a verdict (`check`, `paper`, the
 /// matrix and the LLM-NTG cells) calls this one function (DESIGN.md, "One
 /// judge"), so a verdict does not depend on the command.
-pub fn judge(
-    file: &str,
-    pass: OwnPass,
-    tshark: Option<(TsharkSummary, Vec<Finding>)>,
-    judging: Judging<'_>,
-) -> FileReport {
+pub fn judge(file: &str, pass: OwnPass, tshark: Option<Expert>, judging: Judging<'_>) -> FileReport {
     let OwnPass { linktype, mut frames, mut findings, conversations, error } = pass;
     findings.extend(judging.summary);
     let summary = tshark.map(|(summary, mut more)| {
@@ -175,7 +171,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// `records` are the capture's frame records in frame order.
 pub fn attach_tshark(findings: &mut [Finding], records: impl IntoIterator<Item = FrameRecord>) {
     for f in findings.iter_mut() {
-        if let Some(layer) = f.expert.as_deref().and_then(crate::tshark::layer_of_expert) {
+        if let Some(layer) = f.expert.as_deref().and_then(layer_of_expert) {
             f.protocol = layer;
         }
     }

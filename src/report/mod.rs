@@ -22,23 +22,9 @@ pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 use crate::finding::{Finding, Protocol, Severity};
+use crate::tshark::{TsharkProfile, TsharkSummary};
 use crate::verdict::agreement::Agreement;
 use crate::verdict::{ConversationStats, ProtocolStats};
-
-/// tshark's part of a file report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TsharkSummary {
-    /// `tshark --version`'s version number.
-    pub version: String,
-    /// Expert Info items of error severity.
-    pub errors: u64,
-    /// Expert Info items of warning severity.
-    pub warnings: u64,
-    /// Expert Info items of note severity.
-    pub notes: u64,
-    /// Expert Info items of chat severity.
-    pub chats: u64,
-}
 
 /// The result of checking one capture.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,15 +60,6 @@ impl FileReport {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
-}
-
-/// How tshark was run, recorded so that a report can be reproduced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TsharkProfile {
-    /// `tshark --version`'s version number.
-    pub version: String,
-    /// The command-line options given to every run (`-2`, `-o` preferences).
-    pub options: Vec<String>,
 }
 
 /// The result of one `harness check` run.

@@ -6,20 +6,22 @@
 //! frames that carry Expert Info (`-Y _ws.expert`), so a clean capture costs
 //! one dissection pass and almost no output. PDML is the only output that
 //! names each item's expert field (e.g. `tcp.analysis.lost_segment`); it is
-//! read line by line as it streams.
+//! read as an XML stream while tshark writes it ([`parse_pdml`]).
 
 mod batch;
+mod pdml;
 
 pub use batch::{plan, MAX_BATCH_PACKETS};
+pub use pdml::{parse_pdml, PdmlError};
 
-use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::finding::{Finding, Protocol, Severity, Source};
-use crate::report::TsharkSummary;
+use serde::Serialize;
+
+use crate::finding::{Finding, Protocol, Severity};
 
 /// The preferences every run uses, recorded in reports: with
 /// `checksums`, tshark validates IPv4, TCP and UDP checksums (the default
@@ -34,6 +36,30 @@ pub fn profile_preferences(checksums: bool) -> [(&'static str, &'static str); 5]
         ("tcp.analyze_sequence_numbers", "TRUE"),
         ("tcp.relative_sequence_numbers", "TRUE"),
     ]
+}
+
+/// tshark's part of a file report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TsharkSummary {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// Expert Info items of error severity.
+    pub errors: u64,
+    /// Expert Info items of warning severity.
+    pub warnings: u64,
+    /// Expert Info items of note severity.
+    pub notes: u64,
+    /// Expert Info items of chat severity.
+    pub chats: u64,
+}
+
+/// How tshark was run, recorded so that a report can be reproduced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TsharkProfile {
+    /// `tshark --version`'s version number.
+    pub version: String,
+    /// The command-line options given to every run (`-2`, `-o` preferences).
+    pub options: Vec<String>,
 }
 
 /// Why tshark could not be used.
@@ -59,6 +85,16 @@ pub enum TsharkError {
         status: String,
         /// What it printed on stderr.
         stderr: String,
+    },
+    /// tshark exited successfully but its PDML could not be read.
+    #[error("cannot read {path}'s PDML for {capture}: {source}")]
+    Pdml {
+        /// The binary.
+        path: String,
+        /// The capture it read.
+        capture: String,
+        /// What was wrong with the PDML.
+        source: PdmlError,
     },
 }
 
@@ -113,8 +149,8 @@ impl Tshark {
     }
 
     /// Return how this tshark runs: version and options, for reports.
-    pub fn profile(&self) -> crate::report::TsharkProfile {
-        crate::report::TsharkProfile { version: self.version.clone(), options: self.options() }
+    pub fn profile(&self) -> TsharkProfile {
+        TsharkProfile { version: self.version.clone(), options: self.options() }
     }
 
     /// Return the analysis options of every run (the capture comes after).
@@ -154,7 +190,13 @@ impl Tshark {
             let _ = BufReader::new(stderr).read_to_string(&mut text);
             text
         });
-        let findings = parse_pdml(BufReader::new(child.stdout.take().expect("piped")));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let findings = parse_pdml(&mut stdout);
+        if findings.is_err() {
+            // Read tshark's output to its end so that it does not block on a
+            // full pipe; its exit status decides which error is reported.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        }
         let status = child.wait().map_err(spawn_error)?;
         let stderr = stderr_thread.join().unwrap_or_default();
         if !status.success() {
@@ -165,6 +207,11 @@ impl Tshark {
                 stderr,
             });
         }
+        let findings = findings.map_err(|source| TsharkError::Pdml {
+            path: self.path.display().to_string(),
+            capture: capture.display().to_string(),
+            source,
+        })?;
         Ok((self.summarise(&findings), findings))
     }
 
@@ -236,175 +283,9 @@ pub fn layer_of_expert(id: &str) -> Option<Protocol> {
     Some(protocol_of(id.split('.').next().unwrap_or(id)))
 }
 
-/// Map Wireshark's severity values (`PI_*` in epan/proto.h) to ours.
-fn severity_of(value: u32) -> Option<Severity> {
-    match value {
-        0x0020_0000 => Some(Severity::Chat),
-        0x0040_0000 => Some(Severity::Note),
-        0x0060_0000 => Some(Severity::Warn),
-        0x0080_0000 => Some(Severity::Error),
-        _ => None, // Comments (0x0010_0000) are not findings.
-    }
-}
-
-/// Return the expert group name for `PI_*` group values.
-fn group_of(value: u32) -> &'static str {
-    match value {
-        0x0100_0000 => "checksum",
-        0x0200_0000 => "sequence",
-        0x0300_0000 => "response_code",
-        0x0400_0000 => "request_code",
-        0x0500_0000 => "undecoded",
-        0x0600_0000 => "reassemble",
-        0x0700_0000 => "malformed",
-        0x0800_0000 => "debug",
-        0x0900_0000 => "protocol",
-        0x0a00_0000 => "security",
-        0x0b00_0000 => "comments_group",
-        0x0c00_0000 => "decryption",
-        0x0d00_0000 => "assumption",
-        0x0e00_0000 => "deprecated",
-        0x0f00_0000 => "receive",
-        0x1000_0000 => "interface",
-        0x1100_0000 => "disturbance",
-        _ => "unknown",
-    }
-}
-
-/// Return the value of attribute `name` in one PDML line.
-fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=\"");
-    let start = line.find(&key)? + key.len();
-    let end = line[start..].find('"')?;
-    Some(&line[start..start + end])
-}
-
-/// Undo the XML escapes tshark writes.
-fn unescape(text: &str) -> Cow<'_, str> {
-    if !text.contains('&') {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
-}
-
-#[derive(Default)]
-struct Item {
-    id: Option<String>,
-    message: Option<String>,
-    severity: Option<u32>,
-    group: Option<u32>,
-}
-
-/// Read tshark's PDML and return one finding per Expert Info item.
-fn parse_pdml(reader: impl BufRead) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut frame = 0u64;
-    let mut protocol = Protocol::Frame;
-    let mut item: Option<Item> = None;
-    for line in reader.lines() {
-        let Ok(line) = line else { break };
-        let line = line.trim_start();
-        if line.starts_with("<packet") {
-            frame = 0;
-        } else if line.starts_with("<proto ") {
-            let name = attr(line, "name").unwrap_or("");
-            if name == "_ws.malformed" {
-                // "[Malformed Packet: DNS]" names the layer that broke.
-                let show = attr(line, "showname").unwrap_or("");
-                protocol =
-                    show.rsplit(": ").next().map(|p| protocol_of(p.trim_end_matches(']'))).unwrap_or(Protocol::Frame);
-            } else if name != "geninfo" && name != "frame" {
-                protocol = protocol_of(name);
-            }
-        } else if line.starts_with("<field ") {
-            let name = attr(line, "name").unwrap_or("");
-            if matches!(name, "num" | "frame.number") && frame == 0 {
-                frame = attr(line, "show").and_then(|s| s.parse().ok()).unwrap_or(0);
-            } else if name == "_ws.expert" {
-                if let Some(done) = item.take() {
-                    push(&mut findings, frame, protocol, done);
-                }
-                item = Some(Item::default());
-            } else if let Some(current) = item.as_mut() {
-                match name {
-                    "_ws.expert.message" => current.message = attr(line, "show").map(|s| unescape(s).into_owned()),
-                    "_ws.expert.severity" => current.severity = attr(line, "show").and_then(|s| s.parse().ok()),
-                    "_ws.expert.group" => {
-                        current.group = attr(line, "show").and_then(|s| s.parse().ok());
-                        if let Some(done) = item.take() {
-                            push(&mut findings, frame, protocol, done);
-                        }
-                    }
-                    _ if current.id.is_none() => current.id = Some(name.to_string()),
-                    _ => {}
-                }
-            }
-        }
-    }
-    if let Some(done) = item.take() {
-        push(&mut findings, frame, protocol, done);
-    }
-    findings
-}
-
-fn push(findings: &mut Vec<Finding>, frame: u64, protocol: Protocol, item: Item) {
-    let Some(severity) = item.severity.and_then(severity_of) else { return };
-    if item.id.as_deref().is_some_and(|id| id.starts_with("harness.")) {
-        // Our own findings shown by an installed harness plug-in: not
-        // tshark's opinion.
-        return;
-    }
-    let group = group_of(item.group.unwrap_or(0));
-    let id = item.id.unwrap_or_else(|| "_ws.expert".to_string());
-    findings.push(Finding {
-        frame,
-        severity,
-        source: Source::Tshark,
-        check: Cow::Owned(format!("tshark.{group}")),
-        protocol,
-        message: item.message.unwrap_or_default(),
-        expert: Some(id),
-    });
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
-
-    const PDML: &str = r#"<packet>
-  <proto name="geninfo" pos="0" showname="General information" size="48">
-    <field name="num" pos="0" show="2" showname="Number" value="2" size="48"/>
-  </proto>
-  <proto name="dns" showname="Domain Name System (response)" size="29" pos="28">
-    <field name="dns.id" showname="Transaction ID: 0x1234" size="2" pos="28" show="0x1234" value="1234"/>
-  </proto>
-  <proto name="_ws.malformed" showname="[Malformed Packet: DNS]" size="0" pos="0">
-    <field name="_ws.expert" showname="Expert Info (Error/Malformed): Malformed Packet (Exception occurred)" size="0" pos="0">
-      <field name="_ws.malformed.expert" showname="Malformed Packet (Exception occurred)" size="0" pos="0" show="" value=""/>
-      <field name="_ws.expert.message" showname="Message: Malformed Packet (Exception occurred)" hide="yes" size="0" pos="0" show="Malformed Packet (Exception occurred)"/>
-      <field name="_ws.expert.severity" showname="Severity level: Error" size="0" pos="0" show="8388608"/>
-      <field name="_ws.expert.group" showname="Group: Malformed" size="0" pos="0" show="117440512"/>
-    </field>
-  </proto>
-</packet>
-"#;
-
-    #[test]
-    fn test_parse_pdml() {
-        let findings = parse_pdml(PDML.as_bytes());
-        assert_eq!(findings.len(), 1);
-        let f = &findings[0];
-        assert_eq!((f.frame, f.severity, f.protocol), (2, Severity::Error, Protocol::Dns));
-        assert_eq!(f.check, "tshark.malformed");
-        assert_eq!(f.message, "Malformed Packet (Exception occurred)");
-        assert_eq!(f.expert.as_deref(), Some("_ws.malformed.expert"));
-    }
 
     #[test]
     fn test_layer_of_expert() {
