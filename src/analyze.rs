@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::mpsc;
 
+use crate::check::parallel::{self, BackChecks, Batch, FrontChecks};
 use crate::check::{Checker, Limits, Sink};
 use crate::dissect::dissect;
 use crate::finding::{Finding, Protocol};
@@ -42,6 +44,96 @@ pub struct OwnPass {
 /// [`OwnPass::error`].
 pub fn own_pass(path: &Path, limits: Limits) -> Result<OwnPass, ReadError> {
     Ok(own_pass_from(Reader::open(path)?, limits))
+}
+
+/// Read `path` and run every own check on it with up to `jobs` threads
+/// (see [`own_pass_from_jobs`]).
+///
+/// # Errors
+/// As [`own_pass`].
+pub fn own_pass_jobs(path: &Path, limits: Limits, jobs: usize) -> Result<OwnPass, ReadError> {
+    Ok(own_pass_from_jobs(Reader::open(path)?, limits, jobs))
+}
+
+/// Run every own check on the frames of an open reader with up to `jobs`
+/// threads: with one, [`own_pass_from`]; with more, two threads, one reading
+/// the capture and running the checks of [`FrontChecks`], the other those of
+/// [`BackChecks`] (see [`crate::check::parallel`] for why this split is
+/// exact and a finer one by flow is not). The pass is the same either way,
+/// findings in the same order.
+pub fn own_pass_from_jobs<R: Read>(reader: Reader<R>, limits: Limits, jobs: usize) -> OwnPass {
+    if jobs < 2 {
+        own_pass_from(reader, limits)
+    } else {
+        own_pass_split(reader, limits, BATCH_FRAMES)
+    }
+}
+
+/// Frames per [`Batch`] handed from the reading thread to the other.
+const BATCH_FRAMES: usize = 2048;
+/// Batches queued between the two threads at most: memory stays flat.
+const BATCHES_QUEUED: usize = 4;
+
+/// The pass of [`own_pass_from_jobs`] on two threads, handing frames over
+/// `batch_frames` at a time.
+fn own_pass_split<R: Read>(mut reader: Reader<R>, limits: Limits, batch_frames: usize) -> OwnPass {
+    let (to_back, from_front) = mpsc::sync_channel::<Batch>(BATCHES_QUEUED);
+    let (give_back, given_back) = mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let back = scope.spawn(move || {
+            let mut checks = BackChecks::new(limits);
+            let mut frames = FrameLog::with_memory_limit(limits.memory_records);
+            for batch in from_front {
+                for (number, raw) in batch.frames() {
+                    let mut frame = dissect(number, &raw);
+                    let conversation = checks.check(&mut frame);
+                    frames.push(FrameRecord { expected: frame.expected, present: frame.present, conversation });
+                }
+                // The reader may be gone already: then the batch is dropped.
+                let _ = give_back.send(batch);
+            }
+            let (emitted, conversations) = checks.finish();
+            (frames, emitted, conversations)
+        });
+        let mut front = FrontChecks::new(limits);
+        let mut error = None;
+        let mut number = 0u64;
+        let mut batch = Batch::default();
+        batch.clear(1);
+        while let Some(raw) = reader.next_frame() {
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            number += 1;
+            front.check(&dissect(number, &raw));
+            batch.push(&raw);
+            if batch.len() >= batch_frames {
+                let mut next = given_back.try_recv().unwrap_or_default();
+                next.clear(number + 1);
+                if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
+                    // The other thread panicked: its join below says why.
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = to_back.send(batch);
+        }
+        drop(to_back);
+        let front = front.finish();
+        let (frames, back, conversations) = back.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        OwnPass {
+            linktype: reader.linktype().map_or_else(|| "UNKNOWN".to_string(), |l| l.name()),
+            frames,
+            findings: parallel::merge(front, back),
+            conversations,
+            error,
+        }
+    })
 }
 
 /// Run every own check on the frames of an open reader (see [`own_pass`]).
@@ -243,6 +335,38 @@ mod test {
         }
         writer.into_inner();
         out
+    }
+
+    #[test]
+    fn test_split_pass_equals_one_thread_for_every_batch_size() {
+        let data = capture();
+        for memory_records in [7, Limits::default().memory_records] {
+            let limits = Limits { memory_records, max_flows: 8, ..Limits::default() };
+            let one = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), limits);
+            let one_findings = one.findings.clone();
+            let one = file_report("t", one, None);
+            assert_eq!(one.conversations.succeeded, 39);
+            for batch in [1, 7, 440, BATCH_FRAMES] {
+                let split = own_pass_split(Reader::new(data.as_slice(), "t").unwrap(), limits, batch);
+                assert_eq!(split.findings, one_findings, "batches of {batch}");
+                assert_eq!(file_report("t", split, None), one, "batches of {batch}");
+            }
+        }
+    }
+
+    #[test]
+    fn test_split_pass_keeps_the_frames_before_a_read_error() {
+        let mut data = capture();
+        // Cut the last record short: a read error after 439 frames.
+        data.truncate(data.len() - 10);
+        let one = own_pass_from(Reader::new(data.as_slice(), "t").unwrap(), Limits::default());
+        let split = own_pass_from_jobs(Reader::new(data.as_slice(), "t").unwrap(), Limits::default(), 2);
+        assert!(split.error.is_some());
+        assert_eq!(split.error.as_ref().map(ToString::to_string), one.error.as_ref().map(ToString::to_string));
+        assert_eq!(split.findings, one.findings);
+        let (one, split) = (file_report("t", one, None), file_report("t", split, None));
+        assert_eq!(split.packets, 439);
+        assert_eq!(split, one);
     }
 
     #[test]

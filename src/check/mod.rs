@@ -20,6 +20,7 @@ mod http;
 mod icmp;
 mod ip;
 mod link;
+pub mod parallel;
 mod reassembly;
 mod tcp;
 mod time;
@@ -353,6 +354,16 @@ impl Checker {
     /// conversation it belongs to. The HTTP check may mark HTTP present on a
     /// body continuation segment.
     pub fn check_frame(&mut self, frame: &mut Frame<'_>, sink: &mut Sink) -> ConversationId {
+        self.check_front(frame, sink);
+        self.check_back(frame, sink)
+    }
+
+    /// Run the checks [`Checker::check_frame`] runs first: the link, ARP,
+    /// IPv4 and UDP checks and the capture clock. None of them reads what a
+    /// later check marks on the frame, and none shares state with the
+    /// checks of [`Checker::check_back`], so [`parallel`] runs the two on
+    /// two threads.
+    fn check_front(&mut self, frame: &Frame<'_>, sink: &mut Sink) {
         sink.frame = frame.number;
         self.time.check(frame, sink);
         self.link.check(frame, sink);
@@ -360,6 +371,12 @@ impl Checker {
         self.arp.check(frame, sink);
         ip::check(frame, self.checksums, sink);
         udp::check(frame, self.checksums, sink);
+    }
+
+    /// Run the checks [`Checker::check_frame`] runs after
+    /// [`Checker::check_front`] and return the frame's conversation.
+    fn check_back(&mut self, frame: &mut Frame<'_>, sink: &mut Sink) -> ConversationId {
+        sink.frame = frame.number;
         // One lookup per TCP segment, shared by the TCP, HTTP and
         // conversation checks.
         let key = tcp_key(frame);
@@ -382,7 +399,19 @@ impl Checker {
     /// Report what only the end of the capture reveals (unanswered queries,
     /// unfinished flows).
     pub fn finish(&mut self, sink: &mut Sink) {
+        self.finish_front(sink);
+        self.finish_back(sink);
+    }
+
+    /// Report what the end reveals to the checks of
+    /// [`Checker::check_front`].
+    fn finish_front(&mut self, sink: &mut Sink) {
         self.arp.finish(sink);
+    }
+
+    /// Report what the end reveals to the checks of
+    /// [`Checker::check_back`].
+    fn finish_back(&mut self, sink: &mut Sink) {
         let mut flows = self.tcp_flows.by_age_mut();
         for (key, state) in &flows {
             tcp::note_not_closed(sink, key, &state.tcp);

@@ -2,11 +2,12 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context};
 
 use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-use crate::analyze::{judge, own_pass, own_pass_from, Judging, OwnPass};
+use crate::analyze::{judge, own_pass_from_jobs, own_pass_jobs, Judging, OwnPass};
 use crate::check::Limits;
 use crate::pcap::{ReadError, Reader};
 use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
@@ -39,12 +40,10 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let (files, _stdin) = inputs(&args.files)?;
     let total_bytes = files.iter().filter_map(|(path, _)| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
     let bar = super::progress::bytes_bar(total_bytes);
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), usize::from);
     let mut passes: Vec<(&Path, &str, OwnPass)> = Vec::new();
-    for (done, (path, name)) in files.iter().enumerate() {
-        if let Some(bar) = &bar {
-            bar.set_message(format!("{done}/{} files | {name}", files.len()));
-        }
-        match read(path, name, limits, bar.as_ref()) {
+    for ((path, name), pass) in files.iter().zip(own_passes(&files, limits, jobs, bar.as_ref())) {
+        match pass {
             Ok(pass) => {
                 if let Some(error) = &pass.error {
                     super::progress::note(bar.as_ref(), &format!("harness: {error} (frames before it are reported)"));
@@ -177,12 +176,48 @@ fn inputs(args: &[PathBuf]) -> anyhow::Result<Inputs> {
     Ok((out, spool))
 }
 
-/// The own pass over `path`, reported as `name`, counting the bytes read on
-/// `bar`.
+/// The own passes over `files`, in their order, on up to `jobs` threads:
+/// files side by side, and each file on two threads when there are
+/// threads to spare ([`own_pass_from_jobs`]). Each pass is the one a single
+/// thread makes.
+fn own_passes(
+    files: &[(PathBuf, String)],
+    limits: Limits,
+    jobs: usize,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Vec<Result<OwnPass, ReadError>> {
+    let workers = jobs.min(files.len()).max(1);
+    let per_file = (jobs / workers).max(1);
+    let started = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = started.fetch_add(1, Ordering::Relaxed);
+            let Some((path, name)) = files.get(index) else { break done };
+            if let Some(bar) = bar {
+                bar.set_message(format!("{index}/{} files | {name}", files.len()));
+            }
+            done.push((index, read(path, name, limits, per_file, bar)));
+        }
+    };
+    if workers == 1 {
+        return work().into_iter().map(|(_, pass)| pass).collect();
+    }
+    let mut done: Vec<(usize, Result<OwnPass, ReadError>)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        threads.into_iter().flat_map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, pass)| pass).collect()
+}
+
+/// The own pass over `path` on up to `jobs` threads, reported as `name`,
+/// counting the bytes read on `bar`.
 fn read(
     path: &Path,
     name: &str,
     mut limits: Limits,
+    jobs: usize,
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<OwnPass, ReadError> {
     if Sidecar::read(path).is_some() {
@@ -191,14 +226,14 @@ fn read(
         limits.checksums = crate::check::Checksums::Strict;
     }
     if bar.is_none() && name == path.display().to_string() {
-        return own_pass(path, limits);
+        return own_pass_jobs(path, limits, jobs);
     }
     let file = std::fs::File::open(path).map_err(|source| ReadError::Open { path: name.to_string(), source })?;
     let reader: Box<dyn io::Read> = match bar {
         Some(bar) => Box::new(bar.wrap_read(file)),
         None => Box::new(file),
     };
-    Ok(own_pass_from(Reader::new(reader, name)?, limits))
+    Ok(own_pass_from_jobs(Reader::new(reader, name)?, limits, jobs))
 }
 
 /// Files to check: each argument, or the captures (`*.pcap`, `*.pcapng`)

@@ -492,6 +492,11 @@ pub struct CheckArgs {
     /// Most flows tracked at once by the stateful checks (memory bound).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_flows: usize,
+    /// Threads to check with (default: the number of cores): several files
+    /// are checked side by side, one capture on two threads. The report is
+    /// the same whatever N; `1` checks on one thread.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<std::num::NonZeroUsize>,
     /// How checksums are judged. `offload-aware`: a TCP/UDP checksum of 0
     /// or equal to the pseudo-header partial sum, an IPv4 header checksum
     /// of 0 and an IPv4 total length of 0 (what a capture on the sending
