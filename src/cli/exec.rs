@@ -7,10 +7,9 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 
 use super::{DialectArg, ExecArgs, ExecFormat, EXIT_FINDINGS, EXIT_OK};
-use crate::exec::extract::{extract, AnswerFinding, Dialect};
-use crate::exec::json;
-use crate::exec::scapy::{to_trace, Job, ScapyOptions, ScapyPool};
-use crate::exec::Trace;
+use crate::exec::extract::{AnswerFinding, Dialect};
+use crate::exec::scapy::{ScapyOptions, ScapyPool};
+use crate::exec::trace::{self, Built, Input};
 use crate::pcap::write_pcap;
 
 /// One answer's result, as `harness exec --format json` prints it.
@@ -93,48 +92,30 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
         }
         _ => bail!("give either ANSWER_FILE (with -o) or --jsonl ANSWERS.jsonl (with --out)"),
     };
-    let extracted: Vec<_> = answers.iter().map(|a| extract(&a.completion, a.dialect)).collect();
-    let scapy_jobs: Vec<Job> = answers
-        .iter()
-        .zip(&extracted)
-        .filter(|(a, e)| a.bad.is_none() && a.dialect == Dialect::Scapy && !e.text.trim().is_empty())
-        .map(|(a, e)| Job { id: a.id.clone(), code: e.text.clone(), seed: args.seed, cpu_s: args.cpu_seconds })
-        .collect();
-    let (mut scapy_outcomes, scapy_version) = if scapy_jobs.is_empty() {
-        (Vec::new().into_iter(), None)
-    } else {
+    // A line that is not an answer has an empty completion: nothing runs.
+    let inputs: Vec<Input<'_>> =
+        answers.iter().map(|a| Input { answer: &a.completion, dialect: a.dialect, seed: args.seed }).collect();
+    let prepared = trace::prepare(&inputs);
+    let pool = if prepared.needs_scapy() {
         let options = ScapyOptions {
             python: args.python.clone(),
             workers: args.workers,
             cpu_s: args.cpu_seconds,
             ..ScapyOptions::default()
         };
-        let pool = ScapyPool::start(options)?;
-        let version = pool.scapy_version().to_string();
-        (pool.run_all(&scapy_jobs).into_iter(), Some(version))
+        Some(ScapyPool::start(options)?)
+    } else {
+        None
     };
+    let scapy_version = pool.as_ref().map(|p| p.scapy_version().to_string());
+    let built = prepared.build(pool.as_ref(), args.cpu_seconds)?;
     let mut results = Vec::with_capacity(answers.len());
-    for ((answer, extracted), output) in answers.iter().zip(extracted).zip(&outputs) {
-        let mut findings = extracted.findings;
-        let built: Result<Trace, (String, String)> = if let Some(why) = &answer.bad {
-            Err(("bad_line".into(), why.clone()))
-        } else if extracted.text.trim().is_empty() {
-            Err(("empty".into(), "the answer holds no code".into()))
-        } else {
-            match answer.dialect {
-                Dialect::Json => json::build(&extracted.text).map_err(|e| ("json".into(), e.to_string())),
-                Dialect::Scapy => {
-                    let outcome = scapy_outcomes.next().expect("one outcome per job");
-                    findings.extend(outcome.findings.iter().cloned());
-                    if outcome.status == "ok" {
-                        to_trace(&outcome).map_err(|e| ("scapy".into(), e))
-                    } else {
-                        Err((outcome.status.clone(), outcome.message.clone()))
-                    }
-                }
-            }
+    for ((answer, output), Built { trace, findings }) in answers.iter().zip(&outputs).zip(built) {
+        let trace = match &answer.bad {
+            Some(why) => Err(("bad_line", why.clone())),
+            None => trace.map_err(|e| (e.status.as_str(), e.message)),
         };
-        let result = match built {
+        let result = match trace {
             Ok(trace) => {
                 write_pcap(output, &trace).with_context(|| format!("cannot write {}", output.display()))?;
                 ExecResult {
@@ -147,9 +128,15 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<u8> {
                     findings,
                 }
             }
-            Err((status, message)) => {
-                ExecResult { id: answer.id.clone(), ok: false, status, packets: 0, message, pcap: None, findings }
-            }
+            Err((status, message)) => ExecResult {
+                id: answer.id.clone(),
+                ok: false,
+                status: status.into(),
+                packets: 0,
+                message,
+                pcap: None,
+                findings,
+            },
         };
         results.push(result);
     }

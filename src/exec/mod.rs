@@ -7,6 +7,7 @@ pub mod ntg;
 pub mod sandbox;
 pub mod scapy;
 pub mod seccomp;
+pub mod trace;
 
 // A trace is what the writer writes: it lives beside it, in `pcap/`.
 pub use crate::pcap::{Trace, TracePacket};

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::suite::{Item, Suite};
 use crate::analyze::{own_pass, Judging};
 use crate::check::Limits;
-use crate::exec::extract::{extract, Dialect};
-use crate::exec::scapy::{to_trace, Job, ScapyPool};
-use crate::exec::{json, Trace};
+use crate::exec::extract::Dialect;
+use crate::exec::scapy::ScapyPool;
+use crate::exec::trace::{self, Built, ExecFailure, Input};
 use crate::finding::{Finding, Layers, Protocol, Severity};
 use crate::model::mutant::Fault;
 use crate::model::{is_cut, Answer, AnswerError, Answerer, Unanswered, Usage};
@@ -466,58 +466,31 @@ fn run_chunk(
     let answers = answerer.answer_all(&requests);
     times.answer_ms += ms_since(start);
     let start = Instant::now();
-    let extracted: Vec<_> = answers.iter().map(|a| a.as_ref().ok().map(|a| extract(&a.text, suite.dialect))).collect();
-    // Scapy answers run together in the pool.
-    let jobs: Vec<Job> = chunk
+    // Answers that came: built together (the Scapy ones in the pool).
+    let inputs: Vec<Input<'_>> = chunk
         .iter()
-        .zip(&extracted)
-        .filter_map(|(item, e)| {
-            let e = e.as_ref()?;
-            (suite.dialect == Dialect::Scapy && !e.text.trim().is_empty()).then(|| Job {
-                id: item.index.to_string(),
-                code: e.text.clone(),
-                seed: suite.seed ^ item.index as u64,
-                cpu_s: 5.0,
-            })
+        .zip(&answers)
+        .filter_map(|(item, answer)| {
+            let answer = answer.as_ref().ok()?;
+            Some(Input { answer: &answer.text, dialect: suite.dialect, seed: suite.seed ^ item.index as u64 })
         })
         .collect();
-    let mut outcomes = if jobs.is_empty() {
-        Vec::new().into_iter()
-    } else {
-        tools.pool.ok_or(CellError::NoScapy)?.run_all(&jobs).into_iter()
-    };
+    let prepared = trace::prepare(&inputs);
+    let pool = if prepared.needs_scapy() { Some(tools.pool.ok_or(CellError::NoScapy)?) } else { None };
+    let mut built = prepared.build(pool, 5.0).map_err(|_| CellError::NoScapy)?.into_iter();
     times.exec_ms += ms_since(start);
     let mut records = Vec::with_capacity(chunk.len());
     let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
-    for (((item, prompt), answer), extracted) in chunk.iter().zip(&prompts).zip(answers).zip(extracted) {
-        let record_answer = answer;
-        let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, record_answer);
+    for ((item, prompt), answer) in chunk.iter().zip(&prompts).zip(answers) {
+        let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, answer);
         if record.status != "ok" {
             records.push(record);
             pcaps.push(None);
             continue;
         }
-        let extracted = extracted.expect("an answer was extracted");
-        record.answer_checks.extend(extracted.findings.iter().map(|f| f.check.clone()));
-        let start = Instant::now();
-        let built: Result<Trace, (String, String)> = if extracted.text.trim().is_empty() {
-            Err(("empty".into(), "the answer holds no code".into()))
-        } else {
-            match suite.dialect {
-                Dialect::Json => json::build(&extracted.text).map_err(|e| ("json".into(), e.to_string())),
-                Dialect::Scapy => {
-                    let outcome = outcomes.next().expect("one outcome per job");
-                    record.answer_checks.extend(outcome.findings.iter().map(|f| f.check.clone()));
-                    if outcome.status == "ok" {
-                        to_trace(&outcome).map_err(|e| ("scapy".into(), e))
-                    } else {
-                        Err((outcome.status.clone(), outcome.message.clone()))
-                    }
-                }
-            }
-        };
-        times.exec_ms += ms_since(start);
-        match built {
+        let Built { trace, findings } = built.next().expect("one build per answer");
+        record.answer_checks.extend(findings.iter().map(|f| f.check.clone()));
+        match trace {
             Ok(trace) => {
                 let name = format!("{:04}.pcap", item.index);
                 let path = dir.join(&name);
@@ -537,9 +510,9 @@ fn run_chunk(
                 times.checks_ms += ms_since(start);
                 pcaps.push(Some(path));
             }
-            Err((status, message)) => {
+            Err(ExecFailure { status, message }) => {
                 record.answer_checks.push(format!("exec.{status}"));
-                record.status = status;
+                record.status = status.as_str().into();
                 record.message = message;
                 pcaps.push(None);
             }
