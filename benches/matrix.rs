@@ -15,6 +15,7 @@ use harness::exec::scapy::{ScapyOptions, ScapyPool};
 use harness::matrix::cell::{StageTimes, Tools};
 use harness::matrix::suite::Suite;
 use harness::matrix::{self, builtin, tables, MatrixReport};
+use harness::report::Reporter;
 use harness::tshark::Tshark;
 
 /// Protocols, and each one's weight in the total (a `day` conversation is a
@@ -74,7 +75,8 @@ fn main() {
         onwire_servers: Default::default(),
     };
     std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
-    let tables = tables::markdown(&report);
+    let mut tables = Vec::new();
+    tables::Format::Markdown.write(&report, &mut tables).unwrap();
     let report_ms = report_start.elapsed().as_secs_f64() * 1000.0;
     let total_s = start.elapsed().as_secs_f64();
 

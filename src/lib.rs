@@ -12,7 +12,6 @@
 pub mod analyze;
 pub mod check;
 pub mod cli;
-pub mod defaults;
 pub mod dissect;
 pub mod exec;
 pub mod finding;

@@ -238,7 +238,7 @@ fn runs_from_a_directory_without_the_checkout() {
     assert!(stderr.contains("harness: PASS: "), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let cells = report["cells"].as_array().unwrap();
-    let expected = if scapy { harness::defaults::SUITES.len() } else { 4 };
+    let expected = if scapy { harness::matrix::defaults::SUITES.len() } else { 4 };
     assert_eq!(cells.len(), expected);
     for c in cells {
         assert_eq!(c["conversations"]["succeeded"], c["conversations"]["total"], "{c}");

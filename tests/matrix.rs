@@ -118,7 +118,7 @@ fn offline_matrix_matches_goldens_and_contract() {
             .collect()
     };
     // The recorded local model: every default suite, every summary.
-    let suites = harness::defaults::suites().unwrap();
+    let suites = harness::matrix::defaults::suites().unwrap();
     let want: Vec<(String, u64)> = suites.iter().map(|s| (s.name.clone(), s.count as u64)).collect();
     assert_eq!(traces("smollm2-135m"), want, "golden/cassettes/smollm2-135m.jsonl replays on every default suite");
     // The published answers: one cell per imported group, every answer judged once.

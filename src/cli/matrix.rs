@@ -1,7 +1,7 @@
 //! `harness generate` and `harness matrix`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -11,56 +11,35 @@ use super::{
     EXIT_FINDINGS, EXIT_OK,
 };
 use crate::check::Limits;
-use crate::defaults;
-use crate::exec::extract::Dialect;
-use crate::exec::scapy::{ScapyOptions, ScapyPool};
-use crate::matrix::cell::{CellResult, Tools};
+use crate::matrix::cell::CellResult;
 use crate::matrix::replay;
+use crate::matrix::setup::{self, PoolOptions, Prompts, Toolbox};
 use crate::matrix::suite::Suite;
-use crate::matrix::{self, builtin, builtin_ids, html, tables, MatrixReport, ModelRun};
+use crate::matrix::tables::{self, Format};
+use crate::matrix::{self, MatrixReport, ModelRun};
 use crate::model::cassette::Rerecord;
-use crate::model::live::Live;
-use crate::model::registry::{Availability, ProviderKind, Registry, RunMode};
+use crate::model::registry::{Registry, RunMode};
+use crate::report::Reporter;
 
-fn pool(options: &RunOptions, suites: &[Suite]) -> anyhow::Result<Option<ScapyPool>> {
-    if !suites.iter().any(|s| s.dialect == Dialect::Scapy) {
-        return Ok(None);
-    }
-    let options =
-        ScapyOptions { python: options.python.clone(), workers: options.workers.max(1), ..ScapyOptions::default() };
-    Ok(Some(ScapyPool::start(options)?))
-}
-
-/// The model registry: the file of `--registry`, or the built-in one.
+/// The model registry of `--registry`, or the built-in one.
 fn registry(source: &ModelSource) -> anyhow::Result<Registry> {
-    match &source.registry {
-        None => Ok(Registry::parse(defaults::REGISTRY)?),
-        Some(path) => {
-            if !path.is_file() {
-                bail!("--registry {}: no such file (leave --registry out for the built-in registry)", path.display());
-            }
-            Ok(Registry::load(path)?)
-        }
-    }
+    Ok(setup::registry(source.registry.as_deref())?)
 }
 
-/// The prompt folder: `--prompts`, or the built-in prompts written to a
-/// temporary folder (kept while the guard lives).
-fn prompts(dir: Option<&Path>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
-    match dir {
-        Some(dir) => {
-            select::folders(
-                std::slice::from_ref(&dir.to_path_buf()),
-                "the folder of the prompt templates (--prompts)",
-            )?;
-            Ok((None, dir.to_path_buf()))
-        }
-        None => {
-            let (guard, dir) =
-                defaults::prompts_dir().context("cannot write the built-in prompts to a temporary folder")?;
-            Ok((Some(guard), dir))
-        }
+/// The prompt templates of `--prompts` (checked to be a folder) or the
+/// built-in ones.
+fn prompts(dir: Option<&Path>) -> anyhow::Result<Prompts> {
+    if let Some(dir) = dir {
+        select::folders(&[dir.to_path_buf()], "the folder of the prompt templates (--prompts)")?;
     }
+    Ok(Prompts::open(dir)?)
+}
+
+/// The tools of a run on `suites`: the prompts, tshark as its flags say,
+/// and the Scapy pool when a suite needs it.
+fn toolbox(run: &RunOptions, suites: &[Suite]) -> anyhow::Result<Toolbox> {
+    let pool = PoolOptions { python: run.python.clone(), workers: run.workers };
+    Ok(Toolbox::open(prompts(run.prompts.as_deref())?, run.tshark.open()?, &pool, suites)?)
 }
 
 /// The options of a run that change its requests or where their answers
@@ -119,49 +98,20 @@ fn mode(source: &ModelSource) -> RunMode {
     }
 }
 
-/// The built-in model ids and those of `registry` (its reference and
-/// mutant entries are built in).
-fn builtin_and_registry_ids(registry: &Registry) -> Vec<String> {
-    let mut ids = builtin_ids();
-    ids.extend(
-        registry
-            .models
-            .iter()
-            .filter(|m| !matches!(m.kind, ProviderKind::Reference | ProviderKind::Mutant))
-            .map(|m| m.id.clone()),
-    );
-    ids
-}
-
-/// Every model id a run may name: built in, in the registry, imported.
-fn known_ids(registry: &Registry, corpus: &Path) -> Vec<String> {
-    let mut ids = builtin_and_registry_ids(registry);
-    if let Ok(found) = replay::discover(corpus) {
-        ids.extend(found.into_iter().map(|(m, _)| m.id));
-    }
-    ids.push(replay::ALL.into());
-    ids
-}
-
 /// Check that every id of `ids` names a model.
 ///
 /// # Errors
 /// An unknown id, with the one probably meant and the known ids.
 fn check_known(ids: &[String], registry: &Registry, corpus: &Path) -> anyhow::Result<()> {
-    for id in ids {
-        if id.starts_with(replay::PREFIX) || builtin(id, &[]).is_some() || registry.get(id).is_some() {
-            continue;
-        }
-        let known = known_ids(registry, corpus);
+    if let Some(id) = ids.iter().find(|id| !setup::is_known(id, registry)) {
+        let known = setup::known_ids(registry, corpus);
         bail!("unknown model {id}{}; known: {}", select::hint(id, &known), known.join(", "));
     }
     Ok(())
 }
 
-/// The models of `ids`: built in, or from the registry when they can run in
-/// the chosen mode; the others skipped with the reason. With `batch` (the
-/// requests batches did not answer), live models answer offline after
-/// batch recording (see [`Live::after_batch`]).
+/// The models of `ids` as `source` and `rerecord` say they answer (see
+/// [`setup::models`]).
 fn resolve<'a>(
     ids: &[String],
     source: &ModelSource,
@@ -170,45 +120,8 @@ fn resolve<'a>(
     rerecord: &Rerecord,
     batch: Option<&Arc<HashMap<String, String>>>,
 ) -> (Vec<ModelRun<'a>>, Vec<matrix::Skipped>) {
-    let mode = mode(source);
-    // Whatever a server sends back has every key of the registry cut out,
-    // not only the key of the model it answers (a server may quote the key
-    // it expected).
-    for env in registry.models.iter().filter_map(|m| m.key_env.as_deref()) {
-        if let Ok(key) = std::env::var(env) {
-            crate::model::provider::register_secret(&key);
-        }
-    }
-    let mut models = Vec::new();
-    let mut skipped = Vec::new();
-    for id in ids {
-        if let Some(m) = builtin(id, suites) {
-            models.push(m);
-            continue;
-        }
-        let Some(entry) = registry.get(id) else {
-            skipped.push(matrix::Skipped { model: id.clone(), reason: "not built in and not in the registry".into() });
-            continue;
-        };
-        if let Availability::Skipped(reason) = registry.availability_naming(entry, mode, &source.cassettes, rerecord) {
-            skipped.push(matrix::Skipped { model: id.clone(), reason });
-            continue;
-        }
-        match Live::new(registry, entry, mode, &source.cassettes, rerecord).map(|live| match batch {
-            Some(failures) => live.after_batch(failures),
-            None => live,
-        }) {
-            Ok(live) => models.push(ModelRun {
-                id: id.clone(),
-                answerer: Box::new(live),
-                fault: None,
-                suites: None,
-                own_suites: None,
-            }),
-            Err(e) => skipped.push(matrix::Skipped { model: id.clone(), reason: e.to_string() }),
-        }
-    }
-    (models, skipped)
+    let answering = setup::Answering { mode: mode(source), cassettes: &source.cassettes, rerecord };
+    setup::models(ids, registry, answering, suites, batch)
 }
 
 /// Run `harness generate`.
@@ -229,17 +142,15 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         bail!("cannot run model {}: {}", args.model, skipped.first().map_or("unknown", |s| s.reason.as_str()))
     };
     let model = ModelRun { suites: None, ..model };
-    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
-    let tshark = args.run.tshark.open()?;
-    let pool = pool(&args.run, &suites)?;
-    let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
+    let toolbox = toolbox(&args.run, &suites)?;
+    let tools = toolbox.tools(Limits::default());
     rundir::claim_output(&args.out, "generate", args.force)?;
     let cells =
         matrix::run(std::slice::from_ref(&model), &suites, &tools, &args.out, args.run.resume, None, 1, |_| {})?;
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
-        tshark: tshark.as_ref().map(|t| t.version().to_string()),
-        scapy: pool.as_ref().map(|p| p.scapy_version().to_string()),
+        tshark: toolbox.tshark_version(),
+        scapy: toolbox.scapy_version(),
         cells,
         skipped: Vec::new(),
         models: vec![model.id.clone()],
@@ -247,8 +158,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<u8> {
         onwire_servers: BTreeMap::new(),
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
-    std::fs::write(args.out.join("report.html"), html::html(&report))?;
-    print!("{}", tables::markdown(&report));
+    write_file(&args.out.join("report.html"), Format::Html, &report)?;
+    Format::Markdown.write(&report, &mut std::io::stdout().lock())?;
     let regressions = report.regressions();
     for r in &regressions {
         eprintln!("harness: regression: {r}");
@@ -304,11 +215,11 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     let registry = registry(&args.source)?;
     let explicit = args.models.trim() != "all";
     let ids: Vec<String> = if explicit {
-        let ids = select::list("--models", &args.models, &known_ids(&registry, &args.corpus_cassettes))?;
+        let ids = select::list("--models", &args.models, &setup::known_ids(&registry, &args.corpus_cassettes))?;
         check_known(&ids, &registry, &args.corpus_cassettes)?;
         ids
     } else {
-        let mut ids = builtin_and_registry_ids(&registry);
+        let mut ids = setup::builtin_and_registry_ids(&registry);
         ids.push(replay::ALL.into());
         ids
     };
@@ -347,14 +258,14 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
         select::suites_source(args.run.suites_dir.as_deref()),
         args.shard.clone(),
     );
-    let (_prompts_guard, prompts) = prompts(args.run.prompts.as_deref())?;
-    let tshark = args.run.tshark.open()?;
+    let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
+    let toolbox = toolbox(&args.run, &needed)?;
     rundir::claim(&args.out, &selection, args.run.resume, args.force)?;
     for s in &skipped {
         eprintln!("harness: skipped {}: {}", s.model, s.reason);
     }
     if args.batch {
-        let Some(failures) = record_batches(args, &models, &suites, &prompts, shard)? else {
+        let Some(failures) = record_batches(args, &models, &suites, toolbox.prompts(), shard)? else {
             return Ok(EXIT_ERROR);
         };
         // The cassettes hold the batches' answers now: the models are
@@ -368,9 +279,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let needed: Vec<Suite> = models.iter().flat_map(|m| m.suites_of(&suites)).cloned().collect();
-    let pool = pool(&args.run, &needed)?;
-    let tools = Tools { prompts: &prompts, tshark: tshark.as_ref(), pool: pool.as_ref(), limits: Limits::default() };
+    let tools = toolbox.tools(Limits::default());
     let total = shard.map_or(total, |(i, n)| (total + n - i) / n);
     let progress = Progress::new(total as u64);
     let jobs = args.jobs.map_or_else(matrix::default_jobs, |n| usize::try_from(n).unwrap_or(usize::MAX));
@@ -385,8 +294,8 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     }
     let report = MatrixReport {
         harness: env!("CARGO_PKG_VERSION").into(),
-        tshark: tshark.as_ref().map(|t| t.version().to_string()),
-        scapy: pool.as_ref().map(|p| p.scapy_version().to_string()),
+        tshark: toolbox.tshark_version(),
+        scapy: toolbox.scapy_version(),
         cells,
         skipped,
         models: models.iter().map(|m| m.id.clone()).collect(),
@@ -395,7 +304,7 @@ pub fn run(args: &MatrixArgs) -> anyhow::Result<u8> {
     };
     std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     let html_path = args.out.join("report.html");
-    std::fs::write(&html_path, html::html(&report))?;
+    write_file(&html_path, Format::Html, &report)?;
     finish(&report, args.format, explicit, Some(&html_path))
 }
 
@@ -462,24 +371,35 @@ fn record_batches(
     Ok(None)
 }
 
+/// Write `report` in `format` to the file at `path`.
+fn write_file(path: &Path, format: Format, report: &MatrixReport) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    format
+        .write(report, &mut out)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Print `report` in `format`, then the regressions and the verdict line
 /// (and where the HTML report is) on stderr; the exit status says whether
 /// it passed: 1 a regression, 2 nothing was judged (no cell, or every
 /// request failed) or, with `explicit` models, one of them had every
 /// request fail.
 fn finish(report: &MatrixReport, format: MatrixFormat, explicit: bool, html_path: Option<&Path>) -> anyhow::Result<u8> {
-    let text = match format {
-        MatrixFormat::Table => tables::terminal(report, tables::WIDTH),
-        MatrixFormat::Md => tables::markdown(report),
-        MatrixFormat::Json => serde_json::to_string_pretty(report)? + "\n",
-        MatrixFormat::Csv => tables::csv(report),
-        MatrixFormat::Junit => tables::junit(report),
-        MatrixFormat::Html => html::html(report),
+    let format = match format {
+        MatrixFormat::Table => Format::Table { width: tables::WIDTH },
+        MatrixFormat::Md => Format::Markdown,
+        MatrixFormat::Json => Format::Json,
+        MatrixFormat::Csv => Format::Csv,
+        MatrixFormat::Junit => Format::Junit,
+        MatrixFormat::Html => Format::Html,
     };
     {
         use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes())?;
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        format.write(report, &mut stdout)?;
         stdout.flush()?;
     }
     let verdict = report.verdict();
@@ -581,9 +501,9 @@ impl Progress {
 /// Unreadable cells, a changed prompt, an unwritable output.
 pub fn export_finetune(args: &ExportArgs) -> anyhow::Result<u8> {
     select::folders(&args.dirs, "an output folder of `harness generate` or `harness matrix`")?;
-    let (_prompts_guard, prompts) = prompts(args.prompts.as_deref())?;
+    let prompts = prompts(args.prompts.as_deref())?;
     let mut buffer = Vec::new();
-    let summary = crate::matrix::finetune::export(&args.dirs, &prompts, &mut buffer)?;
+    let summary = crate::matrix::finetune::export(&args.dirs, prompts.dir(), &mut buffer)?;
     if summary.cells == 0 {
         let dirs: Vec<String> = args.dirs.iter().map(|d| d.display().to_string()).collect();
         bail!("{}: no cell in it (no <model>/<suite>/cell.json of `harness generate` or `harness matrix`); nothing written", dirs.join(", "));

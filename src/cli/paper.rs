@@ -12,7 +12,7 @@ use super::{CheckArgs, Format, PaperArgs, PaperFormat, EXIT_ERROR, EXIT_FINDINGS
 use crate::analyze::{file_report, own_pass, sort_findings};
 use crate::check::Limits;
 use crate::finding::{Protocol, Severity};
-use crate::paper::tables::{build, capture, discover, render_markdown, render_text};
+use crate::paper::tables::{self, build, capture, discover};
 use crate::paper::{evaluate_file, Notebook};
 use crate::report::{Csv, FileReport, Json, Markdown, Reporter, RunReport, Table};
 use crate::tshark::{Expert, Tshark};
@@ -167,11 +167,13 @@ pub fn run(args: &PaperArgs) -> anyhow::Result<u8> {
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
     let report = build(&model, &captures, tshark.is_some());
-    let text = match args.format {
-        PaperFormat::Table => render_text(&report),
-        PaperFormat::Md => render_markdown(&report),
-        PaperFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+    let format = match args.format {
+        PaperFormat::Table => tables::Format::Text,
+        PaperFormat::Md => tables::Format::Markdown,
+        PaperFormat::Json => tables::Format::Json,
     };
-    write_out(text.as_bytes())?;
+    let mut text = Vec::new();
+    format.write(&report, &mut text)?;
+    write_out(&text)?;
     Ok(if captures.iter().any(|c| c.paper.error.is_some()) { EXIT_ERROR } else { EXIT_OK })
 }

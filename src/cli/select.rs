@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use crate::defaults;
+use crate::matrix::defaults;
 use crate::matrix::suite::Suite;
 
 /// The edit distance of `a` and `b` (Levenshtein, on characters).

@@ -539,7 +539,7 @@ fn cost(out: &mut String, cells: &[CellResult]) {
 }
 
 /// Render the whole report as one self-contained HTML page.
-pub fn html(report: &MatrixReport) -> String {
+pub(crate) fn html(report: &MatrixReport) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>harness matrix</title>\n<style>\n");
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n<h1>harness matrix</h1>\n");

@@ -7,11 +7,13 @@
 //! detection matrix covers every fault in both dialects where it exists.
 
 pub mod cell;
+pub mod defaults;
 pub mod finetune;
 pub mod html;
 pub mod ntg;
 pub mod onwire;
 pub mod replay;
+pub mod setup;
 pub mod suite;
 pub mod tables;
 

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use super::cell::{CellResult, REQUEST_FAILED};
 use super::MatrixReport;
 use crate::finding::Protocol;
-use crate::report::percent_number;
+use crate::report::{percent_number, Reporter};
 use crate::verdict::ProtocolStats;
 
 /// A Markdown table (also the terminal form).
@@ -416,7 +416,7 @@ pub fn cost(out: &mut String, cells: &[CellResult]) {
 /// detection matrix, quirks, time and tokens, the cells on the wire (after
 /// `--onwire`), and the cross-model tables last (what a reader looks at
 /// first when the run ends).
-pub fn markdown(report: &MatrixReport) -> String {
+pub(crate) fn markdown(report: &MatrixReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -445,7 +445,7 @@ pub fn markdown(report: &MatrixReport) -> String {
 }
 
 /// One CSV row per cell and protocol.
-pub fn csv(report: &MatrixReport) -> String {
+pub(crate) fn csv(report: &MatrixReport) -> String {
     let mut out = String::from("model,suite,protocol,mode,dialect,layer,packets,correct,malformed,non_existent,success_rate,presence,warnings,errors,conversations_total,conversations_succeeded,expected_check,caught\n");
     for c in &report.cells {
         for (p, s) in &c.protocols {
@@ -483,7 +483,7 @@ fn xml(s: &str) -> String {
 /// JUnit XML: one test case per cell; the reference fails when not 100 %
 /// clean, a mutant when its check did not catch it; other models pass and
 /// carry their numbers as output.
-pub fn junit(report: &MatrixReport) -> String {
+pub(crate) fn junit(report: &MatrixReport) -> String {
     let regressions = report.regressions();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -522,7 +522,7 @@ pub const WIDTH: usize = 100;
 /// underlined, every line fitted to `width` where possible: a table too
 /// wide is split into column groups that each repeat the first column, a
 /// long last column and long prose wrap.
-pub fn terminal(report: &MatrixReport, width: usize) -> String {
+pub(crate) fn terminal(report: &MatrixReport, width: usize) -> String {
     from_markdown(&markdown(report), width)
 }
 
@@ -688,6 +688,42 @@ pub fn from_markdown(md: &str, width: usize) -> String {
     }
     flush(&mut table, &mut out);
     out
+}
+
+/// The formats of a matrix report (`harness matrix --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tables for a terminal `width` columns wide.
+    Table {
+        /// Columns.
+        width: usize,
+    },
+    /// Markdown.
+    Markdown,
+    /// The JSON contract (`{"cells": [...]}`).
+    Json,
+    /// One row per cell and protocol.
+    Csv,
+    /// JUnit XML, one test case per cell.
+    Junit,
+    /// One self-contained HTML page with charts.
+    Html,
+}
+
+impl Reporter<MatrixReport> for Format {
+    fn write(&self, report: &MatrixReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Format::Table { width } => out.write_all(terminal(report, *width).as_bytes()),
+            Format::Markdown => out.write_all(markdown(report).as_bytes()),
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, report)?;
+                out.write_all(b"\n")
+            }
+            Format::Csv => out.write_all(csv(report).as_bytes()),
+            Format::Junit => out.write_all(junit(report).as_bytes()),
+            Format::Html => out.write_all(super::html::html(report).as_bytes()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -551,7 +551,7 @@ fn grid(table: &PaperTable) -> Grid {
 }
 
 /// Render the report as aligned text tables.
-pub fn render_text(report: &PaperReport) -> String {
+pub(crate) fn render_text(report: &PaperReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -592,7 +592,7 @@ pub fn render_text(report: &PaperReport) -> String {
 }
 
 /// Render the report as Markdown tables.
-pub fn render_markdown(report: &PaperReport) -> String {
+pub(crate) fn render_markdown(report: &PaperReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Paper tables for {}", report.model);
     let _ = writeln!(
@@ -620,4 +620,28 @@ pub fn render_markdown(report: &PaperReport) -> String {
         }
     }
     out
+}
+
+/// The formats of the paper's tables (`harness paper --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text tables.
+    Text,
+    /// Markdown tables.
+    Markdown,
+    /// The report as JSON.
+    Json,
+}
+
+impl crate::report::Reporter<PaperReport> for Format {
+    fn write(&self, report: &PaperReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Format::Text => out.write_all(render_text(report).as_bytes()),
+            Format::Markdown => out.write_all(render_markdown(report).as_bytes()),
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, report)?;
+                out.write_all(b"\n")
+            }
+        }
+    }
 }

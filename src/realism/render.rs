@@ -43,7 +43,7 @@ fn sides(report: &RealismReport) -> String {
 ///
 /// # Errors
 /// Any I/O error of `out`.
-pub fn table(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn table(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "{}", sides(report))?;
     let rows = rows(report);
     let width = |i: usize, head: &str| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(head.len());
@@ -69,7 +69,7 @@ pub fn table(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
 ///
 /// # Errors
 /// Any I/O error of `out`.
-pub fn markdown(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn markdown(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "{}\n", sides(report))?;
     writeln!(out, "| Metric | Of | Value | Unit |\n|---|---|---:|---|")?;
     for r in rows(report) {
@@ -92,7 +92,7 @@ pub fn markdown(report: &RealismReport, out: &mut impl Write) -> io::Result<()> 
 ///
 /// # Errors
 /// Any I/O error of `out`.
-pub fn json(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn json(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
     writeln!(out)
 }
@@ -275,7 +275,7 @@ fn categorical(overlay: &Overlay) -> String {
 ///
 /// # Errors
 /// Any I/O error of `out`.
-pub fn html(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn html(report: &RealismReport, out: &mut impl Write) -> io::Result<()> {
     let mut md = Vec::new();
     markdown(report, &mut md)?;
     writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness compare</title>")?;
@@ -356,5 +356,29 @@ mod test {
         table(&report, &mut text).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("EMD     packet length"), "{text}");
+    }
+}
+
+/// The formats of a realism report (`harness compare --format`, `--html`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text tables.
+    Table,
+    /// Markdown tables.
+    Markdown,
+    /// The report as JSON.
+    Json,
+    /// A self-contained HTML page with one SVG figure per distribution.
+    Html,
+}
+
+impl crate::report::Reporter<RealismReport> for Format {
+    fn write(&self, report: &RealismReport, mut out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Format::Table => table(report, &mut out),
+            Format::Markdown => markdown(report, &mut out),
+            Format::Json => json(report, &mut out),
+            Format::Html => html(report, &mut out),
+        }
     }
 }

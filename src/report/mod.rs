@@ -1,5 +1,10 @@
 //! Reports: the result of checking captures, and its exporters (terminal
-//! table, Markdown, CSV, JSON), one file per format.
+//! table, Markdown, CSV, JSON), one file per format; the one [`Reporter`]
+//! trait every command's formats implement (`check` here, the matrix in
+//! [`crate::matrix::tables::Format`], the paper's tables in
+//! [`crate::paper::tables::Format`], realism in
+//! [`crate::realism::render::Format`]); and the helpers they share
+//! (percentages here, HTML in [`html`]).
 //!
 //! The JSON shape is a contract (DESIGN.md, "`harness check FILE… --format
 //! json`"); the tables follow the paper's layout (Tables 3/5/7) with the W-E
@@ -78,13 +83,14 @@ pub struct RunReport {
     pub files: Vec<FileReport>,
 }
 
-/// An output format for a [`RunReport`].
-pub trait Reporter {
+/// An output format for a report: a [`RunReport`] (`harness check`, the
+/// default), a matrix, a paper or a realism report.
+pub trait Reporter<R: ?Sized = RunReport> {
     /// Write `report` to `out`.
     ///
     /// # Errors
     /// Any I/O error from `out`.
-    fn write(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()>;
+    fn write(&self, report: &R, out: &mut dyn Write) -> io::Result<()>;
 }
 
 /// Format a ratio as a percentage with `decimals` decimals (`99.72%`).

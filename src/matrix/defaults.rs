@@ -16,60 +16,60 @@ pub const BUILT_IN: &str = "built-in";
 
 /// The suites of `harness/suites/`: (file name, text).
 pub const SUITES: &[(&str, &str)] = &[
-    ("arp-conversation.toml", include_str!("../harness/suites/arp-conversation.toml")),
-    ("arp-packet.toml", include_str!("../harness/suites/arp-packet.toml")),
-    ("day-conversation-json.toml", include_str!("../harness/suites/day-conversation-json.toml")),
-    ("day-conversation.toml", include_str!("../harness/suites/day-conversation.toml")),
-    ("dns-conversation-json.toml", include_str!("../harness/suites/dns-conversation-json.toml")),
-    ("dns-conversation.toml", include_str!("../harness/suites/dns-conversation.toml")),
-    ("dns-packet.toml", include_str!("../harness/suites/dns-packet.toml")),
-    ("http-conversation-json.toml", include_str!("../harness/suites/http-conversation-json.toml")),
-    ("http-conversation.toml", include_str!("../harness/suites/http-conversation.toml")),
-    ("http-packet.toml", include_str!("../harness/suites/http-packet.toml")),
-    ("icmp-conversation.toml", include_str!("../harness/suites/icmp-conversation.toml")),
-    ("icmp-packet.toml", include_str!("../harness/suites/icmp-packet.toml")),
-    ("tcp-conversation-json.toml", include_str!("../harness/suites/tcp-conversation-json.toml")),
+    ("arp-conversation.toml", include_str!("../../harness/suites/arp-conversation.toml")),
+    ("arp-packet.toml", include_str!("../../harness/suites/arp-packet.toml")),
+    ("day-conversation-json.toml", include_str!("../../harness/suites/day-conversation-json.toml")),
+    ("day-conversation.toml", include_str!("../../harness/suites/day-conversation.toml")),
+    ("dns-conversation-json.toml", include_str!("../../harness/suites/dns-conversation-json.toml")),
+    ("dns-conversation.toml", include_str!("../../harness/suites/dns-conversation.toml")),
+    ("dns-packet.toml", include_str!("../../harness/suites/dns-packet.toml")),
+    ("http-conversation-json.toml", include_str!("../../harness/suites/http-conversation-json.toml")),
+    ("http-conversation.toml", include_str!("../../harness/suites/http-conversation.toml")),
+    ("http-packet.toml", include_str!("../../harness/suites/http-packet.toml")),
+    ("icmp-conversation.toml", include_str!("../../harness/suites/icmp-conversation.toml")),
+    ("icmp-packet.toml", include_str!("../../harness/suites/icmp-packet.toml")),
+    ("tcp-conversation-json.toml", include_str!("../../harness/suites/tcp-conversation-json.toml")),
 ];
 
 /// The templates of `prompts/`: (path relative to `prompts/`, text).
 pub const PROMPTS: &[(&str, &str)] = &[
-    ("arp/conversation.json.md", include_str!("../prompts/arp/conversation.json.md")),
-    ("arp/conversation.scapy.md", include_str!("../prompts/arp/conversation.scapy.md")),
-    ("arp/packet.json.md", include_str!("../prompts/arp/packet.json.md")),
-    ("arp/packet.scapy.md", include_str!("../prompts/arp/packet.scapy.md")),
-    ("day/conversation.json.md", include_str!("../prompts/day/conversation.json.md")),
-    ("day/conversation.scapy.md", include_str!("../prompts/day/conversation.scapy.md")),
-    ("dns/conversation.json.md", include_str!("../prompts/dns/conversation.json.md")),
-    ("dns/conversation.scapy.md", include_str!("../prompts/dns/conversation.scapy.md")),
-    ("dns/packet.json.md", include_str!("../prompts/dns/packet.json.md")),
-    ("dns/packet.scapy.md", include_str!("../prompts/dns/packet.scapy.md")),
-    ("http/conversation.json.md", include_str!("../prompts/http/conversation.json.md")),
-    ("http/conversation.scapy.md", include_str!("../prompts/http/conversation.scapy.md")),
-    ("http/packet.json.md", include_str!("../prompts/http/packet.json.md")),
-    ("http/packet.scapy.md", include_str!("../prompts/http/packet.scapy.md")),
-    ("icmp/conversation.json.md", include_str!("../prompts/icmp/conversation.json.md")),
-    ("icmp/conversation.scapy.md", include_str!("../prompts/icmp/conversation.scapy.md")),
-    ("icmp/packet.json.md", include_str!("../prompts/icmp/packet.json.md")),
-    ("icmp/packet.scapy.md", include_str!("../prompts/icmp/packet.scapy.md")),
-    ("tcp/conversation.json.md", include_str!("../prompts/tcp/conversation.json.md")),
-    ("tcp/conversation.scapy.md", include_str!("../prompts/tcp/conversation.scapy.md")),
-    ("zigbee/one_way.ntg.md", include_str!("../prompts/zigbee/one_way.ntg.md")),
-    ("zigbee/two_way.ntg.md", include_str!("../prompts/zigbee/two_way.ntg.md")),
+    ("arp/conversation.json.md", include_str!("../../prompts/arp/conversation.json.md")),
+    ("arp/conversation.scapy.md", include_str!("../../prompts/arp/conversation.scapy.md")),
+    ("arp/packet.json.md", include_str!("../../prompts/arp/packet.json.md")),
+    ("arp/packet.scapy.md", include_str!("../../prompts/arp/packet.scapy.md")),
+    ("day/conversation.json.md", include_str!("../../prompts/day/conversation.json.md")),
+    ("day/conversation.scapy.md", include_str!("../../prompts/day/conversation.scapy.md")),
+    ("dns/conversation.json.md", include_str!("../../prompts/dns/conversation.json.md")),
+    ("dns/conversation.scapy.md", include_str!("../../prompts/dns/conversation.scapy.md")),
+    ("dns/packet.json.md", include_str!("../../prompts/dns/packet.json.md")),
+    ("dns/packet.scapy.md", include_str!("../../prompts/dns/packet.scapy.md")),
+    ("http/conversation.json.md", include_str!("../../prompts/http/conversation.json.md")),
+    ("http/conversation.scapy.md", include_str!("../../prompts/http/conversation.scapy.md")),
+    ("http/packet.json.md", include_str!("../../prompts/http/packet.json.md")),
+    ("http/packet.scapy.md", include_str!("../../prompts/http/packet.scapy.md")),
+    ("icmp/conversation.json.md", include_str!("../../prompts/icmp/conversation.json.md")),
+    ("icmp/conversation.scapy.md", include_str!("../../prompts/icmp/conversation.scapy.md")),
+    ("icmp/packet.json.md", include_str!("../../prompts/icmp/packet.json.md")),
+    ("icmp/packet.scapy.md", include_str!("../../prompts/icmp/packet.scapy.md")),
+    ("tcp/conversation.json.md", include_str!("../../prompts/tcp/conversation.json.md")),
+    ("tcp/conversation.scapy.md", include_str!("../../prompts/tcp/conversation.scapy.md")),
+    ("zigbee/one_way.ntg.md", include_str!("../../prompts/zigbee/one_way.ntg.md")),
+    ("zigbee/two_way.ntg.md", include_str!("../../prompts/zigbee/two_way.ntg.md")),
 ];
 
 /// The model registry `harness/models.toml`.
-pub const REGISTRY: &str = include_str!("../harness/models.toml");
+pub const REGISTRY: &str = include_str!("../../harness/models.toml");
 
 /// The built-in suites, sorted by name.
 ///
 /// # Errors
 /// None in a released binary (a test parses every one); the type is the
-/// one [`Suite::load`](crate::matrix::suite::Suite::load) returns.
-pub fn suites() -> Result<Vec<crate::matrix::suite::Suite>, crate::matrix::suite::SuiteError> {
+/// one [`Suite::load`](super::suite::Suite::load) returns.
+pub fn suites() -> Result<Vec<super::suite::Suite>, super::suite::SuiteError> {
     let mut out = SUITES
         .iter()
         .map(|(name, text)| {
-            crate::matrix::suite::Suite::parse(
+            super::suite::Suite::parse(
                 &format!("{BUILT_IN} harness/suites/{name}"),
                 Path::new(name),
                 text,
