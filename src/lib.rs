@@ -12,19 +12,19 @@
 pub mod analyze;
 pub mod check;
 pub mod cli;
-pub mod dissect;
+pub(crate) mod dissect;
 pub mod exec;
 pub mod finding;
 pub mod matrix;
 pub mod model;
 pub mod netns;
-pub mod onwire;
-pub mod paper;
+pub(crate) mod onwire;
+pub(crate) mod paper;
 pub mod pcap;
 pub mod prompt;
 pub mod realism;
 pub mod report;
-pub mod scenario;
+pub(crate) mod scenario;
 #[doc(hidden)]
 pub mod testkit;
 pub mod tshark;

@@ -568,15 +568,7 @@ mod test {
     }
 
     fn soa() -> Record {
-        let data = RecordData::Soa {
-            mname: "ns.example.com".into(),
-            rname: "hostmaster.example.com".into(),
-            serial: 1,
-            refresh: 7200,
-            retry: 3600,
-            expire: 1_209_600,
-            minimum: 300,
-        };
+        let data = crate::wire::dns::example_soa("ns.example.com");
         Record { name: "example.com".into(), rtype: RecordType::Soa, class: 1, ttl: 300, data }
     }
 

@@ -20,7 +20,7 @@ mod http;
 mod icmp;
 mod ip;
 mod link;
-pub mod parallel;
+pub(crate) mod parallel;
 mod reassembly;
 mod tcp;
 mod time;

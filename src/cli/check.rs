@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context};
 
-use super::{CheckArgs, Format, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{CheckArgs, Rules, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{judge, own_pass_from_jobs, own_pass_jobs, Judging, OwnPass};
 use crate::check::Limits;
 use crate::pcap::{ReadError, Reader};
-use crate::report::{Csv, Json, Markdown, Reporter, RunReport, Table};
+use crate::report::RunReport;
 use crate::scenario::expect::Sidecar;
 use crate::scenario::Mode;
 use crate::tshark::Tshark;
@@ -119,12 +119,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         report.files.push(file);
     }
-    let reporter: Box<dyn Reporter> = match args.format {
-        Format::Table => Box::new(Table { max_findings: if args.all_findings { usize::MAX } else { 20 } }),
-        Format::Json => Box::new(Json),
-        Format::Md => Box::new(Markdown),
-        Format::Csv => Box::new(Csv),
-    };
+    let reporter = args.format.reporter(args.all_findings);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match reporter.write(&report, &mut out).and_then(|()| out.flush()) {

@@ -6,13 +6,13 @@ mod compare;
 mod convert;
 mod exec;
 mod import;
-pub mod inputs;
+pub(crate) mod inputs;
 mod matrix;
-pub mod onwire;
+pub(crate) mod onwire;
 mod paper;
-pub mod progress;
-pub mod rundir;
-pub mod select;
+pub(crate) mod progress;
+pub(crate) mod rundir;
+pub(crate) mod select;
 mod wireshark;
 
 use std::path::PathBuf;
@@ -233,6 +233,20 @@ pub enum Format {
     Md,
     /// One CSV row per file and protocol.
     Csv,
+}
+
+impl Format {
+    /// The reporter of this format; `all_findings` lifts the table's limit
+    /// of 20 findings per file.
+    pub fn reporter(self, all_findings: bool) -> Box<dyn crate::report::Reporter> {
+        use crate::report::{Csv, Json, Markdown, Table};
+        match self {
+            Format::Table => Box::new(Table { max_findings: if all_findings { usize::MAX } else { 20 } }),
+            Format::Json => Box::new(Json),
+            Format::Md => Box::new(Markdown),
+            Format::Csv => Box::new(Csv),
+        }
+    }
 }
 
 /// Output format of `harness matrix`.

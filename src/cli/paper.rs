@@ -8,13 +8,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::{CheckArgs, Format, PaperArgs, PaperFormat, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{CheckArgs, PaperArgs, PaperFormat, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use crate::analyze::{file_report, own_pass, sort_findings};
 use crate::check::Limits;
 use crate::finding::{Protocol, Severity};
 use crate::paper::tables::{self, build, capture, discover};
 use crate::paper::{evaluate_file, Notebook};
-use crate::report::{Csv, FileReport, Json, Markdown, Reporter, RunReport, Table};
+use crate::report::{FileReport, Reporter, RunReport};
 use crate::tshark::{Expert, Tshark};
 
 fn expert_all(tshark: Option<&Tshark>, paths: &[&Path]) -> anyhow::Result<Vec<Option<Expert>>> {
@@ -124,12 +124,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         report.files.push(file);
     }
-    let reporter: Box<dyn Reporter> = match args.format {
-        Format::Table => Box::new(Table { max_findings: if args.all_findings { usize::MAX } else { 20 } }),
-        Format::Json => Box::new(Json),
-        Format::Md => Box::new(Markdown),
-        Format::Csv => Box::new(Csv),
-    };
+    let reporter = args.format.reporter(args.all_findings);
     let mut text = Vec::new();
     reporter.write(&report, &mut text)?;
     write_out(&text)?;

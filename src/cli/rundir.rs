@@ -80,6 +80,19 @@ fn is_run_folder(dir: &Path) -> bool {
     })
 }
 
+/// What `out` holds: `None` when it is missing or empty, else the run
+/// recorded in it, if any.
+///
+/// # Errors
+/// `out` is a file.
+fn occupant(out: &Path) -> anyhow::Result<Option<Option<RunSelection>>> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {}: is a file, not a folder", out.display());
+    }
+    let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+    Ok((!empty).then(|| std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok())))
+}
+
 /// Take `out` for the run `selection`: create it and record the selection.
 /// An empty folder, or one holding the same run, is taken as it is; a folder
 /// holding another run is refused unless `force` (then it is removed first,
@@ -89,13 +102,7 @@ fn is_run_folder(dir: &Path) -> bool {
 /// `out` holds another run (or other files) and `force` is not given;
 /// `--force` on a folder that is not a harness run's; I/O errors.
 pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("--out {}: is a file, not a folder", out.display());
-    }
-    let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-    if !empty {
-        let previous: Option<RunSelection> =
-            std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(previous) = occupant(out)? {
         let same = previous.as_ref().is_some_and(|p| p.same_run(selection));
         if force {
             if !is_run_folder(out) {
@@ -138,13 +145,7 @@ pub fn claim(out: &Path, selection: &RunSelection, resume: bool, force: bool) ->
 /// `out` is a file, holds another run without `force`, or files that are
 /// not a harness run; I/O errors.
 pub fn claim_output(out: &Path, command: &str, force: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("--out {}: is a file, not a folder", out.display());
-    }
-    let empty = !out.exists() || std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-    if !empty {
-        let previous: Option<RunSelection> =
-            std::fs::read_to_string(out.join(FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(previous) = occupant(out)? {
         let run = is_run_folder(out);
         let ours = match &previous {
             Some(p) => p.command == command,

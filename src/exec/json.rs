@@ -1698,20 +1698,7 @@ mod test {
                 record("example.com", 15, 60, RecordData::Mx { preference: 10, exchange: "mail.example.com".into() }),
                 record("example.com", 16, 300, RecordData::Txt(vec![b"v=spf1 -all".to_vec()])),
             ],
-            authorities: vec![record(
-                "example.com",
-                6,
-                60,
-                RecordData::Soa {
-                    mname: "ns.example.com".into(),
-                    rname: "hostmaster.example.com".into(),
-                    serial: 1,
-                    refresh: 7200,
-                    retry: 3600,
-                    expire: 1_209_600,
-                    minimum: 300,
-                },
-            )],
+            authorities: vec![record("example.com", 6, 60, crate::wire::dns::example_soa("ns.example.com"))],
             additionals: vec![record("ns.example.com", 28, 300, RecordData::Aaaa("2001:db8::1".parse().expect("v6")))],
         }
     }

@@ -4,10 +4,10 @@
 pub mod extract;
 pub mod json;
 pub mod ntg;
-pub mod sandbox;
+pub(crate) mod sandbox;
 pub mod scapy;
-pub mod seccomp;
-pub mod trace;
+pub(crate) mod seccomp;
+pub(crate) mod trace;
 
 // A trace is what the writer writes: it lives beside it, in `pcap/`.
 pub use crate::pcap::{Trace, TracePacket};

@@ -8,12 +8,12 @@
 
 pub mod cell;
 pub mod defaults;
-pub mod finetune;
+pub(crate) mod finetune;
 pub mod html;
-pub mod ntg;
-pub mod onwire;
+pub(crate) mod ntg;
+pub(crate) mod onwire;
 pub mod replay;
-pub mod setup;
+pub(crate) mod setup;
 pub mod suite;
 pub mod tables;
 

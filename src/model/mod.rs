@@ -18,10 +18,10 @@
 //! replays answers imported from a corpus.
 
 pub mod answer;
-pub mod answerer;
-pub mod batch;
+pub(crate) mod answerer;
+pub(crate) mod batch;
 pub mod cassette;
-pub mod expect;
+pub(crate) mod expect;
 pub mod live;
 pub mod mutant;
 pub mod provider;

@@ -203,6 +203,7 @@ impl Notebook {
     }
 
     /// Return the packets evaluated since the kernel started.
+    #[cfg(test)]
     pub fn total(&self) -> u64 {
         self.total
     }

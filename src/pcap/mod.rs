@@ -1,7 +1,7 @@
 //! Reading and writing captures: PCAP and pcapng, streaming, with errors that
 //! name the file and the byte offset.
 
-pub mod link;
+pub(crate) mod link;
 mod reader;
 mod writer;
 

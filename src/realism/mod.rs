@@ -10,8 +10,8 @@
 //! the generated one takes. [`compare_paths`] is the entry point;
 //! [`render`] prints the report and draws the HTML page.
 
-pub mod metrics;
-pub mod render;
+pub(crate) mod metrics;
+pub(crate) mod render;
 pub mod zigbee;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@
 //! column of Tables 4/6/8.
 
 mod csv;
-pub mod html;
+pub(crate) mod html;
 mod json;
 mod markdown;
 mod table;

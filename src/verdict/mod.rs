@@ -12,9 +12,9 @@
 //! `link.unsupported`) is not judged: it counts neither as succeeded nor in
 //! the total.
 
-pub mod agreement;
+pub(crate) mod agreement;
 pub mod equivalence;
-pub mod log;
+pub(crate) mod log;
 
 pub use log::FrameLog;
 

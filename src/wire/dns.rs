@@ -1524,6 +1524,21 @@ fn walk_into(bytes: &[u8], mut repr: Option<&mut Repr>) -> Walk {
     walk
 }
 
+/// An SOA record's data for tests: `mname` as the primary server of
+/// `example.com`, the other fields common values.
+#[cfg(test)]
+pub(crate) fn example_soa(mname: &str) -> RecordData {
+    RecordData::Soa {
+        mname: mname.into(),
+        rname: "hostmaster.example.com".into(),
+        serial: 1,
+        refresh: 7200,
+        retry: 3600,
+        expire: 1_209_600,
+        minimum: 300,
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -1658,20 +1673,7 @@ mod test {
                 record("example.com", RecordType::Txt, 300, RecordData::Txt(vec![b"v=spf1 -all".to_vec(), vec![]])),
                 record("www.example.com", RecordType::Cname, 60, RecordData::Name("example.com".into())),
             ],
-            authorities: vec![record(
-                "example.com",
-                RecordType::Soa,
-                3600,
-                RecordData::Soa {
-                    mname: "ns1.example.com".into(),
-                    rname: "hostmaster.example.com".into(),
-                    serial: 1,
-                    refresh: 7200,
-                    retry: 3600,
-                    expire: 1_209_600,
-                    minimum: 300,
-                },
-            )],
+            authorities: vec![record("example.com", RecordType::Soa, 3600, example_soa("ns1.example.com"))],
             additionals: vec![record(
                 "ns1.example.com",
                 RecordType::Aaaa,
