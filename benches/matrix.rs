@@ -13,8 +13,9 @@ use std::time::Instant;
 use harness::check::Limits;
 use harness::exec::scapy::{ScapyOptions, ScapyPool};
 use harness::matrix::cell::{StageTimes, Tools};
+use harness::matrix::format::Format;
 use harness::matrix::suite::Suite;
-use harness::matrix::{self, builtin, tables, MatrixReport};
+use harness::matrix::{self, builtin, MatrixReport};
 use harness::report::Reporter;
 use harness::tshark::Tshark;
 
@@ -76,7 +77,7 @@ fn main() {
     };
     std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
     let mut tables = Vec::new();
-    tables::Format::Markdown.write(&report, &mut tables).unwrap();
+    Format::Markdown.write(&report, &mut tables).unwrap();
     let report_ms = report_start.elapsed().as_secs_f64() * 1000.0;
     let total_s = start.elapsed().as_secs_f64();
 

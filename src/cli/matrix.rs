@@ -12,10 +12,11 @@ use super::{
 };
 use crate::check::Limits;
 use crate::matrix::cell::CellResult;
+use crate::matrix::format::Format;
 use crate::matrix::replay;
 use crate::matrix::setup::{self, PoolOptions, Prompts, Toolbox};
 use crate::matrix::suite::Suite;
-use crate::matrix::tables::{self, Format};
+use crate::matrix::tables;
 use crate::matrix::{self, MatrixReport, ModelRun};
 use crate::model::cassette::Rerecord;
 use crate::model::registry::{Registry, RunMode};

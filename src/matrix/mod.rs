@@ -9,6 +9,7 @@
 pub mod cell;
 pub mod defaults;
 pub(crate) mod finetune;
+pub mod format;
 pub mod html;
 pub(crate) mod ntg;
 pub(crate) mod onwire;

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use super::cell::{CellResult, REQUEST_FAILED};
 use super::MatrixReport;
 use crate::finding::Protocol;
-use crate::report::{percent_number, Reporter};
+use crate::report::percent_number;
 use crate::verdict::ProtocolStats;
 
 /// A Markdown table (also the terminal form).
@@ -688,42 +688,6 @@ pub fn from_markdown(md: &str, width: usize) -> String {
     }
     flush(&mut table, &mut out);
     out
-}
-
-/// The formats of a matrix report (`harness matrix --format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Tables for a terminal `width` columns wide.
-    Table {
-        /// Columns.
-        width: usize,
-    },
-    /// Markdown.
-    Markdown,
-    /// The JSON contract (`{"cells": [...]}`).
-    Json,
-    /// One row per cell and protocol.
-    Csv,
-    /// JUnit XML, one test case per cell.
-    Junit,
-    /// One self-contained HTML page with charts.
-    Html,
-}
-
-impl Reporter<MatrixReport> for Format {
-    fn write(&self, report: &MatrixReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        match self {
-            Format::Table { width } => out.write_all(terminal(report, *width).as_bytes()),
-            Format::Markdown => out.write_all(markdown(report).as_bytes()),
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, report)?;
-                out.write_all(b"\n")
-            }
-            Format::Csv => out.write_all(csv(report).as_bytes()),
-            Format::Junit => out.write_all(junit(report).as_bytes()),
-            Format::Html => out.write_all(super::html::html(report).as_bytes()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Reports: the result of checking captures, and its exporters (terminal
 //! table, Markdown, CSV, JSON), one file per format; the one [`Reporter`]
 //! trait every command's formats implement (`check` here, the matrix in
-//! [`crate::matrix::tables::Format`], the paper's tables in
+//! [`crate::matrix::format::Format`], the paper's tables in
 //! [`crate::paper::tables::Format`], realism in
 //! [`crate::realism::render::Format`]); and the helpers they share
 //! (percentages here, HTML in [`html`]).
