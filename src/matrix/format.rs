@@ -40,4 +40,3 @@ impl Reporter<MatrixReport> for Format {
         }
     }
 }
-

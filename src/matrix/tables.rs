@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use super::cell::{CellResult, REQUEST_FAILED};
 use super::MatrixReport;
 use crate::finding::Protocol;
-use crate::report::percent_number;
+use crate::report::{self, percent_number, MATRIX_ROW};
 use crate::verdict::ProtocolStats;
 
 /// A Markdown table (also the terminal form).
@@ -62,22 +62,8 @@ pub(super) fn requests_failed(n: u64) -> String {
 /// The paper's per-protocol table of one cell.
 pub fn cell_table(out: &mut String, c: &CellResult) {
     let _ = writeln!(out, "### {}\n", cell_heading(c));
-    let rows: Vec<Vec<String>> = c
-        .protocols
-        .iter()
-        .map(|(p, s)| {
-            vec![
-                protocol_name(*p),
-                s.packets.to_string(),
-                s.correct.to_string(),
-                s.malformed.to_string(),
-                s.non_existent.to_string(),
-                percent_number(s.success_rate, 2),
-                percent_number(s.presence, 2),
-                s.we(),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> =
+        c.protocols.iter().map(|(p, s)| report::row_cells(*p, s, MATRIX_ROW).to_vec()).collect();
     table(
         out,
         &["Protocol", "Packets", "Correct", "Malformed", "Non-existent", "Success %", "Presence %", "W-E"],
@@ -127,7 +113,7 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
 }
 
 pub(super) fn protocol_name(p: Protocol) -> String {
-    serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    (MATRIX_ROW.name)(p)
 }
 
 /// Sum the protocol rows of several cells.

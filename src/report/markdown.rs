@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{row_cells, Reporter, RunReport, COLUMNS};
+use super::{row_cells, Reporter, RunReport, COLUMNS, REPORT_ROW};
 
 /// Writes one Markdown table per file.
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,7 +25,7 @@ impl Reporter for Markdown {
             writeln!(out, "| {} |", COLUMNS.join(" | "))?;
             writeln!(out, "|{}", "---|".repeat(COLUMNS.len()))?;
             for (protocol, row) in &file.protocols {
-                writeln!(out, "| {} |", row_cells(*protocol, row).join(" | "))?;
+                writeln!(out, "| {} |", row_cells(*protocol, row, REPORT_ROW).join(" | "))?;
             }
             writeln!(out)?;
             writeln!(

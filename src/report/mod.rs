@@ -108,16 +108,39 @@ pub(crate) fn percent_number(ratio: f64, decimals: usize) -> String {
 pub(crate) const COLUMNS: [&str; 8] =
     ["Protocol", "# packets", "Correct", "Malformed", "Non-existent", "Success rate", "Presence in total", "W-E"];
 
-/// Return the cells of one success-rate row.
-pub(crate) fn row_cells(protocol: Protocol, row: &ProtocolStats) -> [String; 8] {
+/// How a success-rate row writes its numbers: the check report's (`99.72%`,
+/// presence with three decimals) or the matrix tables' ([`MATRIX_ROW`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowStyle {
+    /// The protocol's name.
+    pub name: fn(Protocol) -> String,
+    /// A ratio as a percentage with so many decimals.
+    pub percent: fn(f64, usize) -> String,
+    /// Decimals of the presence column.
+    pub presence_decimals: usize,
+}
+
+/// The check report's rows: `ICMP`, `99.72%`, presence with three decimals.
+pub(crate) const REPORT_ROW: RowStyle = RowStyle { name: |p| p.to_string(), percent, presence_decimals: 3 };
+
+/// The matrix tables' rows: the JSON name (`icmp`), bare percentages (the
+/// column titles say `%`), presence with two decimals.
+pub(crate) const MATRIX_ROW: RowStyle = RowStyle {
+    name: |p| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+    percent: percent_number,
+    presence_decimals: 2,
+};
+
+/// Return the cells of one success-rate row as `style` writes them.
+pub(crate) fn row_cells(protocol: Protocol, row: &ProtocolStats, style: RowStyle) -> [String; 8] {
     [
-        protocol.to_string(),
+        (style.name)(protocol),
         row.packets.to_string(),
         row.correct.to_string(),
         row.malformed.to_string(),
         row.non_existent.to_string(),
-        percent(row.success_rate, 2),
-        percent(row.presence, 3),
+        (style.percent)(row.success_rate, 2),
+        (style.percent)(row.presence, style.presence_decimals),
         row.we(),
     ]
 }

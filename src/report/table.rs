@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{row_cells, Reporter, RunReport, COLUMNS};
+use super::{row_cells, Reporter, RunReport, COLUMNS, REPORT_ROW};
 use crate::finding::Severity;
 
 /// Writes aligned tables; lists findings at `warn` or above.
@@ -30,7 +30,7 @@ impl Reporter for Table {
                 None => "tshark off".to_string(),
             };
             writeln!(out, "{}: {} packets, {}, {}", file.file, file.packets, file.linktype, tshark)?;
-            let rows: Vec<[String; 8]> = file.protocols.iter().map(|(p, row)| row_cells(*p, row)).collect();
+            let rows: Vec<[String; 8]> = file.protocols.iter().map(|(p, row)| row_cells(*p, row, REPORT_ROW)).collect();
             let mut widths = COLUMNS.map(str::len);
             for row in &rows {
                 for (w, cell) in widths.iter_mut().zip(row) {
