@@ -38,6 +38,8 @@ pub enum ExecStatus {
     NoPackets,
     /// The worker failed (a harness bug or a broken result).
     Internal,
+    /// The `ntg` table is broken or cannot be built (LLM-NTG cells).
+    Ntg,
 }
 
 impl ExecStatus {
@@ -54,8 +56,24 @@ impl ExecStatus {
             ExecStatus::Limit => "limit",
             ExecStatus::NoPackets => "no_packets",
             ExecStatus::Internal => "internal",
+            ExecStatus::Ntg => "ntg",
         }
     }
+
+    /// Every class, in declaration order.
+    pub const ALL: [ExecStatus; 11] = [
+        ExecStatus::Empty,
+        ExecStatus::Json,
+        ExecStatus::Syntax,
+        ExecStatus::Name,
+        ExecStatus::Scapy,
+        ExecStatus::Forbidden,
+        ExecStatus::Timeout,
+        ExecStatus::Limit,
+        ExecStatus::NoPackets,
+        ExecStatus::Internal,
+        ExecStatus::Ntg,
+    ];
 
     /// Return the class of a Scapy worker's status (anything it should not
     /// say is `internal`).

@@ -20,7 +20,7 @@ use crate::analyze::{own_pass, Judging};
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::ScapyPool;
-use crate::exec::trace::{self, Built, ExecFailure, Input};
+use crate::exec::trace::{self, Built, ExecFailure, ExecStatus, Input};
 use crate::finding::{Finding, Layers, Protocol, Severity};
 use crate::model::mutant::Fault;
 use crate::model::{is_cut, Answer, AnswerError, Answerer, Unanswered, Usage};
@@ -38,7 +38,61 @@ const CHUNK: usize = 64;
 /// a server down, a timeout, an HTTP error after the retries). Such a
 /// trace is kept apart from the model's failures: it is in no packet or
 /// conversation total and in no time per trace.
-pub const REQUEST_FAILED: &str = Unanswered::Request.status();
+pub const REQUEST_FAILED: TraceStatus = TraceStatus::Unanswered(Unanswered::Request);
+
+/// What became of one trace; its journal line holds the name (`ok`,
+/// `request`, `cassette`, `unreadable`, or the executor's class: `syntax`,
+/// `no_packets`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum TraceStatus {
+    /// The answer became a trace.
+    Ok,
+    /// The model gave no answer (see [`Unanswered`]).
+    Unanswered(Unanswered),
+    /// The answer did not become a trace (see [`ExecStatus`]).
+    Exec(ExecStatus),
+}
+
+impl TraceStatus {
+    /// Return the name a journal holds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceStatus::Ok => "ok",
+            TraceStatus::Unanswered(u) => u.status(),
+            TraceStatus::Exec(e) => e.as_str(),
+        }
+    }
+
+    /// Return whether the answer became a trace.
+    pub fn is_ok(self) -> bool {
+        self == TraceStatus::Ok
+    }
+}
+
+impl std::fmt::Display for TraceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<TraceStatus> for String {
+    fn from(status: TraceStatus) -> String {
+        status.as_str().to_string()
+    }
+}
+
+impl TryFrom<String> for TraceStatus {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<TraceStatus, String> {
+        std::iter::once(TraceStatus::Ok)
+            .chain(Unanswered::ALL.map(TraceStatus::Unanswered))
+            .chain(ExecStatus::ALL.map(TraceStatus::Exec))
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| format!("unknown trace status {name:?}"))
+    }
+}
 
 /// The answer check of an answer cut at `max_tokens` (see [`is_cut`]).
 pub const TRUNCATED: &str = "answer.truncated";
@@ -67,7 +121,7 @@ pub struct TraceRecord {
     /// `ok`, `request` (the request failed: no answer), `cassette` (not in
     /// an offline cassette), `unreadable` (a built-in model could not read
     /// the summary), or the executor's error class.
-    pub status: String,
+    pub status: TraceStatus,
     /// The error message, or empty.
     pub message: String,
     /// Packets in the trace.
@@ -129,7 +183,7 @@ impl TraceRecord {
             latency_ms: 0,
             cost_usd: None,
             finish_reason: None,
-            status: "ok".into(),
+            status: TraceStatus::Ok,
             message: String::new(),
             packets: 0,
             pcap: None,
@@ -151,7 +205,7 @@ impl TraceRecord {
                 record.finish_reason = a.finish_reason;
             }
             Err(e) => {
-                record.status = e.unanswered().status().into();
+                record.status = TraceStatus::Unanswered(e.unanswered());
                 record.answer_checks.push(format!("exec.{}", record.status));
                 record.message = e.to_string();
             }
@@ -483,7 +537,7 @@ fn run_chunk(
     let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
     for ((item, prompt), answer) in chunk.iter().zip(&prompts).zip(answers) {
         let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, answer);
-        if record.status != "ok" {
+        if !record.status.is_ok() {
             records.push(record);
             pcaps.push(None);
             continue;
@@ -512,7 +566,7 @@ fn run_chunk(
             }
             Err(ExecFailure { status, message }) => {
                 record.answer_checks.push(format!("exec.{status}"));
-                record.status = status.as_str().into();
+                record.status = TraceStatus::Exec(status);
                 record.message = message;
                 pcaps.push(None);
             }
@@ -586,7 +640,7 @@ pub(super) fn judge(
     expectation: Option<&Expectation>,
     packet_mode: bool,
 ) -> Result<bool, CellError> {
-    let mut clean = record.status == "ok";
+    let mut clean = record.status.is_ok();
     let Some(path) = pcap else { return Ok(clean) };
     let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
     let tshark = match tshark {
@@ -641,10 +695,10 @@ pub fn aggregate<'r>(
         if let Some(c) = r.cost_usd {
             *cost.get_or_insert(0.0) += c;
         }
-        if r.status != "ok" {
-            *exec_failures.entry(r.status.clone()).or_default() += 1;
+        if !r.status.is_ok() {
+            *exec_failures.entry(r.status.to_string()).or_default() += 1;
         }
-        if r.status == Unanswered::Cassette.status() && first_miss.is_none() {
+        if r.status == TraceStatus::Unanswered(Unanswered::Cassette) && first_miss.is_none() {
             first_miss = Some(AnswerError::miss_reason(&r.message).to_string());
         }
         for c in &r.answer_checks {
@@ -670,7 +724,7 @@ pub fn aggregate<'r>(
             by_tshark += u64::from(
                 r.findings.iter().any(|f| f.source == crate::finding::Source::Tshark && f.severity >= Severity::Warn),
             );
-            by_exec += u64::from(r.status != "ok");
+            by_exec += u64::from(!r.status.is_ok());
         }
     }
     for row in protocols.values_mut() {
@@ -715,6 +769,25 @@ pub fn aggregate<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_trace_status_round_trips_through_its_journal_name() {
+        let all: Vec<TraceStatus> = std::iter::once(TraceStatus::Ok)
+            .chain(Unanswered::ALL.map(TraceStatus::Unanswered))
+            .chain(ExecStatus::ALL.map(TraceStatus::Exec))
+            .collect();
+        let mut names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "two statuses share a name: {names:?}");
+        for status in all {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{status}\""));
+            assert_eq!(serde_json::from_str::<TraceStatus>(&json).unwrap(), status);
+        }
+        let error = serde_json::from_str::<TraceStatus>("\"exploded\"").unwrap_err();
+        assert!(error.to_string().contains("unknown trace status \"exploded\""), "{error}");
+    }
 
     fn answered(finish_reason: Option<&str>) -> TraceRecord {
         let answer =

@@ -96,7 +96,7 @@ pub fn export(dirs: &[PathBuf], prompts: &Path, out: &mut dyn Write) -> Result<E
         summary.cells += 1;
         for record in read_journal(&cell).into_values() {
             let clean = record.succeeded
-                && record.status == "ok"
+                && record.status.is_ok()
                 && record.answer_checks.is_empty()
                 && !record.findings.iter().any(|f| f.severity >= Severity::Warn)
                 && record.prompt_version == info.prompt_version;

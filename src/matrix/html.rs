@@ -481,7 +481,7 @@ fn cell(out: &mut String, c: &CellResult) {
     let failures: Vec<String> = c
         .exec_failures
         .iter()
-        .filter(|(k, _)| k.as_str() != REQUEST_FAILED)
+        .filter(|(k, _)| k.as_str() != REQUEST_FAILED.as_str())
         .map(|(k, v)| format!("{} {v}", escape(k)))
         .collect();
     if !failures.is_empty() {

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::cell::{aggregate, io_err, read_journal, CellError, CellResult, TraceRecord};
+use super::cell::{aggregate, io_err, read_journal, CellError, CellResult, TraceRecord, TraceStatus};
 use super::suite::{Item, Suite};
 use crate::exec::ntg::{self, build};
+use crate::exec::trace::ExecStatus;
 use crate::model::{Answer, AnswerError, Answerer, Request};
 use crate::pcap::write_pcap;
 use crate::prompt::Template;
@@ -127,7 +128,7 @@ pub fn run_ntg_cell(
     let mut pcaps = Vec::new();
     for (item, answer) in todo.iter().zip(answers) {
         let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, answer);
-        if record.status != "ok" {
+        if !record.status.is_ok() {
             pcaps.push(None);
         } else {
             match ntg::parse(&record.answer)
@@ -153,7 +154,7 @@ pub fn run_ntg_cell(
                     pcaps.push(Some(path));
                 }
                 Err(e) => {
-                    record.status = "ntg".into();
+                    record.status = TraceStatus::Exec(ExecStatus::Ntg);
                     record.message = e.to_string();
                     record.answer_checks.push("exec.ntg".into());
                     pcaps.push(None);

@@ -101,8 +101,12 @@ pub fn cell_table(out: &mut String, c: &CellResult) {
             .collect();
         table(out, &["Metric", "Kind", "Value", "Unit"], &rows);
     }
-    let failures: Vec<String> =
-        c.exec_failures.iter().filter(|(k, _)| k.as_str() != REQUEST_FAILED).map(|(k, v)| format!("{k} {v}")).collect();
+    let failures: Vec<String> = c
+        .exec_failures
+        .iter()
+        .filter(|(k, _)| k.as_str() != REQUEST_FAILED.as_str())
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "Executor failures: {}\n", failures.join(", "));
     }

@@ -90,6 +90,9 @@ pub enum Unanswered {
 }
 
 impl Unanswered {
+    /// Every kind, in declaration order.
+    pub const ALL: [Unanswered; 3] = [Unanswered::Cassette, Unanswered::Unreadable, Unanswered::Request];
+
     /// Return the status name a trace journal holds (`cassette`,
     /// `unreadable`, `request`).
     pub const fn status(self) -> &'static str {
