@@ -58,7 +58,7 @@ pub struct ScapyOptions {
     pub static_check: bool,
     /// Ask for Scapy's one-line summary of every packet
     /// ([`WorkerPacket::summary`]). Off by default: nothing in the harness
-    /// reads them, and they cost about a tenth of an answer's CPU time.
+    /// reads them, and they cost ~1 ms of CPU in an 11-packet answer of ~12.
     pub summaries: bool,
 }
 
