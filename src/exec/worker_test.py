@@ -39,11 +39,13 @@ class Worker:
         self.last_header = header
         return json.loads(body) if body else header
 
-    def run(self, code, seed=1, cpu_s=None):
+    def run(self, code, seed=1, cpu_s=None, summary=None):
         self.n += 1
         job = {"id": "j%d" % self.n, "nonce": "n%d" % self.n, "code": code, "seed": seed}
         if cpu_s is not None:
             job["cpu_s"] = cpu_s
+        if summary is not None:
+            job["summary"] = summary
         ans = self.raw(json.dumps(job))
         assert ans["id"] == job["id"], ans
         assert self.last_header["nonce"] == job["nonce"], self.last_header
@@ -98,6 +100,15 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(p["time"], 1700000000.0)
         self.assertIn("ICMP", p["summary"])
         self.assertEqual(ans["findings"], [])
+
+    def test_summaries_can_be_left_out(self):
+        code = "pkt_1 = IP(dst='10.0.0.2')/ICMP()\npkt_2 = Ether()/ARP(op=1)\n"
+        full = self.ok(code)
+        bare = self.ok(code, summary=False)
+        self.assertEqual([p["summary"] for p in bare["packets"]], ["", ""])
+        self.assertNotEqual(full["packets"][0]["summary"], "")
+        strip = lambda ans: [dict(p, summary="") for p in ans["packets"]]
+        self.assertEqual(strip(full), strip(bare))
 
     def test_conversation_virtual_time(self):
         code = ("pkt_1 = IP(src='10.0.0.1', dst='10.0.0.2')/TCP(flags='S')\n"
