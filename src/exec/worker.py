@@ -695,6 +695,8 @@ class Checker(ast.NodeVisitor):
 
     def visit_arg(self, node):
         self.check_ident(node, node.arg)
+        # The annotation is an expression evaluated when the `def` runs.
+        self.generic_visit(node)
 
     def visit_keyword(self, node):
         if node.arg is not None and node.arg.startswith("_harness"):

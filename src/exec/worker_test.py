@@ -235,9 +235,13 @@ class WorkerTest(unittest.TestCase):
         for code in ("match IP():\n    case Packet(__class__=c):\n        pass",
                      "match IP():\n    case Packet(__dict__=d): pass",
                      "x = '{0.__class__}'.format(1)", "x = '{0[0]}'.format([1])",
-                     "x = '{:{0.__class__}}'.format(1)"):
+                     "x = '{:{0.__class__}}'.format(1)",
+                     "def f(x: ().__class__): pass",
+                     "def f(*a: IP.__dict__, **k: IP.__mro__): pass",
+                     "f = lambda x=().__class__: x"):
             with self.subTest(code=code):
                 self.check_status(code, "forbidden")
+        self.ok("def f(x: int = 1) -> int:\n    return x\npkt = IP(ttl=f())/ICMP()")
         self.ok("x = '{} {:>{w}} {name}'.format(1, 2, w=3, name='n')\npkt = IP()/ICMP()")
 
     def test_results_always_encode(self):
