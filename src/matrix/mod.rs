@@ -15,7 +15,7 @@ pub mod replay;
 pub mod suite;
 pub mod tables;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -285,8 +285,11 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// is I-1 modulo N (so N runners share the matrix evenly and `harness
 /// merge` puts it back together).
 ///
-/// Up to `jobs` cells run at a time (at least one), each on its own
-/// thread, taken in run order; the cells come back in run order whatever
+/// Up to `jobs` cells run at a time (at least one), taken in run order:
+/// with one, on the calling thread, the next cell starting while tshark
+/// judges the last ones; with more, each cell on a thread of its own. tshark
+/// runs on a thread of its own for all of them (`cell::tshark_stage`), over the chunks of several cells at once where
+/// they are ready together. The cells come back in run order whatever
 /// order they finish in, so the report does not depend on `jobs`.
 /// `progress` is called on the calling thread as each cell finishes.
 ///
@@ -294,11 +297,14 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// A cell that cannot run at all (see [`CellError`]): no further cell
 /// starts, the cells already running finish (their journals stay whole for
 /// `--resume`), and the error of the first such cell in run order is
-/// returned, the one a run with `jobs = 1` stops at.
+/// returned, the one a run with `jobs = 1` stops at. (With `jobs = 1`, an
+/// error that comes with a cell's verdicts, such as a journal that cannot
+/// be written, is seen when they come in: cells after it may have started
+/// by then.)
 #[allow(clippy::too_many_arguments)]
-pub fn run(
-    models: &[ModelRun<'_>],
-    suites: &[Suite],
+pub fn run<'s>(
+    models: &'s [ModelRun<'_>],
+    suites: &'s [Suite],
     tools: &Tools<'_>,
     out: &Path,
     resume: bool,
@@ -307,24 +313,120 @@ pub fn run(
     mut progress: impl FnMut(&CellResult),
 ) -> Result<Vec<CellResult>, CellError> {
     let cells = shard_cells(models, suites, shard);
-    let run_one = |&(model_index, suite): &(usize, &Suite)| {
-        let model = &models[model_index];
-        let dir = out.join(dir_name(&model.id)).join(&suite.name);
-        match &suite.ntg {
-            Some(spec) => ntg::run_ntg_cell(&model.id, model.answerer.as_ref(), spec, suite, tools, &dir, resume),
-            None => cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume),
+    // One tshark stage for the whole run: it gathers the chunks of every
+    // cell into few tshark runs (see `cell::tshark_stage`).
+    std::thread::scope(|scope| {
+        let (stage, queue) = mpsc::channel();
+        scope.spawn(move || cell::tshark_stage(&queue, tools));
+        let start_one = |&(model_index, suite): &(usize, &'s Suite)| -> Result<InFlight<'s>, CellError> {
+            let model = &models[model_index];
+            let dir = out.join(dir_name(&model.id)).join(&suite.name);
+            match &suite.ntg {
+                Some(spec) => Ok(InFlight::Done(ntg::run_ntg_cell(
+                    &model.id,
+                    model.answerer.as_ref(),
+                    spec,
+                    suite,
+                    tools,
+                    &dir,
+                    resume,
+                ))),
+                None => cell::start_cell(
+                    &model.id,
+                    model.answerer.as_ref(),
+                    model.fault,
+                    suite,
+                    tools,
+                    &dir,
+                    resume,
+                    &stage,
+                )
+                .map(InFlight::Started),
+            }
+        };
+        let jobs = jobs.clamp(1, cells.len().max(1));
+        if jobs == 1 {
+            sequential(&cells, &start_one, &stage, &mut progress)
+        } else {
+            let run_one = |c: &(usize, &'s Suite)| start_one(c)?.finish(&stage);
+            concurrent(&cells, &run_one, jobs, &mut progress)
         }
-    };
-    let jobs = jobs.clamp(1, cells.len().max(1));
-    if jobs == 1 {
-        let mut done = Vec::with_capacity(cells.len());
-        for c in &cells {
-            let cell = run_one(c)?;
+    })
+}
+
+/// A cell to run: the index of its model, and its suite.
+type Planned<'s> = (usize, &'s Suite);
+
+/// A cell started: its chunks are built and with the tshark stage, or it is
+/// done (an NTG cell runs whole).
+// A few at a time, moved rarely: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+enum InFlight<'s> {
+    Started(cell::Started<'s>),
+    Done(Result<CellResult, CellError>),
+}
+
+impl InFlight<'_> {
+    /// Whether the cell's verdicts are all in.
+    fn poll(&mut self) -> bool {
+        match self {
+            InFlight::Started(started) => started.poll(),
+            InFlight::Done(_) => true,
+        }
+    }
+
+    /// The cell's result, once its verdicts are in.
+    fn finish(self, stage: &mpsc::Sender<cell::StageMsg>) -> Result<CellResult, CellError> {
+        match self {
+            InFlight::Started(started) => started.finish(stage),
+            InFlight::Done(result) => result,
+        }
+    }
+}
+
+/// Run `cells` one at a time on this thread; a cell's verdicts come from
+/// the tshark stage while the next cells are built, and the cells are
+/// finished (`progress` called) in run order as their verdicts come in.
+/// An error stops the run: no further cell starts; the cells started
+/// before are finished first (their error, earlier in run order, wins).
+fn sequential<'s>(
+    cells: &[Planned<'s>],
+    start_one: &dyn Fn(&Planned<'s>) -> Result<InFlight<'s>, CellError>,
+    stage: &mpsc::Sender<cell::StageMsg>,
+    progress: &mut dyn FnMut(&CellResult),
+) -> Result<Vec<CellResult>, CellError> {
+    let mut done = Vec::with_capacity(cells.len());
+    let mut in_flight: VecDeque<InFlight<'s>> = VecDeque::new();
+    let mut start_error = None;
+    for c in cells {
+        match start_one(c) {
+            Ok(started) => in_flight.push_back(started),
+            Err(error) => {
+                start_error = Some(error);
+                break;
+            }
+        }
+        while in_flight.front_mut().is_some_and(InFlight::poll) {
+            let cell = in_flight.pop_front().expect("checked").finish(stage)?;
             progress(&cell);
             done.push(cell);
         }
-        return Ok(done);
     }
+    for started in in_flight {
+        let cell = started.finish(stage)?;
+        progress(&cell);
+        done.push(cell);
+    }
+    start_error.map_or(Ok(done), Err)
+}
+
+/// Run `cells` on `jobs` threads, each cell whole on one (see [`run`]).
+fn concurrent<'s>(
+    cells: &[Planned<'s>],
+    run_one: &(dyn Fn(&Planned<'s>) -> Result<CellResult, CellError> + Sync),
+    jobs: usize,
+    progress: &mut dyn FnMut(&CellResult),
+) -> Result<Vec<CellResult>, CellError> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let mut slots: Vec<Option<CellResult>> = cells.iter().map(|_| None).collect();
@@ -333,7 +435,7 @@ pub fn run(
         let (tx, rx) = mpsc::channel();
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, stop, cells, run_one) = (&next, &stop, &cells, &run_one);
+            let (next, stop) = (&next, &stop);
             scope.spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let index = next.fetch_add(1, Ordering::SeqCst);
