@@ -285,11 +285,11 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// is I-1 modulo N (so N runners share the matrix evenly and `harness
 /// merge` puts it back together).
 ///
-/// Up to `jobs` cells run at a time (at least one), taken in run order:
-/// with one, on the calling thread, the next cell starting while tshark
-/// judges the last ones; with more, each cell on a thread of its own. tshark
-/// runs on a thread of its own for all of them (`cell::tshark_stage`), over the chunks of several cells at once where
-/// they are ready together. The cells come back in run order whatever
+/// `jobs` threads (at least one) take the cells in run order; a thread
+/// starts its next cell while tshark still judges its last ones, so a cell
+/// waits for tshark only at the end of the run. tshark runs on a thread of
+/// its own for all of them (`cell::tshark_stage`), over the chunks of
+/// several cells at once. The cells come back in run order whatever
 /// order they finish in, so the report does not depend on `jobs`.
 /// `progress` is called on the calling thread as each cell finishes.
 ///
@@ -297,10 +297,9 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// A cell that cannot run at all (see [`CellError`]): no further cell
 /// starts, the cells already running finish (their journals stay whole for
 /// `--resume`), and the error of the first such cell in run order is
-/// returned, the one a run with `jobs = 1` stops at. (With `jobs = 1`, an
-/// error that comes with a cell's verdicts, such as a journal that cannot
-/// be written, is seen when they come in: cells after it may have started
-/// by then.)
+/// returned, the one a run with `jobs = 1` stops at. (An error that comes
+/// with a cell's verdicts, such as a journal that cannot be written, is
+/// seen when they come in: cells after it may have started by then.)
 #[allow(clippy::too_many_arguments)]
 pub fn run<'s>(
     models: &'s [ModelRun<'_>],
@@ -345,12 +344,7 @@ pub fn run<'s>(
             }
         };
         let jobs = jobs.clamp(1, cells.len().max(1));
-        if jobs == 1 {
-            sequential(&cells, &start_one, &stage, &mut progress)
-        } else {
-            let run_one = |c: &(usize, &'s Suite)| start_one(c)?.finish(&stage);
-            concurrent(&cells, &run_one, jobs, &mut progress)
-        }
+        run_cells(&cells, &start_one, &stage, jobs, &mut progress)
     })
 }
 
@@ -384,46 +378,15 @@ impl InFlight<'_> {
     }
 }
 
-/// Run `cells` one at a time on this thread; a cell's verdicts come from
-/// the tshark stage while the next cells are built, and the cells are
-/// finished (`progress` called) in run order as their verdicts come in.
-/// An error stops the run: no further cell starts; the cells started
-/// before are finished first (their error, earlier in run order, wins).
-fn sequential<'s>(
+/// Run `cells` on `jobs` threads, taking them in run order. A thread does
+/// not wait for a cell's verdicts before it starts the next cell: it
+/// finishes its cells, in order, as their verdicts come in from the tshark
+/// stage, and waits for the last ones when no cell is left to start (or an
+/// error stops the run). `progress` is called on this thread.
+fn run_cells<'s>(
     cells: &[Planned<'s>],
-    start_one: &dyn Fn(&Planned<'s>) -> Result<InFlight<'s>, CellError>,
+    start_one: &(dyn Fn(&Planned<'s>) -> Result<InFlight<'s>, CellError> + Sync),
     stage: &mpsc::Sender<cell::StageMsg>,
-    progress: &mut dyn FnMut(&CellResult),
-) -> Result<Vec<CellResult>, CellError> {
-    let mut done = Vec::with_capacity(cells.len());
-    let mut in_flight: VecDeque<InFlight<'s>> = VecDeque::new();
-    let mut start_error = None;
-    for c in cells {
-        match start_one(c) {
-            Ok(started) => in_flight.push_back(started),
-            Err(error) => {
-                start_error = Some(error);
-                break;
-            }
-        }
-        while in_flight.front_mut().is_some_and(InFlight::poll) {
-            let cell = in_flight.pop_front().expect("checked").finish(stage)?;
-            progress(&cell);
-            done.push(cell);
-        }
-    }
-    for started in in_flight {
-        let cell = started.finish(stage)?;
-        progress(&cell);
-        done.push(cell);
-    }
-    start_error.map_or(Ok(done), Err)
-}
-
-/// Run `cells` on `jobs` threads, each cell whole on one (see [`run`]).
-fn concurrent<'s>(
-    cells: &[Planned<'s>],
-    run_one: &(dyn Fn(&Planned<'s>) -> Result<CellResult, CellError> + Sync),
     jobs: usize,
     progress: &mut dyn FnMut(&CellResult),
 ) -> Result<Vec<CellResult>, CellError> {
@@ -437,16 +400,33 @@ fn concurrent<'s>(
             let tx = tx.clone();
             let (next, stop) = (&next, &stop);
             scope.spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(c) = cells.get(index) else { break };
-                    let result = run_one(c);
+                let finish = |index: usize, cell: InFlight<'s>| {
+                    let result = cell.finish(stage);
                     if result.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }
-                    if tx.send((index, result)).is_err() {
-                        break;
+                    // The receiver lives until every thread is done.
+                    let _ = tx.send((index, result));
+                };
+                let mut in_flight: VecDeque<(usize, InFlight<'s>)> = VecDeque::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(c) = cells.get(index) else { break };
+                    match start_one(c) {
+                        Ok(cell) => in_flight.push_back((index, cell)),
+                        Err(error) => {
+                            stop.store(true, Ordering::SeqCst);
+                            let _ = tx.send((index, Err(error)));
+                            break;
+                        }
                     }
+                    while in_flight.front_mut().is_some_and(|(_, cell)| cell.poll()) {
+                        let (index, cell) = in_flight.pop_front().expect("checked");
+                        finish(index, cell);
+                    }
+                }
+                for (index, cell) in in_flight {
+                    finish(index, cell);
                 }
             });
         }
