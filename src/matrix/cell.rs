@@ -33,7 +33,8 @@ use crate::scenario::Mode;
 use crate::tshark::Tshark;
 use crate::verdict::{ConversationStats, ProtocolStats};
 
-/// Traces checked per tshark batch and journaled together.
+/// Traces answered and built together, handed to the tshark stage and
+/// journaled together.
 const CHUNK: usize = 64;
 
 /// The status of a trace whose request failed (the model never answered:
