@@ -1,9 +1,10 @@
 //! One cell of the matrix: one model on one suite, end to end.
 //!
 //! summaries → prompts → answers → extraction → execution → one PCAP per
-//! trace → own checks + tshark (batched per chunk) + the summary's
-//! expectation → per-trace verdicts, appended to the cell's journal as each
-//! chunk finishes. The cell's tables are computed from the journal alone,
+//! trace → own checks + tshark (batched over one or more chunks, on a
+//! thread of its own while the next chunks are built) + the summary's
+//! expectation → per-trace verdicts, appended to the cell's journal, in
+//! order, as each chunk's verdicts are in. The cell's tables are computed from the journal alone,
 //! so a run resumed after a crash (`--resume`) gives the same tables as one
 //! that never stopped.
 
@@ -11,12 +12,13 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::suite::{Item, Suite};
-use crate::analyze::{own_pass, Judging};
+use crate::analyze::{own_pass, Judging, OwnPass};
 use crate::check::Limits;
 use crate::exec::extract::Dialect;
 use crate::exec::scapy::ScapyPool;
@@ -31,7 +33,8 @@ use crate::scenario::Mode;
 use crate::tshark::Tshark;
 use crate::verdict::{ConversationStats, ProtocolStats};
 
-/// Traces checked per tshark batch and journaled together.
+/// Traces answered and built together, handed to the tshark stage and
+/// journaled together.
 const CHUNK: usize = 64;
 
 /// The status of a trace whose request failed (the model never answered:
@@ -311,6 +314,13 @@ impl CellResult {
 }
 
 /// Wall time per stage of the traces a run processed, in milliseconds.
+///
+/// The cell's thread answers, builds, writes and checks its chunks and
+/// hands them to the tshark stage, a thread of its own that runs tshark over
+/// the chunks of one or more cells at a time: [`tshark_ms`](Self::tshark_ms)
+/// is that stage's time on the cell's chunks, which mostly overlaps the
+/// others, and [`tshark_wait_ms`](Self::tshark_wait_ms) the time the cell
+/// waited for it (tshark on the cell's critical path).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     /// Getting the answers (model, cassette or built-in).
@@ -319,10 +329,13 @@ pub struct StageTimes {
     pub exec_ms: f64,
     /// Writing the PCAPs.
     pub write_ms: f64,
-    /// Own checks, the expectation and the verdicts.
+    /// Own checks and the expectation.
     pub checks_ms: f64,
-    /// tshark's Expert Info, batched per chunk.
+    /// The tshark stage, on its own thread: the cell's share (by captures)
+    /// of tshark's Expert Info runs, and the verdicts that need them.
     pub tshark_ms: f64,
+    /// The cell waiting for its last verdicts from the tshark stage.
+    pub tshark_wait_ms: f64,
 }
 
 impl StageTimes {
@@ -333,11 +346,14 @@ impl StageTimes {
         self.write_ms += other.write_ms;
         self.checks_ms += other.checks_ms;
         self.tshark_ms += other.tshark_ms;
+        self.tshark_wait_ms += other.tshark_wait_ms;
     }
 
-    /// Return the sum of the stages.
-    pub fn total_ms(&self) -> f64 {
-        self.answer_ms + self.exec_ms + self.write_ms + self.checks_ms + self.tshark_ms
+    /// Return the cell thread's time in the stages: answer, exec, write,
+    /// checks and the wait for tshark (not the tshark stage's own time,
+    /// which runs beside them).
+    pub fn critical_ms(&self) -> f64 {
+        self.answer_ms + self.exec_ms + self.write_ms + self.checks_ms + self.tshark_wait_ms
     }
 }
 
@@ -455,6 +471,206 @@ pub fn run_cell(
     dir: &Path,
     resume: bool,
 ) -> Result<CellResult, CellError> {
+    std::thread::scope(|scope| {
+        let (stage, queue) = mpsc::channel();
+        scope.spawn(move || tshark_stage(&queue, tools));
+        start_cell(model, answerer, fault, suite, tools, dir, resume, &stage)?.finish(&stage)
+    })
+}
+
+/// Traces one tshark run covers at least, unless the stage is told to
+/// flush (a cell waits for its verdicts), no more chunks can come, or a
+/// chunk has waited [`MAX_WAIT`]: tshark's start-up costs far more than a
+/// few hundred traces.
+const TSHARK_BATCH: usize = 256;
+
+/// The longest a chunk waits in the tshark stage for more chunks to join
+/// its run (its journal line waits as long).
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// What the tshark stage ([`tshark_stage`]) is sent.
+pub(super) enum StageMsg {
+    /// A chunk to finish.
+    Chunk(Pending),
+    /// Run tshark now over the chunks waiting: a cell waits for them.
+    Flush,
+}
+
+/// A chunk answered, built, written and checked by the harness, waiting
+/// for tshark's verdicts.
+pub(super) struct Pending {
+    /// The cell's journal, where the chunk goes once judged.
+    journal: PathBuf,
+    /// Where its records go then.
+    reply: mpsc::Sender<Result<Finished, CellError>>,
+    /// One record per item, without the verdict.
+    records: Vec<TraceRecord>,
+    /// The expectation of each item's summary.
+    expectations: Vec<Option<Expectation>>,
+    /// Whether the suite is in packet mode.
+    packet_mode: bool,
+    /// The capture of each item, when it was built.
+    pcaps: Vec<Option<PathBuf>>,
+    /// The own checks' pass over each capture.
+    passes: Vec<Option<OwnPass>>,
+    /// The time it took so far.
+    times: StageTimes,
+}
+
+/// A chunk's final records, journaled, and the time they took.
+type Finished = (Vec<TraceRecord>, StageTimes);
+
+/// The tshark stage of a run, on a thread of its own: run tshark over the
+/// chunks of `queue`, of any cell, gathered until they hold
+/// [`TSHARK_BATCH`] captures (or a flush, a timeout, the queue's end), and
+/// finish each chunk: its verdicts, its journal lines, its records sent to
+/// its cell, chunks in the order they came. Returns when every sender of
+/// `queue` is gone and the last chunks are finished.
+pub(super) fn tshark_stage(queue: &mpsc::Receiver<StageMsg>, tools: &Tools<'_>) {
+    let mut group: Vec<Pending> = Vec::new();
+    let mut oldest = Instant::now();
+    loop {
+        let message = if group.is_empty() {
+            queue.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            queue.recv_timeout(MAX_WAIT.saturating_sub(oldest.elapsed()))
+        };
+        let flush = match message {
+            Ok(StageMsg::Chunk(pending)) => {
+                if group.is_empty() {
+                    oldest = Instant::now();
+                }
+                group.push(pending);
+                group.iter().map(|p| p.pcaps.iter().flatten().count()).sum::<usize>() >= TSHARK_BATCH
+            }
+            Ok(StageMsg::Flush) | Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => {
+                finish_chunks(group, tools);
+                return;
+            }
+        };
+        if flush && !group.is_empty() {
+            finish_chunks(std::mem::take(&mut group), tools);
+        }
+    }
+}
+
+/// Run tshark once over the captures of `group` (batched, see
+/// [`Tshark::expert_many`]), judge each chunk, journal it and send it to
+/// its cell. tshark's time is shared out over the chunks by captures.
+fn finish_chunks(group: Vec<Pending>, tools: &Tools<'_>) {
+    if group.is_empty() {
+        return;
+    }
+    let start = Instant::now();
+    let present: Vec<&Path> = group.iter().flat_map(|p| p.pcaps.iter().flatten()).map(PathBuf::as_path).collect();
+    let expert = match tools.tshark {
+        Some(t) if !present.is_empty() => t.expert_many(&present),
+        _ => Ok(Vec::new()),
+    };
+    let run_ms = ms_since(start);
+    let captures = present.len().max(1) as f64;
+    let mut expert = match expert {
+        Ok(results) => results.into_iter(),
+        Err(e) => {
+            for pending in group {
+                let _ = pending.reply.send(Err(CellError::Tshark(e.to_string())));
+            }
+            return;
+        }
+    };
+    for Pending { journal, reply, mut records, expectations, packet_mode, pcaps, passes, mut times } in group {
+        let start = Instant::now();
+        let share = run_ms * pcaps.iter().flatten().count() as f64 / captures;
+        for (((record, pcap), pass), expectation) in records.iter_mut().zip(&pcaps).zip(passes).zip(&expectations) {
+            let mut missing: Vec<Layers> = Vec::new();
+            // A failed request has no answer to miss packets: the model is not
+            // judged on it.
+            if let Some(e) = expectation.as_ref().filter(|_| record.status != REQUEST_FAILED) {
+                let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
+                missing = e
+                    .packets
+                    .iter()
+                    .skip(have)
+                    .map(|d| {
+                        d.iter().fold(Layers::default(), |mut l, f| {
+                            if f.layer != Protocol::Frame {
+                                l.insert(f.layer);
+                            }
+                            l
+                        })
+                    })
+                    .collect();
+            }
+            let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
+            let mut clean = match (pcap, pass) {
+                (Some(path), Some(pass)) => {
+                    verdict(record, path, pass, tshark_result, expectation.as_ref(), packet_mode)
+                }
+                _ => record.status.is_ok(),
+            };
+            let protocols = &mut record.protocols;
+            for layers in &missing {
+                for layer in Protocol::LAYERS {
+                    if layers.contains(layer) {
+                        let row: &mut ProtocolStats = protocols.entry(layer).or_default();
+                        row.packets += 1;
+                        row.non_existent += 1;
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                clean = false;
+            }
+            record.succeeded = clean;
+        }
+        times.tshark_ms += share + ms_since(start);
+        let finished = append_journal(&journal, &records).map(|()| (records, times));
+        // A cell that stopped waiting (its run ended on an error) needs no
+        // answer; its journal is whole all the same.
+        let _ = reply.send(finished);
+    }
+}
+
+/// A cell whose chunks are all built and handed to the tshark stage.
+pub(super) struct Started<'s> {
+    model: String,
+    suite: &'s Suite,
+    fault: Option<Fault>,
+    dir: PathBuf,
+    /// The records kept by `--resume`, then those the stage sent back.
+    done: BTreeMap<usize, TraceRecord>,
+    timings: StageTimes,
+    /// The stage's answers, one per chunk.
+    replies: mpsc::Receiver<Result<Finished, CellError>>,
+    /// Chunks handed to the stage and not back yet.
+    waiting: usize,
+    /// The first error the stage sent back.
+    stage_error: Option<CellError>,
+    /// The error that stopped the building of the chunks (after the
+    /// stage's: those were on earlier chunks).
+    build_error: Option<CellError>,
+}
+
+/// Start one cell (see [`run_cell`]): prepare its directory and journal,
+/// then answer, build, write and check its chunks, one after the other,
+/// handing each to the tshark stage through `stage`.
+///
+/// # Errors
+/// A cell that cannot start (journal, prompt template, suite); an error on
+/// a chunk is kept in the [`Started`] and returned by its `finish`, after
+/// the chunks before it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn start_cell<'s>(
+    model: &str,
+    answerer: &dyn Answerer,
+    fault: Option<Fault>,
+    suite: &'s Suite,
+    tools: &Tools<'_>,
+    dir: &Path,
+    resume: bool,
+    stage: &mpsc::Sender<StageMsg>,
+) -> Result<Started<'s>, CellError> {
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     let journal_path = dir.join("journal.jsonl");
     let mut done = if resume { read_journal(dir) } else { BTreeMap::new() };
@@ -489,30 +705,112 @@ pub fn run_cell(
     fs::write(&info_path, serde_json::to_string_pretty(&info).expect("cell info serialises"))
         .map_err(io_err("cannot write", &info_path))?;
     let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.index)).collect();
-    let mut timings = StageTimes::default();
+    let (reply, replies) = mpsc::channel();
+    let mut started = Started {
+        model: model.to_string(),
+        suite,
+        fault,
+        dir: dir.to_path_buf(),
+        done,
+        timings: StageTimes::default(),
+        replies,
+        waiting: 0,
+        stage_error: None,
+        build_error: None,
+    };
     for chunk in todo.chunks(CHUNK) {
-        let (records, times) = run_chunk(answerer, suite, &template, chunk, tools, dir)?;
-        timings.add(&times);
-        append_journal(&journal_path, &records)?;
-        for r in records {
-            done.insert(r.index, r);
+        let pending = match build_chunk(answerer, suite, &template, chunk, tools, dir, &journal_path, &reply) {
+            Ok(pending) => pending,
+            Err(error) => {
+                started.build_error = Some(error);
+                break;
+            }
+        };
+        if stage.send(StageMsg::Chunk(pending)).is_err() {
+            started.build_error = Some(CellError::Tshark("the tshark stage stopped".into()));
+            break;
         }
+        started.waiting += 1;
+        started.poll();
     }
-    let mut result = CellResult { timings, ..aggregate(model, suite, fault, done.values()) };
-    if let Some(reference) = &suite.reference_capture {
-        result.realism = Some(realism(dir, &done, reference));
-    }
-    Ok(result)
+    Ok(started)
 }
 
-fn run_chunk(
+impl Started<'_> {
+    /// Take the chunks the stage has sent back; return whether every chunk
+    /// is back.
+    pub(super) fn poll(&mut self) -> bool {
+        while self.waiting > 0 {
+            match self.replies.try_recv() {
+                Ok(finished) => self.take(finished),
+                Err(mpsc::TryRecvError::Empty) => return false,
+                Err(mpsc::TryRecvError::Disconnected) => self.stage_stopped(),
+            }
+        }
+        true
+    }
+
+    fn take(&mut self, finished: Result<Finished, CellError>) {
+        self.waiting -= 1;
+        match finished {
+            Ok((records, times)) => {
+                self.timings.add(&times);
+                for r in records {
+                    self.done.insert(r.index, r);
+                }
+            }
+            Err(error) => {
+                self.stage_error.get_or_insert(error);
+            }
+        }
+    }
+
+    fn stage_stopped(&mut self) {
+        self.waiting = 0;
+        self.stage_error.get_or_insert(CellError::Tshark("the tshark stage stopped".into()));
+    }
+
+    /// Wait for the cell's last verdicts (asking the stage, through
+    /// `stage`, to run now) and return the cell's result.
+    ///
+    /// # Errors
+    /// The first error of the cell's chunks, in chunk order.
+    pub(super) fn finish(mut self, stage: &mpsc::Sender<StageMsg>) -> Result<CellResult, CellError> {
+        if !self.poll() {
+            let start = Instant::now();
+            let _ = stage.send(StageMsg::Flush);
+            while self.waiting > 0 {
+                match self.replies.recv() {
+                    Ok(finished) => self.take(finished),
+                    Err(_) => self.stage_stopped(),
+                }
+            }
+            self.timings.tshark_wait_ms += ms_since(start);
+        }
+        if let Some(error) = self.stage_error.or(self.build_error) {
+            return Err(error);
+        }
+        let mut result =
+            CellResult { timings: self.timings, ..aggregate(&self.model, self.suite, self.fault, self.done.values()) };
+        if let Some(reference) = &self.suite.reference_capture {
+            result.realism = Some(realism(&self.dir, &self.done, reference));
+        }
+        Ok(result)
+    }
+}
+
+/// Answer, build, write and check (own checks, expectation) one chunk.
+#[allow(clippy::too_many_arguments)]
+fn build_chunk(
     answerer: &dyn Answerer,
     suite: &Suite,
     template: &Template,
     chunk: &[&Item],
     tools: &Tools<'_>,
     dir: &Path,
-) -> Result<(Vec<TraceRecord>, StageTimes), CellError> {
+    journal: &Path,
+    reply: &mpsc::Sender<Result<Finished, CellError>>,
+) -> Result<Pending, CellError> {
     let mut times = StageTimes::default();
     let prompts: Vec<Prompt> = chunk.iter().map(|i| template.render(&i.text)).collect();
     let requests = suite.requests(chunk.iter().copied(), &prompts);
@@ -534,12 +832,17 @@ fn run_chunk(
     let mut built = prepared.build(pool, 5.0).map_err(|_| CellError::NoScapy)?.into_iter();
     times.exec_ms += ms_since(start);
     let mut records = Vec::with_capacity(chunk.len());
+    let mut expectations = Vec::with_capacity(chunk.len());
     let mut pcaps: Vec<Option<PathBuf>> = Vec::with_capacity(chunk.len());
+    let mut passes: Vec<Option<OwnPass>> = Vec::with_capacity(chunk.len());
     for ((item, prompt), answer) in chunk.iter().zip(&prompts).zip(answers) {
         let mut record = TraceRecord::from_answer(item.index, &item.text, &prompt.version, answer);
+        let expectation = item.expectation();
         if !record.status.is_ok() {
             records.push(record);
+            expectations.push(expectation);
             pcaps.push(None);
+            passes.push(None);
             continue;
         }
         let Built { trace, findings } = built.next().expect("one build per answer");
@@ -558,9 +861,10 @@ fn run_chunk(
                 record.packets = trace.packets.len() as u64;
                 record.pcap = Some(name);
                 let start = Instant::now();
-                if let Some(expectation) = item.expectation() {
+                if let Some(expectation) = &expectation {
                     record.findings = expectation.compare(&trace);
                 }
+                passes.push(Some(own_pass(&path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?));
                 times.checks_ms += ms_since(start);
                 pcaps.push(Some(path));
             }
@@ -569,62 +873,22 @@ fn run_chunk(
                 record.status = TraceStatus::Exec(status);
                 record.message = message;
                 pcaps.push(None);
+                passes.push(None);
             }
         }
         records.push(record);
+        expectations.push(expectation);
     }
-    // tshark, batched over the chunk.
-    let present: Vec<&Path> = pcaps.iter().flatten().map(PathBuf::as_path).collect();
-    let start = Instant::now();
-    let mut expert = match tools.tshark {
-        Some(t) if !present.is_empty() => {
-            t.expert_many(&present).map_err(|e| CellError::Tshark(e.to_string()))?.into_iter()
-        }
-        _ => Vec::new().into_iter(),
-    };
-    times.tshark_ms += ms_since(start);
-    let start = Instant::now();
-    for ((record, pcap), item) in records.iter_mut().zip(&pcaps).zip(chunk) {
-        let expectation = item.expectation();
-        let mut missing: Vec<Layers> = Vec::new();
-        // A failed request has no answer to miss packets: the model is not
-        // judged on it.
-        if let Some(e) = expectation.as_ref().filter(|_| record.status != REQUEST_FAILED) {
-            let have = pcap.as_ref().map_or(0, |_| record.packets as usize);
-            missing = e
-                .packets
-                .iter()
-                .skip(have)
-                .map(|d| {
-                    d.iter().fold(Layers::default(), |mut l, f| {
-                        if f.layer != Protocol::Frame {
-                            l.insert(f.layer);
-                        }
-                        l
-                    })
-                })
-                .collect();
-        }
-        let tshark_result = if tools.tshark.is_some() && pcap.is_some() { expert.next() } else { None };
-        let mut clean =
-            judge(record, pcap.as_deref(), tools, tshark_result, expectation.as_ref(), suite.mode == Mode::Packet)?;
-        let protocols = &mut record.protocols;
-        for layers in &missing {
-            for layer in Protocol::LAYERS {
-                if layers.contains(layer) {
-                    let row: &mut ProtocolStats = protocols.entry(layer).or_default();
-                    row.packets += 1;
-                    row.non_existent += 1;
-                }
-            }
-        }
-        if !missing.is_empty() {
-            clean = false;
-        }
-        record.succeeded = clean;
-    }
-    times.checks_ms += ms_since(start);
-    Ok((records, times))
+    Ok(Pending {
+        journal: journal.to_path_buf(),
+        reply: reply.clone(),
+        records,
+        expectations,
+        packet_mode: suite.mode == Mode::Packet,
+        pcaps,
+        passes,
+        times,
+    })
 }
 
 /// Judge one built trace through the one judge ([`crate::analyze::judge`]):
@@ -640,9 +904,22 @@ pub(super) fn judge(
     expectation: Option<&Expectation>,
     packet_mode: bool,
 ) -> Result<bool, CellError> {
-    let mut clean = record.status.is_ok();
-    let Some(path) = pcap else { return Ok(clean) };
+    let Some(path) = pcap else { return Ok(record.status.is_ok()) };
     let pass = own_pass(path, tools.limits).map_err(|e| CellError::Tshark(e.to_string()))?;
+    Ok(verdict(record, path, pass, tshark, expectation, packet_mode))
+}
+
+/// The verdict of [`judge`] from the own checks' `pass` over the capture at
+/// `path`.
+fn verdict(
+    record: &mut TraceRecord,
+    path: &Path,
+    pass: OwnPass,
+    tshark: Option<Result<crate::tshark::Expert, crate::tshark::TsharkError>>,
+    expectation: Option<&Expectation>,
+    packet_mode: bool,
+) -> bool {
+    let mut clean = record.status.is_ok();
     let tshark = match tshark {
         Some(Ok(expert)) => Some(expert),
         Some(Err(e)) => {
@@ -658,7 +935,7 @@ pub(super) fn judge(
     clean &= !report.has_errors();
     record.protocols = report.protocols;
     record.findings = report.findings;
-    Ok(clean)
+    clean
 }
 
 /// The cell's tables from its trace records.

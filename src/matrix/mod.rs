@@ -18,7 +18,7 @@ pub(crate) mod setup;
 pub mod suite;
 pub mod tables;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -288,8 +288,11 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// is I-1 modulo N (so N runners share the matrix evenly and `harness
 /// merge` puts it back together).
 ///
-/// Up to `jobs` cells run at a time (at least one), each on its own
-/// thread, taken in run order; the cells come back in run order whatever
+/// `jobs` threads (at least one) take the cells in run order; a thread
+/// starts its next cell while tshark still judges its last ones, so a cell
+/// waits for tshark only at the end of the run. tshark runs on a thread of
+/// its own for all of them (`cell::tshark_stage`), over the chunks of
+/// several cells at once. The cells come back in run order whatever
 /// order they finish in, so the report does not depend on `jobs`.
 /// `progress` is called on the calling thread as each cell finishes.
 ///
@@ -297,11 +300,13 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// A cell that cannot run at all (see [`CellError`]): no further cell
 /// starts, the cells already running finish (their journals stay whole for
 /// `--resume`), and the error of the first such cell in run order is
-/// returned, the one a run with `jobs = 1` stops at.
+/// returned, the one a run with `jobs = 1` stops at. (An error that comes
+/// with a cell's verdicts, such as a journal that cannot be written, is
+/// seen when they come in: cells after it may have started by then.)
 #[allow(clippy::too_many_arguments)]
-pub fn run(
-    models: &[ModelRun<'_>],
-    suites: &[Suite],
+pub fn run<'s>(
+    models: &'s [ModelRun<'_>],
+    suites: &'s [Suite],
     tools: &Tools<'_>,
     out: &Path,
     resume: bool,
@@ -310,24 +315,84 @@ pub fn run(
     mut progress: impl FnMut(&CellResult),
 ) -> Result<Vec<CellResult>, CellError> {
     let cells = shard_cells(models, suites, shard);
-    let run_one = |&(model_index, suite): &(usize, &Suite)| {
-        let model = &models[model_index];
-        let dir = out.join(dir_name(&model.id)).join(&suite.name);
-        match &suite.ntg {
-            Some(spec) => ntg::run_ntg_cell(&model.id, model.answerer.as_ref(), spec, suite, tools, &dir, resume),
-            None => cell::run_cell(&model.id, model.answerer.as_ref(), model.fault, suite, tools, &dir, resume),
+    // One tshark stage for the whole run: it gathers the chunks of every
+    // cell into few tshark runs (see `cell::tshark_stage`).
+    std::thread::scope(|scope| {
+        let (stage, queue) = mpsc::channel();
+        scope.spawn(move || cell::tshark_stage(&queue, tools));
+        let start_one = |&(model_index, suite): &(usize, &'s Suite)| -> Result<InFlight<'s>, CellError> {
+            let model = &models[model_index];
+            let dir = out.join(dir_name(&model.id)).join(&suite.name);
+            match &suite.ntg {
+                Some(spec) => Ok(InFlight::Done(ntg::run_ntg_cell(
+                    &model.id,
+                    model.answerer.as_ref(),
+                    spec,
+                    suite,
+                    tools,
+                    &dir,
+                    resume,
+                ))),
+                None => cell::start_cell(
+                    &model.id,
+                    model.answerer.as_ref(),
+                    model.fault,
+                    suite,
+                    tools,
+                    &dir,
+                    resume,
+                    &stage,
+                )
+                .map(InFlight::Started),
+            }
+        };
+        let jobs = jobs.clamp(1, cells.len().max(1));
+        run_cells(&cells, &start_one, &stage, jobs, &mut progress)
+    })
+}
+
+/// A cell to run: the index of its model, and its suite.
+type Planned<'s> = (usize, &'s Suite);
+
+/// A cell started: its chunks are built and with the tshark stage, or it is
+/// done (an NTG cell runs whole).
+// A few at a time, moved rarely: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+enum InFlight<'s> {
+    Started(cell::Started<'s>),
+    Done(Result<CellResult, CellError>),
+}
+
+impl InFlight<'_> {
+    /// Whether the cell's verdicts are all in.
+    fn poll(&mut self) -> bool {
+        match self {
+            InFlight::Started(started) => started.poll(),
+            InFlight::Done(_) => true,
         }
-    };
-    let jobs = jobs.clamp(1, cells.len().max(1));
-    if jobs == 1 {
-        let mut done = Vec::with_capacity(cells.len());
-        for c in &cells {
-            let cell = run_one(c)?;
-            progress(&cell);
-            done.push(cell);
-        }
-        return Ok(done);
     }
+
+    /// The cell's result, once its verdicts are in.
+    fn finish(self, stage: &mpsc::Sender<cell::StageMsg>) -> Result<CellResult, CellError> {
+        match self {
+            InFlight::Started(started) => started.finish(stage),
+            InFlight::Done(result) => result,
+        }
+    }
+}
+
+/// Run `cells` on `jobs` threads, taking them in run order. A thread does
+/// not wait for a cell's verdicts before it starts the next cell: it
+/// finishes its cells, in order, as their verdicts come in from the tshark
+/// stage, and waits for the last ones when no cell is left to start (or an
+/// error stops the run). `progress` is called on this thread.
+fn run_cells<'s>(
+    cells: &[Planned<'s>],
+    start_one: &(dyn Fn(&Planned<'s>) -> Result<InFlight<'s>, CellError> + Sync),
+    stage: &mpsc::Sender<cell::StageMsg>,
+    jobs: usize,
+    progress: &mut dyn FnMut(&CellResult),
+) -> Result<Vec<CellResult>, CellError> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let mut slots: Vec<Option<CellResult>> = cells.iter().map(|_| None).collect();
@@ -336,18 +401,35 @@ pub fn run(
         let (tx, rx) = mpsc::channel();
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, stop, cells, run_one) = (&next, &stop, &cells, &run_one);
+            let (next, stop) = (&next, &stop);
             scope.spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(c) = cells.get(index) else { break };
-                    let result = run_one(c);
+                let finish = |index: usize, cell: InFlight<'s>| {
+                    let result = cell.finish(stage);
                     if result.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }
-                    if tx.send((index, result)).is_err() {
-                        break;
+                    // The receiver lives until every thread is done.
+                    let _ = tx.send((index, result));
+                };
+                let mut in_flight: VecDeque<(usize, InFlight<'s>)> = VecDeque::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(c) = cells.get(index) else { break };
+                    match start_one(c) {
+                        Ok(cell) => in_flight.push_back((index, cell)),
+                        Err(error) => {
+                            stop.store(true, Ordering::SeqCst);
+                            let _ = tx.send((index, Err(error)));
+                            break;
+                        }
                     }
+                    while in_flight.front_mut().is_some_and(|(_, cell)| cell.poll()) {
+                        let (index, cell) = in_flight.pop_front().expect("checked");
+                        finish(index, cell);
+                    }
+                }
+                for (index, cell) in in_flight {
+                    finish(index, cell);
                 }
             });
         }

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::{Expert, Tshark, TsharkError};
 use crate::dissect::{dissect, Net};
@@ -120,7 +120,8 @@ pub fn plan(paths: &[&Path]) -> Vec<Vec<usize>> {
 
 impl Tshark {
     /// Run tshark's Expert Info on every capture in `paths`, batching them
-    /// ([`plan`]); return one result per path, in order.
+    /// ([`plan`]); return one result per path, in order. The batches run
+    /// side by side, as many at a time as there are cores.
     ///
     /// # Errors
     /// A batch whose temporary capture cannot be written. A tshark failure
@@ -131,38 +132,76 @@ impl Tshark {
         // several threads): each call's batch files get a name of their own.
         static CALL: AtomicU64 = AtomicU64::new(0);
         let call = CALL.fetch_add(1, Ordering::Relaxed);
+        let batches = plan(paths);
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(batches.len());
+        let run = || -> Result<Vec<Slot>, TsharkError> {
+            let mut out = Vec::new();
+            loop {
+                let batch_index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(members) = batches.get(batch_index) else { return Ok(out) };
+                self.expert_batch(paths, members, call, batch_index, &mut out)?;
+            }
+        };
+        let done: Vec<Result<Vec<_>, TsharkError>> = if threads <= 1 {
+            vec![run()]
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads).map(|_| scope.spawn(run)).collect();
+                workers.into_iter().map(|w| w.join().expect("tshark batch threads do not panic")).collect()
+            })
+        };
         let mut results: Vec<Option<Result<Expert, TsharkError>>> = paths.iter().map(|_| None).collect();
-        for (batch_index, members) in plan(paths).into_iter().enumerate() {
-            if members.len() == 1 {
-                results[members[0]] = Some(self.expert(paths[members[0]]));
-                continue;
+        for part in done {
+            for (index, result) in part? {
+                results[index] = Some(result);
             }
-            // The private config directory belongs to this instance alone.
-            let merged = self.config_dir.join(format!("batch-{call}-{batch_index}.pcap"));
-            let ranges = merge(paths, &members, &merged)
-                .map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
-            match self.expert(&merged) {
-                Ok((_, findings)) => {
-                    for (member, (start, count)) in members.iter().zip(&ranges) {
-                        let own: Vec<Finding> = findings
-                            .iter()
-                            .filter(|f| f.frame > *start && f.frame <= start + count)
-                            .map(|f| Finding { frame: f.frame - start, ..f.clone() })
-                            .collect();
-                        results[*member] = Some(Ok((self.summarise(&own), own)));
-                    }
-                }
-                Err(_) => {
-                    for member in &members {
-                        results[*member] = Some(self.expert(paths[*member]));
-                    }
-                }
-            }
-            let _ = std::fs::remove_file(&merged);
         }
         Ok(results.into_iter().map(|r| r.expect("every path is planned")).collect())
     }
+
+    /// Run tshark on batch `batch_index` of call `call` (the captures of
+    /// `paths` at `members`) and push each member's result to `out`.
+    fn expert_batch(
+        &self,
+        paths: &[&Path],
+        members: &[usize],
+        call: u64,
+        batch_index: usize,
+        out: &mut Vec<Slot>,
+    ) -> Result<(), TsharkError> {
+        if members.len() == 1 {
+            out.push((members[0], self.expert(paths[members[0]])));
+            return Ok(());
+        }
+        // The private config directory belongs to this instance alone.
+        let merged = self.config_dir.join(format!("batch-{call}-{batch_index}.pcap"));
+        let ranges = merge(paths, members, &merged)
+            .map_err(|source| TsharkError::Spawn { path: merged.display().to_string(), source })?;
+        match self.expert(&merged) {
+            Ok((_, findings)) => {
+                for (member, (start, count)) in members.iter().zip(&ranges) {
+                    let own: Vec<Finding> = findings
+                        .iter()
+                        .filter(|f| f.frame > *start && f.frame <= start + count)
+                        .map(|f| Finding { frame: f.frame - start, ..f.clone() })
+                        .collect();
+                    out.push((*member, Ok((self.summarise(&own), own))));
+                }
+            }
+            Err(_) => {
+                for member in members {
+                    out.push((*member, self.expert(paths[*member])));
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&merged);
+        Ok(())
+    }
 }
+
+/// One capture's result: its index in the paths, and tshark's verdict.
+type Slot = (usize, Result<Expert, TsharkError>);
 
 /// Concatenate the captures of `members` into `out`; return each member's
 /// (first frame - 1, frame count) in the merged file.
