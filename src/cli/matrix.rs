@@ -40,7 +40,7 @@ fn prompts(dir: Option<&Path>) -> anyhow::Result<Prompts> {
 /// and the Scapy pool when a suite needs it.
 fn toolbox(run: &RunOptions, suites: &[Suite]) -> anyhow::Result<Toolbox> {
     let pool = PoolOptions { python: run.python.clone(), workers: run.workers };
-    Ok(Toolbox::open(prompts(run.prompts.as_deref())?, run.tshark.open()?, &pool, suites)?)
+    Toolbox::open(prompts(run.prompts.as_deref())?, || run.tshark.open(), &pool, suites)
 }
 
 /// The options of a run that change its requests or where their answers

@@ -196,25 +196,35 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    /// Open the tools for `suites`: `prompts` and `tshark` as given, and a
-    /// Scapy pool only when one of `suites` is in the Scapy dialect.
+    /// Open the tools for `suites`: `prompts` as given, tshark as `tshark`
+    /// finds it (on a thread of its own, while the pool starts: both take a
+    /// moment), and a Scapy pool only when one of `suites` is in the Scapy
+    /// dialect.
     ///
     /// # Errors
-    /// The pool cannot start (no Python, no Scapy, no sandbox).
-    pub fn open(
+    /// `tshark`'s error, or the pool cannot start (no Python, no Scapy, no
+    /// sandbox).
+    pub fn open<E: From<SetupError> + Send>(
         prompts: Prompts,
-        tshark: Option<Tshark>,
+        tshark: impl FnOnce() -> Result<Option<Tshark>, E> + Send,
         pool: &PoolOptions,
         suites: &[Suite],
-    ) -> Result<Toolbox, SetupError> {
-        let pool = if suites.iter().any(|s| s.dialect == Dialect::Scapy) {
-            let options =
-                ScapyOptions { python: pool.python.clone(), workers: pool.workers.max(1), ..ScapyOptions::default() };
-            Some(ScapyPool::start(options)?)
-        } else {
-            None
-        };
-        Ok(Toolbox { prompts, tshark, pool })
+    ) -> Result<Toolbox, E> {
+        std::thread::scope(|scope| {
+            let located = scope.spawn(tshark);
+            let pool = if suites.iter().any(|s| s.dialect == Dialect::Scapy) {
+                let options = ScapyOptions {
+                    python: pool.python.clone(),
+                    workers: pool.workers.max(1),
+                    ..ScapyOptions::default()
+                };
+                Some(ScapyPool::start(options).map_err(SetupError::from))
+            } else {
+                None
+            };
+            let tshark = located.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            Ok(Toolbox { prompts, tshark, pool: pool.transpose()? })
+        })
     }
 
     /// The tools as the cells borrow them, with the checks' `limits`.
