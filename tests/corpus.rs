@@ -6,29 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use harness::analyze::{file_report, own_pass};
 use harness::check::Limits;
 use harness::report::{Reporter, RunReport, Table};
 
-fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            captures(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn corpus_tables() {
     let Some(dir) = common::shared("pcaps") else { return };
-    let mut files = Vec::new();
-    captures(&dir, &mut files);
+    let files = common::captures(&dir);
     assert!(files.len() >= 30, "expected the published captures, found {}", files.len());
     for path in files {
         let relative = path.strip_prefix(&dir).unwrap().display().to_string();

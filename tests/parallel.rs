@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use harness::analyze::{file_report, own_pass_from_jobs, OwnPass};
@@ -236,23 +236,10 @@ fn jobs_do_not_change_the_report_of_a_long_capture() {
     assert_same_for_every_jobs(&capture, Limits::default());
 }
 
-fn corpus(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            corpus(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn jobs_do_not_change_the_report_of_the_corpus() {
     let Some(dir) = common::shared("pcaps") else { return };
-    let mut files = Vec::new();
-    corpus(&dir, &mut files);
+    let files = common::captures(&dir);
     assert!(files.len() >= 30, "expected the published captures, found {}", files.len());
     for path in &files {
         let data = std::fs::read(path).unwrap();
@@ -272,8 +259,7 @@ fn check_command_output_does_not_depend_on_jobs() {
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let dir = dir.display().to_string();
-    let mut files = Vec::new();
-    corpus(Path::new(&dir), &mut files);
+    let files = common::captures(Path::new(&dir));
     let one_file = files[0].display().to_string();
     for (format, target) in [("json", &dir), ("table", &dir), ("json", &one_file)] {
         let args =

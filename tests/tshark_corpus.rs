@@ -15,18 +15,6 @@ use std::path::{Path, PathBuf};
 
 use harness::tshark::Tshark;
 
-fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            captures(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
-
 /// Return one block per capture: its counts, then one line per finding.
 fn findings_text(tshark: &Tshark, dir: &Path, files: &[PathBuf]) -> String {
     let mut text = format!("tshark {}\n", tshark.version());
@@ -57,8 +45,7 @@ fn findings_text(tshark: &Tshark, dir: &Path, files: &[PathBuf]) -> String {
 fn corpus_tshark_findings() {
     let Some(dir) = common::shared("pcaps") else { return };
     let Some(tshark) = common::tshark() else { return };
-    let mut files = Vec::new();
-    captures(&dir, &mut files);
+    let files = common::captures(&dir);
     assert!(files.len() >= 30, "expected the published captures, found {}", files.len());
     let text = findings_text(&tshark, &dir, &files);
     insta::with_settings!({ description => format!("tshark {}", tshark.version()) }, {

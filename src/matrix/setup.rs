@@ -117,6 +117,7 @@ pub fn models<'a>(
             crate::model::provider::register_secret(&key);
         }
     }
+    let Answering { mode, cassettes, rerecord } = answering;
     let mut models = Vec::new();
     let mut skipped = Vec::new();
     for id in ids {
@@ -128,7 +129,6 @@ pub fn models<'a>(
             skipped.push(Skipped { model: id.clone(), reason: "not built in and not in the registry".into() });
             continue;
         };
-        let Answering { mode, cassettes, rerecord } = answering;
         if let Availability::Skipped(reason) = registry.availability_naming(entry, mode, cassettes, rerecord) {
             skipped.push(Skipped { model: id.clone(), reason });
             continue;

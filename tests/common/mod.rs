@@ -11,6 +11,24 @@ use std::path::{Path, PathBuf};
 use harness::pcap::{LinkType, Writer};
 use harness::tshark::Tshark;
 
+/// Every PCAP and pcapng file under `dir`, folders walked in name order.
+pub fn captures(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out
+}
+
 /// Whether the real tools and data must be there (`HARNESS_REQUIRE_TOOLS`
 /// or `CI` set): then a missing one fails the test instead of skipping it.
 pub fn required() -> bool {
